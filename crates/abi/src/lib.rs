@@ -1,0 +1,319 @@
+//! The wasm-validate policy ABI, version 1: the types that cross the boundary
+//! between the host (crates/engine) and a policy module.
+//!
+//! The full contract (exports, imports, memory ownership, encodings) is written
+//! down in `docs/abi.md`; this crate holds the data shapes so that host and
+//! guest cannot disagree on them. It builds for the host and for
+//! `wasm32-unknown-unknown` and has no I/O.
+//!
+//! Wire encoding: every value here travels as UTF-8 JSON with camelCase keys.
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+
+pub use json_patch::{Patch, PatchOperation};
+
+/// The ABI version this crate describes. A module reports it through the
+/// [`exports::ABI_VERSION`] export and in [`Metadata::abi_version`].
+pub const ABI_VERSION: u32 = 1;
+
+/// Name of the Wasm custom section that carries a policy's [`Metadata`] as JSON.
+pub const METADATA_SECTION: &str = "wasm-validate.metadata";
+
+/// Import module name of the functions the host offers to a policy.
+pub const HOST_MODULE: &str = "wasm_validate";
+
+/// Names of the functions a policy module may import from [`HOST_MODULE`].
+pub mod imports {
+    /// `log(level: i32, ptr: i32, len: i32)`: a UTF-8 message at `ptr..ptr+len`
+    /// of the guest's memory; `level` is a [`crate::LogLevel`] as `i32`.
+    pub const LOG: &str = "log";
+}
+
+/// Names of the functions a policy module must export.
+pub mod exports {
+    /// The module's linear memory.
+    pub const MEMORY: &str = "memory";
+    /// `wv_abi_version() -> i32`: must return [`crate::ABI_VERSION`].
+    pub const ABI_VERSION: &str = "wv_abi_version";
+    /// `wv_alloc(len: i32) -> i32`: reserves `len` bytes that the host then
+    /// fills with the request; returns the offset, or 0 when out of memory.
+    pub const ALLOC: &str = "wv_alloc";
+    /// `wv_evaluate(ptr: i32, len: i32) -> i64`: evaluates the request at
+    /// `ptr..ptr+len` (ownership passes to the guest). Returns 0 for "allowed,
+    /// nothing to report", else `(response_ptr << 32) | response_len` of a
+    /// JSON [`crate::Response`] in the guest's memory.
+    pub const EVALUATE: &str = "wv_evaluate";
+}
+
+/// Severity of a policy's findings, as in SARIF and PolicyReport results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational only.
+    Info,
+    /// Low impact.
+    Low,
+    /// Medium impact.
+    Medium,
+    /// High impact.
+    High,
+    /// Critical impact.
+    Critical,
+}
+
+/// Which resources a policy applies to: a resource matches a rule when its
+/// API group, version and kind are each in the lists (or the list holds `*`).
+/// The core group is `""`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rule {
+    /// API groups, for example `["", "apps", "batch"]`; `*` matches all.
+    pub api_groups: Vec<String>,
+    /// API versions, for example `["v1"]`; `*` matches all. Defaults to `["*"]`.
+    #[serde(default = "star")]
+    pub api_versions: Vec<String>,
+    /// Kinds, for example `["Pod", "Deployment"]`; `*` matches all.
+    pub kinds: Vec<String>,
+}
+
+fn star() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+fn matches(list: &[String], value: &str) -> bool {
+    list.iter().any(|item| item == "*" || item == value)
+}
+
+impl Rule {
+    /// Whether a resource of this `apiVersion` (`group/version` or `version`
+    /// for the core group) and `kind` matches the rule.
+    pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        let (group, version) = split_api_version(api_version);
+        matches(&self.api_groups, group)
+            && matches(&self.api_versions, version)
+            && matches(&self.kinds, kind)
+    }
+}
+
+/// Splits an `apiVersion` into `(group, version)`; the core group is `""`.
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.rsplit_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    }
+}
+
+/// What a policy says about itself; embedded as JSON in the module's
+/// [`METADATA_SECTION`] custom section and read by the host at load time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// Must equal [`ABI_VERSION`].
+    pub abi_version: u32,
+    /// Unique name, lowercase with dashes, for example `disallow-host-namespaces`.
+    pub name: String,
+    /// One or two sentences for reports and `--list-policies`.
+    pub description: String,
+    /// Severity of the policy's violations.
+    pub severity: Severity,
+    /// Resources the policy applies to; the host does not call the policy for
+    /// any other resource.
+    pub rules: Vec<Rule>,
+    /// Whether the policy may answer with a [`Response::patch`].
+    #[serde(default)]
+    pub mutating: bool,
+    /// JSON Schema of the policy's settings object, if it takes settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_schema: Option<serde_json::Value>,
+    /// Where the rule the policy implements is defined (URLs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+impl Metadata {
+    /// Whether the policy applies to a resource of this `apiVersion` and `kind`.
+    pub fn applies_to(&self, api_version: &str, kind: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| rule.matches(api_version, kind))
+    }
+}
+
+/// The admission operation a request stands for. Offline checks use `CREATE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Operation {
+    /// The resource is being created (what offline checks and post-render use).
+    #[default]
+    Create,
+    /// The resource is being updated.
+    Update,
+    /// The resource is being deleted.
+    Delete,
+    /// A connect request (exec, attach, port-forward).
+    Connect,
+}
+
+/// The request the host writes into the guest: `{"operation", "settings", "object"}`,
+/// in that key order. `S` is the policy's settings type and `O` its view of the
+/// resource object; a guest may decode only the fields it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request<S, O> {
+    /// The admission operation.
+    #[serde(default)]
+    pub operation: Operation,
+    /// The policy's settings from the configuration; `{}` when none are given.
+    pub settings: S,
+    /// The resource object, after the patches of earlier mutating policies.
+    pub object: O,
+}
+
+/// One reason a resource is denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Violation {
+    /// Human-readable reason, in the style of the admission controller's own messages.
+    pub message: String,
+    /// JSON Pointer (RFC 6901) to the offending field in the object; `""` is
+    /// the whole object. The field may be absent when the violation is that it
+    /// is missing.
+    #[serde(default)]
+    pub path: String,
+}
+
+/// What a policy answers for one request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Response {
+    /// `false` denies the resource; then `violations` says why.
+    pub allowed: bool,
+    /// Why the resource is denied; must be non-empty when `allowed` is false.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
+    /// Messages that do not deny the resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// For mutating policies: an RFC 6902 JSON Patch to apply to the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Patch>,
+    /// Set when the policy could not evaluate the request (bad settings, an
+    /// object it cannot read); the host reports an error result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Response {
+    /// An allowing response with nothing to report.
+    pub fn allow() -> Self {
+        Response {
+            allowed: true,
+            ..Response::default()
+        }
+    }
+
+    /// A response that denies when `violations` is non-empty and allows otherwise.
+    pub fn from_violations(violations: Vec<Violation>) -> Self {
+        Response {
+            allowed: violations.is_empty(),
+            violations,
+            ..Response::default()
+        }
+    }
+
+    /// An error response: the policy could not evaluate the request.
+    pub fn error(message: impl Into<String>) -> Self {
+        Response {
+            allowed: false,
+            error: Some(message.into()),
+            ..Response::default()
+        }
+    }
+
+    /// Whether this response carries nothing but "allowed" (encoded as 0 on the wire).
+    pub fn is_plain_allow(&self) -> bool {
+        self.allowed
+            && self.violations.is_empty()
+            && self.warnings.is_empty()
+            && self.error.is_none()
+            && self.patch.as_ref().is_none_or(|p| p.0.is_empty())
+    }
+}
+
+/// Log levels of the `log` import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(i32)]
+pub enum LogLevel {
+    /// Trace.
+    Trace = 0,
+    /// Debug.
+    Debug = 1,
+    /// Info.
+    Info = 2,
+    /// Warning.
+    Warn = 3,
+    /// Error.
+    Error = 4,
+}
+
+impl LogLevel {
+    /// The level for an `i32` from the wire; unknown values map to `Info`.
+    pub fn from_i32(value: i32) -> Self {
+        match value {
+            0 => LogLevel::Trace,
+            1 => LogLevel::Debug,
+            3 => LogLevel::Warn,
+            4 => LogLevel::Error,
+            _ => LogLevel::Info,
+        }
+    }
+}
+
+/// Escapes one reference token for a JSON Pointer (RFC 6901 section 3:
+/// `~` becomes `~0`, `/` becomes `~1`).
+pub fn escape_pointer_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_matching_uses_group_version_kind() {
+        let rule = Rule {
+            api_groups: vec!["".into(), "apps".into()],
+            api_versions: star(),
+            kinds: vec!["Pod".into(), "Deployment".into()],
+        };
+        assert!(rule.matches("v1", "Pod"));
+        assert!(rule.matches("apps/v1", "Deployment"));
+        assert!(!rule.matches("batch/v1", "Deployment"));
+        assert!(!rule.matches("v1", "Service"));
+    }
+
+    #[test]
+    fn plain_allow_detection() {
+        assert!(Response::allow().is_plain_allow());
+        let mut r = Response::allow();
+        r.warnings.push("w".into());
+        assert!(!r.is_plain_allow());
+        assert!(!Response::error("x").is_plain_allow());
+    }
+
+    #[test]
+    fn pointer_escaping() {
+        assert_eq!(escape_pointer_token("a/b~c"), "a~1b~0c");
+    }
+
+    #[test]
+    fn metadata_rejects_unknown_keys() {
+        let err = serde_json::from_str::<Metadata>(
+            r#"{"abiVersion":1,"name":"x","description":"d","severity":"low","rules":[],"bogus":1}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+}

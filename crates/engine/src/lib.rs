@@ -1,0 +1,526 @@
+//! The policy engine: the only crate that depends on wasmi.
+//!
+//! One [`Engine`] per process holds the wasmi engine and the linker that
+//! offers the ABI's imports. [`Engine::load`] compiles a module once
+//! (eagerly, so fuel use is deterministic), checks its imports, exports and
+//! metadata, and returns a [`Policy`] that every thread can share.
+//! [`Engine::evaluate`] runs one request in a fresh store and instance under
+//! the policy's [`Limits`]; every trap and malformed answer comes back as an
+//! [`EvalError`] for that evaluation only.
+//!
+//! The ABI is described in `docs/abi.md`; its types live in `wasm-validate-abi`.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+use wasm_validate_abi::{self as abi, LogLevel, Metadata, Response};
+use wasmi::TrapCode;
+use wasmi::{
+    Caller, CompilationMode, Config, EnforcedLimits, ExternType, Linker, Module, Store,
+    StoreLimits, StoreLimitsBuilder, ValType,
+};
+
+/// Resource limits for one evaluation (one request in one fresh instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel: wasmi's deterministic instruction budget; roughly one unit per
+    /// executed Wasm instruction. Default 100,000,000 (a typical evaluation
+    /// uses well under 1,000,000).
+    pub fuel: u64,
+    /// Maximum size of the linear memory in bytes. Default 64 MiB.
+    pub memory_bytes: usize,
+    /// Maximum number of elements of any table. Default 10,000.
+    pub table_elements: usize,
+    /// Maximum size of a response in bytes. Default 16 MiB.
+    pub response_bytes: usize,
+    /// Maximum bytes of log messages kept per evaluation; the rest is
+    /// dropped with a note. Default 64 KiB.
+    pub log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 100_000_000,
+            memory_bytes: 64 << 20,
+            table_elements: 10_000,
+            response_bytes: 16 << 20,
+            log_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Settings of the process-wide [`Engine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Maximum depth of nested Wasm calls before a stack-overflow trap.
+    /// Default 1,024.
+    pub max_recursion_depth: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_recursion_depth: 1024,
+        }
+    }
+}
+
+/// One log message written by a policy through the `log` import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// The level the policy gave.
+    pub level: LogLevel,
+    /// The message (invalid UTF-8 replaced).
+    pub message: String,
+}
+
+/// Why a module could not be loaded as a policy.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not valid Wasm (or WAT), or rejected by the engine's compile limits.
+    #[error("not a valid WebAssembly module: {0}")]
+    Invalid(String),
+    /// The module imports something the host does not offer.
+    #[error(
+        "imports \"{module}\".\"{name}\", which the host does not offer (a policy may import only \"wasm_validate\".\"log\")"
+    )]
+    ForbiddenImport {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+    },
+    /// A required export is missing or has the wrong type.
+    #[error("export \"{name}\" {problem}")]
+    Export {
+        /// Export name.
+        name: &'static str,
+        /// What is wrong, for example `is missing` or `must be (i32) -> i32`.
+        problem: String,
+    },
+    /// The metadata section is missing or invalid.
+    #[error("metadata: {0}")]
+    Metadata(String),
+}
+
+/// Why one evaluation failed. The run goes on with the other evaluations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    /// The fuel budget ran out (an endless or too-long computation).
+    #[error("out of fuel: the policy used its whole budget of {0} fuel units")]
+    OutOfFuel(u64),
+    /// The policy tried to grow its memory or a table past the limit.
+    #[error("memory limit: the policy tried to grow past {0} bytes of linear memory")]
+    MemoryLimit(usize),
+    /// Call nesting deeper than the engine's recursion limit.
+    #[error("stack overflow: call depth beyond the limit of {0}")]
+    StackOverflow(usize),
+    /// The policy executed `unreachable` (a Rust panic or abort).
+    #[error("the policy trapped: unreachable code reached (a panic or abort in the policy)")]
+    Unreachable,
+    /// A memory access outside the linear memory.
+    #[error("the policy trapped: out-of-bounds memory access")]
+    OutOfBounds,
+    /// Any other trap or host error during the evaluation.
+    #[error("the policy trapped: {0}")]
+    Trap(String),
+    /// The instance could not be created.
+    #[error("cannot instantiate the policy: {0}")]
+    Instantiation(String),
+    /// `wv_alloc` returned 0 or an out-of-bounds buffer.
+    #[error("the policy could not allocate {0} bytes for the request")]
+    Alloc(usize),
+    /// The response was too large.
+    #[error("response of {len} bytes is larger than the limit of {max} bytes")]
+    ResponseTooLarge {
+        /// Size the policy claimed.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The response could not be read or decoded, or breaks the ABI's rules.
+    #[error("malformed response: {0}")]
+    MalformedResponse(String),
+    /// The policy itself reported that it could not evaluate the request.
+    #[error("the policy reported an error: {0}")]
+    Policy(String),
+}
+
+/// A successful evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// The policy's answer.
+    pub response: Response,
+    /// Fuel units consumed, deterministic for a given module and request.
+    pub fuel_used: u64,
+    /// Log messages the policy wrote.
+    pub logs: Vec<LogRecord>,
+}
+
+/// A loaded policy: a compiled module with its metadata and limits.
+/// Cheap to clone; shared by all threads.
+#[derive(Clone)]
+pub struct Policy {
+    module: Module,
+    metadata: Metadata,
+    limits: Limits,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("metadata", &self.metadata)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// The metadata read from the module's custom section.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The policy's name (from its metadata).
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// The limits each evaluation runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Replaces the limits each evaluation runs under.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+}
+
+struct HostState {
+    limits: StoreLimits,
+    logs: Vec<LogRecord>,
+    log_budget: usize,
+}
+
+/// The process-wide engine: compiles modules and runs evaluations.
+/// `Send + Sync`; share one by reference across threads.
+pub struct Engine {
+    engine: wasmi::Engine,
+    linker: Linker<HostState>,
+    config: EngineConfig,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(EngineConfig::default())
+    }
+}
+
+fn log_import(mut caller: Caller<'_, HostState>, level: i32, ptr: i32, len: i32) {
+    let Some(memory) = caller
+        .get_export(abi::exports::MEMORY)
+        .and_then(|e| e.into_memory())
+    else {
+        return;
+    };
+    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+    let state_budget = caller.data().log_budget;
+    let take = len.min(state_budget);
+    let message = memory
+        .data(&caller)
+        .get(start..start.saturating_add(take))
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+    let state = caller.data_mut();
+    match message {
+        Some(mut message) => {
+            state.log_budget -= take;
+            if take < len {
+                message.push_str(" [log truncated: per-evaluation log limit reached]");
+            }
+            if take > 0 || len == 0 {
+                state.logs.push(LogRecord {
+                    level: LogLevel::from_i32(level),
+                    message,
+                });
+            }
+        }
+        None => state.logs.push(LogRecord {
+            level: LogLevel::Warn,
+            message: format!("log call pointed outside memory ({start}+{len})"),
+        }),
+    }
+}
+
+impl Engine {
+    /// Creates the engine: eager compilation (deterministic fuel), fuel
+    /// metering on, wasmi's strict compile limits against modules built to be
+    /// slow to compile, and the linker with the ABI's only import, `log`.
+    pub fn new(config: EngineConfig) -> Self {
+        let mut wasmi_config = Config::default();
+        wasmi_config
+            .consume_fuel(true)
+            .compilation_mode(CompilationMode::Eager)
+            .enforced_limits(EnforcedLimits::strict())
+            .set_max_recursion_depth(config.max_recursion_depth);
+        let engine = wasmi::Engine::new(&wasmi_config);
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap(abi::HOST_MODULE, abi::imports::LOG, log_import)
+            .expect("the log import is defined once");
+        Engine {
+            engine,
+            linker,
+            config,
+        }
+    }
+
+    /// Compiles and checks a policy module, given as Wasm binary or WAT text.
+    ///
+    /// Checks, in order: the module is valid; every import is one the ABI
+    /// offers; `memory`, `wv_abi_version`, `wv_alloc` and `wv_evaluate`
+    /// are exported with the ABI's types; the `wasm-validate.metadata` custom
+    /// section holds valid [`Metadata`] of ABI version 1.
+    pub fn load(&self, wasm: &[u8], limits: Limits) -> Result<Policy, LoadError> {
+        let module =
+            Module::new(&self.engine, wasm).map_err(|e| LoadError::Invalid(e.to_string()))?;
+        for import in module.imports() {
+            let offered = import.module() == abi::HOST_MODULE
+                && import.name() == abi::imports::LOG
+                && matches!(import.ty(), ExternType::Func(ty)
+                    if ty.params() == [ValType::I32; 3] && ty.results().is_empty());
+            if !offered {
+                return Err(LoadError::ForbiddenImport {
+                    module: import.module().to_owned(),
+                    name: import.name().to_owned(),
+                });
+            }
+        }
+        check_exports(&module)?;
+        let metadata = read_metadata(&module)?;
+        Ok(Policy {
+            module,
+            metadata,
+            limits,
+        })
+    }
+
+    /// Runs one request (the JSON bytes of an ABI `Request`) through a policy
+    /// in a fresh store and instance, under the policy's limits.
+    pub fn evaluate(&self, policy: &Policy, request: &[u8]) -> Result<Evaluation, EvalError> {
+        let limits = policy.limits;
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .table_elements(limits.table_elements)
+            .instances(1)
+            .memories(1)
+            .tables(1)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(
+            &self.engine,
+            HostState {
+                limits: store_limits,
+                logs: Vec::new(),
+                log_budget: limits.log_bytes,
+            },
+        );
+        store.limiter(|state| &mut state.limits);
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| EvalError::Trap(e.to_string()))?;
+        let classify = |error: wasmi::Error| self.classify(error, &limits);
+
+        let instance = self
+            .linker
+            .instantiate_and_start(&mut store, &policy.module)
+            .map_err(|e| match classify(e) {
+                EvalError::Trap(message) => EvalError::Instantiation(message),
+                other => other,
+            })?;
+        let memory = instance
+            .get_memory(&store, abi::exports::MEMORY)
+            .ok_or_else(|| EvalError::Instantiation("no memory export".to_owned()))?;
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&store, abi::exports::ALLOC)
+            .map_err(classify)?;
+        let evaluate = instance
+            .get_typed_func::<(i32, i32), i64>(&store, abi::exports::EVALUATE)
+            .map_err(classify)?;
+
+        let len = i32::try_from(request.len()).map_err(|_| EvalError::Alloc(request.len()))?;
+        let ptr = alloc.call(&mut store, len).map_err(classify)?;
+        if ptr == 0 {
+            return Err(EvalError::Alloc(request.len()));
+        }
+        memory
+            .write(&mut store, ptr as u32 as usize, request)
+            .map_err(|_| EvalError::Alloc(request.len()))?;
+        let packed = evaluate.call(&mut store, (ptr, len)).map_err(classify)? as u64;
+
+        let response = if packed == 0 {
+            Response::allow()
+        } else {
+            let (start, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+            if len > limits.response_bytes {
+                return Err(EvalError::ResponseTooLarge {
+                    len,
+                    max: limits.response_bytes,
+                });
+            }
+            let data = memory.data(&store);
+            let bytes = data.get(start..start + len).ok_or_else(|| {
+                EvalError::MalformedResponse(format!(
+                    "response at bytes {start}..{} lies outside the {} bytes of linear memory",
+                    start + len,
+                    data.len()
+                ))
+            })?;
+            decode_response(bytes, policy.metadata.mutating)?
+        };
+        let fuel_left = store.get_fuel().unwrap_or(0);
+        let state = store.into_data();
+        Ok(Evaluation {
+            response,
+            fuel_used: limits.fuel - fuel_left,
+            logs: state.logs,
+        })
+    }
+
+    fn classify(&self, error: wasmi::Error, limits: &Limits) -> EvalError {
+        match error.as_trap_code() {
+            Some(TrapCode::OutOfFuel) => EvalError::OutOfFuel(limits.fuel),
+            Some(TrapCode::GrowthOperationLimited) => EvalError::MemoryLimit(limits.memory_bytes),
+            Some(TrapCode::StackOverflow) => {
+                EvalError::StackOverflow(self.config.max_recursion_depth)
+            }
+            Some(TrapCode::UnreachableCodeReached) => EvalError::Unreachable,
+            Some(TrapCode::MemoryOutOfBounds) => EvalError::OutOfBounds,
+            _ => match error.kind() {
+                wasmi::errors::ErrorKind::Memory(_) => EvalError::MemoryLimit(limits.memory_bytes),
+                _ => EvalError::Trap(error.to_string()),
+            },
+        }
+    }
+}
+
+fn check_exports(module: &Module) -> Result<(), LoadError> {
+    let functions: [(&'static str, &[ValType], &[ValType]); 3] = [
+        (abi::exports::ABI_VERSION, &[], &[ValType::I32]),
+        (abi::exports::ALLOC, &[ValType::I32], &[ValType::I32]),
+        (
+            abi::exports::EVALUATE,
+            &[ValType::I32, ValType::I32],
+            &[ValType::I64],
+        ),
+    ];
+    match module.get_export(abi::exports::MEMORY) {
+        Some(ExternType::Memory(_)) => {}
+        Some(_) => {
+            return Err(LoadError::Export {
+                name: abi::exports::MEMORY,
+                problem: "must be a memory".to_owned(),
+            });
+        }
+        None => {
+            return Err(LoadError::Export {
+                name: abi::exports::MEMORY,
+                problem: "is missing".to_owned(),
+            });
+        }
+    }
+    for (name, params, results) in functions {
+        let problem = match module.get_export(name) {
+            Some(ExternType::Func(ty)) if ty.params() == params && ty.results() == results => {
+                continue;
+            }
+            Some(ExternType::Func(ty)) => format!(
+                "has type {:?} -> {:?} but must be {params:?} -> {results:?}",
+                ty.params(),
+                ty.results()
+            ),
+            Some(_) => "must be a function".to_owned(),
+            None => "is missing".to_owned(),
+        };
+        return Err(LoadError::Export { name, problem });
+    }
+    Ok(())
+}
+
+fn read_metadata(module: &Module) -> Result<Metadata, LoadError> {
+    let mut sections = module
+        .custom_sections()
+        .filter(|s| s.name() == abi::METADATA_SECTION);
+    let section = sections.next().ok_or_else(|| {
+        LoadError::Metadata(format!(
+            "the module has no \"{}\" custom section",
+            abi::METADATA_SECTION
+        ))
+    })?;
+    if sections.next().is_some() {
+        return Err(LoadError::Metadata(format!(
+            "the module has more than one \"{}\" custom section",
+            abi::METADATA_SECTION
+        )));
+    }
+    let metadata: Metadata = serde_json::from_slice(section.data())
+        .map_err(|e| LoadError::Metadata(format!("invalid JSON metadata: {e}")))?;
+    if metadata.abi_version != abi::ABI_VERSION {
+        return Err(LoadError::Metadata(format!(
+            "ABI version {} is not supported (this host speaks version {})",
+            metadata.abi_version,
+            abi::ABI_VERSION
+        )));
+    }
+    if metadata.name.is_empty()
+        || !metadata
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(LoadError::Metadata(format!(
+            "name {:?} must be non-empty lowercase letters, digits and dashes",
+            metadata.name
+        )));
+    }
+    Ok(metadata)
+}
+
+fn decode_response(bytes: &[u8], mutating: bool) -> Result<Response, EvalError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| EvalError::MalformedResponse(format!("response is not valid UTF-8: {e}")))?;
+    let response: Response = serde_json::from_str(text).map_err(|e| {
+        EvalError::MalformedResponse(format!("response is not a valid ABI response: {e}"))
+    })?;
+    if let Some(message) = response.error {
+        return Err(EvalError::Policy(message));
+    }
+    if !response.allowed && response.violations.is_empty() {
+        return Err(EvalError::MalformedResponse(
+            "the response denies the resource but gives no violation".to_owned(),
+        ));
+    }
+    if response.patch.is_some() && !mutating {
+        return Err(EvalError::MalformedResponse(
+            "a patch from a policy whose metadata does not declare it mutating".to_owned(),
+        ));
+    }
+    for violation in &response.violations {
+        if !(violation.path.is_empty() || violation.path.starts_with('/')) {
+            return Err(EvalError::MalformedResponse(format!(
+                "violation path {:?} is not a JSON Pointer",
+                violation.path
+            )));
+        }
+    }
+    Ok(response)
+}

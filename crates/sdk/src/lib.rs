@@ -1,0 +1,186 @@
+//! The SDK for wasm-validate policies written in Rust.
+//!
+//! A policy is a `cdylib` crate compiled to `wasm32-unknown-unknown` that calls
+//! [`export_policy!`] once with its metadata JSON and its evaluate function:
+//!
+//! ```ignore
+//! use wasm_validate_sdk::{export_policy, Object, Request, Response, NoSettings};
+//!
+//! fn evaluate(request: &Request<NoSettings, Object>) -> Response { Response::allow() }
+//!
+//! export_policy!(metadata = include_str!("../metadata.json"), evaluate = evaluate);
+//! ```
+//!
+//! On wasm32 the macro exports `wv_abi_version`, `wv_alloc` and `wv_evaluate`
+//! and embeds the metadata in the `wasm-validate.metadata` custom section
+//! (see `docs/abi.md`). On other targets it only defines `METADATA_JSON` and
+//! `evaluate_json`, so the same logic can be tested and benchmarked natively.
+//!
+//! [`Object`] and [`PodSpec`] decode only the fields policies read; everything
+//! else in the request is skipped without being allocated.
+
+pub mod workload;
+
+pub use wasm_validate_abi as abi;
+pub use wasm_validate_abi::{
+    LogLevel, Operation, Patch, PatchOperation, Request, Response, Severity, Violation,
+    escape_pointer_token,
+};
+pub use workload::{
+    Capabilities, Container, ContainerKind, ContainerRef, Object, ObjectMeta, PodSecurityContext,
+    PodSpec, PodSpecRef, ResourceRequirements, SecurityContext,
+};
+
+/// Settings type for policies that take no settings: accepts any object.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct NoSettings {}
+
+/// Writes a message to the host's log at `level` (a no-op outside wasm32).
+pub fn log(level: LogLevel, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    guest::log(level, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = (level, message);
+}
+
+/// Decodes a request from JSON, runs `evaluate` and returns the response.
+/// Undecodable input becomes an error response naming the decoding error.
+/// This is what `wv_evaluate` runs on wasm32 and what native tests call.
+pub fn evaluate_json<S, O, F>(request: &[u8], evaluate: F) -> Response
+where
+    S: serde::de::DeserializeOwned,
+    O: serde::de::DeserializeOwned,
+    F: Fn(&Request<S, O>) -> Response,
+{
+    match serde_json::from_slice::<Request<S, O>>(request) {
+        Ok(request) => evaluate(&request),
+        Err(error) => Response::error(format!("cannot decode the request: {error}")),
+    }
+}
+
+/// Internals used by [`export_policy!`]; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    /// Copies a string's bytes into an array at compile time (for the metadata section).
+    pub const fn bytes<const N: usize>(text: &str) -> [u8; N] {
+        let source = text.as_bytes();
+        let mut out = [0u8; N];
+        let mut i = 0;
+        while i < N {
+            out[i] = source[i];
+            i += 1;
+        }
+        out
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::guest::{alloc, evaluate};
+}
+
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod guest {
+    use crate::{LogLevel, Request, Response};
+
+    #[link(wasm_import_module = "wasm_validate")]
+    unsafe extern "C" {
+        #[link_name = "log"]
+        fn host_log(level: i32, ptr: i32, len: i32);
+    }
+
+    pub fn log(level: LogLevel, message: &str) {
+        // SAFETY: the host reads `len` bytes at `ptr` of our memory, which is
+        // the live `message` slice, and keeps no reference to it.
+        unsafe { host_log(level as i32, message.as_ptr() as i32, message.len() as i32) }
+    }
+
+    /// Reserves `len` bytes for the host to write the request into. The buffer
+    /// is leaked here and reclaimed by [`evaluate`].
+    pub fn alloc(len: i32) -> i32 {
+        let Ok(len) = usize::try_from(len) else {
+            return 0;
+        };
+        let mut buffer = Vec::<u8>::new();
+        if buffer.try_reserve_exact(len).is_err() {
+            return 0;
+        }
+        buffer.resize(len, 0);
+        let ptr = buffer.as_mut_ptr();
+        core::mem::forget(buffer);
+        ptr as i32
+    }
+
+    /// Takes back the buffer from [`alloc`], evaluates it, and leaks the
+    /// response for the host to read (the host discards the whole instance
+    /// after the call, so nothing is freed by hand).
+    pub fn evaluate<S, O, F>(ptr: i32, len: i32, f: F) -> i64
+    where
+        S: serde::de::DeserializeOwned,
+        O: serde::de::DeserializeOwned,
+        F: Fn(&Request<S, O>) -> Response,
+    {
+        let len = len as usize;
+        // SAFETY: `ptr` and `len` are exactly what `alloc(len)` returned and
+        // reserved (capacity == length == len); the host wrote into that buffer
+        // and passes ownership back with this call, once.
+        let request = unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) };
+        let response = crate::evaluate_json(&request, f);
+        drop(request);
+        if response.is_plain_allow() {
+            return 0;
+        }
+        let encoded = match serde_json::to_vec(&response) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                format!(r#"{{"allowed":false,"error":"cannot encode response: {error}"}}"#)
+                    .into_bytes()
+            }
+        };
+        let encoded = encoded.into_boxed_slice();
+        let out_len = encoded.len() as u64;
+        let out_ptr = Box::into_raw(encoded) as *mut u8 as u32 as u64;
+        ((out_ptr << 32) | out_len) as i64
+    }
+}
+
+/// Exports a policy: `export_policy!(metadata = <&'static str JSON>, evaluate = <fn path>)`.
+///
+/// The evaluate function has the shape `fn(&Request<S, O>) -> Response` with
+/// `S` the settings type and `O` the object view (usually [`Object`]).
+/// Defines `pub const METADATA_JSON: &str` and
+/// `pub fn evaluate_json(request: &[u8]) -> Response` on every target.
+#[macro_export]
+macro_rules! export_policy {
+    (metadata = $metadata:expr, evaluate = $evaluate:path $(,)?) => {
+        /// The policy's metadata as JSON (also embedded in the Wasm custom section).
+        pub const METADATA_JSON: &str = $metadata;
+
+        /// Decodes a JSON request and evaluates it natively (tests, benchmarks).
+        pub fn evaluate_json(request: &[u8]) -> $crate::Response {
+            $crate::evaluate_json(request, $evaluate)
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        #[allow(unsafe_code)]
+        const _: () = {
+            #[unsafe(link_section = "wasm-validate.metadata")]
+            #[used]
+            static METADATA: [u8; METADATA_JSON.len()] = $crate::__private::bytes(METADATA_JSON);
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn wv_abi_version() -> i32 {
+                $crate::abi::ABI_VERSION as i32
+            }
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn wv_alloc(len: i32) -> i32 {
+                $crate::__private::alloc(len)
+            }
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn wv_evaluate(ptr: i32, len: i32) -> i64 {
+                $crate::__private::evaluate(ptr, len, $evaluate)
+            }
+        };
+    };
+}

@@ -1,0 +1,50 @@
+//! Mutating. Pod Security Standards, Restricted, "Capabilities": containers
+//! must drop `ALL`. For every container, init container and ephemeral
+//! container whose `securityContext.capabilities.drop` lacks `ALL`, this policy
+//! answers with an RFC 6902 patch that adds it, creating `securityContext`,
+//! `capabilities` and `drop` as needed. It never denies.
+//! Source: <https://kubernetes.io/docs/concepts/security/pod-security-standards/>.
+#![deny(unsafe_code)]
+
+use serde_json::json;
+use wasm_validate_sdk::{NoSettings, Object, Patch, Request, Response, export_policy};
+
+fn add(path: String, value: serde_json::Value) -> serde_json::Value {
+    json!({"op": "add", "path": path, "value": value})
+}
+
+fn evaluate(request: &Request<NoSettings, Object>) -> Response {
+    let mut operations = Vec::new();
+    for pod in request.object.pod_specs() {
+        for c in pod.containers() {
+            let base = format!("{}/securityContext", c.pointer);
+            let operation = match &c.container.security_context {
+                None => add(base, json!({"capabilities": {"drop": ["ALL"]}})),
+                Some(sc) => match &sc.capabilities {
+                    None => add(format!("{base}/capabilities"), json!({"drop": ["ALL"]})),
+                    Some(caps) => match &caps.drop {
+                        None => add(format!("{base}/capabilities/drop"), json!(["ALL"])),
+                        Some(drop) if drop.iter().any(|d| d == "ALL") => continue,
+                        Some(_) => add(format!("{base}/capabilities/drop/-"), json!("ALL")),
+                    },
+                },
+            };
+            operations.push(operation);
+        }
+    }
+    if operations.is_empty() {
+        return Response::allow();
+    }
+    match serde_json::from_value::<Patch>(serde_json::Value::Array(operations)) {
+        Ok(patch) => Response {
+            patch: Some(patch),
+            ..Response::allow()
+        },
+        Err(error) => Response::error(format!("cannot build the patch: {error}")),
+    }
+}
+
+export_policy!(
+    metadata = include_str!("../metadata.json"),
+    evaluate = evaluate
+);
