@@ -1,0 +1,570 @@
+//! Reading and writing Kubernetes manifest streams.
+//!
+//! [`parse`] turns the bytes of one input (a file or stdin) into its
+//! [`Document`]s and the [`Resource`]s they hold: multi-document YAML, JSON
+//! (one or more values), and `List`/typed lists (`RoleList`, `ConfigMapList`,
+//! ...) expanded into their items. Empty documents are kept as documents but
+//! hold no resource. Each resource remembers its [`Source`].
+//!
+//! [`render`] writes a parsed stream back: a document whose resources were
+//! not modified is written byte-for-byte as it came in (comments included); a
+//! modified one keeps its leading comments and `---` line and is re-serialised.
+//!
+//! [`collect_inputs`] expands paths (files, directories recursively, `-` for
+//! stdin) into the list of inputs to read.
+#![forbid(unsafe_code)]
+
+mod split;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+pub use split::{Piece, split};
+
+/// The annotation Helm 4 puts on every document it sends to a post-renderer
+/// and needs back unchanged.
+pub const HELM_POSTRENDER_FILENAME: &str = "postrenderer.helm.sh/postrender-filename";
+
+/// Where a resource came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The input's name: a path as the user gave it (or found under a
+    /// directory they gave), or `-` for stdin.
+    pub file: Arc<str>,
+    /// 1-based position of the document in the input's stream, counting
+    /// empty documents.
+    pub document: usize,
+    /// 1-based line of the document's first content line.
+    pub line: usize,
+    /// Index in the `items` of a `List` document, if the resource is one.
+    pub item: Option<usize>,
+    /// The template path of Helm 3's `# Source: <path>` comment, if present.
+    pub helm_source: Option<String>,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)?;
+        if let Some(item) = self.item {
+            write!(f, " (item {item})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A Kubernetes object read from an input, with its source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// The object as JSON (key order as in the input).
+    pub object: Value,
+    /// Where it came from.
+    pub source: Source,
+    /// Set when a mutation changed `object`; [`render`] re-serialises the
+    /// documents of modified resources only.
+    pub modified: bool,
+}
+
+impl Resource {
+    /// `apiVersion`, or `""`.
+    pub fn api_version(&self) -> &str {
+        self.object["apiVersion"].as_str().unwrap_or("")
+    }
+    /// `kind`, or `""`.
+    pub fn kind(&self) -> &str {
+        self.object["kind"].as_str().unwrap_or("")
+    }
+    /// `metadata.name`, or `metadata.generateName` followed by `*`, or `""`.
+    pub fn name(&self) -> String {
+        let meta = &self.object["metadata"];
+        match (meta["name"].as_str(), meta["generateName"].as_str()) {
+            (Some(name), _) => name.to_owned(),
+            (None, Some(prefix)) => format!("{prefix}*"),
+            _ => String::new(),
+        }
+    }
+    /// `metadata.namespace`, if set.
+    pub fn namespace(&self) -> Option<&str> {
+        self.object["metadata"]["namespace"].as_str()
+    }
+    /// Helm 4's `postrenderer.helm.sh/postrender-filename` annotation, if set.
+    pub fn postrender_filename(&self) -> Option<&str> {
+        self.object["metadata"]["annotations"][HELM_POSTRENDER_FILENAME].as_str()
+    }
+}
+
+/// What a document holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    /// Nothing (only comments, blank, or `null`).
+    Empty,
+    /// One object: the resource at this index of [`Parsed::resources`].
+    Object(usize),
+    /// A `List` or typed list: the wrapper (with `items` emptied) and the
+    /// range of its items in [`Parsed::resources`].
+    List {
+        /// The list object with `items: []`.
+        wrapper: Value,
+        /// Indices of its items in [`Parsed::resources`].
+        items: std::ops::Range<usize>,
+    },
+    /// The document could not be read; the error is in [`Parsed::errors`].
+    Invalid,
+}
+
+/// One document of an input stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Where its bytes and leading comments are in the input.
+    pub piece: Piece,
+    /// What it holds.
+    pub content: Content,
+}
+
+/// An input that could not be read, or a document in it that is not a
+/// Kubernetes object. `Display` gives `file:line: document N: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ManifestError {
+    /// The input's name.
+    pub file: Arc<str>,
+    /// 1-based document number, when the error is inside one.
+    pub document: Option<usize>,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ManifestError {
+    fn render(&self) -> String {
+        let mut out = self.file.to_string();
+        if let Some(line) = self.line {
+            out.push_str(&format!(":{line}"));
+        }
+        out.push_str(": ");
+        if let Some(document) = self.document {
+            out.push_str(&format!("document {document}: "));
+        }
+        out.push_str(&self.message);
+        out
+    }
+}
+
+/// The result of reading one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The input's name.
+    pub file: Arc<str>,
+    /// The input's text (needed by [`render`]).
+    pub text: String,
+    /// Its documents, in order.
+    pub documents: Vec<Document>,
+    /// The resources of all documents, in order.
+    pub resources: Vec<Resource>,
+    /// Everything that could not be read. Other documents are still read.
+    pub errors: Vec<ManifestError>,
+}
+
+/// Whether an input is read as YAML (the default) or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A YAML stream, possibly of many documents.
+    Yaml,
+    /// One or more JSON values.
+    Json,
+}
+
+impl Format {
+    /// JSON for a `.json` file name, YAML otherwise.
+    pub fn for_name(name: &str) -> Format {
+        if name.to_ascii_lowercase().ends_with(".json") {
+            Format::Json
+        } else {
+            Format::Yaml
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Reads one input. Bytes that are not UTF-8 text, or that contain NUL bytes
+/// (binary data), give one error and no document.
+pub fn parse(file: &str, bytes: Vec<u8>, format: Format) -> Parsed {
+    let file: Arc<str> = Arc::from(file);
+    let mut parsed = Parsed {
+        file: file.clone(),
+        text: String::new(),
+        documents: Vec::new(),
+        resources: Vec::new(),
+        errors: Vec::new(),
+    };
+    let error = |line: Option<usize>, message: String| ManifestError {
+        file: file.clone(),
+        document: None,
+        line,
+        message,
+    };
+    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+        let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+        parsed.errors.push(error(
+            Some(line),
+            "binary data (a NUL byte), not a YAML or JSON manifest".to_owned(),
+        ));
+        return parsed;
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..valid]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            parsed.errors.push(error(
+                Some(line),
+                format!("not UTF-8 text (invalid byte at offset {valid})"),
+            ));
+            return parsed;
+        }
+    };
+    match format {
+        Format::Yaml => parse_yaml(&mut parsed, &text),
+        Format::Json => parse_json(&mut parsed, &text),
+    }
+    parsed.text = text;
+    parsed
+}
+
+fn parse_yaml(parsed: &mut Parsed, text: &str) {
+    for (index, piece) in split(text).into_iter().enumerate() {
+        let document = index + 1;
+        let value = if piece.has_content {
+            match serde_yaml::from_str::<Value>(&text[piece.range.clone()]) {
+                Ok(value) => Some(value),
+                Err(e) => {
+                    let line = e
+                        .location()
+                        .map(|l| line_of(text, piece.range.start) + l.line() - 1)
+                        .unwrap_or(piece.line);
+                    let message = format!("invalid YAML: {}", strip_location(&e.to_string()));
+                    parsed.errors.push(ManifestError {
+                        file: parsed.file.clone(),
+                        document: Some(document),
+                        line: Some(line),
+                        message,
+                    });
+                    parsed.documents.push(Document {
+                        piece,
+                        content: Content::Invalid,
+                    });
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let helm_source = helm_source_comment(&text[piece.prefix.clone()]);
+        add_document(parsed, piece, document, value, helm_source);
+    }
+}
+
+/// serde_yaml appends " at line L column C"; the caller reports the line itself.
+fn strip_location(message: &str) -> &str {
+    message
+        .find(" at line ")
+        .map_or(message, |at| &message[..at])
+}
+
+fn helm_source_comment(prefix: &str) -> Option<String> {
+    prefix
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("# Source:"))
+        .map(|path| path.trim().to_owned())
+}
+
+fn parse_json(parsed: &mut Parsed, text: &str) {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut start = 0;
+    let mut document = 0;
+    loop {
+        let next = stream.next();
+        let end = stream.byte_offset();
+        let Some(next) = next else { break };
+        document += 1;
+        let skipped = text[start..].len() - text[start..].trim_start().len();
+        let piece = Piece {
+            range: start..end,
+            prefix: start..start + skipped,
+            line: line_of(text, start + skipped),
+            has_content: true,
+        };
+        match next {
+            Ok(value) => add_document(parsed, piece, document, Some(value), None),
+            Err(e) => {
+                parsed.errors.push(ManifestError {
+                    file: parsed.file.clone(),
+                    document: Some(document),
+                    line: Some(e.line()),
+                    message: format!("invalid JSON: {}", strip_location(&e.to_string())),
+                });
+                parsed.documents.push(Document {
+                    piece: Piece {
+                        range: start..text.len(),
+                        ..piece
+                    },
+                    content: Content::Invalid,
+                });
+                break;
+            }
+        }
+        start = end;
+    }
+}
+
+fn describe_value(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a sequence",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// Checks that a value is a Kubernetes object: a mapping with non-empty string
+/// `apiVersion` and `kind`, and `metadata` a mapping when present.
+fn check_object(value: &Value) -> Result<(), String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "is {}, not a Kubernetes object (a mapping with apiVersion and kind)",
+            describe_value(value)
+        ));
+    };
+    for field in ["apiVersion", "kind"] {
+        match map.get(field) {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(other) => {
+                return Err(format!(
+                    "is not a Kubernetes object: {field} is {}, not a non-empty string",
+                    describe_value(other)
+                ));
+            }
+            None => return Err(format!("is not a Kubernetes object: {field} is missing")),
+        }
+    }
+    match map.get("metadata") {
+        None | Some(Value::Object(_)) => Ok(()),
+        Some(other) => Err(format!(
+            "is not a Kubernetes object: metadata is {}, not a mapping",
+            describe_value(other)
+        )),
+    }
+}
+
+fn is_list(map: &Map<String, Value>) -> bool {
+    map.get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|kind| kind.ends_with("List"))
+        && map.get("items").is_some_and(Value::is_array)
+}
+
+fn add_document(
+    parsed: &mut Parsed,
+    piece: Piece,
+    document: usize,
+    value: Option<Value>,
+    helm_source: Option<String>,
+) {
+    let source = |item| Source {
+        file: parsed.file.clone(),
+        document,
+        line: piece.line,
+        item,
+        helm_source: helm_source.clone(),
+    };
+    let fail = |message: String| ManifestError {
+        file: parsed.file.clone(),
+        document: Some(document),
+        line: Some(piece.line),
+        message,
+    };
+    let content = match value {
+        None | Some(Value::Null) => Content::Empty,
+        Some(value) => match check_object(&value) {
+            Err(message) => {
+                parsed.errors.push(fail(format!("the document {message}")));
+                Content::Invalid
+            }
+            Ok(()) => {
+                let Value::Object(mut map) = value else {
+                    unreachable!("check_object accepts only mappings")
+                };
+                if is_list(&map) {
+                    let Some(Value::Array(items)) =
+                        map.insert("items".into(), Value::Array(vec![]))
+                    else {
+                        unreachable!("is_list checked items")
+                    };
+                    let first = parsed.resources.len();
+                    let mut errors = Vec::new();
+                    for (index, item) in items.into_iter().enumerate() {
+                        match check_object(&item) {
+                            Ok(()) => parsed.resources.push(Resource {
+                                object: item,
+                                source: source(Some(index)),
+                                modified: false,
+                            }),
+                            Err(message) => errors.push(fail(format!("item {index} {message}"))),
+                        }
+                    }
+                    if errors.is_empty() {
+                        Content::List {
+                            wrapper: Value::Object(map),
+                            items: first..parsed.resources.len(),
+                        }
+                    } else {
+                        parsed.resources.truncate(first);
+                        parsed.errors.extend(errors);
+                        Content::Invalid
+                    }
+                } else {
+                    parsed.resources.push(Resource {
+                        object: Value::Object(map),
+                        source: source(None),
+                        modified: false,
+                    });
+                    Content::Object(parsed.resources.len() - 1)
+                }
+            }
+        },
+    };
+    parsed.documents.push(Document { piece, content });
+}
+
+/// Writes a parsed YAML stream back. Documents none of whose resources is
+/// `modified` are copied byte-for-byte; modified ones keep their leading
+/// `---`, comment and blank lines and are re-serialised as YAML.
+///
+/// Errors when a modified document cannot be serialised.
+pub fn render(parsed: &Parsed) -> Result<String, serde_yaml::Error> {
+    let mut out = String::with_capacity(parsed.text.len() + 1024);
+    for document in &parsed.documents {
+        let piece = &document.piece;
+        let rebuilt = match &document.content {
+            Content::Object(index) if parsed.resources[*index].modified => {
+                Some(parsed.resources[*index].object.clone())
+            }
+            Content::List { wrapper, items }
+                if parsed.resources[items.clone()].iter().any(|r| r.modified) =>
+            {
+                let mut list = wrapper.clone();
+                list["items"] = Value::Array(
+                    parsed.resources[items.clone()]
+                        .iter()
+                        .map(|r| r.object.clone())
+                        .collect(),
+                );
+                Some(list)
+            }
+            _ => None,
+        };
+        match rebuilt {
+            None => out.push_str(&parsed.text[piece.range.clone()]),
+            Some(value) => {
+                let prefix = &parsed.text[piece.prefix.clone()];
+                out.push_str(prefix);
+                if !prefix.is_empty() && !prefix.ends_with('\n') {
+                    out.push('\n');
+                }
+                if prefix.is_empty() && !out.is_empty() {
+                    out.push_str("---\n");
+                }
+                out.push_str(&serde_yaml::to_string(&value)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One input to read: a path, or stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file (given directly or found in a directory).
+    File(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+impl Input {
+    /// The name used in sources and messages: the path as given, or `-`.
+    pub fn name(&self) -> String {
+        match self {
+            Input::File(path) => path.display().to_string(),
+            Input::Stdin => "-".to_owned(),
+        }
+    }
+}
+
+/// Expands the paths a user gave into inputs: `-` is stdin; a directory
+/// yields its `.yaml`, `.yml` and `.json` files, recursively, in file-name
+/// order; any other path is read as given. A path that does not exist, or a
+/// directory that cannot be read, is an error naming it.
+pub fn collect_inputs<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Input>, ManifestError> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        if path == Path::new("-") {
+            inputs.push(Input::Stdin);
+            continue;
+        }
+        let fail = |message: String| ManifestError {
+            file: Arc::from(path.display().to_string()),
+            document: None,
+            line: None,
+            message,
+        };
+        let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        if !meta.is_dir() {
+            inputs.push(Input::File(path.to_path_buf()));
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+            let entry = entry.map_err(|e| fail(format!("cannot read directory: {e}")))?;
+            let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
+            let wanted = [".yaml", ".yml", ".json"]
+                .iter()
+                .any(|ext| name.ends_with(ext));
+            if entry.file_type().is_file() && wanted {
+                inputs.push(Input::File(entry.into_path()));
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+/// Reads an input's bytes.
+pub fn read_input(input: &Input) -> Result<Vec<u8>, ManifestError> {
+    let result = match input {
+        Input::File(path) => std::fs::read(path),
+        Input::Stdin => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map(|_| bytes)
+        }
+    };
+    result.map_err(|e| ManifestError {
+        file: Arc::from(input.name()),
+        document: None,
+        line: None,
+        message: format!("cannot read: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+
+fn yaml(text: &str) -> Parsed {
+    parse("in.yaml", text.as_bytes().to_vec(), Format::Yaml)
+}
+
+#[test]
+fn reads_documents_lists_and_sources() {
+    let text = "\
+# leading comment
+---
+# Source: chart/templates/sa.yaml
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: sa
+---
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleList
+items:
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: Role
+  metadata: {name: a}
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: Role
+  metadata: {name: b}
+";
+    let parsed = yaml(text);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    assert_eq!(parsed.documents.len(), 3);
+    assert_eq!(parsed.documents[1].content, Content::Empty);
+    let names: Vec<String> = parsed.resources.iter().map(Resource::name).collect();
+    assert_eq!(names, ["sa", "a", "b"]);
+    let first = &parsed.resources[0].source;
+    assert_eq!((first.document, first.line), (1, 4));
+    assert_eq!(
+        first.helm_source.as_deref(),
+        Some("chart/templates/sa.yaml")
+    );
+    let item = &parsed.resources[2].source;
+    assert_eq!((item.document, item.line, item.item), (3, 10, Some(1)));
+    assert_eq!(render(&parsed).unwrap(), text);
+}
+
+#[test]
+fn invalid_yaml_names_document_and_line() {
+    let parsed = yaml("apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: [unclosed\n");
+    assert_eq!(parsed.resources.len(), 1);
+    assert_eq!(parsed.errors.len(), 1);
+    let error = &parsed.errors[0];
+    assert_eq!(error.document, Some(2));
+    assert!(matches!(error.line, Some(5) | Some(6)), "{error}");
+    assert!(error.to_string().starts_with("in.yaml:"), "{error}");
+    assert!(error.message.contains("invalid YAML"), "{error}");
+}
+
+#[test]
+fn scalars_sequences_and_objects_without_kind_are_errors() {
+    for (text, expected) in [
+        ("just a string\n", "is a string, not a Kubernetes object"),
+        ("- a\n- b\n", "is a sequence"),
+        ("apiVersion: v1\nmetadata: {}\n", "kind is missing"),
+        ("apiVersion: v1\nkind: 3\n", "kind is a number"),
+    ] {
+        let parsed = yaml(text);
+        assert!(parsed.resources.is_empty());
+        assert_eq!(parsed.errors.len(), 1, "{text}");
+        assert!(
+            parsed.errors[0].message.contains(expected),
+            "{}",
+            parsed.errors[0]
+        );
+    }
+}
+
+#[test]
+fn binary_and_non_utf8_input_are_errors() {
+    let parsed = parse(
+        "b.bin",
+        b"apiVersion: v1\n\0\x01\x02".to_vec(),
+        Format::Yaml,
+    );
+    assert_eq!(parsed.errors[0].line, Some(2));
+    assert!(parsed.errors[0].message.contains("binary data"));
+    let parsed = parse("l.yaml", b"a: 1\nb: \xff\n".to_vec(), Format::Yaml);
+    assert_eq!(parsed.errors[0].line, Some(2));
+    assert!(parsed.errors[0].message.contains("not UTF-8"));
+}
+
+#[test]
+fn json_inputs_may_hold_several_values() {
+    let text = "{\"apiVersion\":\"v1\",\"kind\":\"A\",\"metadata\":{\"name\":\"x\"}}\n\n{\"apiVersion\":\"v1\",\"kind\":\"B\"}";
+    let parsed = parse("in.json", text.as_bytes().to_vec(), Format::Json);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    assert_eq!(parsed.resources.len(), 2);
+    assert_eq!(parsed.resources[1].source.line, 3);
+    let broken = parse("in.json", b"{\"a\":\n".to_vec(), Format::Json);
+    assert_eq!(broken.errors.len(), 1);
+    assert!(broken.errors[0].message.contains("invalid JSON"));
+}
+
+#[test]
+fn render_rewrites_only_modified_documents() {
+    let text = "# Source: a.yaml\napiVersion: v1\nkind: Pod\nmetadata:   {name: a}  # odd spacing kept\n---\n# Source: b.yaml\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\n";
+    let mut parsed = yaml(text);
+    parsed.resources[1].object["metadata"]["labels"] = json!({"x": "y"});
+    parsed.resources[1].modified = true;
+    let out = render(&parsed).unwrap();
+    let (first, second) = out.split_at(out.find("---").unwrap());
+    assert_eq!(
+        first,
+        "# Source: a.yaml\napiVersion: v1\nkind: Pod\nmetadata:   {name: a}  # odd spacing kept\n"
+    );
+    assert!(
+        second.starts_with("---\n# Source: b.yaml\napiVersion: v1\nkind: Pod\n"),
+        "{second}"
+    );
+    let again = yaml(&out);
+    assert_eq!(again.resources[1].object, parsed.resources[1].object);
+}
+
+#[test]
+fn directories_are_walked_in_order() {
+    let root = std::env::temp_dir().join(format!("wv-manifest-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    for name in ["b.yaml", "a.yml", "notes.txt", "sub/c.json"] {
+        std::fs::write(root.join(name), "{}").unwrap();
+    }
+    let inputs = collect_inputs(&[root.clone()]).unwrap();
+    let names: Vec<String> = inputs
+        .iter()
+        .map(|i| {
+            i.name()
+                .trim_start_matches(&root.display().to_string())
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["/a.yml", "/b.yaml", "/sub/c.json"]);
+    assert!(collect_inputs(&[root.join("missing")]).is_err());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+fn arb_document() -> impl Strategy<Value = (String, Value)> {
+    (
+        "[a-z]{1,8}",
+        "[A-Z][a-z]{1,8}",
+        proptest::collection::btree_map("[a-z]{1,6}", "[a-zA-Z0-9 ]{0,12}", 0..4),
+        proptest::option::of("[a-z ]{0,20}"),
+    )
+        .prop_map(|(name, kind, labels, comment)| {
+            let value = json!({
+                "apiVersion": "v1",
+                "kind": kind,
+                "metadata": {"name": name, "labels": labels},
+            });
+            let mut text = String::new();
+            if let Some(comment) = comment {
+                text.push_str(&format!("# {comment}\n"));
+            }
+            text.push_str(&serde_yaml::to_string(&value).unwrap());
+            (text, value)
+        })
+}
+
+proptest! {
+    /// Splitting and re-emitting a multi-document stream round-trips byte for
+    /// byte, and every document is read back as the object it was written from.
+    #[test]
+    fn split_and_render_round_trip(
+        documents in proptest::collection::vec(arb_document(), 0..8),
+        empties in proptest::collection::vec(any::<bool>(), 8),
+        separator_comment in any::<bool>(),
+    ) {
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for (index, (body, value)) in documents.iter().enumerate() {
+            if index > 0 || separator_comment {
+                text.push_str(if separator_comment { "--- # next\n" } else { "---\n" });
+            }
+            if empties[index] {
+                text.push_str("# nothing here\n---\n");
+            }
+            text.push_str(body);
+            expected.push(value.clone());
+        }
+        let parsed = yaml(&text);
+        prop_assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let values: Vec<Value> = parsed.resources.iter().map(|r| r.object.clone()).collect();
+        prop_assert_eq!(values, expected);
+        prop_assert_eq!(render(&parsed).unwrap(), text.clone());
+        let covered: String = parsed.documents.iter().map(|d| &text[d.piece.range.clone()]).collect();
+        prop_assert_eq!(covered, text);
+    }
+
+    /// Parse, emit with every document re-serialised, parse: the same objects.
+    #[test]
+    fn parse_emit_parse_is_stable(documents in proptest::collection::vec(arb_document(), 1..6)) {
+        let text: String = documents.iter().map(|(t, _)| format!("---\n{t}")).collect();
+        let mut parsed = yaml(&text);
+        for resource in &mut parsed.resources {
+            resource.modified = true;
+        }
+        let again = yaml(&render(&parsed).unwrap());
+        prop_assert!(again.errors.is_empty());
+        let before: Vec<&Value> = parsed.resources.iter().map(|r| &r.object).collect();
+        let after: Vec<&Value> = again.resources.iter().map(|r| &r.object).collect();
+        prop_assert_eq!(before, after);
+    }
+}
