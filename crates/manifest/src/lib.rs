@@ -248,9 +248,12 @@ fn parse_yaml(parsed: &mut Parsed, text: &str) {
             match serde_yaml::from_str::<Value>(&text[piece.range.clone()]) {
                 Ok(value) => Some(value),
                 Err(e) => {
+                    // libyaml reports errors at the end of input on the line
+                    // after the last one; keep the line inside the document.
+                    let last_line = line_of(text, piece.range.end.saturating_sub(1));
                     let line = e
                         .location()
-                        .map(|l| line_of(text, piece.range.start) + l.line() - 1)
+                        .map(|l| (line_of(text, piece.range.start) + l.line() - 1).min(last_line))
                         .unwrap_or(piece.line);
                     let message = format!("invalid YAML: {}", strip_location(&e.to_string()));
                     parsed.errors.push(ManifestError {
@@ -513,10 +516,14 @@ impl Input {
 }
 
 /// Expands the paths a user gave into inputs: `-` is stdin; a directory
-/// yields its `.yaml`, `.yml` and `.json` files, recursively, in file-name
-/// order; any other path is read as given. A path that does not exist, or a
+/// yields its `.yaml`, `.yml` and `.json` files in file-name order, from
+/// sub-directories too when `recursive` (kubectl's `-R`); any other path is
+/// read as given. A path that does not exist, or a
 /// directory that cannot be read, is an error naming it.
-pub fn collect_inputs<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Input>, ManifestError> {
+pub fn collect_inputs<P: AsRef<Path>>(
+    paths: &[P],
+    recursive: bool,
+) -> Result<Vec<Input>, ManifestError> {
     let mut inputs = Vec::new();
     for path in paths {
         let path = path.as_ref();
@@ -535,7 +542,8 @@ pub fn collect_inputs<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Input>, Manifes
             inputs.push(Input::File(path.to_path_buf()));
             continue;
         }
-        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let depth = if recursive { usize::MAX } else { 1 };
+        for entry in walkdir::WalkDir::new(path).max_depth(depth).sort_by_file_name() {
             let entry = entry.map_err(|e| fail(format!("cannot read directory: {e}")))?;
             let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
             let wanted = [".yaml", ".yml", ".json"]

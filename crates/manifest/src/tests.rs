@@ -130,7 +130,8 @@ fn directories_are_walked_in_order() {
     for name in ["b.yaml", "a.yml", "notes.txt", "sub/c.json"] {
         std::fs::write(root.join(name), "{}").unwrap();
     }
-    let inputs = collect_inputs(&[root.clone()]).unwrap();
+    let inputs = collect_inputs(&[root.clone()], true).unwrap();
+    assert_eq!(collect_inputs(&[root.clone()], false).unwrap().len(), 2);
     let names: Vec<String> = inputs
         .iter()
         .map(|i| {
@@ -140,7 +141,7 @@ fn directories_are_walked_in_order() {
         })
         .collect();
     assert_eq!(names, ["/a.yml", "/b.yaml", "/sub/c.json"]);
-    assert!(collect_inputs(&[root.join("missing")]).is_err());
+    assert!(collect_inputs(&[root.join("missing")], true).is_err());
     std::fs::remove_dir_all(root).unwrap();
 }
 

@@ -1,0 +1,323 @@
+//! What both front ends (`wasm-validate` and `kubectl wasm-validate`) share:
+//! choosing and loading policies, reading inputs, running a check and
+//! writing reports. No policy logic lives here: policies are Wasm modules run
+//! by `wasm-validate-engine` through `wasm-validate-pipeline`.
+#![forbid(unsafe_code)]
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+pub use wasm_validate_engine::Engine;
+use wasm_validate_engine::Limits;
+use wasm_validate_manifest::{self as manifest, Format, Input, ManifestError, Parsed};
+use wasm_validate_pipeline::{self as pipeline, ConfiguredPolicy, PolicySet};
+use wasm_validate_report::{CheckReport, EXIT_ERROR};
+
+pub use wasm_validate_report::{EXIT_DENIED, EXIT_OK};
+
+/// Report formats of `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable, grouped by resource, with a summary line.
+    Text,
+    /// The stable JSON schema of `docs/json-report.md`.
+    Json,
+}
+
+/// Options that choose policies and their limits.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PolicyArgs {
+    /// Policy to run: a built-in name, or a path to a `.wasm` (or `.wat`)
+    /// module. Repeatable; runs in the order given. Default: every built-in policy.
+    #[arg(long = "policy", short = 'p', value_name = "NAME|PATH")]
+    pub policies: Vec<String>,
+    /// Fuel (deterministic instruction budget) per evaluation.
+    #[arg(long, value_name = "UNITS", default_value_t = Limits::default().fuel)]
+    pub fuel: u64,
+    /// Linear memory cap per evaluation, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory_bytes >> 20)]
+    pub memory_limit: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl PolicyArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.fuel,
+            memory_bytes: self.memory_limit.saturating_mul(1 << 20),
+            ..Limits::default()
+        }
+    }
+
+    fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        })
+    }
+}
+
+/// A setup error (unknown policy, unreadable module): message for stderr, exit 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError(pub String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Loads the chosen policies (or every built-in one) into a [`PolicySet`].
+pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, SetupError> {
+    let limits = args.limits();
+    let chosen: Vec<String> = if args.policies.is_empty() {
+        wasm_validate_builtin::policies()
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .collect()
+    } else {
+        args.policies.clone()
+    };
+    let mut set = PolicySet::default();
+    for choice in chosen {
+        let is_path = choice.ends_with(".wasm") || choice.ends_with(".wat") || choice.contains('/');
+        let bytes: std::borrow::Cow<'static, [u8]> = if is_path {
+            std::fs::read(&choice)
+                .map_err(|e| SetupError(format!("policy {choice}: cannot read: {e}")))?
+                .into()
+        } else {
+            wasm_validate_builtin::get(&choice)
+                .ok_or_else(|| {
+                    let names: Vec<&str> =
+                        wasm_validate_builtin::policies().iter().map(|(n, _)| *n).collect();
+                    SetupError(format!(
+                        "policy {choice}: no built-in policy has this name (built-in: {}; a module is given by a path ending in .wasm)",
+                        names.join(", ")
+                    ))
+                })?
+                .into()
+        };
+        let policy = engine
+            .load(&bytes, limits)
+            .map_err(|e| SetupError(format!("policy {choice}: {e}")))?;
+        if set.policies.iter().any(|p| p.name() == policy.name()) {
+            return Err(SetupError(format!(
+                "policy {choice}: a policy named {} is already chosen",
+                policy.name()
+            )));
+        }
+        set.policies.push(ConfiguredPolicy::new(policy, serde_json::json!({})));
+    }
+    Ok(set)
+}
+
+/// Lists the built-in policies: a table (name, severity, mutating,
+/// description) or, for JSON, an array of their metadata.
+pub fn list_policies(engine: &Engine, format: OutputFormat) -> Result<String, SetupError> {
+    let mut metadata = Vec::new();
+    for (name, bytes) in wasm_validate_builtin::policies() {
+        let policy = engine
+            .load(bytes, Limits::default())
+            .map_err(|e| SetupError(format!("built-in policy {name}: {e}")))?;
+        metadata.push(policy.metadata().clone());
+    }
+    Ok(match format {
+        OutputFormat::Json => {
+            let mut out = serde_json::to_string_pretty(&metadata).expect("metadata encodes");
+            out.push('\n');
+            out
+        }
+        OutputFormat::Text => {
+            let mut out = String::new();
+            for m in metadata {
+                let kind = if m.mutating { "mutating" } else { "validating" };
+                let severity = serde_json::to_value(m.severity).expect("severity encodes");
+                out.push_str(&format!(
+                    "{:<32} {:<8} {:<10} {}\n",
+                    m.name,
+                    severity.as_str().unwrap_or_default(),
+                    kind,
+                    m.description
+                ));
+            }
+            out
+        }
+    })
+}
+
+/// `--list-policies`: prints the built-in policies to stdout; returns the exit code.
+pub fn list_command(format: OutputFormat) -> u8 {
+    match list_policies(&Engine::default(), format) {
+        Ok(text) => {
+            print(&text);
+            EXIT_OK
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Reads every input named by `paths` (files, directories, `-` for stdin).
+/// Returns the parsed inputs and every error met; nothing is dropped silently.
+pub fn read_inputs<P: AsRef<Path>>(paths: &[P], recursive: bool) -> (Vec<Parsed>, Vec<ManifestError>) {
+    let inputs = match manifest::collect_inputs(paths, recursive) {
+        Ok(inputs) => inputs,
+        Err(error) => return (Vec::new(), vec![error]),
+    };
+    let mut parsed = Vec::with_capacity(inputs.len());
+    let mut errors = Vec::new();
+    for input in inputs {
+        match manifest::read_input(&input) {
+            Ok(bytes) => {
+                let name = input.name();
+                let format = match input {
+                    Input::Stdin => Format::Yaml,
+                    Input::File(_) => Format::for_name(&name),
+                };
+                let mut one = manifest::parse(&name, bytes, format);
+                errors.append(&mut one.errors);
+                parsed.push(one);
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    (parsed, errors)
+}
+
+/// Runs the policies over every resource of the parsed inputs (mutating
+/// them in place) and builds the report.
+pub fn run_check(
+    engine: &Engine,
+    set: &PolicySet,
+    parsed: &mut [Parsed],
+    input_errors: &[ManifestError],
+    threads: usize,
+) -> CheckReport {
+    let mut resources: Vec<_> = parsed
+        .iter_mut()
+        .flat_map(|p| std::mem::take(&mut p.resources))
+        .collect();
+    let results = pipeline::run(engine, set, &mut resources, threads);
+    let report = CheckReport::new(set, &resources, &results, input_errors);
+    // Give each input its (possibly mutated) resources back, in order.
+    let mut resources = resources.into_iter();
+    for one in parsed.iter_mut() {
+        let count = one
+            .documents
+            .iter()
+            .map(|d| match &d.content {
+                manifest::Content::Object(_) => 1,
+                manifest::Content::List { items, .. } => items.len(),
+                _ => 0,
+            })
+            .sum();
+        one.resources = resources.by_ref().take(count).collect();
+    }
+    report
+}
+
+/// Whether to colour text written to stdout: only on a terminal, and never
+/// when `NO_COLOR` is set.
+pub fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Writes `text` to stdout; a closed pipe is not an error worth a panic.
+pub fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// `check`: reads the inputs, runs the policies and prints the report to
+/// stdout in `format`. Returns the exit code (0, 1 or 2).
+pub fn check_command<P: AsRef<Path>>(
+    paths: &[P],
+    recursive: bool,
+    policy_args: &PolicyArgs,
+    format: OutputFormat,
+) -> u8 {
+    let engine = Engine::default();
+    let set = match load_policies(&engine, policy_args) {
+        Ok(set) => set,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_ERROR;
+        }
+    };
+    let (mut parsed, errors) = read_inputs(paths, recursive);
+    let report = run_check(&engine, &set, &mut parsed, &errors, policy_args.threads());
+    match format {
+        OutputFormat::Json => print(&report.json()),
+        OutputFormat::Text => print(&report.text(stdout_color())),
+    }
+    report.exit_code()
+}
+
+/// `post-render`, Helm's post-renderer contract: reads the whole stream from
+/// stdin, applies the mutating policies, and writes the stream to stdout
+/// (untouched documents byte-for-byte). When anything is denied or cannot be
+/// processed it writes nothing to stdout, explains every finding on stderr,
+/// and returns 1 (denied) or 2 (error). `report_file`, when given, always
+/// receives the report in `report_format` (Helm 4 hides a plugin's stderr).
+pub fn post_render_command(
+    policy_args: &PolicyArgs,
+    report_file: Option<&Path>,
+    report_format: OutputFormat,
+) -> u8 {
+    let engine = Engine::default();
+    let set = match load_policies(&engine, policy_args) {
+        Ok(set) => set,
+        Err(error) => {
+            eprintln!("wasm-validate post-render: error: {error}");
+            return EXIT_ERROR;
+        }
+    };
+    let (mut parsed, errors) = read_inputs(&["-"], false);
+    let report = run_check(&engine, &set, &mut parsed, &errors, policy_args.threads());
+    let mut code = report.exit_code();
+    let rendered = if code == EXIT_OK {
+        match parsed.first().map(manifest::render).transpose() {
+            Ok(text) => Some(text.unwrap_or_default()),
+            Err(error) => {
+                eprintln!("wasm-validate post-render: error: cannot write a mutated document: {error}");
+                code = EXIT_ERROR;
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(path) = report_file {
+        let text = match report_format {
+            OutputFormat::Json => report.json(),
+            OutputFormat::Text => report.text(false),
+        };
+        if let Err(error) = std::fs::write(path, text) {
+            eprintln!("wasm-validate post-render: error: cannot write {}: {error}", path.display());
+            code = code.max(EXIT_ERROR);
+        }
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    match rendered {
+        Some(text) if code == EXIT_OK => {
+            if report.summary.warnings > 0 || report.summary.mutated > 0 {
+                eprint!("{}", report.text(color));
+            }
+            print(&text);
+        }
+        _ => {
+            eprint!("{}", report.text(color));
+            let verdict = if code == EXIT_DENIED {
+                "denied by policy"
+            } else {
+                "could not be checked"
+            };
+            eprintln!("wasm-validate post-render: the release was {verdict}; nothing was written to stdout");
+        }
+    }
+    code
+}

@@ -1,0 +1,80 @@
+//! `wasm-validate`: checks Kubernetes manifests with policies compiled to
+//! WebAssembly. Argument parsing only; see the library for the work.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wasm_validate_cli::{OutputFormat, PolicyArgs};
+
+/// Check and fix Kubernetes manifests with sandboxed WebAssembly policies.
+///
+/// Exit codes: 0 nothing denied, 1 a policy denied something, 2 an input or a
+/// policy could not be processed.
+#[derive(Debug, Parser)]
+#[command(name = "wasm-validate", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check manifests (files, directories, or - for stdin) and report.
+    Check {
+        /// Files, directories (searched recursively for .yaml, .yml, .json) or - for stdin.
+        #[arg(value_name = "PATH", required_unless_present = "list_policies")]
+        paths: Vec<PathBuf>,
+        /// Report format on stdout.
+        #[arg(long, short = 'o', value_enum, default_value = "text")]
+        output: OutputFormat,
+        /// List the built-in policies and exit.
+        #[arg(long)]
+        list_policies: bool,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Helm post-renderer: manifests on stdin, mutated manifests on stdout;
+    /// on a denial, nothing on stdout, the findings on stderr, exit 1.
+    PostRender {
+        /// Also write the report to this file (Helm 4 hides a plugin's stderr).
+        #[arg(long, value_name = "PATH")]
+        report_file: Option<PathBuf>,
+        /// Format of the report file.
+        #[arg(long, value_enum, default_value = "text")]
+        report_format: OutputFormat,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// List the built-in policies.
+    Policies {
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check {
+            list_policies: true,
+            output,
+            ..
+        }
+        | Command::Policies { output } => wasm_validate_cli::list_command(output),
+        Command::Check {
+            paths,
+            output,
+            policy,
+            ..
+        } => wasm_validate_cli::check_command(&paths, true, &policy, output),
+        Command::PostRender {
+            report_file,
+            report_format,
+            policy,
+        } => wasm_validate_cli::post_render_command(&policy, report_file.as_deref(), report_format),
+    };
+    ExitCode::from(code)
+}

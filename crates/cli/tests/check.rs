@@ -1,0 +1,142 @@
+//! `wasm-validate check` on the real manifests of `testdata/real`, on the
+//! fixtures, and on bad input and hostile policies.
+
+mod common;
+
+use common::{json, root, run};
+
+/// insta snapshots of the JSON results of `check` on each file of
+/// `testdata/real` and `testdata/fixtures`, with the built-in policies.
+#[test]
+fn json_results_on_real_manifests() {
+    let root = root();
+    let mut files = Vec::new();
+    for dir in ["testdata/real", "testdata/real/kube-prometheus", "testdata/fixtures"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 90, "the corpus is copied into testdata/real");
+    for file in files {
+        let output = run(&["check", "-o", "json", &file], None);
+        let report = json(&output);
+        let code = output.status.code().unwrap();
+        let expected = if report["summary"]["failed"].as_u64().unwrap() > 0 { 1 } else { 0 };
+        assert_eq!(code, expected, "{file}");
+        assert_eq!(report["summary"]["inputErrors"], 0, "{file}");
+        let name = file.replace('/', "__");
+        insta::assert_json_snapshot!(name, report);
+    }
+}
+
+#[test]
+fn node_exporter_shares_host_namespaces() {
+    let output = run(&["check", "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml"], None);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("DaemonSet monitoring/node-exporter"), "{text}");
+    assert!(text.contains("FAIL disallow-host-namespaces: host namespaces must not be shared: hostNetwork=true (at /spec/template/spec/hostNetwork)"), "{text}");
+    assert!(text.contains("hostPID=true"), "{text}");
+}
+
+#[test]
+fn directories_are_read_recursively_and_stdin_with_dash() {
+    let all = json(&run(&["check", "-o", "json", "testdata/real"], None));
+    let files: std::collections::BTreeSet<String> = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["resource"]["file"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(files.iter().any(|f| f.starts_with("testdata/real/kube-prometheus/")));
+    let text = std::fs::read(root().join("testdata/fixtures/violations.yaml")).unwrap();
+    let piped = json(&run(&["check", "-o", "json", "-"], Some(&text)));
+    assert_eq!(piped["summary"]["resources"], 5);
+    assert_eq!(piped["results"][0]["resource"]["file"], "-");
+}
+
+#[test]
+fn policies_are_chosen_by_name_and_path() {
+    let output = run(
+        &["check", "-o", "json", "--policy", "disallow-host-namespaces", "--policy", "testdata/wat/deny-all.wat", "testdata/fixtures/violations.yaml"],
+        None,
+    );
+    let report = json(&output);
+    let names: Vec<&str> = report["policies"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["disallow-host-namespaces", "deny-all"]);
+    assert_eq!(output.status.code(), Some(1));
+
+    let unknown = run(&["check", "--policy", "no-such-policy", "testdata/fixtures"], None);
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8(unknown.stderr).unwrap();
+    assert!(stderr.contains("no-such-policy") && stderr.contains("disallow-host-namespaces"), "{stderr}");
+
+    let forbidden = run(&["check", "--policy", "testdata/wat/forbidden-import.wat", "testdata/fixtures"], None);
+    assert_eq!(forbidden.status.code(), Some(2));
+    assert!(String::from_utf8(forbidden.stderr).unwrap().contains("path_open"));
+}
+
+#[test]
+fn listing_policies() {
+    let output = run(&["check", "--list-policies"], None);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text.lines().count(), 6, "{text}");
+    assert!(text.contains("drop-all-capabilities") && text.contains("mutating"));
+    let listed = json(&run(&["policies", "-o", "json"], None));
+    assert_eq!(listed.as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn hostile_policies_give_error_results_and_the_run_finishes() {
+    let fixture = "testdata/fixtures/violations.yaml";
+    let alone = json(&run(&["check", "-o", "json", "--policy", "disallow-privileged-containers", fixture], None));
+    for (module, cause) in [
+        ("infinite-loop", "out of fuel"),
+        ("memory-bomb", "memory limit"),
+        ("deep-recursion", "stack overflow"),
+        ("unreachable", "unreachable"),
+        ("garbage-response", "malformed response"),
+    ] {
+        let path = format!("testdata/wat/{module}.wat");
+        let output = run(
+            &["check", "-o", "json", "--fuel", "2000000", "--memory-limit", "8", "--policy", &path, "--policy", "disallow-privileged-containers", fixture],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(2), "{module}");
+        let report = json(&output);
+        let results = report["results"].as_array().unwrap();
+        let hostile: Vec<_> = results.iter().filter(|r| r["policy"] == module).collect();
+        assert_eq!(hostile.len(), 5, "{module} applies to every resource");
+        for result in hostile {
+            assert_eq!(result["result"], "error");
+            let error = result["error"].as_str().unwrap();
+            assert!(error.contains(cause), "{module}: {error}");
+        }
+        let others: Vec<_> = results.iter().filter(|r| r["policy"] != module).cloned().collect();
+        assert_eq!(&others, alone["results"].as_array().unwrap(), "{module} changed other results");
+    }
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_exit_2() {
+    for (file, expected) in [
+        ("testdata/bad/invalid.yaml", "testdata/bad/invalid.yaml:9: document 2: invalid YAML"),
+        ("testdata/bad/scalar.yaml", "testdata/bad/scalar.yaml:1: document 1: the document is a string, not a Kubernetes object"),
+        ("testdata/bad/binary.yaml", "testdata/bad/binary.yaml:1: binary data"),
+        ("testdata/bad/missing.yaml", "testdata/bad/missing.yaml: cannot read"),
+    ] {
+        let output = run(&["check", file], None);
+        assert_eq!(output.status.code(), Some(2), "{file}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains(expected), "{file}: {text}");
+    }
+    // The valid document next to the broken one is still checked.
+    let report = json(&run(&["check", "-o", "json", "testdata/bad/invalid.yaml"], None));
+    assert_eq!(report["summary"]["resources"], 1);
+    assert_eq!(report["errors"][0]["document"], 2);
+}

@@ -1,0 +1,352 @@
+//! Report formats. [`CheckReport`] is the one model every format is written
+//! from; its JSON form (`--output json`) is the stable schema documented in
+//! `docs/json-report.md` (`apiVersion: wasm-validate.dev/v1`,
+//! `kind: CheckReport`). [`CheckReport::text`] is the human-readable form.
+//!
+//! Exit codes ([`CheckReport::exit_code`]): 0 nothing denied, 1 a policy
+//! denied something, 2 an input or a policy could not be processed (2 wins
+//! over 1: the check is incomplete).
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use wasm_validate_abi::{Patch, Severity, Violation};
+use wasm_validate_manifest::{ManifestError, Resource};
+use wasm_validate_pipeline::{Outcome, PolicyResult, PolicySet};
+
+/// Exit code: nothing was denied.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a policy denied at least one resource.
+pub const EXIT_DENIED: u8 = 1;
+/// Exit code: an input or a policy could not be processed.
+pub const EXIT_ERROR: u8 = 2;
+
+/// `apiVersion` of the JSON report.
+pub const API_VERSION: &str = "wasm-validate.dev/v1";
+
+/// The whole result of a check, in input order then policy order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckReport {
+    /// Always [`API_VERSION`].
+    pub api_version: &'static str,
+    /// Always `CheckReport`.
+    pub kind: &'static str,
+    /// Counts.
+    pub summary: Summary,
+    /// The policies that ran, in configuration order.
+    pub policies: Vec<PolicyInfo>,
+    /// Inputs or documents that could not be read.
+    pub errors: Vec<InputError>,
+    /// One entry per (resource, applicable policy).
+    pub results: Vec<ResultEntry>,
+}
+
+/// Counts of a check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Resources read.
+    pub resources: usize,
+    /// Policy evaluations (resource × applicable policy).
+    pub evaluations: usize,
+    /// Evaluations that passed.
+    pub passed: usize,
+    /// Evaluations that denied.
+    pub failed: usize,
+    /// Evaluations that could not be completed.
+    pub errors: usize,
+    /// Violations in all denials.
+    pub violations: usize,
+    /// Warnings given.
+    pub warnings: usize,
+    /// Resources changed by mutating policies.
+    pub mutated: usize,
+    /// Inputs or documents that could not be read.
+    pub input_errors: usize,
+}
+
+/// A policy that ran.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyInfo {
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// Whether it mutates.
+    pub mutating: bool,
+}
+
+/// An input or document that could not be read.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputError {
+    /// The input's name (`-` for stdin).
+    pub file: String,
+    /// 1-based document number, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    /// 1-based line, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The resource a result is about.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRef {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.namespace`, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `metadata.name` (or `generateName` followed by `*`).
+    pub name: String,
+    /// Input name.
+    pub file: String,
+    /// 1-based document number in the input.
+    pub document: usize,
+    /// 1-based first line of the document.
+    pub line: usize,
+    /// Index in a `List`'s items, if it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+    /// Helm 3's `# Source:` template path, if present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub helm_source: Option<String>,
+}
+
+/// `pass`, `fail` or `error`, as in PolicyReport results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResultKind {
+    /// Allowed.
+    Pass,
+    /// Denied.
+    Fail,
+    /// Could not be evaluated.
+    Error,
+}
+
+/// One policy's result on one resource.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultEntry {
+    /// The resource.
+    pub resource: ResourceRef,
+    /// The policy's name.
+    pub policy: String,
+    /// The policy's severity.
+    pub severity: Severity,
+    /// pass, fail or error.
+    pub result: ResultKind,
+    /// Why it failed (each with a JSON Pointer `path`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
+    /// Warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The RFC 6902 patch a mutating policy applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Patch>,
+    /// Why it could not be evaluated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl CheckReport {
+    /// Builds the report from a run: the policies, the resources (after
+    /// mutation), their results from the pipeline, and the input errors.
+    pub fn new(
+        set: &PolicySet,
+        resources: &[Resource],
+        results: &[Vec<PolicyResult>],
+        input_errors: &[ManifestError],
+    ) -> Self {
+        let mut summary = Summary {
+            resources: resources.len(),
+            input_errors: input_errors.len(),
+            mutated: resources.iter().filter(|r| r.modified).count(),
+            ..Summary::default()
+        };
+        let mut entries = Vec::new();
+        for (resource, results) in resources.iter().zip(results) {
+            let reference = ResourceRef {
+                api_version: resource.api_version().to_owned(),
+                kind: resource.kind().to_owned(),
+                namespace: resource.namespace().map(str::to_owned),
+                name: resource.name(),
+                file: resource.source.file.to_string(),
+                document: resource.source.document,
+                line: resource.source.line,
+                item: resource.source.item,
+                helm_source: resource.source.helm_source.clone(),
+            };
+            for result in results {
+                let metadata = set.policies[result.policy].policy.metadata();
+                summary.evaluations += 1;
+                summary.warnings += result.warnings.len();
+                let (kind, violations, error) = match &result.outcome {
+                    Outcome::Pass => (ResultKind::Pass, Vec::new(), None),
+                    Outcome::Fail(violations) => (ResultKind::Fail, violations.clone(), None),
+                    Outcome::Error(message) => (ResultKind::Error, Vec::new(), Some(message.clone())),
+                };
+                match kind {
+                    ResultKind::Pass => summary.passed += 1,
+                    ResultKind::Fail => summary.failed += 1,
+                    ResultKind::Error => summary.errors += 1,
+                }
+                summary.violations += violations.len();
+                entries.push(ResultEntry {
+                    resource: reference.clone(),
+                    policy: metadata.name.clone(),
+                    severity: metadata.severity,
+                    result: kind,
+                    violations,
+                    warnings: result.warnings.clone(),
+                    patch: result.patch.clone(),
+                    error,
+                });
+            }
+        }
+        CheckReport {
+            api_version: API_VERSION,
+            kind: "CheckReport",
+            summary,
+            policies: set
+                .policies
+                .iter()
+                .map(|p| {
+                    let m = p.policy.metadata();
+                    PolicyInfo {
+                        name: m.name.clone(),
+                        description: m.description.clone(),
+                        severity: m.severity,
+                        mutating: m.mutating,
+                    }
+                })
+                .collect(),
+            errors: input_errors
+                .iter()
+                .map(|e| InputError {
+                    file: e.file.to_string(),
+                    document: e.document,
+                    line: e.line,
+                    message: e.message.clone(),
+                })
+                .collect(),
+            results: entries,
+        }
+    }
+
+    /// 0 nothing denied, 1 something denied, 2 an input or policy error.
+    pub fn exit_code(&self) -> u8 {
+        if self.summary.errors > 0 || self.summary.input_errors > 0 {
+            EXIT_ERROR
+        } else if self.summary.failed > 0 {
+            EXIT_DENIED
+        } else {
+            EXIT_OK
+        }
+    }
+
+    /// The JSON report, pretty-printed, ending with a newline.
+    pub fn json(&self) -> String {
+        let mut out = serde_json::to_string_pretty(self).expect("the report encodes");
+        out.push('\n');
+        out
+    }
+
+    /// The text report: input errors, then each resource with a failed,
+    /// errored, warned or mutated result, then a summary line. With `color`,
+    /// ANSI colours mark FAIL, ERROR, WARN and MUTATE.
+    pub fn text(&self, color: bool) -> String {
+        let paint = |code: &str, text: &str| {
+            if color {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text.to_owned()
+            }
+        };
+        let mut out = String::new();
+        for error in &self.errors {
+            let mut place = error.file.clone();
+            if let Some(line) = error.line {
+                let _ = write!(place, ":{line}");
+            }
+            let document = error.document.map(|d| format!("document {d}: ")).unwrap_or_default();
+            let _ = writeln!(out, "{} {place}: {document}{}", paint("1;31", "ERROR"), error.message);
+        }
+        let mut current: Option<(String, usize, Option<usize>)> = None;
+        for entry in &self.results {
+            let noteworthy = entry.result != ResultKind::Pass
+                || !entry.warnings.is_empty()
+                || entry.patch.is_some();
+            if !noteworthy {
+                continue;
+            }
+            let r = &entry.resource;
+            let key = (r.file.clone(), r.document, r.item);
+            if current.as_ref() != Some(&key) {
+                let namespace = r.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default();
+                let item = r.item.map(|i| format!(" (item {i})")).unwrap_or_default();
+                let _ = writeln!(out, "{}:{}{item} {} {namespace}{}", r.file, r.line, r.kind, r.name);
+                current = Some(key);
+            }
+            for violation in &entry.violations {
+                let at = if violation.path.is_empty() { String::new() } else { format!(" (at {})", violation.path) };
+                let _ = writeln!(out, "  {} {}: {}{at}", paint("31", "FAIL"), entry.policy, violation.message);
+            }
+            if let Some(error) = &entry.error {
+                let _ = writeln!(out, "  {} {}: {error}", paint("1;31", "ERROR"), entry.policy);
+            }
+            for warning in &entry.warnings {
+                let _ = writeln!(out, "  {} {}: {warning}", paint("33", "WARN"), entry.policy);
+            }
+            if let Some(patch) = &entry.patch {
+                let paths: Vec<String> = patch
+                    .0
+                    .iter()
+                    .map(|op| format!("{} {}", op_name(op), op.path()))
+                    .collect();
+                let _ = writeln!(out, "  {} {}: {}", paint("36", "MUTATE"), entry.policy, paths.join(", "));
+            }
+        }
+        let s = &self.summary;
+        let _ = writeln!(
+            out,
+            "{} resources, {} policies, {} evaluations: {} passed, {} failed ({} violations), {} errors, {} warnings, {} mutated; {} input errors",
+            s.resources,
+            self.policies.len(),
+            s.evaluations,
+            s.passed,
+            s.failed,
+            s.violations,
+            s.errors,
+            s.warnings,
+            s.mutated,
+            s.input_errors
+        );
+        out
+    }
+}
+
+fn op_name(op: &wasm_validate_abi::PatchOperation) -> &'static str {
+    use wasm_validate_abi::PatchOperation as Op;
+    match op {
+        Op::Add(_) => "add",
+        Op::Remove(_) => "remove",
+        Op::Replace(_) => "replace",
+        Op::Move(_) => "move",
+        Op::Copy(_) => "copy",
+        Op::Test(_) => "test",
+    }
+}
