@@ -107,7 +107,8 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
                 policy.name()
             )));
         }
-        set.policies.push(ConfiguredPolicy::new(policy, serde_json::json!({})));
+        set.policies
+            .push(ConfiguredPolicy::new(policy, serde_json::json!({})));
     }
     Ok(set)
 }
@@ -162,7 +163,10 @@ pub fn list_command(format: OutputFormat) -> u8 {
 
 /// Reads every input named by `paths` (files, directories, `-` for stdin).
 /// Returns the parsed inputs and every error met; nothing is dropped silently.
-pub fn read_inputs<P: AsRef<Path>>(paths: &[P], recursive: bool) -> (Vec<Parsed>, Vec<ManifestError>) {
+pub fn read_inputs<P: AsRef<Path>>(
+    paths: &[P],
+    recursive: bool,
+) -> (Vec<Parsed>, Vec<ManifestError>) {
     let inputs = match manifest::collect_inputs(paths, recursive) {
         Ok(inputs) => inputs,
         Err(error) => return (Vec::new(), vec![error]),
@@ -283,7 +287,9 @@ pub fn post_render_command(
         match parsed.first().map(manifest::render).transpose() {
             Ok(text) => Some(text.unwrap_or_default()),
             Err(error) => {
-                eprintln!("wasm-validate post-render: error: cannot write a mutated document: {error}");
+                eprintln!(
+                    "wasm-validate post-render: error: cannot write a mutated document: {error}"
+                );
                 code = EXIT_ERROR;
                 None
             }
@@ -297,7 +303,10 @@ pub fn post_render_command(
             OutputFormat::Text => report.text(false),
         };
         if let Err(error) = std::fs::write(path, text) {
-            eprintln!("wasm-validate post-render: error: cannot write {}: {error}", path.display());
+            eprintln!(
+                "wasm-validate post-render: error: cannot write {}: {error}",
+                path.display()
+            );
             code = code.max(EXIT_ERROR);
         }
     }
@@ -316,7 +325,9 @@ pub fn post_render_command(
             } else {
                 "could not be checked"
             };
-            eprintln!("wasm-validate post-render: the release was {verdict}; nothing was written to stdout");
+            eprintln!(
+                "wasm-validate post-render: the release was {verdict}; nothing was written to stdout"
+            );
         }
     }
     code

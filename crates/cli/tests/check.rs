@@ -11,7 +11,11 @@ use common::{json, root, run};
 fn json_results_on_real_manifests() {
     let root = root();
     let mut files = Vec::new();
-    for dir in ["testdata/real", "testdata/real/kube-prometheus", "testdata/fixtures"] {
+    for dir in [
+        "testdata/real",
+        "testdata/real/kube-prometheus",
+        "testdata/fixtures",
+    ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "yaml") {
@@ -25,7 +29,11 @@ fn json_results_on_real_manifests() {
         let output = run(&["check", "-o", "json", &file], None);
         let report = json(&output);
         let code = output.status.code().unwrap();
-        let expected = if report["summary"]["failed"].as_u64().unwrap() > 0 { 1 } else { 0 };
+        let expected = if report["summary"]["failed"].as_u64().unwrap() > 0 {
+            1
+        } else {
+            0
+        };
         assert_eq!(code, expected, "{file}");
         assert_eq!(report["summary"]["inputErrors"], 0, "{file}");
         let name = file.replace('/', "__");
@@ -35,10 +43,19 @@ fn json_results_on_real_manifests() {
 
 #[test]
 fn node_exporter_shares_host_namespaces() {
-    let output = run(&["check", "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml"], None);
+    let output = run(
+        &[
+            "check",
+            "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml",
+        ],
+        None,
+    );
     assert_eq!(output.status.code(), Some(1));
     let text = String::from_utf8(output.stdout).unwrap();
-    assert!(text.contains("DaemonSet monitoring/node-exporter"), "{text}");
+    assert!(
+        text.contains("DaemonSet monitoring/node-exporter"),
+        "{text}"
+    );
     assert!(text.contains("FAIL disallow-host-namespaces: host namespaces must not be shared: hostNetwork=true (at /spec/template/spec/hostNetwork)"), "{text}");
     assert!(text.contains("hostPID=true"), "{text}");
 }
@@ -52,7 +69,11 @@ fn directories_are_read_recursively_and_stdin_with_dash() {
         .iter()
         .map(|r| r["resource"]["file"].as_str().unwrap().to_owned())
         .collect();
-    assert!(files.iter().any(|f| f.starts_with("testdata/real/kube-prometheus/")));
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("testdata/real/kube-prometheus/"))
+    );
     let text = std::fs::read(root().join("testdata/fixtures/violations.yaml")).unwrap();
     let piped = json(&run(&["check", "-o", "json", "-"], Some(&text)));
     assert_eq!(piped["summary"]["resources"], 5);
@@ -62,22 +83,54 @@ fn directories_are_read_recursively_and_stdin_with_dash() {
 #[test]
 fn policies_are_chosen_by_name_and_path() {
     let output = run(
-        &["check", "-o", "json", "--policy", "disallow-host-namespaces", "--policy", "testdata/wat/deny-all.wat", "testdata/fixtures/violations.yaml"],
+        &[
+            "check",
+            "-o",
+            "json",
+            "--policy",
+            "disallow-host-namespaces",
+            "--policy",
+            "testdata/wat/deny-all.wat",
+            "testdata/fixtures/violations.yaml",
+        ],
         None,
     );
     let report = json(&output);
-    let names: Vec<&str> = report["policies"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["disallow-host-namespaces", "deny-all"]);
     assert_eq!(output.status.code(), Some(1));
 
-    let unknown = run(&["check", "--policy", "no-such-policy", "testdata/fixtures"], None);
+    let unknown = run(
+        &["check", "--policy", "no-such-policy", "testdata/fixtures"],
+        None,
+    );
     assert_eq!(unknown.status.code(), Some(2));
     let stderr = String::from_utf8(unknown.stderr).unwrap();
-    assert!(stderr.contains("no-such-policy") && stderr.contains("disallow-host-namespaces"), "{stderr}");
+    assert!(
+        stderr.contains("no-such-policy") && stderr.contains("disallow-host-namespaces"),
+        "{stderr}"
+    );
 
-    let forbidden = run(&["check", "--policy", "testdata/wat/forbidden-import.wat", "testdata/fixtures"], None);
+    let forbidden = run(
+        &[
+            "check",
+            "--policy",
+            "testdata/wat/forbidden-import.wat",
+            "testdata/fixtures",
+        ],
+        None,
+    );
     assert_eq!(forbidden.status.code(), Some(2));
-    assert!(String::from_utf8(forbidden.stderr).unwrap().contains("path_open"));
+    assert!(
+        String::from_utf8(forbidden.stderr)
+            .unwrap()
+            .contains("path_open")
+    );
 }
 
 #[test]
@@ -94,7 +147,17 @@ fn listing_policies() {
 #[test]
 fn hostile_policies_give_error_results_and_the_run_finishes() {
     let fixture = "testdata/fixtures/violations.yaml";
-    let alone = json(&run(&["check", "-o", "json", "--policy", "disallow-privileged-containers", fixture], None));
+    let alone = json(&run(
+        &[
+            "check",
+            "-o",
+            "json",
+            "--policy",
+            "disallow-privileged-containers",
+            fixture,
+        ],
+        None,
+    ));
     for (module, cause) in [
         ("infinite-loop", "out of fuel"),
         ("memory-bomb", "memory limit"),
@@ -104,7 +167,20 @@ fn hostile_policies_give_error_results_and_the_run_finishes() {
     ] {
         let path = format!("testdata/wat/{module}.wat");
         let output = run(
-            &["check", "-o", "json", "--fuel", "2000000", "--memory-limit", "8", "--policy", &path, "--policy", "disallow-privileged-containers", fixture],
+            &[
+                "check",
+                "-o",
+                "json",
+                "--fuel",
+                "2000000",
+                "--memory-limit",
+                "8",
+                "--policy",
+                &path,
+                "--policy",
+                "disallow-privileged-containers",
+                fixture,
+            ],
             None,
         );
         assert_eq!(output.status.code(), Some(2), "{module}");
@@ -117,18 +193,38 @@ fn hostile_policies_give_error_results_and_the_run_finishes() {
             let error = result["error"].as_str().unwrap();
             assert!(error.contains(cause), "{module}: {error}");
         }
-        let others: Vec<_> = results.iter().filter(|r| r["policy"] != module).cloned().collect();
-        assert_eq!(&others, alone["results"].as_array().unwrap(), "{module} changed other results");
+        let others: Vec<_> = results
+            .iter()
+            .filter(|r| r["policy"] != module)
+            .cloned()
+            .collect();
+        assert_eq!(
+            &others,
+            alone["results"].as_array().unwrap(),
+            "{module} changed other results"
+        );
     }
 }
 
 #[test]
 fn bad_input_is_a_clear_error_with_exit_2() {
     for (file, expected) in [
-        ("testdata/bad/invalid.yaml", "testdata/bad/invalid.yaml:9: document 2: invalid YAML"),
-        ("testdata/bad/scalar.yaml", "testdata/bad/scalar.yaml:1: document 1: the document is a string, not a Kubernetes object"),
-        ("testdata/bad/binary.yaml", "testdata/bad/binary.yaml:1: binary data"),
-        ("testdata/bad/missing.yaml", "testdata/bad/missing.yaml: cannot read"),
+        (
+            "testdata/bad/invalid.yaml",
+            "testdata/bad/invalid.yaml:9: document 2: invalid YAML",
+        ),
+        (
+            "testdata/bad/scalar.yaml",
+            "testdata/bad/scalar.yaml:1: document 1: the document is a string, not a Kubernetes object",
+        ),
+        (
+            "testdata/bad/binary.yaml",
+            "testdata/bad/binary.yaml:1: binary data",
+        ),
+        (
+            "testdata/bad/missing.yaml",
+            "testdata/bad/missing.yaml: cannot read",
+        ),
     ] {
         let output = run(&["check", file], None);
         assert_eq!(output.status.code(), Some(2), "{file}");
@@ -136,7 +232,10 @@ fn bad_input_is_a_clear_error_with_exit_2() {
         assert!(text.contains(expected), "{file}: {text}");
     }
     // The valid document next to the broken one is still checked.
-    let report = json(&run(&["check", "-o", "json", "testdata/bad/invalid.yaml"], None));
+    let report = json(&run(
+        &["check", "-o", "json", "testdata/bad/invalid.yaml"],
+        None,
+    ));
     assert_eq!(report["summary"]["resources"], 1);
     assert_eq!(report["errors"][0]["document"], 2);
 }

@@ -28,12 +28,19 @@ fn value(piece: &str) -> Value {
 
 fn check_stream(input_path: &str) -> (Vec<String>, Vec<String>) {
     let input = std::fs::read_to_string(root().join(input_path)).unwrap();
-    let output = run(&[&["post-render"][..], &MUTATORS].concat(), Some(input.as_bytes()));
+    let output = run(
+        &[&["post-render"][..], &MUTATORS].concat(),
+        Some(input.as_bytes()),
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let out = String::from_utf8(output.stdout).unwrap();
     let (before, after) = (pieces(&input), pieces(&out));
-    assert_eq!(before.len(), after.len(), "same number of documents out as in");
+    assert_eq!(
+        before.len(),
+        after.len(),
+        "same number of documents out as in"
+    );
     let mut patched = 0;
     for (old, new) in before.iter().zip(&after) {
         let old_value = value(old);
@@ -41,20 +48,31 @@ fn check_stream(input_path: &str) -> (Vec<String>, Vec<String>) {
             patched += 1;
             let mut expected = old_value.clone();
             expected["metadata"]["labels"]["wasm-validate.dev/mutated"] = "true".into();
-            assert_eq!(value(new), expected, "the mutation is visible, nothing else changed");
+            assert_eq!(
+                value(new),
+                expected,
+                "the mutation is visible, nothing else changed"
+            );
         } else {
             assert_eq!(old, new, "an untouched document is byte-identical");
         }
     }
     assert!(patched >= 3, "cert-manager has three Deployments");
-    (before.iter().map(|s| s.to_string()).collect(), after.iter().map(|s| s.to_string()).collect())
+    (
+        before.iter().map(|s| s.to_string()).collect(),
+        after.iter().map(|s| s.to_string()).collect(),
+    )
 }
 
 #[test]
 fn helm3_stream_is_mutated_and_otherwise_byte_identical() {
     let (before, after) = check_stream(HELM3);
     for (old, new) in before.iter().zip(&after) {
-        let source = |text: &str| text.lines().find(|l| l.starts_with("# Source:")).map(str::to_owned);
+        let source = |text: &str| {
+            text.lines()
+                .find(|l| l.starts_with("# Source:"))
+                .map(str::to_owned)
+        };
         assert_eq!(source(old), source(new), "the # Source: comment is kept");
     }
 }
@@ -79,7 +97,14 @@ fn denial_writes_nothing_to_stdout_and_explains_on_stderr_and_in_the_report_file
     let report = std::env::temp_dir().join(format!("wv-report-{}.json", std::process::id()));
     let report_arg = format!("--report-file={}", report.display());
     let output = run(
-        &["post-render", "--policy", "require-resource-limits", &report_arg, "--report-format", "json"],
+        &[
+            "post-render",
+            "--policy",
+            "require-resource-limits",
+            &report_arg,
+            "--report-format",
+            "json",
+        ],
         Some(&input),
     );
     assert_eq!(output.status.code(), Some(1));

@@ -14,7 +14,13 @@ use wasm_validate_cli::{OutputFormat, PolicyArgs};
 /// Exit codes: 0 nothing denied, 1 a policy denied something, 2 an input or a
 /// policy could not be processed.
 #[derive(Debug, Parser)]
-#[command(name = "kubectl wasm-validate", bin_name = "kubectl wasm-validate", version, about, long_about)]
+#[command(
+    name = "kubectl wasm-validate",
+    bin_name = "kubectl wasm-validate",
+    version,
+    about,
+    long_about
+)]
 struct Cli {
     /// Files or directories to check, or - for stdin (as kubectl's -f).
     #[arg(short = 'f', long = "filename", value_name = "PATH")]

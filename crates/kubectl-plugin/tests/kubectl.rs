@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn plugin() -> &'static Path {
@@ -16,15 +19,23 @@ fn plugin() -> &'static Path {
 /// kubectl, with the plugin's folder first on PATH; `None` (and a note) when
 /// kubectl is not installed outside CI. In CI its absence fails the test.
 fn kubectl(args: &[&str]) -> Option<Output> {
-    let found = Command::new("kubectl").arg("version").arg("--client").output().is_ok();
+    let found = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok();
     if !found {
-        assert!(std::env::var_os("CI").is_none(), "kubectl must be installed in CI (.ci/run)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl must be installed in CI (.ci/run)"
+        );
         eprintln!("kubectl is not installed: skipping (apt-get install kubernetes-client)");
         return None;
     }
     let path = std::env::join_paths(
-        std::iter::once(plugin().parent().unwrap().to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+        std::iter::once(plugin().parent().unwrap().to_path_buf()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
     )
     .unwrap();
     Some(
@@ -40,10 +51,14 @@ fn kubectl(args: &[&str]) -> Option<Output> {
 
 #[test]
 fn kubectl_lists_the_plugin() {
-    let Some(output) = kubectl(&["plugin", "list"]) else { return };
+    let Some(output) = kubectl(&["plugin", "list"]) else {
+        return;
+    };
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.lines().any(|l| l.ends_with("/kubectl-wasm_validate")),
+        stdout
+            .lines()
+            .any(|l| l.ends_with("/kubectl-wasm_validate")),
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -51,33 +66,58 @@ fn kubectl_lists_the_plugin() {
 
 #[test]
 fn kubectl_runs_the_plugin_on_files() {
-    let Some(output) = kubectl(&["wasm-validate", "-f", "testdata/fixtures/violations.yaml", "-o", "json"]) else {
+    let Some(output) = kubectl(&[
+        "wasm-validate",
+        "-f",
+        "testdata/fixtures/violations.yaml",
+        "-o",
+        "json",
+    ]) else {
         return;
     };
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["kind"], "CheckReport");
     assert_eq!(report["summary"]["resources"], 5);
 
-    let Some(clean) = kubectl(&["wasm-validate", "-f", "testdata/fixtures/compliant-pod.yaml"]) else { return };
+    let Some(clean) = kubectl(&[
+        "wasm-validate",
+        "-f",
+        "testdata/fixtures/compliant-pod.yaml",
+    ]) else {
+        return;
+    };
     assert_eq!(clean.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&clean.stdout).contains("1 resources, 6 policies, 6 evaluations: 6 passed"));
+    assert!(
+        String::from_utf8_lossy(&clean.stdout)
+            .contains("1 resources, 6 policies, 6 evaluations: 6 passed")
+    );
 }
 
 #[test]
 fn directories_need_dash_r_for_subdirectories_as_in_kubectl() {
     let run = |args: &[&str]| {
-        let output = Command::new(plugin()).args(args).current_dir(root()).output().unwrap();
+        let output = Command::new(plugin())
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap();
         serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
     };
     let flat = run(&["-f", "testdata/real", "-o", "json"]);
     let deep = run(&["-f", "testdata/real", "-R", "-o", "json"]);
     let files = |report: &serde_json::Value| {
-        report["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["resource"]["file"].as_str().unwrap().contains("kube-prometheus/"))
+        report["results"].as_array().unwrap().iter().any(|r| {
+            r["resource"]["file"]
+                .as_str()
+                .unwrap()
+                .contains("kube-prometheus/")
+        })
     };
     assert!(!files(&flat));
     assert!(files(&deep));

@@ -543,7 +543,10 @@ pub fn collect_inputs<P: AsRef<Path>>(
             continue;
         }
         let depth = if recursive { usize::MAX } else { 1 };
-        for entry in walkdir::WalkDir::new(path).max_depth(depth).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(path)
+            .max_depth(depth)
+            .sort_by_file_name()
+        {
             let entry = entry.map_err(|e| fail(format!("cannot read directory: {e}")))?;
             let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
             let wanted = [".yaml", ".yml", ".json"]

@@ -130,8 +130,8 @@ fn directories_are_walked_in_order() {
     for name in ["b.yaml", "a.yml", "notes.txt", "sub/c.json"] {
         std::fs::write(root.join(name), "{}").unwrap();
     }
-    let inputs = collect_inputs(&[root.clone()], true).unwrap();
-    assert_eq!(collect_inputs(&[root.clone()], false).unwrap().len(), 2);
+    let inputs = collect_inputs(std::slice::from_ref(&root), true).unwrap();
+    assert_eq!(collect_inputs(std::slice::from_ref(&root), false).unwrap().len(), 2);
     let names: Vec<String> = inputs
         .iter()
         .map(|i| {

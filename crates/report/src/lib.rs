@@ -197,7 +197,9 @@ impl CheckReport {
                 let (kind, violations, error) = match &result.outcome {
                     Outcome::Pass => (ResultKind::Pass, Vec::new(), None),
                     Outcome::Fail(violations) => (ResultKind::Fail, violations.clone(), None),
-                    Outcome::Error(message) => (ResultKind::Error, Vec::new(), Some(message.clone())),
+                    Outcome::Error(message) => {
+                        (ResultKind::Error, Vec::new(), Some(message.clone()))
+                    }
                 };
                 match kind {
                     ResultKind::Pass => summary.passed += 1,
@@ -282,8 +284,16 @@ impl CheckReport {
             if let Some(line) = error.line {
                 let _ = write!(place, ":{line}");
             }
-            let document = error.document.map(|d| format!("document {d}: ")).unwrap_or_default();
-            let _ = writeln!(out, "{} {place}: {document}{}", paint("1;31", "ERROR"), error.message);
+            let document = error
+                .document
+                .map(|d| format!("document {d}: "))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{} {place}: {document}{}",
+                paint("1;31", "ERROR"),
+                error.message
+            );
         }
         let mut current: Option<(String, usize, Option<usize>)> = None;
         for entry in &self.results {
@@ -296,17 +306,40 @@ impl CheckReport {
             let r = &entry.resource;
             let key = (r.file.clone(), r.document, r.item);
             if current.as_ref() != Some(&key) {
-                let namespace = r.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default();
+                let namespace = r
+                    .namespace
+                    .as_deref()
+                    .map(|n| format!("{n}/"))
+                    .unwrap_or_default();
                 let item = r.item.map(|i| format!(" (item {i})")).unwrap_or_default();
-                let _ = writeln!(out, "{}:{}{item} {} {namespace}{}", r.file, r.line, r.kind, r.name);
+                let _ = writeln!(
+                    out,
+                    "{}:{}{item} {} {namespace}{}",
+                    r.file, r.line, r.kind, r.name
+                );
                 current = Some(key);
             }
             for violation in &entry.violations {
-                let at = if violation.path.is_empty() { String::new() } else { format!(" (at {})", violation.path) };
-                let _ = writeln!(out, "  {} {}: {}{at}", paint("31", "FAIL"), entry.policy, violation.message);
+                let at = if violation.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (at {})", violation.path)
+                };
+                let _ = writeln!(
+                    out,
+                    "  {} {}: {}{at}",
+                    paint("31", "FAIL"),
+                    entry.policy,
+                    violation.message
+                );
             }
             if let Some(error) = &entry.error {
-                let _ = writeln!(out, "  {} {}: {error}", paint("1;31", "ERROR"), entry.policy);
+                let _ = writeln!(
+                    out,
+                    "  {} {}: {error}",
+                    paint("1;31", "ERROR"),
+                    entry.policy
+                );
             }
             for warning in &entry.warnings {
                 let _ = writeln!(out, "  {} {}: {warning}", paint("33", "WARN"), entry.policy);
@@ -317,7 +350,13 @@ impl CheckReport {
                     .iter()
                     .map(|op| format!("{} {}", op_name(op), op.path()))
                     .collect();
-                let _ = writeln!(out, "  {} {}: {}", paint("36", "MUTATE"), entry.policy, paths.join(", "));
+                let _ = writeln!(
+                    out,
+                    "  {} {}: {}",
+                    paint("36", "MUTATE"),
+                    entry.policy,
+                    paths.join(", ")
+                );
             }
         }
         let s = &self.summary;
