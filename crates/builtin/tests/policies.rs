@@ -48,7 +48,7 @@ fn built_in_policies_on_fixtures() {
     let fixtures = fixtures();
     for (name, bytes) in wasm_validate_builtin::policies() {
         let policy = engine.load(bytes, Limits::default()).unwrap();
-        let mut results = serde_json::Map::new();
+        let mut results = std::collections::BTreeMap::new();
         for (label, object) in &fixtures {
             let applies = policy.metadata().applies_to(
                 object["apiVersion"].as_str().unwrap(),

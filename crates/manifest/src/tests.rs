@@ -131,7 +131,12 @@ fn directories_are_walked_in_order() {
         std::fs::write(root.join(name), "{}").unwrap();
     }
     let inputs = collect_inputs(std::slice::from_ref(&root), true).unwrap();
-    assert_eq!(collect_inputs(std::slice::from_ref(&root), false).unwrap().len(), 2);
+    assert_eq!(
+        collect_inputs(std::slice::from_ref(&root), false)
+            .unwrap()
+            .len(),
+        2
+    );
     let names: Vec<String> = inputs
         .iter()
         .map(|i| {

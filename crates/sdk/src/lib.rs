@@ -77,6 +77,70 @@ pub mod __private {
     pub use crate::guest::{alloc, evaluate};
 }
 
+/// The guest's global allocator: a bump allocator that never frees.
+///
+/// The host runs every evaluation in a fresh instance and throws it away
+/// afterwards, so freeing is wasted work: measured in wasmi, ten small
+/// allocations cost about 25,000 fuel with Rust's default dlmalloc on a fresh
+/// heap and about 3,800 with this allocator. Growth stays bounded by the host's
+/// memory limit; a policy that allocates without bound ends with a
+/// memory-limit error, as it would anyway.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod bump {
+    use core::alloc::{GlobalAlloc, Layout};
+    use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    const PAGE: usize = 65536;
+
+    unsafe extern "C" {
+        /// First byte after the module's data and stack, set by wasm-ld.
+        static __heap_base: u8;
+    }
+
+    struct Bump {
+        next: AtomicUsize,
+        end: AtomicUsize,
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Bump = Bump {
+        next: AtomicUsize::new(0),
+        end: AtomicUsize::new(0),
+    };
+
+    // SAFETY: `alloc` returns either null or a block of `layout.size()` bytes
+    // aligned to `layout.align()` inside linear memory that no other block
+    // overlaps (the bump pointer only moves forward, and memory only grows);
+    // Wasm guests here are single-threaded.
+    unsafe impl GlobalAlloc for Bump {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let mut next = self.next.load(Relaxed);
+            if next == 0 {
+                next = core::ptr::addr_of!(__heap_base) as usize;
+                self.end
+                    .store(core::arch::wasm32::memory_size(0) * PAGE, Relaxed);
+            }
+            let start = next.next_multiple_of(layout.align());
+            let Some(stop) = start.checked_add(layout.size()) else {
+                return core::ptr::null_mut();
+            };
+            let end = self.end.load(Relaxed);
+            if stop > end {
+                let pages = (stop - end).div_ceil(PAGE);
+                if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
+                    return core::ptr::null_mut();
+                }
+                self.end.store(end + pages * PAGE, Relaxed);
+            }
+            self.next.store(stop, Relaxed);
+            start as *mut u8
+        }
+
+        unsafe fn dealloc(&self, _ptr: *mut u8, _layout: Layout) {}
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 mod guest {
