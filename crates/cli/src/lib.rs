@@ -236,6 +236,21 @@ pub fn print(text: &str) {
     let _ = stdout.flush();
 }
 
+/// Loads the chosen policies, reads the inputs and runs the check: what
+/// `check` and `post-render` share. Returns the parsed (and mutated) inputs
+/// and the report, or the setup error.
+pub fn check_inputs<P: AsRef<Path>>(
+    paths: &[P],
+    recursive: bool,
+    policy_args: &PolicyArgs,
+) -> Result<(Vec<Parsed>, CheckReport), SetupError> {
+    let engine = Engine::default();
+    let set = load_policies(&engine, policy_args)?;
+    let (mut parsed, errors) = read_inputs(paths, recursive);
+    let report = run_check(&engine, &set, &mut parsed, &errors, policy_args.threads());
+    Ok((parsed, report))
+}
+
 /// `check`: reads the inputs, runs the policies and prints the report to
 /// stdout in `format`. Returns the exit code (0, 1 or 2).
 pub fn check_command<P: AsRef<Path>>(
@@ -244,16 +259,13 @@ pub fn check_command<P: AsRef<Path>>(
     policy_args: &PolicyArgs,
     format: OutputFormat,
 ) -> u8 {
-    let engine = Engine::default();
-    let set = match load_policies(&engine, policy_args) {
-        Ok(set) => set,
+    let (_, report) = match check_inputs(paths, recursive, policy_args) {
+        Ok(done) => done,
         Err(error) => {
             eprintln!("error: {error}");
             return EXIT_ERROR;
         }
     };
-    let (mut parsed, errors) = read_inputs(paths, recursive);
-    let report = run_check(&engine, &set, &mut parsed, &errors, policy_args.threads());
     match format {
         OutputFormat::Json => print(&report.json()),
         OutputFormat::Text => print(&report.text(stdout_color())),
@@ -272,16 +284,13 @@ pub fn post_render_command(
     report_file: Option<&Path>,
     report_format: OutputFormat,
 ) -> u8 {
-    let engine = Engine::default();
-    let set = match load_policies(&engine, policy_args) {
-        Ok(set) => set,
+    let (parsed, report) = match check_inputs(&["-"], false, policy_args) {
+        Ok(done) => done,
         Err(error) => {
             eprintln!("wasm-validate post-render: error: {error}");
             return EXIT_ERROR;
         }
     };
-    let (mut parsed, errors) = read_inputs(&["-"], false);
-    let report = run_check(&engine, &set, &mut parsed, &errors, policy_args.threads());
     let mut code = report.exit_code();
     let rendered = if code == EXIT_OK {
         match parsed.first().map(manifest::render).transpose() {
