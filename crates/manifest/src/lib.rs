@@ -41,7 +41,9 @@ pub struct Source {
     pub line: usize,
     /// Index in the `items` of a `List` document, if the resource is one.
     pub item: Option<usize>,
-    /// The template path of Helm 3's `# Source: <path>` comment, if present.
+    /// The chart template the resource was rendered from: the path of Helm 3's
+    /// `# Source: <path>` comment, or else Helm 4's
+    /// `postrenderer.helm.sh/postrender-filename` annotation, if present.
     pub helm_source: Option<String>,
 }
 
@@ -385,12 +387,16 @@ fn add_document(
     value: Option<Value>,
     helm_source: Option<String>,
 ) {
-    let source = |item| Source {
+    let source = |item, object: &Value| Source {
         file: parsed.file.clone(),
         document,
         line: piece.line,
         item,
-        helm_source: helm_source.clone(),
+        helm_source: helm_source.clone().or_else(|| {
+            object["metadata"]["annotations"][HELM_POSTRENDER_FILENAME]
+                .as_str()
+                .map(str::to_owned)
+        }),
     };
     let fail = |message: String| ManifestError {
         file: parsed.file.clone(),
@@ -420,8 +426,8 @@ fn add_document(
                     for (index, item) in items.into_iter().enumerate() {
                         match check_object(&item) {
                             Ok(()) => parsed.resources.push(Resource {
+                                source: source(Some(index), &item),
                                 object: item,
-                                source: source(Some(index)),
                                 modified: false,
                             }),
                             Err(message) => errors.push(fail(format!("item {index} {message}"))),
@@ -438,9 +444,10 @@ fn add_document(
                         Content::Invalid
                     }
                 } else {
+                    let object = Value::Object(map);
                     parsed.resources.push(Resource {
-                        object: Value::Object(map),
-                        source: source(None),
+                        source: source(None, &object),
+                        object,
                         modified: false,
                     });
                     Content::Object(parsed.resources.len() - 1)

@@ -47,6 +47,17 @@ items:
 }
 
 #[test]
+fn helm4_annotation_is_the_source_when_there_is_no_comment() {
+    let parsed = yaml(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n  annotations:\n    postrenderer.helm.sh/postrender-filename: chart/templates/sa.yaml\n",
+    );
+    assert_eq!(
+        parsed.resources[0].source.helm_source.as_deref(),
+        Some("chart/templates/sa.yaml")
+    );
+}
+
+#[test]
 fn invalid_yaml_names_document_and_line() {
     let parsed = yaml("apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: [unclosed\n");
     assert_eq!(parsed.resources.len(), 1);
