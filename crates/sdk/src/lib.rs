@@ -3,7 +3,7 @@
 //! A policy is a `cdylib` crate compiled to `wasm32-unknown-unknown` that calls
 //! [`export_policy!`] once with its metadata JSON and its evaluate function:
 //!
-//! ```ignore
+//! ```text
 //! use wasm_validate_sdk::{export_policy, Object, Request, Response, NoSettings};
 //!
 //! fn evaluate(request: &Request<NoSettings, Object>) -> Response { Response::allow() }
