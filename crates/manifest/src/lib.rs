@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod split;
+mod strict;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -247,8 +248,8 @@ fn parse_yaml(parsed: &mut Parsed, text: &str) {
     for (index, piece) in split(text).into_iter().enumerate() {
         let document = index + 1;
         let value = if piece.has_content {
-            match serde_yaml::from_str::<Value>(&text[piece.range.clone()]) {
-                Ok(value) => Some(value),
+            match serde_yaml::from_str::<strict::Strict>(&text[piece.range.clone()]) {
+                Ok(strict::Strict(value)) => Some(value),
                 Err(e) => {
                     // libyaml reports errors at the end of input on the line
                     // after the last one; keep the line inside the document.
@@ -294,7 +295,7 @@ fn helm_source_comment(prefix: &str) -> Option<String> {
 }
 
 fn parse_json(parsed: &mut Parsed, text: &str) {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<strict::Strict>();
     let mut start = 0;
     let mut document = 0;
     loop {
@@ -310,7 +311,7 @@ fn parse_json(parsed: &mut Parsed, text: &str) {
             has_content: true,
         };
         match next {
-            Ok(value) => add_document(parsed, piece, document, Some(value), None),
+            Ok(strict::Strict(value)) => add_document(parsed, piece, document, Some(value), None),
             Err(e) => {
                 parsed.errors.push(ManifestError {
                     file: parsed.file.clone(),

@@ -89,6 +89,32 @@ fn scalars_sequences_and_objects_without_kind_are_errors() {
 }
 
 #[test]
+fn duplicate_keys_are_errors_not_silently_collapsed() {
+    let parsed = yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n");
+    assert!(parsed.resources.is_empty());
+    assert!(
+        parsed.errors[0].message.contains("duplicate key \"name\""),
+        "{}",
+        parsed.errors[0]
+    );
+    assert!(
+        matches!(parsed.errors[0].line, Some(4..=5)),
+        "{}",
+        parsed.errors[0]
+    );
+    let json = parse(
+        "d.json",
+        br#"{"apiVersion":"v1","kind":"A","kind":"B"}"#.to_vec(),
+        Format::Json,
+    );
+    assert!(
+        json.errors[0].message.contains("duplicate key \"kind\""),
+        "{}",
+        json.errors[0]
+    );
+}
+
+#[test]
 fn binary_and_non_utf8_input_are_errors() {
     let parsed = parse(
         "b.bin",
