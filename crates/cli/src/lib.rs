@@ -200,6 +200,7 @@ pub fn run_check(
     input_errors: &[ManifestError],
     threads: usize,
 ) -> CheckReport {
+    let counts: Vec<usize> = parsed.iter().map(|p| p.resources.len()).collect();
     let mut resources: Vec<_> = parsed
         .iter_mut()
         .flat_map(|p| std::mem::take(&mut p.resources))
@@ -208,16 +209,7 @@ pub fn run_check(
     let report = CheckReport::new(set, &resources, &results, input_errors);
     // Give each input its (possibly mutated) resources back, in order.
     let mut resources = resources.into_iter();
-    for one in parsed.iter_mut() {
-        let count = one
-            .documents
-            .iter()
-            .map(|d| match &d.content {
-                manifest::Content::Object(_) => 1,
-                manifest::Content::List { items, .. } => items.len(),
-                _ => 0,
-            })
-            .sum();
+    for (one, count) in parsed.iter_mut().zip(counts) {
         one.resources = resources.by_ref().take(count).collect();
     }
     report

@@ -42,8 +42,10 @@ fn is_trivia(line: &str) -> bool {
         || trimmed.starts_with('#')
         || line.starts_with('%')
         || is_end_marker(line)
-        || (is_start_marker(line) && line[3..].trim_start().starts_with(['#', '\r', '\n']))
-        || line.trim_end() == "---"
+        || (is_start_marker(line) && {
+            let rest = line[3..].trim();
+            rest.is_empty() || rest.starts_with('#')
+        })
 }
 
 /// Lines of `text` with their byte offsets, keeping line ends.
