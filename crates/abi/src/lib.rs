@@ -129,6 +129,36 @@ pub struct Metadata {
     /// Where the rule the policy implements is defined (URLs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<String>,
+    /// The group the policy belongs to, for catalogues and profiles, for
+    /// example `pod-security` or `best-practices`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// For Pod Security Standards controls: the level that defines the
+    /// control, `baseline` or `restricted` (restricted includes baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// For Pod Security Standards controls: the control's title on the
+    /// Kubernetes "Pod Security Standards" page, for example `Host Namespaces`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
+    /// Names of policies this one replaces when both would run in a profile:
+    /// a restricted control overrides the baseline control it tightens
+    /// (as pod-security-admission's `OverrideCheckIDs` do).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
+    /// Former or alternative names the policy can also be chosen by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+/// A Pod Security Standards level (the Privileged level restricts nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Baseline: prevents known privilege escalations.
+    Baseline,
+    /// Restricted: current pod hardening best practice; includes Baseline.
+    Restricted,
 }
 
 impl Metadata {

@@ -19,6 +19,7 @@
 //! [`Object`] and [`PodSpec`] decode only the fields policies read; everything
 //! else in the request is skipped without being allocated.
 
+pub mod pss;
 pub mod workload;
 
 pub use wasm_validate_abi as abi;
@@ -27,9 +28,35 @@ pub use wasm_validate_abi::{
     escape_pointer_token,
 };
 pub use workload::{
-    Capabilities, Container, ContainerKind, ContainerRef, Object, ObjectMeta, PodSecurityContext,
-    PodSpec, PodSpecRef, ResourceRequirements, SecurityContext,
+    AppArmorProfile, Capabilities, Container, ContainerKind, ContainerPort, ContainerRef, Handler,
+    HostAction, Lifecycle, Object, ObjectMeta, POD_SPEC_KINDS, PodOs, PodSecurityContext, PodSpec,
+    PodSpecRef, ResourceRequirements, SeLinuxOptions, SeccompProfile, SecurityContext, Sysctl,
+    Volume, WindowsOptions,
 };
+
+/// A violation with its message and the JSON Pointer of the offending field.
+pub fn violation(message: impl Into<String>, path: impl Into<String>) -> Violation {
+    Violation {
+        message: message.into(),
+        path: path.into(),
+    }
+}
+
+/// A response that allows the object and applies `operations` (RFC 6902),
+/// or a plain allow when there are none. Operations are JSON values of the
+/// form `{"op": "add", "path": ..., "value": ...}`.
+pub fn patch_response(operations: Vec<serde_json::Value>) -> Response {
+    if operations.is_empty() {
+        return Response::allow();
+    }
+    match serde_json::from_value::<Patch>(serde_json::Value::Array(operations)) {
+        Ok(patch) => Response {
+            patch: Some(patch),
+            ..Response::allow()
+        },
+        Err(error) => Response::error(format!("cannot build the patch: {error}")),
+    }
+}
 
 /// Settings type for policies that take no settings: accepts any object.
 #[derive(Debug, Clone, Default, serde::Deserialize)]

@@ -62,7 +62,8 @@ pub struct JobTemplateSpec {
 }
 
 /// A pod spec (`core/v1 PodSpec`) together with the workload fields that lead
-/// to one (`template`, `jobTemplate`), so that any `spec` decodes into it.
+/// to one (`template`, `jobTemplate`, `replicas`), so that any `spec` decodes
+/// into it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PodSpec {
@@ -80,18 +81,22 @@ pub struct PodSpec {
     /// `hostIPC`.
     #[serde(rename = "hostIPC")]
     pub host_ipc: Option<bool>,
-    /// `hostUsers`.
+    /// `hostUsers`: `false` runs the pod in a user namespace.
     pub host_users: Option<bool>,
     /// `securityContext` (pod level).
     pub security_context: Option<PodSecurityContext>,
-    /// `volumes`, undecoded.
-    pub volumes: Vec<Value>,
-    /// `os.name`, through `os`.
+    /// `volumes`.
+    pub volumes: Vec<Volume>,
+    /// `os`.
     pub os: Option<PodOs>,
     /// `serviceAccountName`.
     pub service_account_name: Option<String>,
+    /// `serviceAccount` (deprecated alias of `serviceAccountName`).
+    pub service_account: Option<String>,
     /// `automountServiceAccountToken`.
     pub automount_service_account_token: Option<bool>,
+    /// Workload kinds: `spec.replicas`.
+    pub replicas: Option<i64>,
     /// Workload kinds: `spec.template`.
     pub template: Option<PodTemplateSpec>,
     /// CronJob: `spec.jobTemplate`.
@@ -106,6 +111,72 @@ pub struct PodOs {
     pub name: String,
 }
 
+/// A volume: its `name` and its source, kept as the remaining keys (for
+/// example `{"hostPath": {...}}`), so that any volume type, even one newer
+/// than this SDK, is seen.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Volume {
+    /// `name`.
+    #[serde(default)]
+    pub name: String,
+    /// Every other key of the volume: the volume source(s).
+    #[serde(flatten)]
+    pub source: BTreeMap<String, Value>,
+}
+
+/// `seccompProfile`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SeccompProfile {
+    /// `type`: `RuntimeDefault`, `Localhost` or `Unconfined` (`""` when absent).
+    #[serde(rename = "type")]
+    pub profile_type: String,
+    /// `localhostProfile`.
+    pub localhost_profile: Option<String>,
+}
+
+/// `appArmorProfile`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppArmorProfile {
+    /// `type`: `RuntimeDefault`, `Localhost` or `Unconfined` (`""` when absent).
+    #[serde(rename = "type")]
+    pub profile_type: String,
+    /// `localhostProfile`.
+    pub localhost_profile: Option<String>,
+}
+
+/// `seLinuxOptions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SeLinuxOptions {
+    /// `user`.
+    pub user: Option<String>,
+    /// `role`.
+    pub role: Option<String>,
+    /// `type`.
+    #[serde(rename = "type")]
+    pub selinux_type: Option<String>,
+    /// `level`.
+    pub level: Option<String>,
+}
+
+/// `windowsOptions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WindowsOptions {
+    /// `hostProcess`.
+    pub host_process: Option<bool>,
+}
+
+/// One entry of `securityContext.sysctls`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Sysctl {
+    /// `name`, for example `net.ipv4.tcp_syncookies`.
+    pub name: String,
+}
+
 /// Pod-level `securityContext`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -114,13 +185,21 @@ pub struct PodSecurityContext {
     pub run_as_non_root: Option<bool>,
     /// `runAsUser`.
     pub run_as_user: Option<i64>,
-    /// `seccompProfile`, undecoded.
-    pub seccomp_profile: Option<Value>,
-    /// `seLinuxOptions`, undecoded.
+    /// `runAsGroup`.
+    pub run_as_group: Option<i64>,
+    /// `fsGroup`.
+    pub fs_group: Option<i64>,
+    /// `seccompProfile`.
+    pub seccomp_profile: Option<SeccompProfile>,
+    /// `appArmorProfile`.
+    pub app_armor_profile: Option<AppArmorProfile>,
+    /// `seLinuxOptions`.
     #[serde(rename = "seLinuxOptions")]
-    pub se_linux_options: Option<Value>,
-    /// `sysctls`, undecoded.
-    pub sysctls: Vec<Value>,
+    pub se_linux_options: Option<SeLinuxOptions>,
+    /// `windowsOptions`.
+    pub windows_options: Option<WindowsOptions>,
+    /// `sysctls`.
+    pub sysctls: Vec<Sysctl>,
 }
 
 /// A container, init container or ephemeral container.
@@ -131,16 +210,62 @@ pub struct Container {
     pub name: String,
     /// `image`.
     pub image: Option<String>,
+    /// `imagePullPolicy`.
+    pub image_pull_policy: Option<String>,
     /// `securityContext`.
     pub security_context: Option<SecurityContext>,
     /// `resources`.
     pub resources: Option<ResourceRequirements>,
-    /// `ports`, undecoded.
-    pub ports: Vec<Value>,
-    /// `livenessProbe`, undecoded.
-    pub liveness_probe: Option<Value>,
-    /// `readinessProbe`, undecoded.
-    pub readiness_probe: Option<Value>,
+    /// `ports`.
+    pub ports: Vec<ContainerPort>,
+    /// `livenessProbe`.
+    pub liveness_probe: Option<Handler>,
+    /// `readinessProbe`.
+    pub readiness_probe: Option<Handler>,
+    /// `startupProbe`.
+    pub startup_probe: Option<Handler>,
+    /// `lifecycle`.
+    pub lifecycle: Option<Lifecycle>,
+    /// `restartPolicy` (`Always` makes an init container a sidecar).
+    pub restart_policy: Option<String>,
+}
+
+/// One entry of a container's `ports`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerPort {
+    /// `containerPort`.
+    pub container_port: Option<i64>,
+    /// `hostPort`.
+    pub host_port: Option<i64>,
+}
+
+/// A probe or a lifecycle handler: the actions that can name a host.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Handler {
+    /// `httpGet`.
+    pub http_get: Option<HostAction>,
+    /// `tcpSocket`.
+    pub tcp_socket: Option<HostAction>,
+}
+
+/// The `host` of an `httpGet` or `tcpSocket` action.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct HostAction {
+    /// `host`; empty or absent means the pod's IP.
+    pub host: Option<String>,
+}
+
+/// A container's `lifecycle`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Lifecycle {
+    /// `postStart`.
+    pub post_start: Option<Handler>,
+    /// `preStop`.
+    pub pre_stop: Option<Handler>,
 }
 
 /// Container-level `securityContext`.
@@ -153,6 +278,8 @@ pub struct SecurityContext {
     pub run_as_non_root: Option<bool>,
     /// `runAsUser`.
     pub run_as_user: Option<i64>,
+    /// `runAsGroup`.
+    pub run_as_group: Option<i64>,
     /// `allowPrivilegeEscalation`.
     pub allow_privilege_escalation: Option<bool>,
     /// `readOnlyRootFilesystem`.
@@ -161,11 +288,15 @@ pub struct SecurityContext {
     pub capabilities: Option<Capabilities>,
     /// `procMount`.
     pub proc_mount: Option<String>,
-    /// `seccompProfile`, undecoded.
-    pub seccomp_profile: Option<Value>,
-    /// `seLinuxOptions`, undecoded.
+    /// `seccompProfile`.
+    pub seccomp_profile: Option<SeccompProfile>,
+    /// `appArmorProfile`.
+    pub app_armor_profile: Option<AppArmorProfile>,
+    /// `seLinuxOptions`.
     #[serde(rename = "seLinuxOptions")]
-    pub se_linux_options: Option<Value>,
+    pub se_linux_options: Option<SeLinuxOptions>,
+    /// `windowsOptions`.
+    pub windows_options: Option<WindowsOptions>,
 }
 
 /// `securityContext.capabilities`.
@@ -195,6 +326,10 @@ pub struct ResourceRequirements {
 pub struct PodSpecRef<'a> {
     /// JSON Pointer (RFC 6901) of the pod spec in the object.
     pub pointer: &'static str,
+    /// The pod's metadata: the object's for a Pod, the template's otherwise.
+    pub metadata: &'a ObjectMeta,
+    /// JSON Pointer of that metadata, for example `/spec/template/metadata`.
+    pub metadata_pointer: &'static str,
     /// The pod spec.
     pub spec: &'a PodSpec,
 }
@@ -249,35 +384,55 @@ impl Object {
     /// `StatefulSet`, `DaemonSet`, `Job` (`/spec/template/spec`) and `CronJob`
     /// (`/spec/jobTemplate/spec/template/spec`). Other kinds have none.
     pub fn pod_specs(&self) -> Vec<PodSpecRef<'_>> {
-        fn template_spec(template: &Option<PodTemplateSpec>) -> Option<&PodSpec> {
-            template.as_ref().and_then(|t| t.spec.as_deref())
+        fn from_template<'a>(
+            template: &'a Option<PodTemplateSpec>,
+            pointer: &'static str,
+            metadata_pointer: &'static str,
+        ) -> Option<PodSpecRef<'a>> {
+            let template = template.as_ref()?;
+            let spec = template.spec.as_deref()?;
+            Some(PodSpecRef {
+                pointer,
+                metadata: &template.metadata,
+                metadata_pointer,
+                spec,
+            })
         }
         let found = match self.kind.as_str() {
-            "Pod" => self.spec.as_ref().map(|spec| ("/spec", spec)),
-            "PodTemplate" => template_spec(&self.template).map(|spec| ("/template/spec", spec)),
+            "Pod" => self.spec.as_ref().map(|spec| PodSpecRef {
+                pointer: "/spec",
+                metadata: &self.metadata,
+                metadata_pointer: "/metadata",
+                spec,
+            }),
+            "PodTemplate" => from_template(&self.template, "/template/spec", "/template/metadata"),
             "Deployment"
             | "ReplicaSet"
             | "ReplicationController"
             | "StatefulSet"
             | "DaemonSet"
-            | "Job" => self
-                .spec
-                .as_ref()
-                .and_then(|spec| template_spec(&spec.template))
-                .map(|spec| ("/spec/template/spec", spec)),
+            | "Job" => self.spec.as_ref().and_then(|spec| {
+                from_template(
+                    &spec.template,
+                    "/spec/template/spec",
+                    "/spec/template/metadata",
+                )
+            }),
             "CronJob" => self
                 .spec
                 .as_ref()
                 .and_then(|spec| spec.job_template.as_ref())
                 .and_then(|job| job.spec.as_deref())
-                .and_then(|job| template_spec(&job.template))
-                .map(|spec| ("/spec/jobTemplate/spec/template/spec", spec)),
+                .and_then(|job| {
+                    from_template(
+                        &job.template,
+                        "/spec/jobTemplate/spec/template/spec",
+                        "/spec/jobTemplate/spec/template/metadata",
+                    )
+                }),
             _ => None,
         };
-        found
-            .map(|(pointer, spec)| PodSpecRef { pointer, spec })
-            .into_iter()
-            .collect()
+        found.into_iter().collect()
     }
 }
 
@@ -308,6 +463,37 @@ impl<'a> PodSpecRef<'a> {
     /// JSON Pointer of a field of the pod spec, for example `field("hostPID")`.
     pub fn field(&self, name: &str) -> String {
         format!("{}/{}", self.pointer, name)
+    }
+
+    /// Whether the pod declares `spec.os.name: windows`; the Linux-only
+    /// controls of the Pod Security Standards exempt such pods.
+    pub fn is_windows(&self) -> bool {
+        self.spec.os.as_ref().is_some_and(|os| os.name == "windows")
+    }
+
+    /// Whether the pod runs in a user namespace (`spec.hostUsers: false`),
+    /// which relaxes the Running as Non-root, Running as Non-root user and
+    /// (Baseline) /proc Mount Type controls since policy version v1.35.
+    pub fn in_user_namespace(&self) -> bool {
+        self.spec.host_users == Some(false)
+    }
+
+    /// The pod-level `securityContext`, if any.
+    pub fn security_context(&self) -> Option<&'a PodSecurityContext> {
+        self.spec.security_context.as_ref()
+    }
+}
+
+impl ContainerRef<'_> {
+    /// The container as messages name it: `container "app"`,
+    /// `init container "setup"`, `ephemeral container "debug"`.
+    pub fn describe(&self) -> String {
+        format!("{} \"{}\"", self.kind.noun(), self.container.name)
+    }
+
+    /// The container's `securityContext`, if any.
+    pub fn security_context(&self) -> Option<&SecurityContext> {
+        self.container.security_context.as_ref()
     }
 }
 

@@ -1,13 +1,14 @@
 //! Mutating. Pod Security Standards, Restricted, "Capabilities": containers
 //! must drop `ALL`. For every container, init container and ephemeral
-//! container whose `securityContext.capabilities.drop` lacks `ALL`, this policy
-//! answers with an RFC 6902 patch that adds it, creating `securityContext`,
+//! container of a Linux pod (not `spec.os.name: windows`) whose
+//! `securityContext.capabilities.drop` lacks `ALL`, this policy answers with
+//! an RFC 6902 patch that adds it, creating `securityContext`,
 //! `capabilities` and `drop` as needed. It never denies.
 //! Source: <https://kubernetes.io/docs/concepts/security/pod-security-standards/>.
 #![deny(unsafe_code)]
 
 use serde_json::json;
-use wasm_validate_sdk::{NoSettings, Object, Patch, Request, Response, export_policy};
+use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, patch_response};
 
 fn add(path: String, value: serde_json::Value) -> serde_json::Value {
     json!({"op": "add", "path": path, "value": value})
@@ -16,6 +17,9 @@ fn add(path: String, value: serde_json::Value) -> serde_json::Value {
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut operations = Vec::new();
     for pod in request.object.pod_specs() {
+        if pod.is_windows() {
+            continue;
+        }
         for c in pod.containers() {
             let base = format!("{}/securityContext", c.pointer);
             let operation = match &c.container.security_context {
@@ -32,16 +36,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             operations.push(operation);
         }
     }
-    if operations.is_empty() {
-        return Response::allow();
-    }
-    match serde_json::from_value::<Patch>(serde_json::Value::Array(operations)) {
-        Ok(patch) => Response {
-            patch: Some(patch),
-            ..Response::allow()
-        },
-        Err(error) => Response::error(format!("cannot build the patch: {error}")),
-    }
+    patch_response(operations)
 }
 
 export_policy!(

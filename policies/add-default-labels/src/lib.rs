@@ -1,0 +1,57 @@
+//! Mutating: adds each label of the settings to `metadata.labels` of every
+//! resource that does not have it; a label that is already set keeps its
+//! value. It never denies.
+//! Source: <https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/>.
+#![deny(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::json;
+use wasm_validate_sdk::{Request, Response, escape_pointer_token, export_policy, patch_response};
+
+/// Settings: `{"labels": {"key": "value", ...}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Resource {
+    metadata: Option<Metadata>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Metadata {
+    labels: Option<BTreeMap<String, String>>,
+}
+
+fn evaluate(request: &Request<Settings, Resource>) -> Response {
+    let wanted = &request.settings.labels;
+    let Some(metadata) = &request.object.metadata else {
+        return Response::error("the resource has no metadata to label");
+    };
+    let operations = match &metadata.labels {
+        None => vec![json!({"op": "add", "path": "/metadata/labels", "value": wanted})],
+        Some(labels) => wanted
+            .iter()
+            .filter(|(key, _)| !labels.contains_key(*key))
+            .map(|(key, value)| {
+                json!({
+                    "op": "add",
+                    "path": format!("/metadata/labels/{}", escape_pointer_token(key)),
+                    "value": value,
+                })
+            })
+            .collect(),
+    };
+    patch_response(operations)
+}
+
+export_policy!(
+    metadata = include_str!("../metadata.json"),
+    evaluate = evaluate
+);

@@ -1,0 +1,51 @@
+//! Pod Security Standards, Restricted, "Capabilities" (policy version v1.37):
+//! every container, init container and ephemeral container must list `ALL`
+//! in `securityContext.capabilities.drop` and may add only
+//! `NET_BIND_SERVICE`. Linux-only: pods with `spec.os.name: windows` are
+//! exempt (since policy version v1.25). Replaces `capabilities-baseline` in
+//! the restricted profile.
+//! Source: <https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted>
+//! and pod-security-admission's `capabilities_restricted` check.
+#![deny(unsafe_code)]
+
+use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, violation};
+
+fn evaluate(request: &Request<NoSettings, Object>) -> Response {
+    let mut violations = Vec::new();
+    for pod in request.object.pod_specs() {
+        if pod.is_windows() {
+            continue;
+        }
+        for c in pod.containers() {
+            let caps = c.security_context().and_then(|sc| sc.capabilities.as_ref());
+            let drop = caps.and_then(|caps| caps.drop.as_deref()).unwrap_or_default();
+            if !drop.iter().any(|d| d == "ALL") {
+                violations.push(violation(
+                    format!(
+                        "unrestricted capabilities: {} must set securityContext.capabilities.drop=[\"ALL\"]",
+                        c.describe()
+                    ),
+                    format!("{}/securityContext/capabilities/drop", c.pointer),
+                ));
+            }
+            let add = caps.and_then(|caps| caps.add.as_deref()).unwrap_or_default();
+            for (index, capability) in add.iter().enumerate() {
+                if capability != "NET_BIND_SERVICE" {
+                    violations.push(violation(
+                        format!(
+                            "unrestricted capabilities: {} must not include \"{capability}\" in securityContext.capabilities.add (only NET_BIND_SERVICE)",
+                            c.describe()
+                        ),
+                        format!("{}/securityContext/capabilities/add/{index}", c.pointer),
+                    ));
+                }
+            }
+        }
+    }
+    Response::from_violations(violations)
+}
+
+export_policy!(
+    metadata = include_str!("../metadata.json"),
+    evaluate = evaluate
+);

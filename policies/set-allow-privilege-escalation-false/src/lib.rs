@@ -1,0 +1,56 @@
+//! Mutating. Pod Security Standards, Restricted, "Privilege Escalation":
+//! sets `securityContext.allowPrivilegeEscalation: false` on every container,
+//! init container and ephemeral container of a Linux pod (not
+//! `spec.os.name: windows`) that leaves it unset, creating `securityContext`
+//! as needed. Containers that are privileged or add `CAP_SYS_ADMIN` are left
+//! alone, because the API server rejects `allowPrivilegeEscalation: false`
+//! together with either. An explicit `true` is left alone too. It never denies.
+//! Source: <https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted>.
+#![deny(unsafe_code)]
+
+use serde_json::json;
+use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, patch_response};
+
+fn evaluate(request: &Request<NoSettings, Object>) -> Response {
+    let mut operations = Vec::new();
+    for pod in request.object.pod_specs() {
+        if pod.is_windows() {
+            continue;
+        }
+        for c in pod.containers() {
+            let operation = match c.security_context() {
+                None => json!({
+                    "op": "add", "path": format!("{}/securityContext", c.pointer),
+                    "value": {"allowPrivilegeEscalation": false},
+                }),
+                Some(sc) => {
+                    let adds_sys_admin = sc
+                        .capabilities
+                        .as_ref()
+                        .and_then(|caps| caps.add.as_deref())
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|cap| cap == "SYS_ADMIN" || cap == "CAP_SYS_ADMIN");
+                    if sc.allow_privilege_escalation.is_some()
+                        || sc.privileged == Some(true)
+                        || adds_sys_admin
+                    {
+                        continue;
+                    }
+                    json!({
+                        "op": "add",
+                        "path": format!("{}/securityContext/allowPrivilegeEscalation", c.pointer),
+                        "value": false,
+                    })
+                }
+            };
+            operations.push(operation);
+        }
+    }
+    patch_response(operations)
+}
+
+export_policy!(
+    metadata = include_str!("../metadata.json"),
+    evaluate = evaluate
+);
