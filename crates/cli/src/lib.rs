@@ -10,6 +10,7 @@ use std::path::Path;
 pub use wasm_validate_engine::Engine;
 use wasm_validate_engine::Limits;
 use wasm_validate_manifest::{self as manifest, Format, Input, ManifestError, Parsed};
+use wasm_validate_builtin::Profile;
 use wasm_validate_pipeline::{self as pipeline, ConfiguredPolicy, PolicySet};
 use wasm_validate_report::{CheckReport, EXIT_ERROR};
 
@@ -24,13 +25,48 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Options that choose policies and their limits.
+/// A `--profile`: a named selection of the built-in library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileArg {
+    /// Pod Security Standards, Baseline level.
+    Baseline,
+    /// Pod Security Standards, Restricted level (includes Baseline).
+    Restricted,
+    /// The best-practice checks that need no settings.
+    BestPractices,
+    /// The mutating fixes that need no settings (run before validation).
+    Fixes,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(value: ProfileArg) -> Self {
+        match value {
+            ProfileArg::Baseline => Profile::Baseline,
+            ProfileArg::Restricted => Profile::Restricted,
+            ProfileArg::BestPractices => Profile::BestPractices,
+            ProfileArg::Fixes => Profile::Fixes,
+        }
+    }
+}
+
+/// Options that choose policies, their settings and their limits.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PolicyArgs {
-    /// Policy to run: a built-in name, or a path to a `.wasm` (or `.wat`)
-    /// module. Repeatable; runs in the order given. Default: every built-in policy.
+    /// Policy to run: a built-in name (or alias), or a path to a `.wasm` (or
+    /// `.wat`) module. Repeatable. Without --policy and --profile: the
+    /// restricted and best-practices profiles.
     #[arg(long = "policy", short = 'p', value_name = "NAME|PATH")]
     pub policies: Vec<String>,
+    /// Run a profile of the built-in library: baseline, restricted (includes
+    /// baseline), best-practices, fixes (mutations). Repeatable.
+    #[arg(long = "profile", value_enum, value_name = "PROFILE")]
+    pub profiles: Vec<ProfileArg>,
+    /// Settings of a policy as NAME=VALUE, VALUE a JSON or YAML mapping, for
+    /// example `allowed-image-registries={registries: [ghcr.io/acme/]}`.
+    /// Validated against the policy's schema before anything runs. Giving
+    /// settings for a built-in policy also selects it. Repeatable.
+    #[arg(long = "settings", value_name = "NAME=VALUE")]
+    pub settings: Vec<String>,
     /// Fuel (deterministic instruction budget) per evaluation.
     #[arg(long, value_name = "UNITS", default_value_t = Limits::default().fuel)]
     pub fuel: u64,
@@ -68,19 +104,69 @@ impl std::fmt::Display for SetupError {
     }
 }
 
-/// Loads the chosen policies (or every built-in one) into a [`PolicySet`].
+/// Parses the `--settings NAME=VALUE` arguments into (name, settings object)
+/// pairs, with built-in names resolved through their aliases.
+fn parse_settings(args: &[String]) -> Result<Vec<(String, serde_json::Value)>, SetupError> {
+    let mut parsed: Vec<(String, serde_json::Value)> = Vec::new();
+    for arg in args {
+        let Some((name, value)) = arg.split_once('=') else {
+            return Err(SetupError(format!(
+                "--settings {arg}: expected NAME=VALUE, for example require-minimum-replicas={{minimum: 3}}"
+            )));
+        };
+        let name = wasm_validate_builtin::resolve(name).unwrap_or(name).to_owned();
+        let value: serde_json::Value = serde_yaml::from_str(value)
+            .map_err(|e| SetupError(format!("--settings {name}: not a JSON or YAML value: {e}")))?;
+        if !value.is_object() {
+            return Err(SetupError(format!(
+                "--settings {name}: settings must be a mapping, got {value}"
+            )));
+        }
+        if parsed.iter().any(|(seen, _)| *seen == name) {
+            return Err(SetupError(format!("--settings {name}: given twice")));
+        }
+        parsed.push((name, value));
+    }
+    Ok(parsed)
+}
+
+/// The policies to load: explicit `--policy` choices, then the profiles'
+/// policies, then built-in policies that only `--settings` names; without
+/// any of these, the restricted and best-practices profiles.
+fn choose(args: &PolicyArgs, settings: &[(String, serde_json::Value)]) -> Vec<String> {
+    let mut profiles: Vec<Profile> = args.profiles.iter().map(|&p| p.into()).collect();
+    if args.policies.is_empty() && profiles.is_empty() && settings.is_empty() {
+        profiles = vec![Profile::Restricted, Profile::BestPractices];
+    }
+    let has_settings = |name: &str| settings.iter().any(|(n, _)| n == name);
+    let mut chosen: Vec<String> = Vec::new();
+    let mut push = |choice: String| {
+        let canonical = wasm_validate_builtin::resolve(&choice).unwrap_or(&choice).to_owned();
+        if !chosen.contains(&canonical) {
+            chosen.push(canonical);
+        }
+    };
+    args.policies.iter().cloned().for_each(&mut push);
+    wasm_validate_builtin::select(&profiles, has_settings)
+        .into_iter()
+        .map(str::to_owned)
+        .for_each(&mut push);
+    settings
+        .iter()
+        .filter(|(name, _)| wasm_validate_builtin::resolve(name).is_some())
+        .map(|(name, _)| name.clone())
+        .for_each(&mut push);
+    chosen
+}
+
+/// Loads the chosen policies into a [`PolicySet`], each with its settings
+/// validated against its schema. Unknown names, unreadable modules, invalid
+/// settings and settings for no chosen policy are setup errors.
 pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, SetupError> {
     let limits = args.limits();
-    let chosen: Vec<String> = if args.policies.is_empty() {
-        wasm_validate_builtin::policies()
-            .iter()
-            .map(|(name, _)| (*name).to_owned())
-            .collect()
-    } else {
-        args.policies.clone()
-    };
+    let mut settings = parse_settings(&args.settings)?;
     let mut set = PolicySet::default();
-    for choice in chosen {
+    for choice in choose(args, &settings) {
         let is_path = choice.ends_with(".wasm") || choice.ends_with(".wat") || choice.contains('/');
         let bytes: std::borrow::Cow<'static, [u8]> = if is_path {
             std::fs::read(&choice)
@@ -89,8 +175,10 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
         } else {
             wasm_validate_builtin::get(&choice)
                 .ok_or_else(|| {
-                    let names: Vec<&str> =
-                        wasm_validate_builtin::policies().iter().map(|(n, _)| *n).collect();
+                    let names: Vec<&str> = wasm_validate_builtin::catalog()
+                        .iter()
+                        .map(|m| m.name.as_str())
+                        .collect();
                     SetupError(format!(
                         "policy {choice}: no built-in policy has this name (built-in: {}; a module is given by a path ending in .wasm)",
                         names.join(", ")
@@ -107,36 +195,51 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
                 policy.name()
             )));
         }
-        set.policies
-            .push(ConfiguredPolicy::new(policy, serde_json::json!({})));
+        let own = settings
+            .iter()
+            .position(|(name, _)| name == policy.name())
+            .map(|index| settings.remove(index).1)
+            .unwrap_or_else(|| serde_json::json!({}));
+        let configured = ConfiguredPolicy::configure(policy, own)
+            .map_err(|e| SetupError(e.to_string()))?;
+        set.policies.push(configured);
+    }
+    if let Some((name, _)) = settings.first() {
+        return Err(SetupError(format!(
+            "--settings {name}: no chosen policy has this name"
+        )));
     }
     Ok(set)
 }
 
-/// Lists the built-in policies: a table (name, severity, mutating,
-/// description) or, for JSON, an array of their metadata.
-pub fn list_policies(engine: &Engine, format: OutputFormat) -> Result<String, SetupError> {
-    let mut metadata = Vec::new();
-    for (name, bytes) in wasm_validate_builtin::policies() {
-        let policy = engine
-            .load(bytes, Limits::default())
-            .map_err(|e| SetupError(format!("built-in policy {name}: {e}")))?;
-        metadata.push(policy.metadata().clone());
-    }
-    Ok(match format {
+/// Lists the built-in policies: a table (name, level or category, severity,
+/// validating or mutating, description) or, for JSON, an array of their
+/// metadata. Reads the catalogue; no module is compiled.
+pub fn list_policies(format: OutputFormat) -> String {
+    let catalog = wasm_validate_builtin::catalog();
+    match format {
         OutputFormat::Json => {
-            let mut out = serde_json::to_string_pretty(&metadata).expect("metadata encodes");
+            let mut out = serde_json::to_string_pretty(catalog).expect("metadata encodes");
             out.push('\n');
             out
         }
         OutputFormat::Text => {
             let mut out = String::new();
-            for m in metadata {
+            for m in catalog {
                 let kind = if m.mutating { "mutating" } else { "validating" };
                 let severity = serde_json::to_value(m.severity).expect("severity encodes");
+                let group = match m.level {
+                    Some(level) => serde_json::to_value(level)
+                        .expect("level encodes")
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    None => m.category.clone().unwrap_or_default(),
+                };
                 out.push_str(&format!(
-                    "{:<32} {:<8} {:<10} {}\n",
+                    "{:<40} {:<15} {:<8} {:<10} {}\n",
                     m.name,
+                    group,
                     severity.as_str().unwrap_or_default(),
                     kind,
                     m.description
@@ -144,21 +247,13 @@ pub fn list_policies(engine: &Engine, format: OutputFormat) -> Result<String, Se
             }
             out
         }
-    })
+    }
 }
 
 /// `--list-policies`: prints the built-in policies to stdout; returns the exit code.
 pub fn list_command(format: OutputFormat) -> u8 {
-    match list_policies(&Engine::default(), format) {
-        Ok(text) => {
-            print(&text);
-            EXIT_OK
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            EXIT_ERROR
-        }
-    }
+    print(&list_policies(format));
+    EXIT_OK
 }
 
 /// Reads every input named by `paths` (files, directories, `-` for stdin).

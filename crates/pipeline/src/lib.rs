@@ -28,8 +28,10 @@ pub struct ConfiguredPolicy {
 }
 
 impl ConfiguredPolicy {
-    /// Pairs a policy with its settings. The request prefix
-    /// (`{"operation":"CREATE","settings":...,"object":`) is encoded once here.
+    /// Pairs a policy with its settings, without checking them against the
+    /// policy's schema (see [`ConfiguredPolicy::configure`]). The request
+    /// prefix (`{"operation":"CREATE","settings":...,"object":`) is encoded
+    /// once here.
     pub fn new(policy: Policy, settings: Value) -> Self {
         let mut request_prefix = br#"{"operation":"CREATE","settings":"#.to_vec();
         serde_json::to_writer(&mut request_prefix, &settings).expect("a JSON value encodes");
@@ -41,9 +43,70 @@ impl ConfiguredPolicy {
         }
     }
 
+    /// Pairs a policy with its settings after validating them against the
+    /// JSON Schema in the policy's metadata (`settingsSchema`, validated with
+    /// the `jsonschema` crate). A policy without a schema takes no settings:
+    /// anything but `{}` is refused. Errors name each offending setting by
+    /// its JSON Pointer.
+    pub fn configure(policy: Policy, settings: Value) -> Result<Self, SettingsError> {
+        validate_settings(policy.metadata(), &settings)?;
+        Ok(ConfiguredPolicy::new(policy, settings))
+    }
+
     /// The policy's name.
     pub fn name(&self) -> &str {
         self.policy.name()
+    }
+}
+
+/// Settings that do not satisfy a policy's schema: the policy's name and one
+/// message per problem (`/registries: [] has less than 1 item`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    /// The policy.
+    pub policy: String,
+    /// The problems, each led by the JSON Pointer of the setting.
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "policy {}: invalid settings: {}", self.policy, self.problems.join("; "))
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// Validates `settings` against `metadata.settings_schema` (see
+/// [`ConfiguredPolicy::configure`]).
+pub fn validate_settings(
+    metadata: &wasm_validate_abi::Metadata,
+    settings: &Value,
+) -> Result<(), SettingsError> {
+    let error = |problems: Vec<String>| SettingsError {
+        policy: metadata.name.clone(),
+        problems,
+    };
+    let Some(schema) = &metadata.settings_schema else {
+        return match settings {
+            Value::Object(map) if map.is_empty() => Ok(()),
+            _ => Err(error(vec!["this policy takes no settings".to_owned()])),
+        };
+    };
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|e| error(vec![format!("the policy's settings schema is invalid: {e}")]))?;
+    let problems: Vec<String> = validator
+        .iter_errors(settings)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            let at = if path.is_empty() { "/" } else { path.as_str() };
+            format!("{at}: {e}")
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(error(problems))
     }
 }
 

@@ -79,6 +79,15 @@ pub struct PolicyInfo {
     pub severity: Severity,
     /// Whether it mutates.
     pub mutating: bool,
+    /// Its category (`pod-security`, `best-practices`, `fixes`), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// For Pod Security Standards controls: `baseline` or `restricted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<wasm_validate_abi::Level>,
+    /// For Pod Security Standards controls: the control's title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
 }
 
 /// An input or document that could not be read.
@@ -146,6 +155,10 @@ pub struct ResultEntry {
     pub policy: String,
     /// The policy's severity.
     pub severity: Severity,
+    /// For Pod Security Standards controls: the control's title, for example
+    /// `Privileged Containers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
     /// pass, fail or error.
     pub result: ResultKind,
     /// Why it failed (each with a JSON Pointer `path`).
@@ -211,6 +224,7 @@ impl CheckReport {
                     resource: reference.clone(),
                     policy: metadata.name.clone(),
                     severity: metadata.severity,
+                    control: metadata.control.clone(),
                     result: kind,
                     violations,
                     warnings: result.warnings.clone(),
@@ -233,6 +247,9 @@ impl CheckReport {
                         description: m.description.clone(),
                         severity: m.severity,
                         mutating: m.mutating,
+                        category: m.category.clone(),
+                        level: m.level,
+                        control: m.control.clone(),
                     }
                 })
                 .collect(),
@@ -325,9 +342,14 @@ impl CheckReport {
                 } else {
                     format!(" (at {})", violation.path)
                 };
+                let control = entry
+                    .control
+                    .as_deref()
+                    .map(|c| format!(" [{c}]"))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "  {} {}: {}{at}",
+                    "  {} {}{control}: {}{at}",
                     paint("31", "FAIL"),
                     entry.policy,
                     violation.message
