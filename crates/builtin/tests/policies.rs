@@ -1,70 +1,235 @@
-//! Every built-in policy, run as Wasm through the engine on the fixtures in
-//! `testdata/fixtures`, snapshot-tested with insta (one snapshot per policy).
+//! Every built-in policy, run as Wasm through the engine on its own test
+//! cases in `testdata/policies/<name>.yaml`: each case states the expected
+//! verdict (`pass`/`fail`, or `patch`/`none` for mutating policies) and may
+//! carry settings. The responses are snapshot-tested with insta (one snapshot
+//! per policy), and every pod case is also run wrapped in each workload kind.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use wasm_validate_engine::{Engine, Limits};
+use wasm_validate_engine::{Engine, Limits, Policy};
 
-fn fixtures() -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fixtures");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).unwrap();
-        for document in serde_yaml::Deserializer::from_str(&text) {
-            let value: Value = serde::Deserialize::deserialize(document).unwrap();
-            let label = format!(
-                "{} {}/{}",
-                file.file_name().unwrap().to_string_lossy(),
-                value["kind"].as_str().unwrap(),
-                value["metadata"]["name"].as_str().unwrap()
-            );
-            out.push((label, value));
+const EXPECT: &str = "wasm-validate.dev/expect";
+const SETTINGS: &str = "wasm-validate.dev/settings";
+
+/// One test case: its name (`metadata.name`), the object, the expected
+/// verdict and the settings.
+struct Case {
+    name: String,
+    object: Value,
+    expect: String,
+    settings: Value,
+}
+
+fn cases(policy: &str) -> Vec<Case> {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/policies")
+        .join(format!("{policy}.yaml"));
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{policy} has no test cases at {}: {e}", file.display()));
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|document| {
+            let object: Value = serde::Deserialize::deserialize(document).unwrap();
+            let annotations = &object["metadata"]["annotations"];
+            Case {
+                name: object["metadata"]["name"].as_str().unwrap().to_owned(),
+                expect: annotations[EXPECT].as_str().unwrap().to_owned(),
+                settings: annotations[SETTINGS]
+                    .as_str()
+                    .map_or(json!({}), |s| serde_json::from_str(s).unwrap()),
+                object,
+            }
+        })
+        .collect()
+}
+
+fn load(engine: &Engine, name: &str) -> Policy {
+    let bytes = wasm_validate_builtin::get(name).unwrap();
+    engine.load(bytes, Limits::default()).unwrap()
+}
+
+fn evaluate(engine: &Engine, policy: &Policy, settings: &Value, object: &Value) -> Value {
+    let request = json!({"operation": "CREATE", "settings": settings, "object": object});
+    let evaluation = engine
+        .evaluate(policy, &serde_json::to_vec(&request).unwrap())
+        .unwrap_or_else(|e| panic!("{} on {}: {e}", policy.name(), object["metadata"]["name"]));
+    serde_json::to_value(&evaluation.response).unwrap()
+}
+
+#[test]
+fn catalogue_matches_the_modules() {
+    let engine = Engine::default();
+    let catalog = wasm_validate_builtin::catalog();
+    assert_eq!(catalog.len(), wasm_validate_builtin::policies().len());
+    let names: Vec<&str> = catalog.iter().map(|m| m.name.as_str()).collect();
+    for (metadata, (folder, bytes)) in catalog.iter().zip(wasm_validate_builtin::policies()) {
+        let policy = engine.load(bytes, Limits::default()).unwrap();
+        assert_eq!(policy.name(), folder);
+        assert_eq!(policy.metadata(), metadata, "{folder}: embedded metadata differs");
+        assert!(!metadata.description.is_empty());
+        let pod_security = metadata.category.as_deref() == Some("pod-security");
+        assert_eq!(pod_security, metadata.level.is_some(), "{folder}: level");
+        assert_eq!(pod_security, metadata.control.is_some(), "{folder}: control");
+        for overridden in &metadata.overrides {
+            assert!(names.contains(&overridden.as_str()), "{folder} overrides {overridden}");
+        }
+        for alias in &metadata.aliases {
+            assert!(!names.contains(&alias.as_str()), "alias {alias} is a policy name");
+            assert_eq!(wasm_validate_builtin::resolve(alias), Some(metadata.name.as_str()));
         }
     }
+}
+
+#[test]
+fn every_policy_has_cases_of_both_verdicts() {
+    for metadata in wasm_validate_builtin::catalog() {
+        let cases = cases(&metadata.name);
+        let (yes, no) = if metadata.mutating {
+            ("patch", "none")
+        } else {
+            ("fail", "pass")
+        };
+        for expect in [yes, no] {
+            assert!(
+                cases.iter().any(|c| c.expect == expect),
+                "{} has no case expecting {expect}",
+                metadata.name
+            );
+        }
+        for case in &cases {
+            assert!([yes, no].contains(&case.expect.as_str()), "{}", case.name);
+        }
+    }
+}
+
+#[test]
+fn policies_on_their_cases() {
+    let engine = Engine::default();
+    for metadata in wasm_validate_builtin::catalog() {
+        let name = metadata.name.as_str();
+        let policy = load(&engine, name);
+        let mut results = BTreeMap::new();
+        for case in cases(name) {
+            wasm_validate_pipeline::validate_settings(metadata, &case.settings)
+                .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            let response = evaluate(&engine, &policy, &case.settings, &case.object);
+            assert!(response.get("error").is_none(), "{name} {}: {response}", case.name);
+            if metadata.mutating {
+                let patched = response.get("patch").is_some();
+                assert_eq!(patched, case.expect == "patch", "{name} {}: {response}", case.name);
+                if patched {
+                    // The patch applies, and the fix is complete: a second pass has nothing to add.
+                    let patch = serde_json::from_value(response["patch"].clone()).unwrap();
+                    let fixed =
+                        wasm_validate_pipeline::apply_patch(&case.object, &patch).unwrap();
+                    let again = evaluate(&engine, &policy, &case.settings, &fixed);
+                    assert!(again.get("patch").is_none(), "{name} {}: {again}", case.name);
+                }
+            } else {
+                let allowed = response["allowed"].as_bool().unwrap();
+                assert_eq!(allowed, case.expect == "pass", "{name} {}: {response}", case.name);
+                if !allowed {
+                    for violation in response["violations"].as_array().unwrap() {
+                        let path = violation["path"].as_str().unwrap();
+                        assert!(path.starts_with('/'), "{name} {}: {path}", case.name);
+                    }
+                }
+            }
+            results.insert(case.name, response);
+        }
+        insta::assert_json_snapshot!(name, results);
+    }
+}
+
+/// A Pod case as the same pod in a workload: `(kind, apiVersion, object,
+/// pod spec pointer, pod metadata pointer)`.
+fn wrapped(pod: &Value) -> Vec<(&'static str, Value, &'static str, &'static str)> {
+    let template = json!({"metadata": pod["metadata"], "spec": pod["spec"]});
+    let meta = json!({"name": pod["metadata"]["name"]});
+    let workload = |api: &str, kind: &str| {
+        json!({"apiVersion": api, "kind": kind, "metadata": meta,
+               "spec": {"replicas": 2, "template": template}})
+    };
+    let mut out = vec![(
+        "PodTemplate",
+        json!({"apiVersion": "v1", "kind": "PodTemplate", "metadata": meta, "template": template}),
+        "/template/spec",
+        "/template/metadata",
+    )];
+    for (api, kind) in [
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "ReplicaSet"),
+        ("v1", "ReplicationController"),
+        ("apps/v1", "StatefulSet"),
+        ("apps/v1", "DaemonSet"),
+        ("batch/v1", "Job"),
+    ] {
+        out.push((
+            kind,
+            workload(api, kind),
+            "/spec/template/spec",
+            "/spec/template/metadata",
+        ));
+    }
+    out.push((
+        "CronJob",
+        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta,
+               "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template}}}}),
+        "/spec/jobTemplate/spec/template/spec",
+        "/spec/jobTemplate/spec/template/metadata",
+    ));
     out
 }
 
 #[test]
-fn metadata_names_match_folders() {
+fn pod_cases_hold_in_every_workload_kind() {
     let engine = Engine::default();
-    assert_eq!(wasm_validate_builtin::policies().len(), 6);
-    for (name, bytes) in wasm_validate_builtin::policies() {
-        let policy = engine.load(bytes, Limits::default()).unwrap();
-        assert_eq!(policy.name(), *name);
-        assert!(!policy.metadata().description.is_empty());
-    }
-}
-
-#[test]
-fn built_in_policies_on_fixtures() {
-    let engine = Engine::default();
-    let fixtures = fixtures();
-    for (name, bytes) in wasm_validate_builtin::policies() {
-        let policy = engine.load(bytes, Limits::default()).unwrap();
-        let mut results = std::collections::BTreeMap::new();
-        for (label, object) in &fixtures {
-            let applies = policy.metadata().applies_to(
-                object["apiVersion"].as_str().unwrap(),
-                object["kind"].as_str().unwrap(),
-            );
-            let entry = if applies {
-                let request = json!({"operation": "CREATE", "settings": {}, "object": object});
-                let evaluation = engine
-                    .evaluate(&policy, &serde_json::to_vec(&request).unwrap())
-                    .unwrap_or_else(|e| panic!("{name} on {label}: {e}"));
-                serde_json::to_value(&evaluation.response).unwrap()
-            } else {
-                json!("not applicable")
-            };
-            results.insert(label.clone(), entry);
+    let mut checked = 0;
+    for metadata in wasm_validate_builtin::catalog() {
+        if !metadata.applies_to("v1", "Pod") || metadata.applies_to("v1", "Service") {
+            continue;
         }
-        insta::assert_json_snapshot!(*name, results);
+        let policy = load(&engine, &metadata.name);
+        for case in cases(&metadata.name).iter().filter(|c| c.object["kind"] == "Pod") {
+            let direct = evaluate(&engine, &policy, &case.settings, &case.object);
+            let rebase = |path: &str, spec: &str, meta: &str| {
+                if let Some(rest) = path.strip_prefix("/spec") {
+                    format!("{spec}{rest}")
+                } else if let Some(rest) = path.strip_prefix("/metadata") {
+                    format!("{meta}{rest}")
+                } else {
+                    path.to_owned()
+                }
+            };
+            for (kind, object, spec, meta) in wrapped(&case.object) {
+                let api = object["apiVersion"].as_str().unwrap();
+                if !metadata.applies_to(api, kind) {
+                    continue;
+                }
+                let response = evaluate(&engine, &policy, &case.settings, &object);
+                let context = format!("{} {} as {kind}", metadata.name, case.name);
+                assert_eq!(response["allowed"], direct["allowed"], "{context}");
+                let paths = |r: &Value, f: &dyn Fn(&str) -> String| -> Vec<String> {
+                    let mut out: Vec<String> = r["violations"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|v| f(v["path"].as_str().unwrap()))
+                        .collect();
+                    if let Some(ops) = r["patch"].as_array() {
+                        out.extend(ops.iter().map(|op| f(op["path"].as_str().unwrap())));
+                    }
+                    out
+                };
+                assert_eq!(
+                    paths(&response, &|p| p.to_owned()),
+                    paths(&direct, &|p| rebase(p, spec, meta)),
+                    "{context}"
+                );
+                checked += 1;
+            }
+        }
     }
+    assert!(checked > 1000, "only {checked} wrapped cases ran");
 }
