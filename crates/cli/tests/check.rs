@@ -56,7 +56,7 @@ fn node_exporter_shares_host_namespaces() {
         text.contains("DaemonSet monitoring/node-exporter"),
         "{text}"
     );
-    assert!(text.contains("FAIL disallow-host-namespaces: host namespaces must not be shared: hostNetwork=true (at /spec/template/spec/hostNetwork)"), "{text}");
+    assert!(text.contains("FAIL host-namespaces [Host Namespaces]: host namespaces must not be shared: hostNetwork=true shares the host's network namespace (at /spec/template/spec/hostNetwork)"), "{text}");
     assert!(text.contains("hostPID=true"), "{text}");
 }
 
@@ -102,7 +102,8 @@ fn policies_are_chosen_by_name_and_path() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["disallow-host-namespaces", "deny-all"]);
+    // disallow-host-namespaces is the documented alias of host-namespaces.
+    assert_eq!(names, ["host-namespaces", "deny-all"]);
     assert_eq!(output.status.code(), Some(1));
 
     let unknown = run(
@@ -112,7 +113,7 @@ fn policies_are_chosen_by_name_and_path() {
     assert_eq!(unknown.status.code(), Some(2));
     let stderr = String::from_utf8(unknown.stderr).unwrap();
     assert!(
-        stderr.contains("no-such-policy") && stderr.contains("disallow-host-namespaces"),
+        stderr.contains("no-such-policy") && stderr.contains("host-namespaces"),
         "{stderr}"
     );
 
@@ -138,10 +139,20 @@ fn listing_policies() {
     let output = run(&["check", "--list-policies"], None);
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(text.lines().count(), 6, "{text}");
+    let folders = std::fs::read_dir(root().join("policies")).unwrap().count();
+    assert_eq!(text.lines().count(), folders, "{text}");
     assert!(text.contains("drop-all-capabilities") && text.contains("mutating"));
+    assert!(text.lines().any(|l| l.starts_with("privileged ") && l.contains("baseline")));
     let listed = json(&run(&["policies", "-o", "json"], None));
-    assert_eq!(listed.as_array().unwrap().len(), 6);
+    assert_eq!(listed.as_array().unwrap().len(), folders);
+    let privileged = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "privileged")
+        .unwrap();
+    assert_eq!(privileged["control"], "Privileged Containers");
+    assert_eq!(privileged["aliases"][0], "disallow-privileged-containers");
 }
 
 #[test]

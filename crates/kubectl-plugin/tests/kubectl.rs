@@ -95,7 +95,7 @@ fn kubectl_runs_the_plugin_on_files() {
     assert_eq!(clean.status.code(), Some(0));
     assert!(
         String::from_utf8_lossy(&clean.stdout)
-            .contains("1 resources, 6 policies, 6 evaluations: 6 passed")
+            .contains("1 resources, 23 policies, 20 evaluations: 20 passed, 0 failed")
     );
 }
 
