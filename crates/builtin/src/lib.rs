@@ -18,7 +18,10 @@ include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 /// The name is the policy's folder under `policies/`, which equals the name
 /// in its metadata (a test checks it).
 pub fn policies() -> Vec<(&'static str, &'static [u8])> {
-    POLICIES.iter().map(|(name, wasm, _)| (*name, *wasm)).collect()
+    POLICIES
+        .iter()
+        .map(|(name, wasm, _)| (*name, *wasm))
+        .collect()
 }
 
 /// The metadata of every built-in policy, sorted by name.

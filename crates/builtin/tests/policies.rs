@@ -66,17 +66,34 @@ fn catalogue_matches_the_modules() {
     for (metadata, (folder, bytes)) in catalog.iter().zip(wasm_validate_builtin::policies()) {
         let policy = engine.load(bytes, Limits::default()).unwrap();
         assert_eq!(policy.name(), folder);
-        assert_eq!(policy.metadata(), metadata, "{folder}: embedded metadata differs");
+        assert_eq!(
+            policy.metadata(),
+            metadata,
+            "{folder}: embedded metadata differs"
+        );
         assert!(!metadata.description.is_empty());
         let pod_security = metadata.category.as_deref() == Some("pod-security");
         assert_eq!(pod_security, metadata.level.is_some(), "{folder}: level");
-        assert_eq!(pod_security, metadata.control.is_some(), "{folder}: control");
+        assert_eq!(
+            pod_security,
+            metadata.control.is_some(),
+            "{folder}: control"
+        );
         for overridden in &metadata.overrides {
-            assert!(names.contains(&overridden.as_str()), "{folder} overrides {overridden}");
+            assert!(
+                names.contains(&overridden.as_str()),
+                "{folder} overrides {overridden}"
+            );
         }
         for alias in &metadata.aliases {
-            assert!(!names.contains(&alias.as_str()), "alias {alias} is a policy name");
-            assert_eq!(wasm_validate_builtin::resolve(alias), Some(metadata.name.as_str()));
+            assert!(
+                !names.contains(&alias.as_str()),
+                "alias {alias} is a policy name"
+            );
+            assert_eq!(
+                wasm_validate_builtin::resolve(alias),
+                Some(metadata.name.as_str())
+            );
         }
     }
 }
@@ -114,21 +131,38 @@ fn policies_on_their_cases() {
             wasm_validate_pipeline::validate_settings(metadata, &case.settings)
                 .unwrap_or_else(|e| panic!("{}: {e}", case.name));
             let response = evaluate(&engine, &policy, &case.settings, &case.object);
-            assert!(response.get("error").is_none(), "{name} {}: {response}", case.name);
+            assert!(
+                response.get("error").is_none(),
+                "{name} {}: {response}",
+                case.name
+            );
             if metadata.mutating {
                 let patched = response.get("patch").is_some();
-                assert_eq!(patched, case.expect == "patch", "{name} {}: {response}", case.name);
+                assert_eq!(
+                    patched,
+                    case.expect == "patch",
+                    "{name} {}: {response}",
+                    case.name
+                );
                 if patched {
                     // The patch applies, and the fix is complete: a second pass has nothing to add.
                     let patch = serde_json::from_value(response["patch"].clone()).unwrap();
-                    let fixed =
-                        wasm_validate_pipeline::apply_patch(&case.object, &patch).unwrap();
+                    let fixed = wasm_validate_pipeline::apply_patch(&case.object, &patch).unwrap();
                     let again = evaluate(&engine, &policy, &case.settings, &fixed);
-                    assert!(again.get("patch").is_none(), "{name} {}: {again}", case.name);
+                    assert!(
+                        again.get("patch").is_none(),
+                        "{name} {}: {again}",
+                        case.name
+                    );
                 }
             } else {
                 let allowed = response["allowed"].as_bool().unwrap();
-                assert_eq!(allowed, case.expect == "pass", "{name} {}: {response}", case.name);
+                assert_eq!(
+                    allowed,
+                    case.expect == "pass",
+                    "{name} {}: {response}",
+                    case.name
+                );
                 if !allowed {
                     for violation in response["violations"].as_array().unwrap() {
                         let path = violation["path"].as_str().unwrap();
@@ -191,7 +225,10 @@ fn pod_cases_hold_in_every_workload_kind() {
             continue;
         }
         let policy = load(&engine, &metadata.name);
-        for case in cases(&metadata.name).iter().filter(|c| c.object["kind"] == "Pod") {
+        for case in cases(&metadata.name)
+            .iter()
+            .filter(|c| c.object["kind"] == "Pod")
+        {
             let direct = evaluate(&engine, &policy, &case.settings, &case.object);
             let rebase = |path: &str, spec: &str, meta: &str| {
                 if let Some(rest) = path.strip_prefix("/spec") {

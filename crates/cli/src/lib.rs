@@ -7,10 +7,10 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+use wasm_validate_builtin::Profile;
 pub use wasm_validate_engine::Engine;
 use wasm_validate_engine::Limits;
 use wasm_validate_manifest::{self as manifest, Format, Input, ManifestError, Parsed};
-use wasm_validate_builtin::Profile;
 use wasm_validate_pipeline::{self as pipeline, ConfiguredPolicy, PolicySet};
 use wasm_validate_report::{CheckReport, EXIT_ERROR};
 
@@ -114,7 +114,9 @@ fn parse_settings(args: &[String]) -> Result<Vec<(String, serde_json::Value)>, S
                 "--settings {arg}: expected NAME=VALUE, for example require-minimum-replicas={{minimum: 3}}"
             )));
         };
-        let name = wasm_validate_builtin::resolve(name).unwrap_or(name).to_owned();
+        let name = wasm_validate_builtin::resolve(name)
+            .unwrap_or(name)
+            .to_owned();
         let value: serde_json::Value = serde_yaml::from_str(value)
             .map_err(|e| SetupError(format!("--settings {name}: not a JSON or YAML value: {e}")))?;
         if !value.is_object() {
@@ -141,7 +143,9 @@ fn choose(args: &PolicyArgs, settings: &[(String, serde_json::Value)]) -> Vec<St
     let has_settings = |name: &str| settings.iter().any(|(n, _)| n == name);
     let mut chosen: Vec<String> = Vec::new();
     let mut push = |choice: String| {
-        let canonical = wasm_validate_builtin::resolve(&choice).unwrap_or(&choice).to_owned();
+        let canonical = wasm_validate_builtin::resolve(&choice)
+            .unwrap_or(&choice)
+            .to_owned();
         if !chosen.contains(&canonical) {
             chosen.push(canonical);
         }
@@ -200,8 +204,8 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
             .position(|(name, _)| name == policy.name())
             .map(|index| settings.remove(index).1)
             .unwrap_or_else(|| serde_json::json!({}));
-        let configured = ConfiguredPolicy::configure(policy, own)
-            .map_err(|e| SetupError(e.to_string()))?;
+        let configured =
+            ConfiguredPolicy::configure(policy, own).map_err(|e| SetupError(e.to_string()))?;
         set.policies.push(configured);
     }
     if let Some((name, _)) = settings.first() {

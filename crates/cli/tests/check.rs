@@ -142,7 +142,10 @@ fn listing_policies() {
     let folders = std::fs::read_dir(root().join("policies")).unwrap().count();
     assert_eq!(text.lines().count(), folders, "{text}");
     assert!(text.contains("drop-all-capabilities") && text.contains("mutating"));
-    assert!(text.lines().any(|l| l.starts_with("privileged ") && l.contains("baseline")));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("privileged ") && l.contains("baseline"))
+    );
     let listed = json(&run(&["policies", "-o", "json"], None));
     assert_eq!(listed.as_array().unwrap().len(), folders);
     let privileged = listed

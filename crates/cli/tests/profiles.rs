@@ -50,7 +50,10 @@ fn a_pod_at_baseline_fails_restricted_only() {
     let pod = b"apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - {name: web, image: nginx:1.27}\n";
     let baseline = run(&["check", "--profile", "baseline", "-"], Some(pod));
     assert_eq!(baseline.status.code(), Some(0));
-    let restricted = run(&["check", "--profile", "restricted", "-o", "json", "-"], Some(pod));
+    let restricted = run(
+        &["check", "--profile", "restricted", "-o", "json", "-"],
+        Some(pod),
+    );
     assert_eq!(restricted.status.code(), Some(1));
     let report = json(&restricted);
     let failed: Vec<&str> = report["results"]
@@ -106,7 +109,10 @@ fn settings_are_validated_before_anything_runs() {
         ("privileged={strict: true}", "this policy takes no settings"),
         ("required-labels=[a]", "settings must be a mapping"),
         ("required-labels", "expected NAME=VALUE"),
-        ("no-such-policy={}", "--settings no-such-policy: no chosen policy"),
+        (
+            "no-such-policy={}",
+            "--settings no-such-policy: no chosen policy",
+        ),
     ] {
         let output = run(&["check", "--settings", settings, file], None);
         assert_eq!(output.status.code(), Some(2), "{settings}");
@@ -129,7 +135,9 @@ fn settings_are_validated_before_anything_runs() {
     assert_eq!(output.status.code(), Some(1));
     let report = json(&output);
     assert_eq!(policy_names(&report), ["allowed-image-registries"]);
-    let message = report["results"][0]["violations"][0]["message"].as_str().unwrap();
+    let message = report["results"][0]["violations"][0]["message"]
+        .as_str()
+        .unwrap();
     assert!(message.contains("registry.example/app:1.4.2"), "{message}");
 }
 
@@ -138,10 +146,22 @@ fn restricted_fixes_make_real_deployments_pass_restricted() {
     // Every workload of the microservices demo passes the restricted level
     // once the fixes ran; without them, every one of them fails.
     let file = "testdata/real/microservices-demo.yaml";
-    let before = json(&run(&["check", "-o", "json", "--profile", "restricted", file], None));
+    let before = json(&run(
+        &["check", "-o", "json", "--profile", "restricted", file],
+        None,
+    ));
     assert!(before["summary"]["failed"].as_u64().unwrap() >= 12);
     let output = run(
-        &["check", "-o", "json", "--profile", "fixes", "--profile", "restricted", file],
+        &[
+            "check",
+            "-o",
+            "json",
+            "--profile",
+            "fixes",
+            "--profile",
+            "restricted",
+            file,
+        ],
         None,
     );
     assert_eq!(output.status.code(), Some(0));
@@ -157,7 +177,16 @@ fn restricted_fixes_leave_what_they_cannot_fix_reported() {
     // still fails, for those reasons only.
     let file = "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml";
     let output = run(
-        &["check", "-o", "json", "--profile", "fixes", "--profile", "restricted", file],
+        &[
+            "check",
+            "-o",
+            "json",
+            "--profile",
+            "fixes",
+            "--profile",
+            "restricted",
+            file,
+        ],
         None,
     );
     assert_eq!(output.status.code(), Some(1));
@@ -172,6 +201,11 @@ fn restricted_fixes_leave_what_they_cannot_fix_reported() {
     failed.sort_unstable();
     assert_eq!(
         failed,
-        ["capabilities-restricted", "host-namespaces", "host-ports", "restricted-volumes"]
+        [
+            "capabilities-restricted",
+            "host-namespaces",
+            "host-ports",
+            "restricted-volumes"
+        ]
     );
 }

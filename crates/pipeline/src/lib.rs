@@ -71,7 +71,12 @@ pub struct SettingsError {
 
 impl std::fmt::Display for SettingsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "policy {}: invalid settings: {}", self.policy, self.problems.join("; "))
+        write!(
+            f,
+            "policy {}: invalid settings: {}",
+            self.policy,
+            self.problems.join("; ")
+        )
     }
 }
 
@@ -93,8 +98,11 @@ pub fn validate_settings(
             _ => Err(error(vec!["this policy takes no settings".to_owned()])),
         };
     };
-    let validator = jsonschema::validator_for(schema)
-        .map_err(|e| error(vec![format!("the policy's settings schema is invalid: {e}")]))?;
+    let validator = jsonschema::validator_for(schema).map_err(|e| {
+        error(vec![format!(
+            "the policy's settings schema is invalid: {e}"
+        )])
+    })?;
     let problems: Vec<String> = validator
         .iter_errors(settings)
         .map(|e| {

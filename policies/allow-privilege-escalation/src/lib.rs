@@ -10,9 +10,17 @@ use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, vi
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
-    for pod in request.object.pod_specs().into_iter().filter(|pod| !pod.is_windows()) {
+    for pod in request
+        .object
+        .pod_specs()
+        .into_iter()
+        .filter(|pod| !pod.is_windows())
+    {
         for c in pod.containers() {
-            if c.security_context().and_then(|sc| sc.allow_privilege_escalation) != Some(false) {
+            if c.security_context()
+                .and_then(|sc| sc.allow_privilege_escalation)
+                != Some(false)
+            {
                 violations.push(violation(
                     format!(
                         "allowPrivilegeEscalation != false: {} must set securityContext.allowPrivilegeEscalation=false",

@@ -41,10 +41,9 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
                 continue;
             };
             let full = qualified(image);
-            if registries
-                .iter()
-                .any(|prefix| image.starts_with(prefix.as_str()) || full.starts_with(prefix.as_str()))
-            {
+            if registries.iter().any(|prefix| {
+                image.starts_with(prefix.as_str()) || full.starts_with(prefix.as_str())
+            }) {
                 continue;
             }
             violations.push(violation(

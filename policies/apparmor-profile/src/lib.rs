@@ -18,7 +18,10 @@ const ANNOTATION_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/
 const MESSAGE: &str = "forbidden AppArmor profile: the profile must be RuntimeDefault or Localhost";
 
 fn allowed_type(profile: &AppArmorProfile) -> bool {
-    matches!(profile.profile_type.as_str(), "RuntimeDefault" | "Localhost")
+    matches!(
+        profile.profile_type.as_str(),
+        "RuntimeDefault" | "Localhost"
+    )
 }
 
 fn allowed_annotation(value: &str) -> bool {
@@ -40,7 +43,9 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                 ));
             }
         }
-        let pod_profile = pod.security_context().and_then(|sc| sc.app_armor_profile.as_ref());
+        let pod_profile = pod
+            .security_context()
+            .and_then(|sc| sc.app_armor_profile.as_ref());
         if let Some(profile) = pod_profile.filter(|p| !allowed_type(p)) {
             violations.push(violation(
                 format!(
@@ -51,7 +56,9 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             ));
         }
         for c in pod.containers() {
-            let profile = c.security_context().and_then(|sc| sc.app_armor_profile.as_ref());
+            let profile = c
+                .security_context()
+                .and_then(|sc| sc.app_armor_profile.as_ref());
             if let Some(profile) = profile.filter(|p| !allowed_type(p)) {
                 violations.push(violation(
                     format!(

@@ -18,7 +18,9 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         }
         for c in pod.containers() {
             let caps = c.security_context().and_then(|sc| sc.capabilities.as_ref());
-            let drop = caps.and_then(|caps| caps.drop.as_deref()).unwrap_or_default();
+            let drop = caps
+                .and_then(|caps| caps.drop.as_deref())
+                .unwrap_or_default();
             if !drop.iter().any(|d| d == "ALL") {
                 violations.push(violation(
                     format!(
@@ -28,7 +30,9 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                     format!("{}/securityContext/capabilities/drop", c.pointer),
                 ));
             }
-            let add = caps.and_then(|caps| caps.add.as_deref()).unwrap_or_default();
+            let add = caps
+                .and_then(|caps| caps.add.as_deref())
+                .unwrap_or_default();
             for (index, capability) in add.iter().enumerate() {
                 if capability != "NET_BIND_SERVICE" {
                     violations.push(violation(

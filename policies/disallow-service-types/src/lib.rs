@@ -34,7 +34,12 @@ struct ServiceSpec {
 }
 
 fn evaluate(request: &Request<Settings, Service>) -> Response {
-    let service_type = request.object.spec.service_type.as_deref().unwrap_or("ClusterIP");
+    let service_type = request
+        .object
+        .spec
+        .service_type
+        .as_deref()
+        .unwrap_or("ClusterIP");
     if request.settings.types.iter().any(|t| t == service_type) {
         return Response::from_violations(vec![violation(
             format!(

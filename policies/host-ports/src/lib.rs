@@ -16,7 +16,10 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                     continue;
                 };
                 violations.push(violation(
-                    format!("host ports are forbidden: {} uses hostPort {host_port}", c.describe()),
+                    format!(
+                        "host ports are forbidden: {} uses hostPort {host_port}",
+                        c.describe()
+                    ),
                     format!("{}/ports/{index}/hostPort", c.pointer),
                 ));
             }

@@ -19,8 +19,14 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                 ("livenessProbe", container.liveness_probe.as_ref()),
                 ("readinessProbe", container.readiness_probe.as_ref()),
                 ("startupProbe", container.startup_probe.as_ref()),
-                ("lifecycle/postStart", lifecycle.and_then(|l| l.post_start.as_ref())),
-                ("lifecycle/preStop", lifecycle.and_then(|l| l.pre_stop.as_ref())),
+                (
+                    "lifecycle/postStart",
+                    lifecycle.and_then(|l| l.post_start.as_ref()),
+                ),
+                (
+                    "lifecycle/preStop",
+                    lifecycle.and_then(|l| l.pre_stop.as_ref()),
+                ),
             ];
             for (field, handler) in handlers {
                 let Some(handler) = handler else { continue };
@@ -28,7 +34,9 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                     ("httpGet", handler.http_get.as_ref()),
                     ("tcpSocket", handler.tcp_socket.as_ref()),
                 ] {
-                    let host = host_action.and_then(|a| a.host.as_deref()).unwrap_or_default();
+                    let host = host_action
+                        .and_then(|a| a.host.as_deref())
+                        .unwrap_or_default();
                     if host.is_empty() {
                         continue;
                     }

@@ -47,10 +47,15 @@ fn evaluate(request: &Request<NoSettings, Ingress>) -> Response {
         .enumerate()
         .filter_map(|(index, rule)| {
             let host = rule.host.as_deref().filter(|h| !h.is_empty())?;
-            let covered = spec.tls.iter().any(|tls| tls.hosts.iter().any(|h| h == host));
+            let covered = spec
+                .tls
+                .iter()
+                .any(|tls| tls.hosts.iter().any(|h| h == host));
             (!covered).then(|| {
                 violation(
-                    format!("Ingress must terminate TLS for host \"{host}\": no spec.tls entry lists it"),
+                    format!(
+                        "Ingress must terminate TLS for host \"{host}\": no spec.tls entry lists it"
+                    ),
                     format!("/spec/rules/{index}/host"),
                 )
             })

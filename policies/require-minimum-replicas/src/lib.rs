@@ -22,7 +22,12 @@ fn default_minimum() -> i64 {
 
 fn evaluate(request: &Request<Settings, Object>) -> Response {
     let minimum = request.settings.minimum;
-    let replicas = request.object.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let replicas = request
+        .object
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1);
     if replicas >= minimum {
         return Response::allow();
     }

@@ -23,13 +23,18 @@ fn default_probes() -> Vec<String> {
 fn evaluate(request: &Request<Settings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        for c in pod.containers().filter(|c| c.kind == ContainerKind::Container) {
+        for c in pod
+            .containers()
+            .filter(|c| c.kind == ContainerKind::Container)
+        {
             for probe in &request.settings.probes {
                 let present = match probe.as_str() {
                     "livenessProbe" => c.container.liveness_probe.is_some(),
                     "readinessProbe" => c.container.readiness_probe.is_some(),
                     "startupProbe" => c.container.startup_probe.is_some(),
-                    other => return Response::error(format!("unknown probe {other:?} in settings")),
+                    other => {
+                        return Response::error(format!("unknown probe {other:?} in settings"));
+                    }
                 };
                 if !present {
                     violations.push(violation(

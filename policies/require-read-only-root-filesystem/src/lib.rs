@@ -10,7 +10,10 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
         for c in pod.containers() {
-            if c.security_context().and_then(|sc| sc.read_only_root_filesystem) != Some(true) {
+            if c.security_context()
+                .and_then(|sc| sc.read_only_root_filesystem)
+                != Some(true)
+            {
                 violations.push(violation(
                     format!(
                         "{} must set securityContext.readOnlyRootFilesystem=true",

@@ -15,7 +15,9 @@ const MESSAGE: &str = "seccomp profile must not be Unconfined";
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        let pod_profile = pod.security_context().and_then(|sc| sc.seccomp_profile.as_ref());
+        let pod_profile = pod
+            .security_context()
+            .and_then(|sc| sc.seccomp_profile.as_ref());
         if let Some(profile) = pod_profile.filter(|p| !seccomp_type_allowed(&p.profile_type)) {
             violations.push(violation(
                 format!(
@@ -26,7 +28,9 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             ));
         }
         for c in pod.containers() {
-            let profile = c.security_context().and_then(|sc| sc.seccomp_profile.as_ref());
+            let profile = c
+                .security_context()
+                .and_then(|sc| sc.seccomp_profile.as_ref());
             if let Some(profile) = profile.filter(|p| !seccomp_type_allowed(&p.profile_type)) {
                 violations.push(violation(
                     format!(

@@ -20,7 +20,9 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         if pod.is_windows() {
             continue;
         }
-        let pod_profile = pod.security_context().and_then(|sc| sc.seccomp_profile.as_ref());
+        let pod_profile = pod
+            .security_context()
+            .and_then(|sc| sc.seccomp_profile.as_ref());
         let pod_allowed = pod_profile.is_some_and(|p| seccomp_type_allowed(&p.profile_type));
         if let Some(profile) = pod_profile.filter(|_| !pod_allowed) {
             violations.push(violation(
@@ -32,7 +34,10 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             ));
         }
         for c in pod.containers() {
-            let message = match c.security_context().and_then(|sc| sc.seccomp_profile.as_ref()) {
+            let message = match c
+                .security_context()
+                .and_then(|sc| sc.seccomp_profile.as_ref())
+            {
                 Some(p) if !seccomp_type_allowed(&p.profile_type) => format!(
                     "{MESSAGE}: {} must not set securityContext.seccompProfile.type to \"{}\"",
                     c.describe(),

@@ -40,11 +40,22 @@ fn check(options: &SeLinuxOptions, who: &str, base: &str, violations: &mut Vec<V
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        if let Some(options) = pod.security_context().and_then(|sc| sc.se_linux_options.as_ref()) {
-            check(options, "pod", &pod.field("securityContext"), &mut violations);
+        if let Some(options) = pod
+            .security_context()
+            .and_then(|sc| sc.se_linux_options.as_ref())
+        {
+            check(
+                options,
+                "pod",
+                &pod.field("securityContext"),
+                &mut violations,
+            );
         }
         for c in pod.containers() {
-            if let Some(options) = c.security_context().and_then(|sc| sc.se_linux_options.as_ref()) {
+            if let Some(options) = c
+                .security_context()
+                .and_then(|sc| sc.se_linux_options.as_ref())
+            {
                 let base = format!("{}/securityContext", c.pointer);
                 check(options, &c.describe(), &base, &mut violations);
             }

@@ -29,11 +29,17 @@ pub const ALLOWED: [&str; 14] = [
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        let sysctls = pod.security_context().map(|sc| sc.sysctls.as_slice()).unwrap_or_default();
+        let sysctls = pod
+            .security_context()
+            .map(|sc| sc.sysctls.as_slice())
+            .unwrap_or_default();
         for (index, sysctl) in sysctls.iter().enumerate() {
             if !ALLOWED.contains(&sysctl.name.as_str()) {
                 violations.push(violation(
-                    format!("forbidden sysctls: \"{}\" is not a safe sysctl", sysctl.name),
+                    format!(
+                        "forbidden sysctls: \"{}\" is not a safe sysctl",
+                        sysctl.name
+                    ),
                     pod.field(&format!("securityContext/sysctls/{index}/name")),
                 ));
             }
