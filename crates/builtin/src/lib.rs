@@ -112,11 +112,7 @@ pub fn select(profiles: &[Profile], has_settings: impl Fn(&str) -> bool) -> Vec<
         .collect();
     chosen
         .iter()
-        .filter(|m| {
-            !chosen
-                .iter()
-                .any(|other| other.overrides.iter().any(|o| *o == m.name))
-        })
+        .filter(|m| !chosen.iter().any(|other| other.overrides.contains(&m.name)))
         .map(|m| m.name.as_str())
         .collect()
 }

@@ -19,13 +19,14 @@ pub const ALLOWED_TYPES: [&str; 4] = [
 
 fn check(options: &SeLinuxOptions, who: &str, base: &str, violations: &mut Vec<Violation>) {
     let message = "custom SELinux options are forbidden";
-    if let Some(t) = options.selinux_type.as_deref() {
-        if !t.is_empty() && !ALLOWED_TYPES.contains(&t) {
-            violations.push(violation(
-                format!("{message}: {who} sets seLinuxOptions.type=\"{t}\""),
-                format!("{base}/seLinuxOptions/type"),
-            ));
-        }
+    if let Some(t) = options.selinux_type.as_deref()
+        && !t.is_empty()
+        && !ALLOWED_TYPES.contains(&t)
+    {
+        violations.push(violation(
+            format!("{message}: {who} sets seLinuxOptions.type=\"{t}\""),
+            format!("{base}/seLinuxOptions/type"),
+        ));
     }
     for (field, value) in [("user", &options.user), ("role", &options.role)] {
         if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
