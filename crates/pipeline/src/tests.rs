@@ -6,12 +6,21 @@ use super::*;
 
 fn builtin_set(engine: &Engine) -> PolicySet {
     PolicySet {
-        policies: wasm_validate_builtin::policies()
-            .iter()
-            .map(|(_, bytes)| {
-                ConfiguredPolicy::new(engine.load(bytes, Limits::default()).unwrap(), json!({}))
-            })
-            .collect(),
+        policies: wasm_validate_builtin::select(
+            &[
+                wasm_validate_builtin::Profile::Fixes,
+                wasm_validate_builtin::Profile::Restricted,
+                wasm_validate_builtin::Profile::BestPractices,
+            ],
+            |_| false,
+        )
+        .into_iter()
+        .map(|name| {
+            let bytes = wasm_validate_builtin::get(name).unwrap();
+            ConfiguredPolicy::configure(engine.load(bytes, Limits::default()).unwrap(), json!({}))
+                .unwrap()
+        })
+        .collect(),
     }
 }
 
@@ -36,8 +45,14 @@ fn mutations_run_first_and_validators_see_them() {
     let mut resources = fixtures();
     let results = run(&engine, &set, &mut resources, 1);
     assert_eq!(results.len(), resources.len());
-    // The Service matches no policy.
-    assert!(results.last().unwrap().is_empty());
+    // Of the default library, only disallow-service-types applies to a Service.
+    let service: Vec<&str> = results
+        .last()
+        .unwrap()
+        .iter()
+        .map(|r| set.policies[r.policy].name())
+        .collect();
+    assert_eq!(service, ["disallow-service-types"]);
     let deployment = &resources[0];
     assert!(deployment.modified);
     assert_eq!(
@@ -82,6 +97,42 @@ fn patches_may_not_change_identity() {
         apply_patch(&object, &bad)
             .unwrap_err()
             .contains("does not apply")
+    );
+}
+
+#[test]
+fn a_patch_that_does_not_fully_apply_changes_nothing() {
+    let engine = Engine::default();
+    let wat = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/wat/half-bad-patch.wat"
+    ))
+    .unwrap();
+    let mut set = builtin_set(&engine);
+    set.policies.insert(
+        0,
+        ConfiguredPolicy::new(engine.load(&wat, Limits::default()).unwrap(), json!({})),
+    );
+    let mut resources = fixtures();
+    let original = resources[0].object.clone();
+    let results = run(&engine, &set, &mut resources, 1);
+    let hostile = &results[0][0];
+    assert_eq!(hostile.policy, 0);
+    match &hostile.outcome {
+        Outcome::Error(message) => assert!(message.contains("does not apply"), "{message}"),
+        other => panic!("expected an error result, got {other:?}"),
+    }
+    assert!(hostile.patch.is_none());
+    // Nothing of the half patch reached the object: no "half" label; only the
+    // built-in fixes (which come after it) changed it.
+    assert!(
+        resources[0].object["metadata"]["labels"]
+            .get("half")
+            .is_none()
+    );
+    assert_eq!(
+        resources[0].object["metadata"]["name"],
+        original["metadata"]["name"]
     );
 }
 
