@@ -5,6 +5,33 @@ mod common;
 
 use common::{json, run};
 
+/// The policies with a `fail` result, in report order.
+fn failed(report: &serde_json::Value) -> Vec<&str> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["result"] == "fail")
+        .map(|r| r["policy"].as_str().unwrap())
+        .collect()
+}
+
+/// `check -o json --profile fixes --profile restricted FILE`: exit code and report.
+fn fixed_and_restricted(file: &str) -> (Option<i32>, serde_json::Value) {
+    let args = [
+        "check",
+        "-o",
+        "json",
+        "--profile",
+        "fixes",
+        "--profile",
+        "restricted",
+        file,
+    ];
+    let output = run(&args, None);
+    (output.status.code(), json(&output))
+}
+
 fn policy_names(report: &serde_json::Value) -> Vec<String> {
     report["policies"]
         .as_array()
@@ -56,15 +83,8 @@ fn a_pod_at_baseline_fails_restricted_only() {
     );
     assert_eq!(restricted.status.code(), Some(1));
     let report = json(&restricted);
-    let failed: Vec<&str> = report["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["result"] == "fail")
-        .map(|r| r["policy"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        failed,
+        failed(&report),
         [
             "allow-privilege-escalation",
             "capabilities-restricted",
@@ -151,21 +171,8 @@ fn restricted_fixes_make_real_deployments_pass_restricted() {
         None,
     ));
     assert!(before["summary"]["failed"].as_u64().unwrap() >= 12);
-    let output = run(
-        &[
-            "check",
-            "-o",
-            "json",
-            "--profile",
-            "fixes",
-            "--profile",
-            "restricted",
-            file,
-        ],
-        None,
-    );
-    assert_eq!(output.status.code(), Some(0));
-    let report = json(&output);
+    let (code, report) = fixed_and_restricted(file);
+    assert_eq!(code, Some(0));
     assert_eq!(report["summary"]["failed"], 0);
     assert_eq!(report["summary"]["mutated"], 12);
 }
@@ -176,28 +183,9 @@ fn restricted_fixes_leave_what_they_cannot_fix_reported() {
     // fix can change that (nor its added SYS_TIME capability), so restricted
     // still fails, for those reasons only.
     let file = "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml";
-    let output = run(
-        &[
-            "check",
-            "-o",
-            "json",
-            "--profile",
-            "fixes",
-            "--profile",
-            "restricted",
-            file,
-        ],
-        None,
-    );
-    assert_eq!(output.status.code(), Some(1));
-    let report = json(&output);
-    let mut failed: Vec<&str> = report["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["result"] == "fail")
-        .map(|r| r["policy"].as_str().unwrap())
-        .collect();
+    let (code, report) = fixed_and_restricted(file);
+    assert_eq!(code, Some(1));
+    let mut failed = failed(&report);
     failed.sort_unstable();
     assert_eq!(
         failed,

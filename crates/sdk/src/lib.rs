@@ -30,8 +30,8 @@ pub use wasm_validate_abi::{
 pub use workload::{
     AppArmorProfile, Capabilities, Container, ContainerKind, ContainerPort, ContainerRef, Handler,
     HostAction, Lifecycle, Object, ObjectMeta, POD_SPEC_KINDS, PodOs, PodSecurityContext, PodSpec,
-    PodSpecRef, ResourceRequirements, SeLinuxOptions, SeccompProfile, SecurityContext, Sysctl,
-    Volume, WindowsOptions,
+    PodSpecRef, ResourceRequirements, SeLinuxOptions, SeccompProfile, SecurityContext,
+    SecurityProfile, Sysctl, Volume, WindowsOptions,
 };
 
 /// A violation with its message and the JSON Pointer of the offending field.

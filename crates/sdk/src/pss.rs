@@ -15,20 +15,18 @@ pub fn seccomp_type_allowed(profile_type: &str) -> bool {
 /// ephemeral container whose `securityContext.procMount` is set to anything
 /// but `Default`.
 pub fn non_default_proc_mounts(pod: &PodSpecRef<'_>) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    for c in pod.containers() {
-        let Some(proc_mount) = c.security_context().and_then(|sc| sc.proc_mount.as_deref()) else {
-            continue;
-        };
-        if proc_mount != "Default" {
-            violations.push(violation(
-                format!(
-                    "the default /proc masks must be used: {} must not set securityContext.procMount to \"{proc_mount}\"",
-                    c.describe()
-                ),
-                format!("{}/securityContext/procMount", c.pointer),
-            ));
-        }
-    }
-    violations
+    pod.containers()
+        .filter_map(|c| {
+            let proc_mount = c.security_context()?.proc_mount.as_deref()?;
+            (proc_mount != "Default").then(|| {
+                violation(
+                    format!(
+                        "the default /proc masks must be used: {} must not set securityContext.procMount to \"{proc_mount}\"",
+                        c.describe()
+                    ),
+                    c.field("securityContext/procMount"),
+                )
+            })
+        })
+        .collect()
 }

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::Violation;
+
 /// A Kubernetes object as a policy sees it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -124,10 +126,11 @@ pub struct Volume {
     pub source: BTreeMap<String, Value>,
 }
 
-/// `seccompProfile`.
+/// A `seccompProfile` or an `appArmorProfile`: both have a `type` and a
+/// `localhostProfile`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct SeccompProfile {
+pub struct SecurityProfile {
     /// `type`: `RuntimeDefault`, `Localhost` or `Unconfined` (`""` when absent).
     #[serde(rename = "type")]
     pub profile_type: String,
@@ -135,16 +138,11 @@ pub struct SeccompProfile {
     pub localhost_profile: Option<String>,
 }
 
+/// `seccompProfile`.
+pub type SeccompProfile = SecurityProfile;
+
 /// `appArmorProfile`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct AppArmorProfile {
-    /// `type`: `RuntimeDefault`, `Localhost` or `Unconfined` (`""` when absent).
-    #[serde(rename = "type")]
-    pub profile_type: String,
-    /// `localhostProfile`.
-    pub localhost_profile: Option<String>,
-}
+pub type AppArmorProfile = SecurityProfile;
 
 /// `seLinuxOptions`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -484,7 +482,32 @@ impl<'a> PodSpecRef<'a> {
     }
 }
 
+impl Object {
+    /// Runs `check` on every container, init container and ephemeral
+    /// container of every pod spec in the object (with its pod) and collects
+    /// what it returns (an `Option<Violation>` or a `Vec<Violation>`).
+    pub fn check_containers<F, I>(&self, mut check: F) -> Vec<Violation>
+    where
+        F: FnMut(&PodSpecRef<'_>, &ContainerRef<'_>) -> I,
+        I: IntoIterator<Item = Violation>,
+    {
+        let mut violations = Vec::new();
+        for pod in self.pod_specs() {
+            for container in pod.containers() {
+                violations.extend(check(&pod, &container));
+            }
+        }
+        violations
+    }
+}
+
 impl ContainerRef<'_> {
+    /// JSON Pointer of a field of the container, for example
+    /// `field("securityContext/privileged")`.
+    pub fn field(&self, path: &str) -> String {
+        format!("{}/{path}", self.pointer)
+    }
+
     /// The container as messages name it: `container "app"`,
     /// `init container "setup"`, `ephemeral container "debug"`.
     pub fn describe(&self) -> String {

@@ -9,29 +9,18 @@
 use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, violation};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
-    let mut violations = Vec::new();
-    for pod in request
-        .object
-        .pod_specs()
-        .into_iter()
-        .filter(|pod| !pod.is_windows())
-    {
-        for c in pod.containers() {
-            if c.security_context()
-                .and_then(|sc| sc.allow_privilege_escalation)
-                != Some(false)
-            {
-                violations.push(violation(
-                    format!(
-                        "allowPrivilegeEscalation != false: {} must set securityContext.allowPrivilegeEscalation=false",
-                        c.describe()
-                    ),
-                    format!("{}/securityContext/allowPrivilegeEscalation", c.pointer),
-                ));
-            }
-        }
-    }
-    Response::from_violations(violations)
+    Response::from_violations(request.object.check_containers(|pod, c| {
+        let escalation = c.security_context().and_then(|sc| sc.allow_privilege_escalation);
+        (!pod.is_windows() && escalation != Some(false)).then(|| {
+            violation(
+                format!(
+                    "allowPrivilegeEscalation != false: {} must set securityContext.allowPrivilegeEscalation=false",
+                    c.describe()
+                ),
+                c.field("securityContext/allowPrivilegeEscalation"),
+            )
+        })
+    }))
 }
 
 export_policy!(

@@ -11,42 +11,36 @@
 use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, violation};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
-    let mut violations = Vec::new();
-    for pod in request.object.pod_specs() {
+    Response::from_violations(request.object.check_containers(|pod, c| {
+        let mut violations = Vec::new();
         if pod.is_windows() {
-            continue;
+            return violations;
         }
-        for c in pod.containers() {
-            let caps = c.security_context().and_then(|sc| sc.capabilities.as_ref());
-            let drop = caps
-                .and_then(|caps| caps.drop.as_deref())
-                .unwrap_or_default();
-            if !drop.iter().any(|d| d == "ALL") {
+        let caps = c.security_context().and_then(|sc| sc.capabilities.as_ref());
+        let drop = caps.and_then(|caps| caps.drop.as_deref()).unwrap_or_default();
+        if !drop.iter().any(|d| d == "ALL") {
+            violations.push(violation(
+                format!(
+                    "unrestricted capabilities: {} must set securityContext.capabilities.drop=[\"ALL\"]",
+                    c.describe()
+                ),
+                c.field("securityContext/capabilities/drop"),
+            ));
+        }
+        let add = caps.and_then(|caps| caps.add.as_deref()).unwrap_or_default();
+        for (index, capability) in add.iter().enumerate() {
+            if capability != "NET_BIND_SERVICE" {
                 violations.push(violation(
                     format!(
-                        "unrestricted capabilities: {} must set securityContext.capabilities.drop=[\"ALL\"]",
+                        "unrestricted capabilities: {} must not include \"{capability}\" in securityContext.capabilities.add (only NET_BIND_SERVICE)",
                         c.describe()
                     ),
-                    format!("{}/securityContext/capabilities/drop", c.pointer),
+                    c.field(&format!("securityContext/capabilities/add/{index}")),
                 ));
             }
-            let add = caps
-                .and_then(|caps| caps.add.as_deref())
-                .unwrap_or_default();
-            for (index, capability) in add.iter().enumerate() {
-                if capability != "NET_BIND_SERVICE" {
-                    violations.push(violation(
-                        format!(
-                            "unrestricted capabilities: {} must not include \"{capability}\" in securityContext.capabilities.add (only NET_BIND_SERVICE)",
-                            c.describe()
-                        ),
-                        format!("{}/securityContext/capabilities/add/{index}", c.pointer),
-                    ));
-                }
-            }
         }
-    }
-    Response::from_violations(violations)
+        violations
+    }))
 }
 
 export_policy!(

@@ -8,24 +8,23 @@
 use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, violation};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
-    let mut violations = Vec::new();
-    for pod in request.object.pod_specs() {
-        for c in pod.containers() {
-            for (index, port) in c.container.ports.iter().enumerate() {
-                let Some(host_port) = port.host_port.filter(|p| *p != 0) else {
-                    continue;
-                };
-                violations.push(violation(
+    Response::from_violations(request.object.check_containers(|_, c| {
+        c.container
+            .ports
+            .iter()
+            .enumerate()
+            .filter_map(|(index, port)| {
+                let host_port = port.host_port.filter(|p| *p != 0)?;
+                Some(violation(
                     format!(
                         "host ports are forbidden: {} uses hostPort {host_port}",
                         c.describe()
                     ),
-                    format!("{}/ports/{index}/hostPort", c.pointer),
-                ));
-            }
-        }
-    }
-    Response::from_violations(violations)
+                    c.field(&format!("ports/{index}/hostPort")),
+                ))
+            })
+            .collect::<Vec<_>>()
+    }))
 }
 
 export_policy!(

@@ -8,21 +8,17 @@
 use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, violation};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
-    let mut violations = Vec::new();
-    for pod in request.object.pod_specs() {
-        for c in pod.containers() {
-            if c.security_context().and_then(|sc| sc.privileged) == Some(true) {
-                violations.push(violation(
-                    format!(
-                        "privileged containers must not set securityContext.privileged=true: {}",
-                        c.describe()
-                    ),
-                    format!("{}/securityContext/privileged", c.pointer),
-                ));
-            }
-        }
-    }
-    Response::from_violations(violations)
+    Response::from_violations(request.object.check_containers(|_, c| {
+        (c.security_context().and_then(|sc| sc.privileged) == Some(true)).then(|| {
+            violation(
+                format!(
+                    "privileged containers must not set securityContext.privileged=true: {}",
+                    c.describe()
+                ),
+                c.field("securityContext/privileged"),
+            )
+        })
+    }))
 }
 
 export_policy!(

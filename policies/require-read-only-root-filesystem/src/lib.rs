@@ -7,24 +7,20 @@
 use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, violation};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
-    let mut violations = Vec::new();
-    for pod in request.object.pod_specs() {
-        for c in pod.containers() {
-            if c.security_context()
-                .and_then(|sc| sc.read_only_root_filesystem)
-                != Some(true)
-            {
-                violations.push(violation(
-                    format!(
-                        "{} must set securityContext.readOnlyRootFilesystem=true",
-                        c.describe()
-                    ),
-                    format!("{}/securityContext/readOnlyRootFilesystem", c.pointer),
-                ));
-            }
-        }
-    }
-    Response::from_violations(violations)
+    Response::from_violations(request.object.check_containers(|_, c| {
+        let read_only = c
+            .security_context()
+            .and_then(|sc| sc.read_only_root_filesystem);
+        (read_only != Some(true)).then(|| {
+            violation(
+                format!(
+                    "{} must set securityContext.readOnlyRootFilesystem=true",
+                    c.describe()
+                ),
+                c.field("securityContext/readOnlyRootFilesystem"),
+            )
+        })
+    }))
 }
 
 export_policy!(

@@ -14,27 +14,27 @@ const MESSAGE: &str = "runAsUser=0: containers must not run as the root user";
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        if pod.in_user_namespace() {
-            continue;
-        }
-        if pod.security_context().and_then(|sc| sc.run_as_user) == Some(0) {
+        if !pod.in_user_namespace()
+            && pod.security_context().and_then(|sc| sc.run_as_user) == Some(0)
+        {
             violations.push(violation(
                 format!("{MESSAGE}: pod must not set securityContext.runAsUser=0"),
                 pod.field("securityContext/runAsUser"),
             ));
         }
-        for c in pod.containers() {
-            if c.security_context().and_then(|sc| sc.run_as_user) == Some(0) {
-                violations.push(violation(
-                    format!(
-                        "{MESSAGE}: {} must not set securityContext.runAsUser=0",
-                        c.describe()
-                    ),
-                    format!("{}/securityContext/runAsUser", c.pointer),
-                ));
-            }
-        }
     }
+    violations.extend(request.object.check_containers(|pod, c| {
+        let root = c.security_context().and_then(|sc| sc.run_as_user) == Some(0);
+        (root && !pod.in_user_namespace()).then(|| {
+            violation(
+                format!(
+                    "{MESSAGE}: {} must not set securityContext.runAsUser=0",
+                    c.describe()
+                ),
+                c.field("securityContext/runAsUser"),
+            )
+        })
+    }));
     Response::from_violations(violations)
 }
 
