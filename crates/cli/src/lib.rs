@@ -305,7 +305,15 @@ pub fn run_check(
         .flat_map(|p| std::mem::take(&mut p.resources))
         .collect();
     let results = pipeline::run(engine, set, &mut resources, threads);
-    let report = CheckReport::new(set, &resources, &results, input_errors);
+    let mut report = CheckReport::new(set, &resources, &results, input_errors);
+    // Violations point into the input as the user wrote it (before mutations).
+    report.locate_violations(|resource, pointer| {
+        parsed.iter().find(|p| *p.file == *resource.file)?.line_of(
+            resource.document,
+            resource.item,
+            pointer,
+        )
+    });
     // Give each input its (possibly mutated) resources back, in order.
     let mut resources = resources.into_iter();
     for (one, count) in parsed.iter_mut().zip(counts) {

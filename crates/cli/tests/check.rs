@@ -56,7 +56,7 @@ fn node_exporter_shares_host_namespaces() {
         text.contains("DaemonSet monitoring/node-exporter"),
         "{text}"
     );
-    assert!(text.contains("FAIL host-namespaces [Host Namespaces]: host namespaces must not be shared: hostNetwork=true shares the host's network namespace (at /spec/template/spec/hostNetwork)"), "{text}");
+    assert!(text.contains("FAIL host-namespaces [Host Namespaces]: host namespaces must not be shared: hostNetwork=true shares the host's network namespace (at /spec/template/spec/hostNetwork, line 100)"), "{text}");
     assert!(text.contains("hostPID=true"), "{text}");
 }
 

@@ -14,6 +14,7 @@
 //! stdin) into the list of inputs to read.
 #![forbid(unsafe_code)]
 
+pub mod locate;
 mod split;
 mod strict;
 
@@ -169,6 +170,24 @@ pub struct Parsed {
     pub resources: Vec<Resource>,
     /// Everything that could not be read. Other documents are still read.
     pub errors: Vec<ManifestError>,
+}
+
+impl Parsed {
+    /// The 1-based line in this input of the field that `pointer` (RFC 6901)
+    /// names in the resource at `document` (1-based) and, for a `List`,
+    /// `item`; or of its deepest ancestor present in the text when the field
+    /// is missing. `None` when the document cannot be found or parsed.
+    pub fn line_of(&self, document: usize, item: Option<usize>, pointer: &str) -> Option<usize> {
+        let piece = &self.documents.get(document.checked_sub(1)?)?.piece;
+        let text = self.text.get(piece.range.clone())?;
+        let pointer = match item {
+            Some(index) => format!("/items/{index}{pointer}"),
+            None => pointer.to_owned(),
+        };
+        let within = locate::line_of(text, &pointer)?;
+        let before = self.text[..piece.range.start].matches('\n').count();
+        Some(before + within)
+    }
 }
 
 /// Whether an input is read as YAML (the default) or JSON.

@@ -145,6 +145,30 @@ pub enum ResultKind {
     Error,
 }
 
+/// One reason a resource failed, as reported.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ViolationEntry {
+    /// The policy's message.
+    pub message: String,
+    /// JSON Pointer (RFC 6901) to the offending (or missing) field.
+    pub path: String,
+    /// 1-based line of that field in the input (of its deepest present
+    /// ancestor when it is missing), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl From<Violation> for ViolationEntry {
+    fn from(violation: Violation) -> Self {
+        ViolationEntry {
+            message: violation.message,
+            path: violation.path,
+            line: None,
+        }
+    }
+}
+
 /// One policy's result on one resource.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -161,9 +185,10 @@ pub struct ResultEntry {
     pub control: Option<String>,
     /// pass, fail or error.
     pub result: ResultKind,
-    /// Why it failed (each with a JSON Pointer `path`).
+    /// Why it failed (each with a JSON Pointer `path`, and the `line` of
+    /// that field in the input when known).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub violations: Vec<Violation>,
+    pub violations: Vec<ViolationEntry>,
     /// Warnings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -176,6 +201,16 @@ pub struct ResultEntry {
 }
 
 impl CheckReport {
+    /// Fills in the `line` of every violation with `locate(resource, path)`
+    /// (for example [`wasm_validate_manifest::Parsed::line_of`]).
+    pub fn locate_violations(&mut self, locate: impl Fn(&ResourceRef, &str) -> Option<usize>) {
+        for entry in &mut self.results {
+            for violation in &mut entry.violations {
+                violation.line = locate(&entry.resource, &violation.path);
+            }
+        }
+    }
+
     /// Builds the report from a run: the policies, the resources (after
     /// mutation), their results from the pipeline, and the input errors.
     pub fn new(
@@ -209,7 +244,15 @@ impl CheckReport {
                 summary.warnings += result.warnings.len();
                 let (kind, violations, error) = match &result.outcome {
                     Outcome::Pass => (ResultKind::Pass, Vec::new(), None),
-                    Outcome::Fail(violations) => (ResultKind::Fail, violations.clone(), None),
+                    Outcome::Fail(violations) => (
+                        ResultKind::Fail,
+                        violations
+                            .iter()
+                            .cloned()
+                            .map(ViolationEntry::from)
+                            .collect(),
+                        None,
+                    ),
                     Outcome::Error(message) => {
                         (ResultKind::Error, Vec::new(), Some(message.clone()))
                     }
@@ -337,10 +380,10 @@ impl CheckReport {
                 current = Some(key);
             }
             for violation in &entry.violations {
-                let at = if violation.path.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (at {})", violation.path)
+                let at = match (violation.path.is_empty(), violation.line) {
+                    (true, _) => String::new(),
+                    (false, None) => format!(" (at {})", violation.path),
+                    (false, Some(line)) => format!(" (at {}, line {line})", violation.path),
                 };
                 let control = entry
                     .control

@@ -1,0 +1,218 @@
+//! Maps a JSON Pointer (RFC 6901) into a document back to the line of its
+//! YAML or JSON text, with the event parser of `yaml-rust2` (which keeps a
+//! line for every node; serde_yaml does not).
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// What the walker is inside of.
+enum Frame {
+    /// A mapping: the key whose value comes next, if a key was read.
+    Map { key: Option<String> },
+    /// A sequence: the index of the next item.
+    Seq { next: usize },
+}
+
+/// Walks the parser's events, keeping the path of the current node, and
+/// remembers the line of the deepest node on the pointer's path.
+struct Walker<'a> {
+    target: &'a [String],
+    stack: Vec<Frame>,
+    path: Vec<String>,
+    /// (depth, 1-based line) of the deepest match so far.
+    best: Option<(usize, usize)>,
+    documents: usize,
+}
+
+impl Walker<'_> {
+    fn record(&mut self, path_len: usize, line: usize) {
+        let on_path =
+            path_len <= self.target.len() && self.path[..path_len] == self.target[..path_len];
+        if on_path && self.best.is_none_or(|(depth, _)| path_len > depth) {
+            self.best = Some((path_len, line));
+        }
+    }
+
+    /// A node starts at `line`: returns whether it is a mapping key.
+    fn node_starts(&mut self, line: usize) -> Option<bool> {
+        match self.stack.last_mut() {
+            None => {
+                self.path.clear();
+                self.record(0, line);
+                Some(false)
+            }
+            Some(Frame::Map { key: None }) => Some(true),
+            Some(Frame::Map { key: Some(key) }) => {
+                let key = key.clone();
+                self.path.push(key);
+                Some(false)
+            }
+            Some(Frame::Seq { next }) => {
+                let index = next.to_string();
+                *next += 1;
+                self.path.push(index);
+                let len = self.path.len();
+                self.record(len, line);
+                Some(false)
+            }
+        }
+    }
+
+    /// A value node (not a key) ended: leave its path, and let its mapping
+    /// expect the next key.
+    fn value_ends(&mut self) {
+        if let Some(frame) = self.stack.last_mut() {
+            self.path.pop();
+            if let Frame::Map { key } = frame {
+                *key = None;
+            }
+        }
+    }
+}
+
+impl MarkedEventReceiver for Walker<'_> {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.documents > 1 {
+            return;
+        }
+        let line = mark.line();
+        match event {
+            Event::DocumentStart => self.documents += 1,
+            Event::Scalar(value, ..) => match self.node_starts(line) {
+                Some(true) => {
+                    if let Some(Frame::Map { key }) = self.stack.last_mut() {
+                        *key = Some(value.clone());
+                    }
+                    self.path.push(value);
+                    let len = self.path.len();
+                    self.record(len, line);
+                    self.path.pop();
+                }
+                _ => self.value_ends(),
+            },
+            Event::Alias(_) if self.node_starts(line) == Some(false) => self.value_ends(),
+            Event::MappingStart(..) => {
+                self.node_starts(line);
+                self.stack.push(Frame::Map { key: None });
+            }
+            Event::SequenceStart(..) => {
+                self.node_starts(line);
+                self.stack.push(Frame::Seq { next: 0 });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+                self.value_ends();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Splits a JSON Pointer into its unescaped reference tokens (`~1` is `/`,
+/// `~0` is `~`); `""` is the whole document.
+pub fn pointer_tokens(pointer: &str) -> Vec<String> {
+    if pointer.is_empty() {
+        return Vec::new();
+    }
+    pointer
+        .trim_start_matches('/')
+        .split('/')
+        .map(|token| token.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+/// The 1-based line, within `text` (one YAML or JSON document), of the node
+/// that `pointer` names, or of its deepest ancestor present in the text when
+/// the node itself is absent (a violation may be about a missing field).
+/// `None` when the text does not parse or has no content.
+pub fn line_of(text: &str, pointer: &str) -> Option<usize> {
+    let target = pointer_tokens(pointer);
+    let mut walker = Walker {
+        target: &target,
+        stack: Vec::new(),
+        path: Vec::new(),
+        best: None,
+        documents: 0,
+    };
+    Parser::new_from_str(text).load(&mut walker, false).ok()?;
+    walker.best.map(|(_, line)| line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "# leading comment
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations:
+    a/b: \"x\"
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: nginx
+        securityContext:
+          privileged: true
+      - name: sidecar
+        ports: [{containerPort: 80, hostPort: 80}]
+";
+
+    #[test]
+    fn pointers_map_to_the_lines_of_their_nodes() {
+        for (pointer, line) in [
+            ("", 2),
+            ("/kind", 3),
+            ("/metadata/annotations/a~1b", 7),
+            ("/spec/template/spec/containers/0", 12),
+            (
+                "/spec/template/spec/containers/0/securityContext/privileged",
+                15,
+            ),
+            ("/spec/template/spec/containers/1/name", 16),
+            ("/spec/template/spec/containers/1/ports/0/hostPort", 17),
+        ] {
+            assert_eq!(line_of(YAML, pointer), Some(line), "{pointer}");
+        }
+    }
+
+    #[test]
+    fn a_missing_field_maps_to_its_deepest_present_ancestor() {
+        let pointer = "/spec/template/spec/containers/1/securityContext/runAsNonRoot";
+        assert_eq!(line_of(YAML, pointer), Some(16));
+        assert_eq!(
+            line_of(YAML, "/spec/template/spec/automountServiceAccountToken"),
+            Some(10)
+        );
+    }
+
+    #[test]
+    fn json_documents_are_located_too() {
+        let json = "{\n  \"kind\": \"Pod\",\n  \"spec\": {\n    \"hostPID\": true\n  }\n}\n";
+        assert_eq!(line_of(json, "/spec/hostPID"), Some(4));
+    }
+
+    #[test]
+    fn unparsable_text_has_no_line() {
+        assert_eq!(line_of("a: [unclosed", "/a"), None);
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use crate::{Format, parse};
+
+    #[test]
+    fn lines_are_absolute_in_a_multi_document_stream_and_in_lists() {
+        let text = "# Source: a.yaml\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n# Source: b.yaml\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: b}\n  spec:\n    hostPID: true\n";
+        let parsed = parse("s.yaml", text.as_bytes().to_vec(), Format::Yaml);
+        assert!(parsed.errors.is_empty());
+        assert_eq!(parsed.line_of(1, None, "/kind"), Some(3));
+        assert_eq!(parsed.line_of(2, Some(0), "/spec/hostPID"), Some(14));
+        assert_eq!(parsed.line_of(2, Some(0), "/spec/hostNetwork"), Some(13));
+        assert_eq!(parsed.line_of(3, None, "/kind"), None);
+    }
+}
