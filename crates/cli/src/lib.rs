@@ -12,7 +12,7 @@ pub use wasm_validate_engine::Engine;
 use wasm_validate_engine::Limits;
 use wasm_validate_manifest::{self as manifest, Format, Input, ManifestError, Parsed};
 use wasm_validate_pipeline::{self as pipeline, ConfiguredPolicy, PolicySet};
-use wasm_validate_report::{CheckReport, EXIT_ERROR};
+use wasm_validate_report::{CheckReport, EXIT_ERROR, FailOn};
 
 pub use wasm_validate_report::{EXIT_DENIED, EXIT_OK};
 
@@ -76,6 +76,29 @@ pub struct PolicyArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// What makes the run exit 1: `deny` (a denial) or `warn` (a denial or
+    /// a warning). Input and policy errors exit 2 either way.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value = "deny")]
+    pub fail_on: FailOnArg,
+}
+
+/// `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FailOnArg {
+    /// Exit 1 when a policy denied something.
+    #[default]
+    Deny,
+    /// Exit 1 also when a policy only warned.
+    Warn,
+}
+
+impl From<FailOnArg> for FailOn {
+    fn from(value: FailOnArg) -> Self {
+        match value {
+            FailOnArg::Deny => FailOn::Deny,
+            FailOnArg::Warn => FailOn::Warn,
+        }
+    }
 }
 
 impl PolicyArgs {
@@ -369,7 +392,7 @@ pub fn check_command<P: AsRef<Path>>(
         OutputFormat::Json => print(&report.json()),
         OutputFormat::Text => print(&report.text(stdout_color())),
     }
-    report.exit_code()
+    report.exit_code_for(policy_args.fail_on.into())
 }
 
 /// `post-render`, Helm's post-renderer contract: reads the whole stream from
@@ -390,7 +413,7 @@ pub fn post_render_command(
             return EXIT_ERROR;
         }
     };
-    let mut code = report.exit_code();
+    let mut code = report.exit_code_for(policy_args.fail_on.into());
     let rendered = if code == EXIT_OK {
         match parsed.first().map(manifest::render).transpose() {
             Ok(text) => Some(text.unwrap_or_default()),

@@ -253,3 +253,38 @@ fn bad_input_is_a_clear_error_with_exit_2() {
     assert_eq!(report["summary"]["resources"], 1);
     assert_eq!(report["errors"][0]["document"], 2);
 }
+
+#[test]
+fn fail_on_warn_makes_warnings_fail() {
+    let args = |extra: &[&'static str]| {
+        let mut args = vec!["check", "--policy", "testdata/wat/warn-all.wat"];
+        args.extend_from_slice(extra);
+        args.push("testdata/fixtures/compliant-pod.yaml");
+        args
+    };
+    let default = run(&args(&[]), None);
+    assert_eq!(default.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&default.stdout)
+            .contains("WARN warn-all: this resource is deprecated")
+    );
+    assert_eq!(
+        run(&args(&["--fail-on", "deny"]), None).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&args(&["--fail-on", "warn"]), None).status.code(),
+        Some(1)
+    );
+    // An error still wins with 2.
+    let with_error = run(
+        &args(&[
+            "--fail-on",
+            "warn",
+            "--policy",
+            "testdata/wat/unreachable.wat",
+        ]),
+        None,
+    );
+    assert_eq!(with_error.status.code(), Some(2));
+}

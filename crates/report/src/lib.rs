@@ -145,6 +145,16 @@ pub enum ResultKind {
     Error,
 }
 
+/// What makes a run fail (exit 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailOn {
+    /// Only a denial (a `fail` result).
+    #[default]
+    Deny,
+    /// A denial or a warning.
+    Warn,
+}
+
 /// One reason a resource failed, as reported.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -311,9 +321,17 @@ impl CheckReport {
 
     /// 0 nothing denied, 1 something denied, 2 an input or policy error.
     pub fn exit_code(&self) -> u8 {
+        self.exit_code_for(FailOn::Deny)
+    }
+
+    /// As [`CheckReport::exit_code`], but with [`FailOn::Warn`] a warning
+    /// also gives 1 (as Conftest's `--fail-on-warn` and kube-score's
+    /// `--exit-one-on-warning` do). Errors still win with 2.
+    pub fn exit_code_for(&self, fail_on: FailOn) -> u8 {
+        let warned = fail_on == FailOn::Warn && self.summary.warnings > 0;
         if self.summary.errors > 0 || self.summary.input_errors > 0 {
             EXIT_ERROR
-        } else if self.summary.failed > 0 {
+        } else if self.summary.failed > 0 || warned {
             EXIT_DENIED
         } else {
             EXIT_OK
