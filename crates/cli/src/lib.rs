@@ -23,6 +23,44 @@ pub enum OutputFormat {
     Text,
     /// The stable JSON schema of `docs/json-report.md`.
     Json,
+    /// SARIF 2.1.0, for code-scanning tools (one rule per policy).
+    Sarif,
+}
+
+/// One `-o FORMAT[=PATH]`: a report format and where to write it (stdout
+/// when no path is given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// The format.
+    pub format: OutputFormat,
+    /// The file to write, or `None` for stdout.
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl std::str::FromStr for OutputSpec {
+    type Err = String;
+
+    /// Parses `text`, `json`, `sarif`, optionally followed by `=PATH`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let (name, path) = match value.split_once('=') {
+            Some((name, path)) if !path.is_empty() => (name, Some(path.into())),
+            Some((name, _)) => return Err(format!("{name}=: the file name is missing")),
+            None => (value, None),
+        };
+        let format = <OutputFormat as clap::ValueEnum>::from_str(name, true).map_err(|_| {
+            format!("unknown format {name:?} (expected text, json or sarif, optionally =PATH)")
+        })?;
+        Ok(OutputSpec { format, path })
+    }
+}
+
+/// The report in `format` (`color` only matters for text).
+pub fn render(report: &CheckReport, format: OutputFormat, color: bool) -> String {
+    match format {
+        OutputFormat::Text => report.text(color),
+        OutputFormat::Json => report.json(),
+        OutputFormat::Sarif => report.sarif(),
+    }
 }
 
 /// A `--profile`: a named selection of the built-in library.
@@ -245,7 +283,7 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
 pub fn list_policies(format: OutputFormat) -> String {
     let catalog = wasm_validate_builtin::catalog();
     match format {
-        OutputFormat::Json => {
+        OutputFormat::Json | OutputFormat::Sarif => {
             let mut out = serde_json::to_string_pretty(catalog).expect("metadata encodes");
             out.push('\n');
             out
@@ -373,14 +411,31 @@ pub fn check_inputs<P: AsRef<Path>>(
     Ok((parsed, report))
 }
 
-/// `check`: reads the inputs, runs the policies and prints the report to
-/// stdout in `format`. Returns the exit code (0, 1 or 2).
+/// `check`: reads the inputs, runs the policies and writes the report in
+/// every requested output (default: text on stdout; at most one output may
+/// go to stdout). Returns the exit code (0, 1 or 2; a report file that
+/// cannot be written is 2).
 pub fn check_command<P: AsRef<Path>>(
     paths: &[P],
     recursive: bool,
     policy_args: &PolicyArgs,
-    format: OutputFormat,
+    outputs: &[OutputSpec],
 ) -> u8 {
+    let default = [OutputSpec {
+        format: OutputFormat::Text,
+        path: None,
+    }];
+    let outputs = if outputs.is_empty() {
+        &default[..]
+    } else {
+        outputs
+    };
+    if outputs.iter().filter(|o| o.path.is_none()).count() > 1 {
+        eprintln!(
+            "error: at most one -o may write to stdout; give the others a file (-o sarif=results.sarif)"
+        );
+        return EXIT_ERROR;
+    }
     let (_, report) = match check_inputs(paths, recursive, policy_args) {
         Ok(done) => done,
         Err(error) => {
@@ -388,11 +443,19 @@ pub fn check_command<P: AsRef<Path>>(
             return EXIT_ERROR;
         }
     };
-    match format {
-        OutputFormat::Json => print(&report.json()),
-        OutputFormat::Text => print(&report.text(stdout_color())),
+    let mut code = report.exit_code_for(policy_args.fail_on.into());
+    for output in outputs {
+        match &output.path {
+            None => print(&render(&report, output.format, stdout_color())),
+            Some(path) => {
+                if let Err(error) = std::fs::write(path, render(&report, output.format, false)) {
+                    eprintln!("error: cannot write {}: {error}", path.display());
+                    code = EXIT_ERROR;
+                }
+            }
+        }
     }
-    report.exit_code_for(policy_args.fail_on.into())
+    code
 }
 
 /// `post-render`, Helm's post-renderer contract: reads the whole stream from
@@ -429,10 +492,7 @@ pub fn post_render_command(
         None
     };
     if let Some(path) = report_file {
-        let text = match report_format {
-            OutputFormat::Json => report.json(),
-            OutputFormat::Text => report.text(false),
-        };
+        let text = render(&report, report_format, false);
         if let Err(error) = std::fs::write(path, text) {
             eprintln!(
                 "wasm-validate post-render: error: cannot write {}: {error}",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wasm_validate_cli::{OutputFormat, PolicyArgs};
+use wasm_validate_cli::{OutputFormat, OutputSpec, PolicyArgs};
 
 /// Check and fix Kubernetes manifests with sandboxed WebAssembly policies.
 ///
@@ -26,9 +26,10 @@ enum Command {
         /// Files, directories (searched recursively for .yaml, .yml, .json) or - for stdin.
         #[arg(value_name = "PATH", required_unless_present = "list_policies")]
         paths: Vec<PathBuf>,
-        /// Report format on stdout.
-        #[arg(long, short = 'o', value_enum, default_value = "text")]
-        output: OutputFormat,
+        /// Report output as FORMAT or FORMAT=PATH (text, json, sarif); repeatable,
+        /// for example `-o text -o sarif=results.sarif`. Default: text on stdout.
+        #[arg(long, short = 'o', value_name = "FORMAT[=PATH]")]
+        output: Vec<OutputSpec>,
         /// List the built-in policies and exit.
         #[arg(long)]
         list_policies: bool,
@@ -62,14 +63,16 @@ fn main() -> ExitCode {
             list_policies: true,
             output,
             ..
+        } => {
+            wasm_validate_cli::list_command(output.first().map_or(OutputFormat::Text, |o| o.format))
         }
-        | Command::Policies { output } => wasm_validate_cli::list_command(output),
+        Command::Policies { output } => wasm_validate_cli::list_command(output),
         Command::Check {
             paths,
             output,
             policy,
             ..
-        } => wasm_validate_cli::check_command(&paths, true, &policy, output),
+        } => wasm_validate_cli::check_command(&paths, true, &policy, &output),
         Command::PostRender {
             report_file,
             report_format,

@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         &cli.filenames,
         cli.recursive,
         &cli.policy,
-        cli.output,
+        &[wasm_validate_cli::OutputSpec {
+            format: cli.output,
+            path: None,
+        }],
     ))
 }

@@ -11,6 +11,8 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
+mod sarif;
+
 use wasm_validate_abi::{Patch, Severity, Violation};
 use wasm_validate_manifest::{ManifestError, Resource};
 use wasm_validate_pipeline::{Outcome, PolicyResult, PolicySet};
@@ -88,6 +90,9 @@ pub struct PolicyInfo {
     /// For Pod Security Standards controls: the control's title.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub control: Option<String>,
+    /// Where the rule it implements is defined (URLs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
 }
 
 /// An input or document that could not be read.
@@ -303,6 +308,7 @@ impl CheckReport {
                         category: m.category.clone(),
                         level: m.level,
                         control: m.control.clone(),
+                        references: m.references.clone(),
                     }
                 })
                 .collect(),

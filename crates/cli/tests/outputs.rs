@@ -1,0 +1,112 @@
+//! Report outputs: several in one run (`-o text -o sarif=FILE`), and SARIF
+//! that validates against the official SARIF 2.1.0 JSON Schema kept in
+//! `testdata/schemas`.
+
+mod common;
+
+use common::{json, root, run};
+
+fn sarif_schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("testdata/schemas/sarif-2.1.0.json")).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+}
+
+#[test]
+fn several_outputs_in_one_run() {
+    let dir = std::env::temp_dir().join(format!("wv-outputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sarif = dir.join("results.sarif");
+    let report = dir.join("report.json");
+    let file = "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml";
+    let output = run(
+        &[
+            "check",
+            "-o",
+            "text",
+            "-o",
+            &format!("sarif={}", sarif.display()),
+            "-o",
+            &format!("json={}", report.display()),
+            file,
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("FAIL host-namespaces"), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    let violations = report["summary"]["violations"].as_u64().unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().unwrap().len() as u64,
+        violations
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let two_on_stdout = run(&["check", "-o", "text", "-o", "json", file], None);
+    assert_eq!(two_on_stdout.status.code(), Some(2));
+    let bad = run(&["check", "-o", "yaml", file], None);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown format"));
+}
+
+#[test]
+fn sarif_validates_against_the_official_schema_and_locates_fields() {
+    let schema = sarif_schema();
+    for file in [
+        "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml",
+        "testdata/real/microservices-demo.yaml",
+        "testdata/bad/invalid.yaml",
+    ] {
+        let sarif = json(&run(&["check", "-o", "sarif", file], None));
+        let errors: Vec<String> = schema.iter_errors(&sarif).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{file}: {errors:?}");
+        assert_eq!(sarif["version"], "2.1.0");
+        let run0 = &sarif["runs"][0];
+        let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+        for result in run0["results"].as_array().unwrap() {
+            let index = result["ruleIndex"].as_u64().unwrap() as usize;
+            assert_eq!(rules[index]["id"], result["ruleId"]);
+            let region = &result["locations"][0]["physicalLocation"]["region"];
+            assert!(region["startLine"].as_u64().unwrap() >= 1);
+        }
+    }
+    // The hostNetwork violation points at its own line, not the document's first.
+    let sarif = json(&run(
+        &[
+            "check",
+            "-o",
+            "sarif",
+            "--policy",
+            "host-namespaces",
+            "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml",
+        ],
+        None,
+    ));
+    let lines: Vec<u64> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(lines, [100, 101]);
+    // Unreadable input is a tool execution notification, and the run is not successful.
+    let bad = json(&run(
+        &["check", "-o", "sarif", "testdata/bad/invalid.yaml"],
+        None,
+    ));
+    let invocation = &bad["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    assert!(
+        !invocation["toolExecutionNotifications"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
