@@ -25,6 +25,10 @@ pub enum OutputFormat {
     Json,
     /// SARIF 2.1.0, for code-scanning tools (one rule per policy).
     Sarif,
+    /// JUnit XML: a test suite per policy, a test case per resource.
+    Junit,
+    /// GitHub Actions annotations (`::error file=...,line=...::...`).
+    Github,
 }
 
 /// One `-o FORMAT[=PATH]`: a report format and where to write it (stdout
@@ -48,7 +52,9 @@ impl std::str::FromStr for OutputSpec {
             None => (value, None),
         };
         let format = <OutputFormat as clap::ValueEnum>::from_str(name, true).map_err(|_| {
-            format!("unknown format {name:?} (expected text, json or sarif, optionally =PATH)")
+            format!(
+                "unknown format {name:?} (expected text, json, sarif, junit or github, optionally =PATH)"
+            )
         })?;
         Ok(OutputSpec { format, path })
     }
@@ -60,6 +66,8 @@ pub fn render(report: &CheckReport, format: OutputFormat, color: bool) -> String
         OutputFormat::Text => report.text(color),
         OutputFormat::Json => report.json(),
         OutputFormat::Sarif => report.sarif(),
+        OutputFormat::Junit => report.junit(),
+        OutputFormat::Github => report.github(),
     }
 }
 
@@ -283,7 +291,7 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
 pub fn list_policies(format: OutputFormat) -> String {
     let catalog = wasm_validate_builtin::catalog();
     match format {
-        OutputFormat::Json | OutputFormat::Sarif => {
+        OutputFormat::Json | OutputFormat::Sarif | OutputFormat::Junit | OutputFormat::Github => {
             let mut out = serde_json::to_string_pretty(catalog).expect("metadata encodes");
             out.push('\n');
             out

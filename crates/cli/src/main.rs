@@ -26,7 +26,8 @@ enum Command {
         /// Files, directories (searched recursively for .yaml, .yml, .json) or - for stdin.
         #[arg(value_name = "PATH", required_unless_present = "list_policies")]
         paths: Vec<PathBuf>,
-        /// Report output as FORMAT or FORMAT=PATH (text, json, sarif); repeatable,
+        /// Report output as FORMAT or FORMAT=PATH (text, json, sarif, junit,
+        /// github); repeatable,
         /// for example `-o text -o sarif=results.sarif`. Default: text on stdout.
         #[arg(long, short = 'o', value_name = "FORMAT[=PATH]")]
         output: Vec<OutputSpec>,

@@ -110,3 +110,77 @@ fn sarif_validates_against_the_official_schema_and_locates_fields() {
             .is_empty()
     );
 }
+
+#[test]
+fn junit_parses_back_with_one_suite_per_policy() {
+    let file = "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml";
+    let output = run(
+        &["check", "-o", "junit", "-o", "json=/dev/null", file],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let xml = String::from_utf8(output.stdout).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let json = json(&run(&["check", "-o", "json", file], None));
+    let policies = json["policies"].as_array().unwrap();
+    assert_eq!(report.test_suites.len(), policies.len());
+    assert_eq!(
+        report.tests,
+        json["summary"]["evaluations"].as_u64().unwrap() as usize
+    );
+    assert_eq!(
+        report.failures,
+        json["summary"]["failed"].as_u64().unwrap() as usize
+    );
+    let suite = report
+        .test_suites
+        .iter()
+        .find(|s| s.name.as_str() == "host-namespaces")
+        .unwrap();
+    let case = &suite.test_cases[0];
+    assert_eq!(case.name.as_str(), "DaemonSet/monitoring/node-exporter");
+    match &case.status {
+        quick_junit::TestCaseStatus::NonSuccess {
+            kind, description, ..
+        } => {
+            assert_eq!(*kind, quick_junit::NonSuccessKind::Failure);
+            let text = description.as_ref().unwrap().as_str();
+            assert!(
+                text.contains(&format!("{file}:100: host namespaces")),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn github_annotations_point_at_the_field() {
+    let output = run(
+        &[
+            "check",
+            "-o",
+            "github",
+            "--policy",
+            "host-namespaces",
+            "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with(
+        "::error file=testdata/real/kube-prometheus/nodeExporter-daemonset.yaml,line=100,title=host-namespaces (Host Namespaces)::DaemonSet monitoring/node-exporter: host namespaces"
+    ), "{text}");
+    let bad = run(
+        &["check", "-o", "github", "testdata/bad/invalid.yaml"],
+        None,
+    );
+    assert!(
+        String::from_utf8(bad.stdout)
+            .unwrap()
+            .contains("::error file=testdata/bad/invalid.yaml,line=9,title=input error::")
+    );
+}

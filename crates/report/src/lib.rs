@@ -11,6 +11,8 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
+mod github;
+mod junit;
 mod sarif;
 
 use wasm_validate_abi::{Patch, Severity, Violation};
