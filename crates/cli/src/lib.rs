@@ -29,6 +29,9 @@ pub enum OutputFormat {
     Junit,
     /// GitHub Actions annotations (`::error file=...,line=...::...`).
     Github,
+    /// `wgpolicyk8s.io/v1alpha2` PolicyReports (one per namespace) and a
+    /// ClusterPolicyReport, as YAML for `kubectl apply -f -`.
+    Policyreport,
 }
 
 /// One `-o FORMAT[=PATH]`: a report format and where to write it (stdout
@@ -53,7 +56,7 @@ impl std::str::FromStr for OutputSpec {
         };
         let format = <OutputFormat as clap::ValueEnum>::from_str(name, true).map_err(|_| {
             format!(
-                "unknown format {name:?} (expected text, json, sarif, junit or github, optionally =PATH)"
+                "unknown format {name:?} (expected text, json, sarif, junit, github or policyreport, optionally =PATH)"
             )
         })?;
         Ok(OutputSpec { format, path })
@@ -68,6 +71,7 @@ pub fn render(report: &CheckReport, format: OutputFormat, color: bool) -> String
         OutputFormat::Sarif => report.sarif(),
         OutputFormat::Junit => report.junit(),
         OutputFormat::Github => report.github(),
+        OutputFormat::Policyreport => report.policy_report_yaml(),
     }
 }
 
@@ -291,7 +295,11 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
 pub fn list_policies(format: OutputFormat) -> String {
     let catalog = wasm_validate_builtin::catalog();
     match format {
-        OutputFormat::Json | OutputFormat::Sarif | OutputFormat::Junit | OutputFormat::Github => {
+        OutputFormat::Json
+        | OutputFormat::Sarif
+        | OutputFormat::Junit
+        | OutputFormat::Github
+        | OutputFormat::Policyreport => {
             let mut out = serde_json::to_string_pretty(catalog).expect("metadata encodes");
             out.push('\n');
             out

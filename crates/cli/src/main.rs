@@ -27,7 +27,7 @@ enum Command {
         #[arg(value_name = "PATH", required_unless_present = "list_policies")]
         paths: Vec<PathBuf>,
         /// Report output as FORMAT or FORMAT=PATH (text, json, sarif, junit,
-        /// github); repeatable,
+        /// github, policyreport); repeatable,
         /// for example `-o text -o sarif=results.sarif`. Default: text on stdout.
         #[arg(long, short = 'o', value_name = "FORMAT[=PATH]")]
         output: Vec<OutputSpec>,

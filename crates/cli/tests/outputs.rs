@@ -184,3 +184,73 @@ fn github_annotations_point_at_the_field() {
             .contains("::error file=testdata/bad/invalid.yaml,line=9,title=input error::")
     );
 }
+
+#[test]
+fn policy_reports_per_namespace_match_the_crd_schema() {
+    let text = std::fs::read_to_string(root().join("testdata/schemas/policyreport-v1alpha2.json"))
+        .unwrap();
+    let schema = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+    // required-labels applies to every resource, cluster-scoped ones included.
+    let args = |format: &'static str| {
+        [
+            "check",
+            "-o",
+            format,
+            "--profile",
+            "baseline",
+            "--settings",
+            "required-labels={labels: [{key: app.kubernetes.io/name}]}",
+            "testdata/real/kube-prometheus",
+        ]
+    };
+    let output = run(&args("policyreport"), None);
+    assert_eq!(output.status.code(), Some(1));
+    let stream = String::from_utf8(output.stdout).unwrap();
+    let json_report = json(&run(&args("json"), None));
+    let mut reports = Vec::new();
+    let documents: Vec<&str> = stream
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .collect();
+    for document in documents {
+        let report: serde_json::Value = serde_yaml::from_str(document).unwrap();
+        let errors: Vec<String> = schema.iter_errors(&report).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        reports.push(report);
+    }
+    // One PolicyReport per namespace, one ClusterPolicyReport, every result once.
+    let kinds: Vec<(&str, Option<&str>)> = reports
+        .iter()
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap(),
+                r["metadata"]["namespace"].as_str(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("PolicyReport", Some("monitoring"))),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&("ClusterPolicyReport", None)), "{kinds:?}");
+    let total: usize = reports
+        .iter()
+        .map(|r| r["results"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        total as u64,
+        json_report["summary"]["evaluations"].as_u64().unwrap()
+    );
+    let failed: u64 = reports
+        .iter()
+        .map(|r| r["summary"]["fail"].as_u64().unwrap())
+        .sum();
+    assert_eq!(failed, json_report["summary"]["failed"].as_u64().unwrap());
+    let cluster = reports
+        .iter()
+        .find(|r| r["kind"] == "ClusterPolicyReport")
+        .unwrap();
+    for result in cluster["results"].as_array().unwrap() {
+        assert!(result["resources"][0].get("namespace").is_none());
+    }
+}

@@ -13,6 +13,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 mod github;
 mod junit;
+mod policy_report;
+
+pub use policy_report::POLICY_REPORT_API_VERSION;
 mod sarif;
 
 use wasm_validate_abi::{Patch, Severity, Violation};

@@ -1,0 +1,162 @@
+//! `PolicyReport` and `ClusterPolicyReport` (`wgpolicyk8s.io/v1alpha2`, the
+//! Kubernetes Policy working group's report API that Kyverno and others
+//! install), as a YAML stream ready for `kubectl apply -f -`: one
+//! PolicyReport per namespace and one ClusterPolicyReport for cluster-scoped
+//! resources, each named `wasm-validate`. A result is one (resource,
+//! policy) pair: `pass`, `fail` (with every violation in the message and the
+//! first one's JSON Pointer and line in `properties`), `warn` when a policy
+//! only warned, or `error`. Timestamps are left out so that the same input
+//! gives the same bytes.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use wasm_validate_abi::Severity;
+
+use crate::{CheckReport, ResultEntry, ResultKind};
+
+/// API version of the reports.
+pub const POLICY_REPORT_API_VERSION: &str = "wgpolicyk8s.io/v1alpha2";
+
+/// Kinds that are cluster-scoped (they go into the ClusterPolicyReport);
+/// any other resource without a namespace is reported in `default`, where
+/// `kubectl apply` would create it.
+const CLUSTER_SCOPED: [&str; 22] = [
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "APIService",
+    "IngressClass",
+    "RuntimeClass",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "PodSecurityPolicy",
+    "FlowSchema",
+    "PriorityLevelConfiguration",
+    "ClusterIssuer",
+];
+
+/// The report API's severities are `high`, `medium` and `low`.
+fn severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "high",
+        Severity::Medium => "medium",
+        Severity::Low | Severity::Info => "low",
+    }
+}
+
+fn result(entry: &ResultEntry) -> Value {
+    let r = &entry.resource;
+    let mut resource = json!({"apiVersion": r.api_version, "kind": r.kind, "name": r.name});
+    if let Some(namespace) = &r.namespace {
+        resource["namespace"] = json!(namespace);
+    }
+    let mut properties = BTreeMap::from([("file".to_owned(), r.file.clone())]);
+    let (outcome, message) = match entry.result {
+        ResultKind::Pass if !entry.warnings.is_empty() => ("warn", entry.warnings.join("; ")),
+        ResultKind::Pass => ("pass", String::new()),
+        ResultKind::Fail => {
+            if let Some(first) = entry.violations.first() {
+                properties.insert("path".to_owned(), first.path.clone());
+                properties.insert("line".to_owned(), first.line.unwrap_or(r.line).to_string());
+            }
+            let messages: Vec<&str> = entry
+                .violations
+                .iter()
+                .map(|v| v.message.as_str())
+                .collect();
+            ("fail", messages.join("; "))
+        }
+        ResultKind::Error => ("error", entry.error.clone().unwrap_or_default()),
+    };
+    let mut out = json!({
+        "policy": entry.policy,
+        "result": outcome,
+        "severity": severity(entry.severity),
+        "source": "wasm-validate",
+        "scored": true,
+        "resources": [resource],
+        "properties": properties,
+    });
+    if let Some(control) = &entry.control {
+        out["rule"] = json!(control);
+    }
+    if !message.is_empty() {
+        out["message"] = json!(message);
+    }
+    out
+}
+
+impl CheckReport {
+    /// The results as PolicyReports (one per namespace) and a
+    /// ClusterPolicyReport, as JSON values, namespaces in order.
+    pub fn policy_reports(&self) -> Vec<Value> {
+        let mut by_scope: BTreeMap<Option<String>, Vec<&ResultEntry>> = BTreeMap::new();
+        for entry in &self.results {
+            let r = &entry.resource;
+            let scope = match &r.namespace {
+                Some(namespace) => Some(namespace.clone()),
+                None if CLUSTER_SCOPED.contains(&r.kind.as_str()) => None,
+                None => Some("default".to_owned()),
+            };
+            by_scope.entry(scope).or_default().push(entry);
+        }
+        by_scope
+            .into_iter()
+            .map(|(namespace, entries)| {
+                let mut summary = BTreeMap::from([
+                    ("pass", 0),
+                    ("fail", 0),
+                    ("warn", 0),
+                    ("error", 0),
+                    ("skip", 0),
+                ]);
+                let results: Vec<Value> = entries.iter().map(|e| result(e)).collect();
+                for r in &results {
+                    *summary
+                        .entry(r["result"].as_str().unwrap_or("skip"))
+                        .or_default() += 1;
+                }
+                let mut metadata = json!({
+                    "name": "wasm-validate",
+                    "labels": {"app.kubernetes.io/managed-by": "wasm-validate"},
+                });
+                let kind = match &namespace {
+                    Some(namespace) => {
+                        metadata["namespace"] = json!(namespace);
+                        "PolicyReport"
+                    }
+                    None => "ClusterPolicyReport",
+                };
+                json!({
+                    "apiVersion": POLICY_REPORT_API_VERSION,
+                    "kind": kind,
+                    "metadata": metadata,
+                    "summary": summary,
+                    "results": results,
+                })
+            })
+            .collect()
+    }
+
+    /// [`CheckReport::policy_reports`] as a YAML stream, documents separated
+    /// by `---`.
+    pub fn policy_report_yaml(&self) -> String {
+        let mut out = String::new();
+        for report in self.policy_reports() {
+            out.push_str("---\n");
+            out.push_str(&serde_yaml::to_string(&report).expect("a report encodes as YAML"));
+        }
+        out
+    }
+}
