@@ -384,12 +384,11 @@ pub fn run_check(
     let results = pipeline::run(engine, set, &mut resources, threads);
     let mut report = CheckReport::new(set, &resources, &results, input_errors);
     // Violations point into the input as the user wrote it (before mutations).
-    report.locate_violations(|resource, pointer| {
-        parsed.iter().find(|p| *p.file == *resource.file)?.line_of(
-            resource.document,
-            resource.item,
-            pointer,
-        )
+    report.locate_violations(|resource, pointers| {
+        match parsed.iter().find(|p| *p.file == *resource.file) {
+            Some(input) => input.lines_of(resource.document, resource.item, pointers),
+            None => vec![None; pointers.len()],
+        }
     });
     // Give each input its (possibly mutated) resources back, in order.
     let mut resources = resources.into_iter();

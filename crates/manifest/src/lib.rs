@@ -178,15 +178,46 @@ impl Parsed {
     /// `item`; or of its deepest ancestor present in the text when the field
     /// is missing. `None` when the document cannot be found or parsed.
     pub fn line_of(&self, document: usize, item: Option<usize>, pointer: &str) -> Option<usize> {
-        let piece = &self.documents.get(document.checked_sub(1)?)?.piece;
-        let text = self.text.get(piece.range.clone())?;
-        let pointer = match item {
-            Some(index) => format!("/items/{index}{pointer}"),
-            None => pointer.to_owned(),
+        self.lines_of(document, item, &[pointer]).pop().flatten()
+    }
+
+    /// [`Parsed::line_of`] for several pointers into the same resource,
+    /// parsing its document once; one answer per pointer, in order.
+    pub fn lines_of(
+        &self,
+        document: usize,
+        item: Option<usize>,
+        pointers: &[&str],
+    ) -> Vec<Option<usize>> {
+        let none = || vec![None; pointers.len()];
+        let Some(piece) = document
+            .checked_sub(1)
+            .and_then(|index| self.documents.get(index))
+            .map(|d| &d.piece)
+        else {
+            return none();
         };
-        let within = locate::line_of(text, &pointer)?;
-        let before = self.text[..piece.range.start].matches('\n').count();
-        Some(before + within)
+        let (Some(text), Some(prefix)) = (
+            self.text.get(piece.range.clone()),
+            self.text.get(piece.range.start..piece.prefix.end),
+        ) else {
+            return none();
+        };
+        // The piece's first line: its first content line (`piece.line`, known
+        // from splitting) less the lines of its leading prefix.
+        let first = piece.line - prefix.matches('\n').count();
+        let pointers: Vec<String> = pointers
+            .iter()
+            .map(|p| match item {
+                Some(index) => format!("/items/{index}{p}"),
+                None => (*p).to_owned(),
+            })
+            .collect();
+        let pointers: Vec<&str> = pointers.iter().map(String::as_str).collect();
+        locate::lines_of(text, &pointers)
+            .into_iter()
+            .map(|within| within.map(|line| first + line - 1))
+            .collect()
     }
 }
 

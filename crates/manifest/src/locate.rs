@@ -13,23 +13,26 @@ enum Frame {
     Seq { next: usize },
 }
 
-/// Walks the parser's events, keeping the path of the current node, and
-/// remembers the line of the deepest node on the pointer's path.
-struct Walker<'a> {
-    target: &'a [String],
+/// Walks the parser's events once, keeping the path of the current node,
+/// and remembers for each target pointer the line of the deepest node on its
+/// path.
+struct Walker {
+    targets: Vec<Vec<String>>,
     stack: Vec<Frame>,
     path: Vec<String>,
-    /// (depth, 1-based line) of the deepest match so far.
-    best: Option<(usize, usize)>,
+    /// Per target: (depth, 1-based line) of the deepest match so far.
+    best: Vec<Option<(usize, usize)>>,
     documents: usize,
 }
 
-impl Walker<'_> {
+impl Walker {
     fn record(&mut self, path_len: usize, line: usize) {
-        let on_path =
-            path_len <= self.target.len() && self.path[..path_len] == self.target[..path_len];
-        if on_path && self.best.is_none_or(|(depth, _)| path_len > depth) {
-            self.best = Some((path_len, line));
+        let path = &self.path[..path_len];
+        for (target, best) in self.targets.iter().zip(&mut self.best) {
+            let on_path = path_len <= target.len() && *path == target[..path_len];
+            if on_path && best.is_none_or(|(depth, _)| path_len > depth) {
+                *best = Some((path_len, line));
+            }
         }
     }
 
@@ -70,7 +73,7 @@ impl Walker<'_> {
     }
 }
 
-impl MarkedEventReceiver for Walker<'_> {
+impl MarkedEventReceiver for Walker {
     fn on_event(&mut self, event: Event, mark: Marker) {
         if self.documents > 1 {
             return;
@@ -126,16 +129,27 @@ pub fn pointer_tokens(pointer: &str) -> Vec<String> {
 /// the node itself is absent (a violation may be about a missing field).
 /// `None` when the text does not parse or has no content.
 pub fn line_of(text: &str, pointer: &str) -> Option<usize> {
-    let target = pointer_tokens(pointer);
+    lines_of(text, &[pointer]).pop().flatten()
+}
+
+/// [`line_of`] for several pointers into the same document, parsing it once;
+/// one answer per pointer, in order (all `None` when the text does not parse).
+pub fn lines_of(text: &str, pointers: &[&str]) -> Vec<Option<usize>> {
     let mut walker = Walker {
-        target: &target,
+        targets: pointers.iter().map(|p| pointer_tokens(p)).collect(),
         stack: Vec::new(),
         path: Vec::new(),
-        best: None,
+        best: vec![None; pointers.len()],
         documents: 0,
     };
-    Parser::new_from_str(text).load(&mut walker, false).ok()?;
-    walker.best.map(|(_, line)| line)
+    if Parser::new_from_str(text).load(&mut walker, false).is_err() {
+        return vec![None; pointers.len()];
+    }
+    walker
+        .best
+        .into_iter()
+        .map(|best| best.map(|(_, line)| line))
+        .collect()
 }
 
 #[cfg(test)]

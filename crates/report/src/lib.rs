@@ -221,13 +221,39 @@ pub struct ResultEntry {
 }
 
 impl CheckReport {
-    /// Fills in the `line` of every violation with `locate(resource, path)`
-    /// (for example [`wasm_validate_manifest::Parsed::line_of`]).
-    pub fn locate_violations(&mut self, locate: impl Fn(&ResourceRef, &str) -> Option<usize>) {
-        for entry in &mut self.results {
-            for violation in &mut entry.violations {
-                violation.line = locate(&entry.resource, &violation.path);
+    /// Fills in the `line` of every violation with `locate(resource, paths)`,
+    /// called once per resource with the paths of all its violations (for
+    /// example [`wasm_validate_manifest::Parsed::lines_of`], which parses the
+    /// resource's document once) and answering one line per path.
+    pub fn locate_violations(
+        &mut self,
+        locate: impl Fn(&ResourceRef, &[&str]) -> Vec<Option<usize>>,
+    ) {
+        // Results are in input order: a resource's entries are adjacent.
+        let same = |a: &ResourceRef, b: &ResourceRef| {
+            (&a.file, a.document, a.item) == (&b.file, b.document, b.item)
+        };
+        let mut start = 0;
+        while start < self.results.len() {
+            let mut end = start + 1;
+            while end < self.results.len()
+                && same(&self.results[start].resource, &self.results[end].resource)
+            {
+                end += 1;
             }
+            let group = &mut self.results[start..end];
+            let paths: Vec<&str> = group
+                .iter()
+                .flat_map(|e| e.violations.iter().map(|v| v.path.as_str()))
+                .collect();
+            if !paths.is_empty() {
+                let lines = locate(&group[0].resource, &paths);
+                let violations = group.iter_mut().flat_map(|e| e.violations.iter_mut());
+                for (violation, line) in violations.zip(lines) {
+                    violation.line = line;
+                }
+            }
+            start = end;
         }
     }
 
