@@ -47,7 +47,8 @@ pub struct OutputSpec {
 impl std::str::FromStr for OutputSpec {
     type Err = String;
 
-    /// Parses `text`, `json`, `sarif`, optionally followed by `=PATH`.
+    /// Parses a format name (`text`, `json`, `sarif`, `junit`, `github`,
+    /// `policyreport`), optionally followed by `=PATH`.
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         let (name, path) = match value.split_once('=') {
             Some((name, path)) if !path.is_empty() => (name, Some(path.into())),
@@ -295,15 +296,6 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
 pub fn list_policies(format: OutputFormat) -> String {
     let catalog = wasm_validate_builtin::catalog();
     match format {
-        OutputFormat::Json
-        | OutputFormat::Sarif
-        | OutputFormat::Junit
-        | OutputFormat::Github
-        | OutputFormat::Policyreport => {
-            let mut out = serde_json::to_string_pretty(catalog).expect("metadata encodes");
-            out.push('\n');
-            out
-        }
         OutputFormat::Text => {
             let mut out = String::new();
             for m in catalog {
@@ -326,6 +318,12 @@ pub fn list_policies(format: OutputFormat) -> String {
                     m.description
                 ));
             }
+            out
+        }
+        // The catalogue is metadata, not a report: every other format lists it as JSON.
+        _ => {
+            let mut out = serde_json::to_string_pretty(catalog).expect("metadata encodes");
+            out.push('\n');
             out
         }
     }

@@ -18,12 +18,6 @@ impl CheckReport {
             let mut suite = TestSuite::new(policy.name.clone());
             for entry in self.results.iter().filter(|e| e.policy == policy.name) {
                 let r = &entry.resource;
-                let mut name = format!("{}/", r.kind);
-                if let Some(namespace) = &r.namespace {
-                    name.push_str(namespace);
-                    name.push('/');
-                }
-                name.push_str(&r.name);
                 let status = match entry.result {
                     ResultKind::Pass => TestCaseStatus::success(),
                     ResultKind::Fail => {
@@ -53,7 +47,7 @@ impl CheckReport {
                         status
                     }
                 };
-                let mut case = TestCase::new(name, status);
+                let mut case = TestCase::new(r.qualified_name(), status);
                 case.set_classname(format!("{}:{}", r.file, r.line));
                 suite.add_test_case(case);
             }

@@ -165,6 +165,17 @@ pub enum FailOn {
     Warn,
 }
 
+impl ResourceRef {
+    /// `Kind/namespace/name`, or `Kind/name` without a namespace: how the
+    /// SARIF and JUnit outputs name the resource.
+    pub fn qualified_name(&self) -> String {
+        match &self.namespace {
+            Some(namespace) => format!("{}/{namespace}/{}", self.kind, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
 /// One reason a resource failed, as reported.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -17,31 +17,17 @@ use crate::{CheckReport, ResourceRef, ResultKind};
 
 /// The SARIF level of a policy's findings: `error` for high and critical,
 /// `warning` for medium, `note` for low and info.
-fn level(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical | Severity::High => "error",
-        Severity::Medium => "warning",
-        Severity::Low | Severity::Info => "note",
-    }
-}
-
 fn result_level(severity: Severity) -> ResultLevel {
-    match level(severity) {
-        "error" => ResultLevel::Error,
-        "warning" => ResultLevel::Warning,
-        _ => ResultLevel::Note,
+    match severity {
+        Severity::Critical | Severity::High => ResultLevel::Error,
+        Severity::Medium => ResultLevel::Warning,
+        Severity::Low | Severity::Info => ResultLevel::Note,
     }
 }
 
 /// A location: the file and line, and the resource as a logical location.
 fn location(resource: &ResourceRef, line: Option<usize>) -> Location {
     let line = line.unwrap_or(resource.line).max(1);
-    let mut name = format!("{}/", resource.kind);
-    if let Some(namespace) = &resource.namespace {
-        name.push_str(namespace);
-        name.push('/');
-    }
-    name.push_str(&resource.name);
     Location::builder()
         .physical_location(
             PhysicalLocation::builder()
@@ -55,7 +41,7 @@ fn location(resource: &ResourceRef, line: Option<usize>) -> Location {
         )
         .logical_locations(vec![
             LogicalLocation::builder()
-                .fully_qualified_name(name)
+                .fully_qualified_name(resource.qualified_name())
                 .kind("resource")
                 .build(),
         ])
@@ -100,7 +86,10 @@ impl CheckReport {
                     )
                     .default_configuration(
                         ReportingConfiguration::builder()
-                            .level(serde_json::json!(level(policy.severity)))
+                            .level(
+                                serde_json::to_value(result_level(policy.severity))
+                                    .expect("a level encodes"),
+                            )
                             .build(),
                     )
                     .properties(properties)

@@ -34,29 +34,23 @@ pub fn qualified(image: &str) -> String {
 
 fn evaluate(request: &Request<Settings, Object>) -> Response {
     let registries = &request.settings.registries;
-    let mut violations = Vec::new();
-    for pod in request.object.pod_specs() {
-        for c in pod.containers() {
-            let Some(image) = c.container.image.as_deref() else {
-                continue;
-            };
-            let full = qualified(image);
-            if registries.iter().any(|prefix| {
-                image.starts_with(prefix.as_str()) || full.starts_with(prefix.as_str())
-            }) {
-                continue;
-            }
-            violations.push(violation(
+    Response::from_violations(request.object.check_containers(|_, c| {
+        let image = c.container.image.as_deref()?;
+        let full = qualified(image);
+        let allowed = registries
+            .iter()
+            .any(|prefix| image.starts_with(prefix.as_str()) || full.starts_with(prefix.as_str()));
+        (!allowed).then(|| {
+            violation(
                 format!(
                     "{} uses image \"{image}\", which is not from an allowed registry ({})",
                     c.describe(),
                     registries.join(", ")
                 ),
-                format!("{}/image", c.pointer),
-            ));
-        }
-    }
-    Response::from_violations(violations)
+                c.field("image"),
+            )
+        })
+    }))
 }
 
 export_policy!(

@@ -3,7 +3,7 @@
 //! Image reference grammar: <https://kubernetes.io/docs/concepts/containers/images/#image-names>.
 #![deny(unsafe_code)]
 
-use wasm_validate_sdk::{NoSettings, Object, Request, Response, Violation, export_policy};
+use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, violation};
 
 /// The tag of an image reference, if any: the text after the last `:` that
 /// follows the last `/` (a `:` before it belongs to a registry port), with
@@ -15,31 +15,25 @@ fn tag(image: &str) -> Option<&str> {
 }
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
-    let mut violations = Vec::new();
-    for pod in request.object.pod_specs() {
-        for c in pod.containers() {
-            let Some(image) = c.container.image.as_deref() else {
-                continue;
-            };
-            if image.contains('@') && tag(image) != Some("latest") {
-                continue;
-            }
-            let problem = match tag(image) {
-                None => "has no tag (which means 'latest')",
-                Some("latest") => "uses the 'latest' tag",
-                Some(_) => continue,
-            };
-            violations.push(Violation {
-                message: format!(
-                    "{} \"{}\": image \"{image}\" {problem}; pin a version tag or a digest",
-                    c.kind.noun(),
-                    c.container.name
-                ),
-                path: format!("{}/image", c.pointer),
-            });
+    Response::from_violations(request.object.check_containers(|_, c| {
+        let image = c.container.image.as_deref()?;
+        if image.contains('@') && tag(image) != Some("latest") {
+            return None;
         }
-    }
-    Response::from_violations(violations)
+        let problem = match tag(image) {
+            None => "has no tag (which means 'latest')",
+            Some("latest") => "uses the 'latest' tag",
+            Some(_) => return None,
+        };
+        Some(violation(
+            format!(
+                "{} \"{}\": image \"{image}\" {problem}; pin a version tag or a digest",
+                c.kind.noun(),
+                c.container.name
+            ),
+            c.field("image"),
+        ))
+    }))
 }
 
 export_policy!(

@@ -10,49 +10,47 @@
 use wasm_validate_sdk::{Handler, NoSettings, Object, Request, Response, export_policy, violation};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
-    let mut violations = Vec::new();
-    for pod in request.object.pod_specs() {
-        for c in pod.containers() {
-            let container = c.container;
-            let lifecycle = container.lifecycle.as_ref();
-            let handlers: [(&str, Option<&Handler>); 5] = [
-                ("livenessProbe", container.liveness_probe.as_ref()),
-                ("readinessProbe", container.readiness_probe.as_ref()),
-                ("startupProbe", container.startup_probe.as_ref()),
-                (
-                    "lifecycle/postStart",
-                    lifecycle.and_then(|l| l.post_start.as_ref()),
-                ),
-                (
-                    "lifecycle/preStop",
-                    lifecycle.and_then(|l| l.pre_stop.as_ref()),
-                ),
-            ];
-            for (field, handler) in handlers {
-                let Some(handler) = handler else { continue };
-                for (action, host_action) in [
-                    ("httpGet", handler.http_get.as_ref()),
-                    ("tcpSocket", handler.tcp_socket.as_ref()),
-                ] {
-                    let host = host_action
-                        .and_then(|a| a.host.as_deref())
-                        .unwrap_or_default();
-                    if host.is_empty() {
-                        continue;
-                    }
-                    violations.push(violation(
-                        format!(
-                            "probe or lifecycle host is forbidden: {} sets {}.{action}.host=\"{host}\"",
-                            c.describe(),
-                            field.replace('/', ".")
-                        ),
-                        format!("{}/{field}/{action}/host", c.pointer),
-                    ));
+    Response::from_violations(request.object.check_containers(|_, c| {
+        let container = c.container;
+        let lifecycle = container.lifecycle.as_ref();
+        let handlers: [(&str, Option<&Handler>); 5] = [
+            ("livenessProbe", container.liveness_probe.as_ref()),
+            ("readinessProbe", container.readiness_probe.as_ref()),
+            ("startupProbe", container.startup_probe.as_ref()),
+            (
+                "lifecycle/postStart",
+                lifecycle.and_then(|l| l.post_start.as_ref()),
+            ),
+            (
+                "lifecycle/preStop",
+                lifecycle.and_then(|l| l.pre_stop.as_ref()),
+            ),
+        ];
+        let mut violations = Vec::new();
+        for (field, handler) in handlers {
+            let Some(handler) = handler else { continue };
+            for (action, host_action) in [
+                ("httpGet", handler.http_get.as_ref()),
+                ("tcpSocket", handler.tcp_socket.as_ref()),
+            ] {
+                let host = host_action
+                    .and_then(|a| a.host.as_deref())
+                    .unwrap_or_default();
+                if host.is_empty() {
+                    continue;
                 }
+                violations.push(violation(
+                    format!(
+                        "probe or lifecycle host is forbidden: {} sets {}.{action}.host=\"{host}\"",
+                        c.describe(),
+                        field.replace('/', ".")
+                    ),
+                    c.field(&format!("{field}/{action}/host")),
+                ));
             }
         }
-    }
-    Response::from_violations(violations)
+        violations
+    }))
 }
 
 export_policy!(

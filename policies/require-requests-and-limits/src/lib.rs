@@ -22,34 +22,31 @@ fn default_resources() -> Vec<String> {
 }
 
 fn evaluate(request: &Request<Settings, Object>) -> Response {
-    let mut violations = Vec::new();
-    for pod in request.object.pod_specs() {
-        for c in pod.containers() {
-            if c.kind == ContainerKind::Ephemeral {
-                continue;
-            }
-            let resources = c.container.resources.as_ref();
-            for (field, present) in [
-                ("requests", resources.and_then(|r| r.requests.as_ref())),
-                ("limits", resources.and_then(|r| r.limits.as_ref())),
-            ] {
-                for resource in &request.settings.resources {
-                    if present.is_some_and(|m| m.contains_key(resource)) {
-                        continue;
-                    }
-                    violations.push(violation(
-                        format!("{} must set resources.{field}.{resource}", c.describe()),
-                        format!(
-                            "{}/resources/{field}/{}",
-                            c.pointer,
-                            escape_pointer_token(resource)
-                        ),
-                    ));
+    Response::from_violations(request.object.check_containers(|_, c| {
+        let mut violations = Vec::new();
+        if c.kind == ContainerKind::Ephemeral {
+            return violations;
+        }
+        let resources = c.container.resources.as_ref();
+        for (field, present) in [
+            ("requests", resources.and_then(|r| r.requests.as_ref())),
+            ("limits", resources.and_then(|r| r.limits.as_ref())),
+        ] {
+            for resource in &request.settings.resources {
+                if present.is_some_and(|m| m.contains_key(resource)) {
+                    continue;
                 }
+                violations.push(violation(
+                    format!("{} must set resources.{field}.{resource}", c.describe()),
+                    c.field(&format!(
+                        "resources/{field}/{}",
+                        escape_pointer_token(resource)
+                    )),
+                ));
             }
         }
-    }
-    Response::from_violations(violations)
+        violations
+    }))
 }
 
 export_policy!(
