@@ -10,20 +10,46 @@
 //! `metadata.name`, `metadata.namespace`) nor Helm 4's
 //! `postrenderer.helm.sh/postrender-filename` annotation; such a patch, or one
 //! that does not apply, is an error result for that policy and is not applied.
+//!
+//! Each configured policy has an [`Action`] and may be limited to some
+//! resources ([`ResourceFilter`]); findings may be exempted by configuration
+//! ([`Exemption`]) or by the resource's `wasm-validate.dev/ignore` annotation.
+//! Exempted policies still run: their findings are kept in
+//! [`PolicyResult::exempted`] with the reason, and their patches are not
+//! applied.
 #![forbid(unsafe_code)]
+
+mod scope;
+
+pub use scope::{
+    Action, Exempt, Exemption, ExemptionSource, Glob, IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION,
+    LabelRequirement, LabelSelector, ResourceFilter, SelectorOperator, annotation_exemption,
+    container_of,
+};
 
 use serde_json::Value;
 use wasm_validate_abi::{Patch, Violation};
 use wasm_validate_engine::{Engine, Evaluation, LogRecord, Policy};
 use wasm_validate_manifest::{HELM_POSTRENDER_FILENAME, Resource};
 
-/// A policy with the settings it runs with.
+/// A policy with the settings it runs with, its action and the resources
+/// it is limited to.
 #[derive(Debug, Clone)]
 pub struct ConfiguredPolicy {
     /// The loaded policy.
     pub policy: Policy,
     /// Its settings object (`{}` when none).
     pub settings: Value,
+    /// The name it is reported under: the policy's own name unless the
+    /// configuration gives it an `id` (to run one module twice with
+    /// different settings).
+    pub id: String,
+    /// What its findings do.
+    pub action: Action,
+    /// It runs only on resources this filter selects (all when `None`).
+    pub include: Option<ResourceFilter>,
+    /// It does not run on resources any of these filters select.
+    pub exclude: Vec<ResourceFilter>,
     request_prefix: Vec<u8>,
 }
 
@@ -37,8 +63,12 @@ impl ConfiguredPolicy {
         serde_json::to_writer(&mut request_prefix, &settings).expect("a JSON value encodes");
         request_prefix.extend_from_slice(br#","object":"#);
         ConfiguredPolicy {
+            id: policy.name().to_owned(),
             policy,
             settings,
+            action: Action::Deny,
+            include: None,
+            exclude: Vec::new(),
             request_prefix,
         }
     }
@@ -53,9 +83,26 @@ impl ConfiguredPolicy {
         Ok(ConfiguredPolicy::new(policy, settings))
     }
 
-    /// The policy's name.
+    /// The name the policy is reported under ([`ConfiguredPolicy::id`]).
     pub fn name(&self) -> &str {
-        self.policy.name()
+        &self.id
+    }
+
+    /// Whether `name` designates this policy: its id, its own name or one
+    /// of its aliases.
+    pub fn is_named(&self, name: &str) -> bool {
+        let metadata = self.policy.metadata();
+        self.id == name || metadata.name == name || metadata.aliases.iter().any(|a| a == name)
+    }
+
+    /// Whether the policy runs on `resource`: its metadata's rules match,
+    /// the include filter (if any) selects it and no exclude filter does.
+    pub fn applies_to(&self, resource: &Resource) -> bool {
+        self.policy
+            .metadata()
+            .applies_to(resource.api_version(), resource.kind())
+            && self.include.as_ref().is_none_or(|f| f.matches(resource))
+            && !self.exclude.iter().any(|f| f.matches(resource))
     }
 }
 
@@ -118,11 +165,16 @@ pub fn validate_settings(
     }
 }
 
-/// The policies of a run, in configuration order.
+/// The policies of a run, in configuration order, and the exemptions.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
     /// The policies; a result's `policy` field indexes this list.
     pub policies: Vec<ConfiguredPolicy>,
+    /// Configured exemptions, in order (the first that matches gives the reason).
+    pub exemptions: Vec<Exemption>,
+    /// Ignore `wasm-validate.dev/ignore` annotations (a platform team may
+    /// not want resource authors to exempt themselves).
+    pub ignore_annotations: bool,
 }
 
 /// What one policy said about one resource.
@@ -145,8 +197,18 @@ pub struct PolicyResult {
     pub outcome: Outcome,
     /// Warnings the policy gave (they do not deny).
     pub warnings: Vec<String>,
-    /// The RFC 6902 patch a mutating policy applied, if any.
+    /// The RFC 6902 patch a mutating policy returned, if any (what was
+    /// applied when [`PolicyResult::patch_applied`]).
     pub patch: Option<Patch>,
+    /// Whether the patch was applied (not when the policy is exempted for
+    /// the resource or its action is `audit`).
+    pub patch_applied: bool,
+    /// When the whole resource is exempted from this policy: why. The
+    /// policy's violations are then all in [`PolicyResult::exempted`].
+    pub exemption: Option<Exempt>,
+    /// Findings that were exempted, each with why: violations, and patch
+    /// operations left out inside exempted containers.
+    pub exempted: Vec<(Violation, Exempt)>,
     /// Messages the policy logged.
     pub logs: Vec<LogRecord>,
     /// Fuel the evaluation used (0 when it failed).
@@ -183,7 +245,8 @@ pub fn run(
 }
 
 /// Evaluates every applicable policy on one resource: mutating ones first, in
-/// order, then validating ones on the mutated object.
+/// order, then validating ones on the mutated object. Exemptions are applied
+/// to each result (see [`PolicyResult::exempted`]).
 pub fn evaluate_resource(
     engine: &Engine,
     set: &PolicySet,
@@ -193,13 +256,14 @@ pub fn evaluate_resource(
         .policies
         .iter()
         .enumerate()
-        .filter(|(_, p)| {
-            p.policy
-                .metadata()
-                .applies_to(resource.api_version(), resource.kind())
-        })
+        .filter(|(_, p)| p.applies_to(resource))
         .map(|(index, _)| index)
         .collect();
+    let annotation = if set.ignore_annotations {
+        None
+    } else {
+        annotation_exemption(&resource.object)
+    };
     let mut results = Vec::with_capacity(applicable.len());
     let mut encoded: Option<Vec<u8>> = None;
     let (mutating, validating): (Vec<usize>, Vec<usize>) = applicable
@@ -221,15 +285,22 @@ pub fn evaluate_resource(
                 outcome: Outcome::Error(error.to_string()),
                 warnings: Vec::new(),
                 patch: None,
+                patch_applied: false,
+                exemption: None,
+                exempted: Vec::new(),
                 logs: Vec::new(),
                 fuel_used: 0,
             },
         };
-        if let Some(patch) = result.patch.as_ref().filter(|p| !p.0.is_empty()) {
+        let exemptions = Exemptions::for_policy(set, configured, resource, annotation.as_ref());
+        exemptions.apply(&mut result, &resource.object);
+        let apply = result.exemption.is_none() && configured.action != Action::Audit;
+        if let Some(patch) = result.patch.as_ref().filter(|p| apply && !p.0.is_empty()) {
             match apply_patch(&resource.object, patch) {
                 Ok(patched) => {
                     resource.object = patched;
                     resource.modified = true;
+                    result.patch_applied = true;
                     encoded = None;
                 }
                 Err(message) => {
@@ -244,6 +315,122 @@ pub fn evaluate_resource(
     results
 }
 
+/// The exemptions that concern one policy on one resource.
+struct Exemptions<'a> {
+    /// The whole resource is exempted: why.
+    whole: Option<Exempt>,
+    /// Exemptions limited to some containers.
+    containers: Vec<&'a Exemption>,
+}
+
+impl<'a> Exemptions<'a> {
+    fn for_policy(
+        set: &'a PolicySet,
+        policy: &ConfiguredPolicy,
+        resource: &Resource,
+        annotation: Option<&(Vec<String>, Option<String>)>,
+    ) -> Self {
+        let from_annotation = annotation
+            .filter(|(names, _)| names.iter().any(|n| policy.is_named(n)))
+            .map(|(_, reason)| Exempt {
+                reason: reason
+                    .clone()
+                    .unwrap_or_else(|| format!("no reason given ({IGNORE_REASON_ANNOTATION})")),
+                source: ExemptionSource::Annotation,
+            });
+        let configured = set.exemptions.iter().filter(|e| {
+            (e.policies.is_empty() || e.policies.iter().any(|n| policy.is_named(n)))
+                && e.resources.matches(resource)
+        });
+        let (containers, whole): (Vec<&Exemption>, Vec<&Exemption>) =
+            configured.partition(|e| !e.containers.is_empty());
+        Exemptions {
+            whole: from_annotation.or_else(|| whole.first().map(|e| e.exempt.clone())),
+            containers,
+        }
+    }
+
+    /// The exemption covering the container `path` points into, if any.
+    fn for_path(&self, object: &Value, path: &str) -> Option<&Exempt> {
+        let container = container_of(object, path)?;
+        self.containers
+            .iter()
+            .find(|e| e.containers.iter().any(|g| g.matches(container)))
+            .map(|e| &e.exempt)
+    }
+
+    /// Moves exempted violations (all of them when the whole resource is
+    /// exempted) to `result.exempted`, and drops patch operations inside
+    /// exempted containers.
+    fn apply(&self, result: &mut PolicyResult, object: &Value) {
+        if let Some(exempt) = &self.whole {
+            result.exemption = Some(exempt.clone());
+            if let Outcome::Fail(violations) = &mut result.outcome {
+                result.exempted.extend(
+                    std::mem::take(violations)
+                        .into_iter()
+                        .map(|v| (v, exempt.clone())),
+                );
+                result.outcome = Outcome::Pass;
+            }
+            return;
+        }
+        if self.containers.is_empty() {
+            return;
+        }
+        if let Outcome::Fail(violations) = &mut result.outcome {
+            let mut kept = Vec::new();
+            for violation in std::mem::take(violations) {
+                match self.for_path(object, &violation.path) {
+                    Some(exempt) => result.exempted.push((violation, exempt.clone())),
+                    None => kept.push(violation),
+                }
+            }
+            result.outcome = if kept.is_empty() {
+                Outcome::Pass
+            } else {
+                Outcome::Fail(kept)
+            };
+        }
+        if let Some(patch) = &mut result.patch {
+            let mut kept = Vec::new();
+            for operation in std::mem::take(&mut patch.0) {
+                match self.for_path(object, operation.path().as_str()) {
+                    Some(exempt) => result.exempted.push((
+                        Violation {
+                            message: format!(
+                                "patch operation not applied: {} {}",
+                                patch_op_name(&operation),
+                                operation.path()
+                            ),
+                            path: operation.path().to_string(),
+                        },
+                        exempt.clone(),
+                    )),
+                    None => kept.push(operation),
+                }
+            }
+            patch.0 = kept;
+            if patch.0.is_empty() {
+                result.patch = None;
+            }
+        }
+    }
+}
+
+/// The `op` of an RFC 6902 operation (`add`, `remove`, ...).
+pub fn patch_op_name(op: &wasm_validate_abi::PatchOperation) -> &'static str {
+    use wasm_validate_abi::PatchOperation as Op;
+    match op {
+        Op::Add(_) => "add",
+        Op::Remove(_) => "remove",
+        Op::Replace(_) => "replace",
+        Op::Move(_) => "move",
+        Op::Copy(_) => "copy",
+        Op::Test(_) => "test",
+    }
+}
+
 fn from_evaluation(policy: usize, evaluation: Evaluation) -> PolicyResult {
     let response = evaluation.response;
     PolicyResult {
@@ -255,6 +442,9 @@ fn from_evaluation(policy: usize, evaluation: Evaluation) -> PolicyResult {
         },
         warnings: response.warnings,
         patch: response.patch,
+        patch_applied: false,
+        exemption: None,
+        exempted: Vec::new(),
         logs: evaluation.logs,
         fuel_used: evaluation.fuel_used,
     }

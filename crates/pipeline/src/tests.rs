@@ -21,6 +21,7 @@ fn builtin_set(engine: &Engine) -> PolicySet {
                 .unwrap()
         })
         .collect(),
+        ..PolicySet::default()
     }
 }
 
@@ -150,4 +151,151 @@ proptest::proptest! {
         proptest::prop_assert_eq!(single, many);
         proptest::prop_assert_eq!(base, parallel);
     }
+}
+
+fn index_of(set: &PolicySet, name: &str) -> usize {
+    set.policies.iter().position(|p| p.name() == name).unwrap()
+}
+
+fn result_of<'a>(set: &PolicySet, results: &'a [PolicyResult], name: &str) -> &'a PolicyResult {
+    let index = index_of(set, name);
+    results.iter().find(|r| r.policy == index).unwrap()
+}
+
+#[test]
+fn an_ignore_annotation_exempts_the_named_policies_but_keeps_their_findings() {
+    let engine = Engine::default();
+    let set = builtin_set(&engine);
+    let mut resources = fixtures();
+    let annotations = json!({
+        IGNORE_ANNOTATION: "privileged, drop-all-capabilities",
+        IGNORE_REASON_ANNOTATION: "legacy web tier, ticket OPS-12"
+    });
+    resources[0].object["spec"]["template"]["metadata"]["annotations"] = annotations;
+    let plain = run(&engine, &set, &mut fixtures(), 1);
+    let results = run(&engine, &set, &mut resources, 1);
+    let privileged = result_of(&set, &results[0], "privileged");
+    assert_eq!(privileged.outcome, Outcome::Pass);
+    let Outcome::Fail(before) = &result_of(&set, &plain[0], "privileged").outcome else {
+        panic!("the fixture should fail privileged");
+    };
+    let exempted: Vec<&Violation> = privileged.exempted.iter().map(|(v, _)| v).collect();
+    assert_eq!(exempted, before.iter().collect::<Vec<_>>());
+    let exempt = privileged.exemption.as_ref().unwrap();
+    assert_eq!(exempt.reason, "legacy web tier, ticket OPS-12");
+    assert_eq!(exempt.source, ExemptionSource::Annotation);
+    // The exempted fix is reported but not applied.
+    let fix = result_of(&set, &results[0], "drop-all-capabilities");
+    assert!(fix.patch.is_some() && !fix.patch_applied);
+    assert!(
+        resources[0].object["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+            .get("capabilities")
+            .is_none()
+    );
+    // Other policies are unaffected.
+    assert_eq!(
+        result_of(&set, &results[0], "run-as-non-root").outcome,
+        result_of(&set, &plain[0], "run-as-non-root").outcome
+    );
+    // A set that ignores annotations ignores this one.
+    let strict = PolicySet {
+        ignore_annotations: true,
+        ..set.clone()
+    };
+    let mut again = resources.clone();
+    again[0].object = {
+        let mut o = fixtures()[0].object.clone();
+        o["spec"]["template"]["metadata"]["annotations"] =
+            resources[0].object["spec"]["template"]["metadata"]["annotations"].clone();
+        o
+    };
+    let results = run(&engine, &strict, &mut again, 1);
+    assert!(matches!(
+        result_of(&strict, &results[0], "privileged").outcome,
+        Outcome::Fail(_)
+    ));
+}
+
+#[test]
+fn container_exemptions_exempt_only_that_container() {
+    let engine = Engine::default();
+    let mut set = builtin_set(&engine);
+    let exempt = Exempt {
+        reason: "init runs as root by design".to_owned(),
+        source: ExemptionSource::Config("wasm-validate.yaml:7".to_owned()),
+    };
+    set.exemptions.push(Exemption {
+        policies: vec![],
+        resources: ResourceFilter {
+            kinds: vec![Glob::new("Deploy*").unwrap()],
+            ..ResourceFilter::default()
+        },
+        containers: vec![Glob::new("set?p").unwrap()],
+        exempt: exempt.clone(),
+    });
+    let mut resources = fixtures();
+    let results = run(&engine, &set, &mut resources, 1);
+    let mut exempted = 0;
+    for result in &results[0] {
+        for (violation, why) in &result.exempted {
+            assert!(
+                violation.path.contains("/initContainers/0"),
+                "{violation:?}"
+            );
+            assert_eq!(why, &exempt);
+            exempted += 1;
+        }
+        if let Outcome::Fail(violations) = &result.outcome {
+            assert!(
+                violations
+                    .iter()
+                    .all(|v| !v.path.contains("/initContainers/"))
+            );
+        }
+        if let Some(patch) = &result.patch {
+            assert!(
+                patch
+                    .0
+                    .iter()
+                    .all(|op| !op.path().to_string().contains("/initContainers/"))
+            );
+        }
+    }
+    assert!(exempted > 0);
+    // The web container is still fixed; the exempted init container is not.
+    let spec = &resources[0].object["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["containers"][0]["securityContext"]["capabilities"]["drop"],
+        json!(["ALL"])
+    );
+    assert_eq!(
+        spec["initContainers"][0]["securityContext"]["capabilities"]["drop"],
+        json!(["NET_RAW"])
+    );
+    // The exemption is for Deployments only: the DaemonSet's findings stand.
+    assert!(results[1].iter().all(|r| r.exempted.is_empty()));
+}
+
+#[test]
+fn filters_limit_a_policy_and_audit_does_not_mutate() {
+    let engine = Engine::default();
+    let mut set = builtin_set(&engine);
+    let fix = index_of(&set, "drop-all-capabilities");
+    set.policies[fix].action = Action::Audit;
+    let privileged = index_of(&set, "privileged");
+    set.policies[privileged].include = Some(ResourceFilter {
+        kinds: vec![Glob::new("DaemonSet").unwrap()],
+        ..ResourceFilter::default()
+    });
+    set.policies[privileged].exclude = vec![ResourceFilter {
+        names: vec![Glob::new("node-*").unwrap()],
+        ..ResourceFilter::default()
+    }];
+    let mut resources = fixtures();
+    let results = run(&engine, &set, &mut resources, 1);
+    assert!(results.iter().flatten().all(|r| r.policy != privileged));
+    let audited = result_of(&set, &results[0], "drop-all-capabilities");
+    assert!(audited.patch.is_some() && !audited.patch_applied);
+    let web = &resources[0].object["spec"]["template"]["spec"]["containers"][0];
+    assert!(web["securityContext"].get("capabilities").is_none());
 }

@@ -2,13 +2,17 @@
 //! (<https://docs.github.com/actions/reference/workflow-commands-for-github-actions>):
 //! one `::error`, `::warning` or `::notice` line per violation with the file
 //! and the line of the offending field, so that the findings appear as
-//! annotations on the pull request. Policy errors and unreadable inputs are
-//! `::error` lines. Values are escaped as the runner expects (`%`, CR and LF
+//! annotations on the pull request: a `deny` policy's by severity, a `warn`
+//! policy's as `::warning`, an `audit` policy's as `::notice`; exempted
+//! findings are left out. Policy errors and unreadable inputs are `::error`
+//! lines, notices `::warning` lines. Values are escaped as the runner expects (`%`, CR and LF
 //! everywhere; `:` and `,` in properties too).
 
 use std::fmt::Write as _;
 
 use wasm_validate_abi::Severity;
+
+use wasm_validate_pipeline::Action;
 
 use crate::{CheckReport, ResultKind};
 
@@ -40,13 +44,17 @@ impl CheckReport {
                 Some(control) => format!("{} ({control})", entry.policy),
                 None => entry.policy.clone(),
             };
+            let level = match entry.action {
+                Action::Deny => command(entry.severity),
+                Action::Warn => "warning",
+                Action::Audit => "notice",
+            };
             match entry.result {
-                ResultKind::Fail => {
+                ResultKind::Fail | ResultKind::Warn => {
                     for violation in &entry.violations {
                         let _ = writeln!(
                             out,
-                            "::{} file={},line={},title={}::{} {}/{}: {} (at {})",
-                            command(entry.severity),
+                            "::{level} file={},line={},title={}::{} {}/{}: {} (at {})",
                             escape_property(&r.file),
                             violation.line.unwrap_or(r.line),
                             escape_property(&title),
@@ -68,14 +76,19 @@ impl CheckReport {
                         escape_data(entry.error.as_deref().unwrap_or_default()),
                     );
                 }
-                ResultKind::Pass => {}
+                ResultKind::Pass | ResultKind::Skip => {}
             }
         }
-        for error in &self.errors {
+        let problems = self
+            .errors
+            .iter()
+            .map(|e| (e, "error", "input error"))
+            .chain(self.notices.iter().map(|n| (n, "warning", "notice")));
+        for (error, level, title) in problems {
             let line = error.line.map(|l| format!(",line={l}")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "::error file={}{line},title=input error::{}",
+                "::{level} file={}{line},title={title}::{}",
                 escape_property(&error.file),
                 escape_data(&error.message),
             );

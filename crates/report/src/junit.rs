@@ -3,12 +3,28 @@
 //! `<testcase>` per resource it applied to, named `Kind/namespace/name`
 //! with the file as `classname`. A denial is a `<failure>` whose text lists
 //! every violation with its JSON Pointer and line; a policy that could not
-//! evaluate the resource is an `<error>`. CI systems show each failing
+//! evaluate the resource is an `<error>`; a result whose findings were all
+//! exempted is `<skipped>` with the reason. Findings of `warn` and `audit`
+//! policies do not fail the case: they are listed in its `<system-out>`. CI systems show each failing
 //! (policy, resource) pair as a failed test.
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use wasm_validate_pipeline::Action;
 
-use crate::{CheckReport, ResultKind};
+use crate::{CheckReport, ResultEntry, ResultKind};
+
+/// One line per finding: `file:line: message (at pointer)`.
+fn finding_lines(entry: &ResultEntry) -> Vec<String> {
+    let r = &entry.resource;
+    entry
+        .violations
+        .iter()
+        .map(|v| {
+            let line = v.line.unwrap_or(r.line);
+            format!("{}:{line}: {} (at {})", r.file, v.message, v.path)
+        })
+        .collect()
+}
 
 impl CheckReport {
     /// The report as JUnit XML, ending with a newline.
@@ -18,18 +34,35 @@ impl CheckReport {
             let mut suite = TestSuite::new(policy.name.clone());
             for entry in self.results.iter().filter(|e| e.policy == policy.name) {
                 let r = &entry.resource;
-                let status = match entry.result {
-                    ResultKind::Pass => TestCaseStatus::success(),
-                    ResultKind::Fail => {
+                let mut system_out = None;
+                let status = match (entry.result, entry.action) {
+                    (ResultKind::Pass, _) => TestCaseStatus::success(),
+                    (ResultKind::Warn, _) | (ResultKind::Fail, Action::Audit) => {
+                        system_out = Some(format!(
+                            "{} ({}):\n{}",
+                            entry.result.as_str(),
+                            if entry.result == ResultKind::Warn {
+                                "warn"
+                            } else {
+                                "audit"
+                            },
+                            finding_lines(entry).join("\n")
+                        ));
+                        TestCaseStatus::success()
+                    }
+                    (ResultKind::Skip, _) => {
+                        let mut status = TestCaseStatus::skipped();
+                        let reason = entry
+                            .exemption
+                            .as_ref()
+                            .or(entry.exempted.first().map(|x| &x.exemption))
+                            .map_or(String::new(), |e| format!("exempted: {}", e.reason));
+                        status.set_message(reason);
+                        status
+                    }
+                    (ResultKind::Fail, _) => {
                         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                        let lines: Vec<String> = entry
-                            .violations
-                            .iter()
-                            .map(|v| {
-                                let line = v.line.unwrap_or(r.line);
-                                format!("{}:{line}: {} (at {})", r.file, v.message, v.path)
-                            })
-                            .collect();
+                        let lines = finding_lines(entry);
                         status
                             .set_message(
                                 entry
@@ -41,13 +74,16 @@ impl CheckReport {
                             .set_description(lines.join("\n"));
                         status
                     }
-                    ResultKind::Error => {
+                    (ResultKind::Error, _) => {
                         let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
                         status.set_message(entry.error.clone().unwrap_or_default());
                         status
                     }
                 };
                 let mut case = TestCase::new(r.qualified_name(), status);
+                if let Some(text) = system_out {
+                    case.set_system_out(text);
+                }
                 case.set_classname(format!("{}:{}", r.file, r.line));
                 suite.add_test_case(case);
             }

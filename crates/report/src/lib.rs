@@ -4,8 +4,10 @@
 //! `kind: CheckReport`). [`CheckReport::text`] is the human-readable form.
 //!
 //! Exit codes ([`CheckReport::exit_code`]): 0 nothing denied, 1 a policy
-//! denied something, 2 an input or a policy could not be processed (2 wins
-//! over 1: the check is incomplete).
+//! whose action is `deny` denied something, 2 an input or a policy could not
+//! be processed (2 wins over 1: the check is incomplete). Findings of `warn`
+//! policies count only with [`FailOn::Warn`]; findings of `audit` policies
+//! and exempted findings never change the exit code.
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
@@ -20,7 +22,7 @@ mod sarif;
 
 use wasm_validate_abi::{Patch, Severity, Violation};
 use wasm_validate_manifest::{ManifestError, Resource};
-use wasm_validate_pipeline::{Outcome, PolicyResult, PolicySet};
+use wasm_validate_pipeline::{Action, Exempt, ExemptionSource, Outcome, PolicyResult, PolicySet};
 
 /// Exit code: nothing was denied.
 pub const EXIT_OK: u8 = 0;
@@ -46,6 +48,9 @@ pub struct CheckReport {
     pub policies: Vec<PolicyInfo>,
     /// Inputs or documents that could not be read.
     pub errors: Vec<InputError>,
+    /// Warnings about the input that are not policy findings, for example
+    /// an ignore annotation naming a policy that does not exist.
+    pub notices: Vec<InputError>,
     /// One entry per (resource, applicable policy).
     pub results: Vec<ResultEntry>,
 }
@@ -60,26 +65,39 @@ pub struct Summary {
     pub evaluations: usize,
     /// Evaluations that passed.
     pub passed: usize,
-    /// Evaluations that denied.
+    /// Evaluations of `deny` policies that found violations (result `fail`).
     pub failed: usize,
+    /// Evaluations of `warn` policies that found violations (result `warn`).
+    pub warned: usize,
+    /// Evaluations of `audit` policies that found violations (result
+    /// `fail`, action `audit`).
+    pub audited: usize,
+    /// Evaluations whose every finding was exempted (result `skip`).
+    pub skipped: usize,
     /// Evaluations that could not be completed.
     pub errors: usize,
-    /// Violations in all denials.
+    /// Violations that were not exempted, in failed, warned and audited results.
     pub violations: usize,
-    /// Warnings given.
+    /// Findings that were exempted.
+    pub exempted: usize,
+    /// Warnings given (not counting those of skipped results).
     pub warnings: usize,
     /// Resources changed by mutating policies.
     pub mutated: usize,
     /// Inputs or documents that could not be read.
     pub input_errors: usize,
+    /// Notices about the input (see [`CheckReport::notices`]).
+    pub notices: usize,
 }
 
 /// A policy that ran.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyInfo {
-    /// Its name.
+    /// Its name (the configured `id` when one is given).
     pub name: String,
+    /// What its findings do: deny, warn or audit.
+    pub action: Action,
     /// Its description.
     pub description: String,
     /// Its severity.
@@ -143,16 +161,34 @@ pub struct ResourceRef {
     pub helm_source: Option<String>,
 }
 
-/// `pass`, `fail` or `error`, as in PolicyReport results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// `pass`, `fail`, `warn`, `error` or `skip`, as in PolicyReport results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResultKind {
     /// Allowed.
     Pass,
-    /// Denied.
+    /// Denied by a `deny` policy, or found by an `audit` policy (see
+    /// [`ResultEntry::action`]).
     Fail,
+    /// Found by a `warn` policy.
+    Warn,
     /// Could not be evaluated.
     Error,
+    /// Every finding was exempted (or an exempted mutation was not applied).
+    Skip,
+}
+
+impl ResultKind {
+    /// The lowercase name (`pass`, `fail`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultKind::Pass => "pass",
+            ResultKind::Fail => "fail",
+            ResultKind::Warn => "warn",
+            ResultKind::Error => "error",
+            ResultKind::Skip => "skip",
+        }
+    }
 }
 
 /// What makes a run fail (exit 1).
@@ -190,6 +226,47 @@ pub struct ViolationEntry {
     pub line: Option<usize>,
 }
 
+/// Why findings were exempted.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemptionEntry {
+    /// The reason given.
+    pub reason: String,
+    /// `annotation` or `config`.
+    pub by: &'static str,
+    /// For `config`: `file:line` of the exemption entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl From<&Exempt> for ExemptionEntry {
+    fn from(exempt: &Exempt) -> Self {
+        match &exempt.source {
+            ExemptionSource::Annotation => ExemptionEntry {
+                reason: exempt.reason.clone(),
+                by: "annotation",
+                source: None,
+            },
+            ExemptionSource::Config(place) => ExemptionEntry {
+                reason: exempt.reason.clone(),
+                by: "config",
+                source: Some(place.clone()),
+            },
+        }
+    }
+}
+
+/// A finding that was exempted, with why.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemptedEntry {
+    /// The finding.
+    #[serde(flatten)]
+    pub violation: ViolationEntry,
+    /// Why it is exempted.
+    pub exemption: ExemptionEntry,
+}
+
 impl From<Violation> for ViolationEntry {
     fn from(violation: Violation) -> Self {
         ViolationEntry {
@@ -214,18 +291,30 @@ pub struct ResultEntry {
     /// `Privileged Containers`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub control: Option<String>,
-    /// pass, fail or error.
+    /// pass, fail, warn, error or skip.
     pub result: ResultKind,
+    /// The policy's action: deny, warn or audit.
+    pub action: Action,
     /// Why it failed (each with a JSON Pointer `path`, and the `line` of
     /// that field in the input when known).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<ViolationEntry>,
+    /// When the resource is exempted from the policy: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exemption: Option<ExemptionEntry>,
+    /// Findings that were exempted, each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exempted: Vec<ExemptedEntry>,
     /// Warnings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// The RFC 6902 patch a mutating policy applied.
+    /// The RFC 6902 patch a mutating policy returned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch: Option<Patch>,
+    /// With a patch: whether it was applied (not for an exempted resource
+    /// or an `audit` policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_applied: Option<bool>,
     /// Why it could not be evaluated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -255,11 +344,20 @@ impl CheckReport {
             let group = &mut self.results[start..end];
             let paths: Vec<&str> = group
                 .iter()
-                .flat_map(|e| e.violations.iter().map(|v| v.path.as_str()))
+                .flat_map(|e| {
+                    e.violations
+                        .iter()
+                        .chain(e.exempted.iter().map(|x| &x.violation))
+                        .map(|v| v.path.as_str())
+                })
                 .collect();
             if !paths.is_empty() {
                 let lines = locate(&group[0].resource, &paths);
-                let violations = group.iter_mut().flat_map(|e| e.violations.iter_mut());
+                let violations = group.iter_mut().flat_map(|e| {
+                    e.violations
+                        .iter_mut()
+                        .chain(e.exempted.iter_mut().map(|x| &mut x.violation))
+                });
                 for (violation, line) in violations.zip(lines) {
                     violation.line = line;
                 }
@@ -296,41 +394,23 @@ impl CheckReport {
                 helm_source: resource.source.helm_source.clone(),
             };
             for result in results {
-                let metadata = set.policies[result.policy].policy.metadata();
+                let entry = entry_of(set, reference.clone(), result);
                 summary.evaluations += 1;
-                summary.warnings += result.warnings.len();
-                let (kind, violations, error) = match &result.outcome {
-                    Outcome::Pass => (ResultKind::Pass, Vec::new(), None),
-                    Outcome::Fail(violations) => (
-                        ResultKind::Fail,
-                        violations
-                            .iter()
-                            .cloned()
-                            .map(ViolationEntry::from)
-                            .collect(),
-                        None,
-                    ),
-                    Outcome::Error(message) => {
-                        (ResultKind::Error, Vec::new(), Some(message.clone()))
-                    }
-                };
-                match kind {
-                    ResultKind::Pass => summary.passed += 1,
-                    ResultKind::Fail => summary.failed += 1,
-                    ResultKind::Error => summary.errors += 1,
+                let found = entry.violations.len();
+                match (entry.result, entry.action) {
+                    (ResultKind::Pass, _) => summary.passed += 1,
+                    (ResultKind::Fail, Action::Audit) => summary.audited += 1,
+                    (ResultKind::Fail, _) => summary.failed += 1,
+                    (ResultKind::Warn, _) => summary.warned += 1,
+                    (ResultKind::Error, _) => summary.errors += 1,
+                    (ResultKind::Skip, _) => summary.skipped += 1,
                 }
-                summary.violations += violations.len();
-                entries.push(ResultEntry {
-                    resource: reference.clone(),
-                    policy: metadata.name.clone(),
-                    severity: metadata.severity,
-                    control: metadata.control.clone(),
-                    result: kind,
-                    violations,
-                    warnings: result.warnings.clone(),
-                    patch: result.patch.clone(),
-                    error,
-                });
+                if entry.result != ResultKind::Skip {
+                    summary.warnings += entry.warnings.len();
+                }
+                summary.violations += found;
+                summary.exempted += entry.exempted.len();
+                entries.push(entry);
             }
         }
         CheckReport {
@@ -343,7 +423,8 @@ impl CheckReport {
                 .map(|p| {
                     let m = p.policy.metadata();
                     PolicyInfo {
-                        name: m.name.clone(),
+                        name: p.name().to_owned(),
+                        action: p.action,
                         description: m.description.clone(),
                         severity: m.severity,
                         mutating: m.mutating,
@@ -363,8 +444,21 @@ impl CheckReport {
                     message: e.message.clone(),
                 })
                 .collect(),
+            notices: Vec::new(),
             results: entries,
         }
+    }
+
+    /// Adds a notice (a warning about the input that is not a policy
+    /// finding) about a resource.
+    pub fn add_notice(&mut self, resource: &ResourceRef, message: String) {
+        self.summary.notices += 1;
+        self.notices.push(InputError {
+            file: resource.file.clone(),
+            document: Some(resource.document),
+            line: Some(resource.line),
+            message,
+        });
     }
 
     /// 0 nothing denied, 1 something denied, 2 an input or policy error.
@@ -372,11 +466,12 @@ impl CheckReport {
         self.exit_code_for(FailOn::Deny)
     }
 
-    /// As [`CheckReport::exit_code`], but with [`FailOn::Warn`] a warning
-    /// also gives 1 (as Conftest's `--fail-on-warn` and kube-score's
+    /// As [`CheckReport::exit_code`], but with [`FailOn::Warn`] a warning (a
+    /// `warn` policy's finding, a policy's warning or a notice) also gives 1 (as Conftest's `--fail-on-warn` and kube-score's
     /// `--exit-one-on-warning` do). Errors still win with 2.
     pub fn exit_code_for(&self, fail_on: FailOn) -> u8 {
-        let warned = fail_on == FailOn::Warn && self.summary.warnings > 0;
+        let s = &self.summary;
+        let warned = fail_on == FailOn::Warn && (s.warned + s.warnings + s.notices) > 0;
         if self.summary.errors > 0 || self.summary.input_errors > 0 {
             EXIT_ERROR
         } else if self.summary.failed > 0 || warned {
@@ -393,9 +488,10 @@ impl CheckReport {
         out
     }
 
-    /// The text report: input errors, then each resource with a failed,
-    /// errored, warned or mutated result, then a summary line. With `color`,
-    /// ANSI colours mark FAIL, ERROR, WARN and MUTATE.
+    /// The text report: input errors and notices, then each resource with
+    /// a noteworthy result (failed, warned, audited, errored, exempted
+    /// findings, warnings, patches), then a summary line. With `color`, ANSI
+    /// colours mark FAIL, WARN, AUDIT, ERROR, EXEMPT and MUTATE.
     pub fn text(&self, color: bool) -> String {
         let paint = |code: &str, text: &str| {
             if color {
@@ -405,22 +501,27 @@ impl CheckReport {
             }
         };
         let mut out = String::new();
-        for error in &self.errors {
-            let mut place = error.file.clone();
-            if let Some(line) = error.line {
+        let problems = self
+            .errors
+            .iter()
+            .map(|e| (paint("1;31", "ERROR"), e))
+            .chain(self.notices.iter().map(|n| (paint("33", "WARN"), n)));
+        for (label, problem) in problems {
+            let mut place = problem.file.clone();
+            if let Some(line) = problem.line {
                 let _ = write!(place, ":{line}");
             }
-            let document = error
+            let document = problem
                 .document
                 .map(|d| format!("document {d}: "))
                 .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "{} {place}: {document}{}",
-                paint("1;31", "ERROR"),
-                error.message
-            );
+            let _ = writeln!(out, "{label} {place}: {document}{}", problem.message);
         }
+        let at = |violation: &ViolationEntry| match (violation.path.is_empty(), violation.line) {
+            (true, _) => String::new(),
+            (false, None) => format!(" (at {})", violation.path),
+            (false, Some(line)) => format!(" (at {}, line {line})", violation.path),
+        };
         let mut current: Option<(String, usize, Option<usize>)> = None;
         for entry in &self.results {
             let noteworthy = entry.result != ResultKind::Pass
@@ -445,23 +546,36 @@ impl CheckReport {
                 );
                 current = Some(key);
             }
+            let control = entry
+                .control
+                .as_deref()
+                .map(|c| format!(" [{c}]"))
+                .unwrap_or_default();
+            let label = match (entry.result, entry.action) {
+                (ResultKind::Warn, _) => paint("33", "WARN"),
+                (_, Action::Audit) => paint("35", "AUDIT"),
+                _ => paint("31", "FAIL"),
+            };
             for violation in &entry.violations {
-                let at = match (violation.path.is_empty(), violation.line) {
-                    (true, _) => String::new(),
-                    (false, None) => format!(" (at {})", violation.path),
-                    (false, Some(line)) => format!(" (at {}, line {line})", violation.path),
-                };
-                let control = entry
-                    .control
-                    .as_deref()
-                    .map(|c| format!(" [{c}]"))
-                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "  {} {}{control}: {}{at}",
-                    paint("31", "FAIL"),
+                    "  {label} {}{control}: {}{}",
                     entry.policy,
-                    violation.message
+                    violation.message,
+                    at(violation)
+                );
+            }
+            for exempted in &entry.exempted {
+                let why = &exempted.exemption;
+                let by = why.source.as_deref().unwrap_or("annotation");
+                let _ = writeln!(
+                    out,
+                    "  {} {}{control}: {}{} -- exempted by {by}: {}",
+                    paint("2", "EXEMPT"),
+                    entry.policy,
+                    exempted.violation.message,
+                    at(&exempted.violation),
+                    why.reason
                 );
             }
             if let Some(error) = &entry.error {
@@ -481,9 +595,14 @@ impl CheckReport {
                     .iter()
                     .map(|op| format!("{} {}", op_name(op), op.path()))
                     .collect();
+                let not_applied = match (&entry.exemption, entry.patch_applied) {
+                    (Some(why), _) => format!(" -- not applied, exempted: {}", why.reason),
+                    (None, Some(false)) => " -- not applied (audit)".to_owned(),
+                    _ => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "  {} {}: {}",
+                    "  {} {}: {}{not_applied}",
                     paint("36", "MUTATE"),
                     entry.policy,
                     paths.join(", ")
@@ -493,30 +612,77 @@ impl CheckReport {
         let s = &self.summary;
         let _ = writeln!(
             out,
-            "{} resources, {} policies, {} evaluations: {} passed, {} failed ({} violations), {} errors, {} warnings, {} mutated; {} input errors",
+            "{} resources, {} policies, {} evaluations: {} passed, {} failed ({} violations), {} warned, {} audited, {} skipped ({} exempted findings), {} errors, {} warnings, {} mutated; {} input errors, {} notices",
             s.resources,
             self.policies.len(),
             s.evaluations,
             s.passed,
             s.failed,
             s.violations,
+            s.warned,
+            s.audited,
+            s.skipped,
+            s.exempted,
             s.errors,
             s.warnings,
             s.mutated,
-            s.input_errors
+            s.input_errors,
+            s.notices
         );
         out
     }
 }
 
-fn op_name(op: &wasm_validate_abi::PatchOperation) -> &'static str {
-    use wasm_validate_abi::PatchOperation as Op;
-    match op {
-        Op::Add(_) => "add",
-        Op::Remove(_) => "remove",
-        Op::Replace(_) => "replace",
-        Op::Move(_) => "move",
-        Op::Copy(_) => "copy",
-        Op::Test(_) => "test",
+/// The report entry of one pipeline result.
+fn entry_of(set: &PolicySet, resource: ResourceRef, result: &PolicyResult) -> ResultEntry {
+    let configured = &set.policies[result.policy];
+    let metadata = configured.policy.metadata();
+    let exempted: Vec<ExemptedEntry> = result
+        .exempted
+        .iter()
+        .map(|(violation, exempt)| ExemptedEntry {
+            violation: violation.clone().into(),
+            exemption: exempt.into(),
+        })
+        .collect();
+    let (kind, violations, error) = match &result.outcome {
+        Outcome::Error(message) => (ResultKind::Error, Vec::new(), Some(message.clone())),
+        Outcome::Fail(violations) => (
+            match configured.action {
+                Action::Warn => ResultKind::Warn,
+                Action::Deny | Action::Audit => ResultKind::Fail,
+            },
+            violations
+                .iter()
+                .cloned()
+                .map(ViolationEntry::from)
+                .collect(),
+            None,
+        ),
+        Outcome::Pass => {
+            let exempted_patch = result.exemption.is_some() && result.patch.is_some();
+            if exempted.is_empty() && !exempted_patch {
+                (ResultKind::Pass, Vec::new(), None)
+            } else {
+                (ResultKind::Skip, Vec::new(), None)
+            }
+        }
+    };
+    ResultEntry {
+        resource,
+        policy: configured.name().to_owned(),
+        severity: metadata.severity,
+        control: metadata.control.clone(),
+        result: kind,
+        action: configured.action,
+        violations,
+        exemption: result.exemption.as_ref().map(ExemptionEntry::from),
+        exempted,
+        warnings: result.warnings.clone(),
+        patch: result.patch.clone(),
+        patch_applied: result.patch.as_ref().map(|_| result.patch_applied),
+        error,
     }
 }
+
+use wasm_validate_pipeline::patch_op_name as op_name;

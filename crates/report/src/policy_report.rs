@@ -3,9 +3,11 @@
 //! install), as a YAML stream ready for `kubectl apply -f -`: one
 //! PolicyReport per namespace and one ClusterPolicyReport for cluster-scoped
 //! resources, each named `wasm-validate`. A result is one (resource,
-//! policy) pair: `pass`, `fail` (with every violation in the message and the
-//! first one's JSON Pointer and line in `properties`), `warn` when a policy
-//! only warned, or `error`. Timestamps are left out so that the same input
+//! policy) pair: `pass`, `fail` (a `deny` or `audit` policy's findings,
+//! every violation in the message and the first one's JSON Pointer and line
+//! in `properties`), `warn` (a `warn` policy's findings, or a policy's
+//! warnings), `skip` (every finding exempted; the reason in the message), or
+//! `error`. Timestamps are left out so that the same input
 //! gives the same bytes.
 
 use std::collections::BTreeMap;
@@ -65,7 +67,20 @@ fn result(entry: &ResultEntry) -> Value {
     let (outcome, message) = match entry.result {
         ResultKind::Pass if !entry.warnings.is_empty() => ("warn", entry.warnings.join("; ")),
         ResultKind::Pass => ("pass", String::new()),
-        ResultKind::Fail => {
+        ResultKind::Skip => {
+            let why = entry
+                .exemption
+                .as_ref()
+                .or(entry.exempted.first().map(|x| &x.exemption));
+            if let Some(why) = why {
+                properties.insert("exemptedBy".to_owned(), why.by.to_owned());
+            }
+            (
+                "skip",
+                why.map_or(String::new(), |e| format!("exempted: {}", e.reason)),
+            )
+        }
+        ResultKind::Fail | ResultKind::Warn => {
             if let Some(first) = entry.violations.first() {
                 properties.insert("path".to_owned(), first.path.clone());
                 properties.insert("line".to_owned(), first.line.unwrap_or(r.line).to_string());
@@ -75,7 +90,7 @@ fn result(entry: &ResultEntry) -> Value {
                 .iter()
                 .map(|v| v.message.as_str())
                 .collect();
-            ("fail", messages.join("; "))
+            (entry.result.as_str(), messages.join("; "))
         }
         ResultKind::Error => ("error", entry.error.clone().unwrap_or_default()),
     };

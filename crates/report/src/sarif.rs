@@ -2,18 +2,26 @@
 //! built with the `serde-sarif` types: one run of the tool `wasm-validate`,
 //! one rule per policy that ran (with its description, source and severity),
 //! one result per violation located at the file and line of the offending
-//! field (else the resource's first line), and policy errors and unreadable
-//! inputs as tool execution notifications.
+//! field (else the resource's first line), and policy errors, unreadable
+//! inputs and notices as tool execution notifications.
+//!
+//! Levels: a `deny` policy's findings by severity (`error` for high and
+//! critical, `warning` for medium, `note` for low and info), a `warn`
+//! policy's as `warning`, an `audit` policy's as `note`. Exempted findings
+//! are results with a suppression (`inSource` for an annotation, `external`
+//! for the configuration) whose justification is the reason, so code
+//! scanning shows them as dismissed.
 
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString,
     Notification, PhysicalLocation, PropertyBag, Region, ReportingConfiguration,
     ReportingDescriptor, ReportingDescriptorReference, Result as SarifResult, ResultLevel, Run,
-    SCHEMA_URL, Sarif, Tool, ToolComponent,
+    SCHEMA_URL, Sarif, Suppression, Tool, ToolComponent,
 };
 use wasm_validate_abi::Severity;
+use wasm_validate_pipeline::Action;
 
-use crate::{CheckReport, ResourceRef, ResultKind};
+use crate::{CheckReport, ResourceRef, ResultEntry, ResultKind, ViolationEntry};
 
 /// The SARIF level of a policy's findings: `error` for high and critical,
 /// `warning` for medium, `note` for low and info.
@@ -46,6 +54,35 @@ fn location(resource: &ResourceRef, line: Option<usize>) -> Location {
                 .build(),
         ])
         .build()
+}
+
+/// The level of `entry`'s findings, from its action and severity.
+fn entry_level(entry: &ResultEntry) -> ResultLevel {
+    match entry.action {
+        Action::Deny => result_level(entry.severity),
+        Action::Warn => ResultLevel::Warning,
+        Action::Audit => ResultLevel::Note,
+    }
+}
+
+/// A SARIF result for one finding of `entry`.
+fn finding(
+    entry: &ResultEntry,
+    violation: &ViolationEntry,
+    rule_index: Option<usize>,
+) -> SarifResult {
+    let mut text = violation.message.clone();
+    if !violation.path.is_empty() {
+        text.push_str(&format!(" (at {})", violation.path));
+    }
+    let mut result = SarifResult::builder()
+        .rule_id(entry.policy.clone())
+        .level(entry_level(entry))
+        .message(Message::builder().text(text).build())
+        .locations(vec![location(&entry.resource, violation.line)])
+        .build();
+    result.rule_index = rule_index.map(|i| i as i64);
+    result
 }
 
 impl CheckReport {
@@ -102,23 +139,35 @@ impl CheckReport {
         let mut results = Vec::new();
         let mut notifications = Vec::new();
         for entry in &self.results {
-            match entry.result {
-                ResultKind::Fail => {
-                    for violation in &entry.violations {
-                        let mut text = violation.message.clone();
-                        if !violation.path.is_empty() {
-                            text.push_str(&format!(" (at {})", violation.path));
-                        }
-                        let mut result = SarifResult::builder()
-                            .rule_id(entry.policy.clone())
-                            .level(result_level(entry.severity))
-                            .message(Message::builder().text(text).build())
-                            .locations(vec![location(&entry.resource, violation.line)])
-                            .build();
-                        result.rule_index = rule_index(&entry.policy).map(|i| i as i64);
-                        results.push(result);
-                    }
+            let index = rule_index(&entry.policy);
+            for violation in &entry.violations {
+                results.push(finding(entry, violation, index));
+            }
+            for exempted in &entry.exempted {
+                let mut result = finding(entry, &exempted.violation, index);
+                let kind = match exempted.exemption.by {
+                    "annotation" => "inSource",
+                    _ => "external",
+                };
+                let mut suppression = Suppression::builder()
+                    .kind(serde_json::json!(kind))
+                    .justification(exempted.exemption.reason.clone())
+                    .status(serde_json::json!("accepted"))
+                    .build();
+                if let Some(source) = &exempted.exemption.source {
+                    suppression.properties = Some(
+                        PropertyBag::builder()
+                            .additional_properties(std::collections::BTreeMap::from([(
+                                "source".to_owned(),
+                                serde_json::json!(source),
+                            )]))
+                            .build(),
+                    );
                 }
+                result.suppressions = Some(vec![suppression]);
+                results.push(result);
+            }
+            match entry.result {
                 ResultKind::Error => {
                     let text = format!(
                         "policy {} could not evaluate {}: {}",
@@ -139,10 +188,15 @@ impl CheckReport {
                             .build(),
                     );
                 }
-                ResultKind::Pass => {}
+                ResultKind::Pass | ResultKind::Fail | ResultKind::Warn | ResultKind::Skip => {}
             }
         }
-        for error in &self.errors {
+        let problems = self
+            .errors
+            .iter()
+            .map(|e| (e, "error"))
+            .chain(self.notices.iter().map(|n| (n, "warning")));
+        for (error, level) in problems {
             let mut physical = PhysicalLocation::builder()
                 .artifact_location(ArtifactLocation::builder().uri(error.file.clone()).build())
                 .build();
@@ -152,7 +206,7 @@ impl CheckReport {
             notifications.push(
                 Notification::builder()
                     .message(Message::builder().text(error.message.clone()).build())
-                    .level(serde_json::json!("error"))
+                    .level(serde_json::json!(level))
                     .locations(vec![
                         Location::builder().physical_location(physical).build(),
                     ])
