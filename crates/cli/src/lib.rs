@@ -8,10 +8,10 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use wasm_validate_builtin::Profile;
+use wasm_validate_config::{CommandLine, Config};
 pub use wasm_validate_engine::Engine;
-use wasm_validate_engine::Limits;
 use wasm_validate_manifest::{self as manifest, Format, Input, ManifestError, Parsed};
-use wasm_validate_pipeline::{self as pipeline, ConfiguredPolicy, PolicySet};
+use wasm_validate_pipeline::{self as pipeline, PolicySet};
 use wasm_validate_report::{CheckReport, EXIT_ERROR, FailOn};
 
 pub use wasm_validate_report::{EXIT_DENIED, EXIT_OK};
@@ -118,12 +118,22 @@ pub struct PolicyArgs {
     /// settings for a built-in policy also selects it. Repeatable.
     #[arg(long = "settings", value_name = "NAME=VALUE")]
     pub settings: Vec<String>,
-    /// Fuel (deterministic instruction budget) per evaluation.
-    #[arg(long, value_name = "UNITS", default_value_t = Limits::default().fuel)]
-    pub fuel: u64,
-    /// Linear memory cap per evaluation, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory_bytes >> 20)]
-    pub memory_limit: usize,
+    /// Fuel (deterministic instruction budget) per evaluation [default:
+    /// the configuration's `defaults.fuel`, else 100000000]. A policy's own
+    /// `fuel` in the configuration wins.
+    #[arg(long, value_name = "UNITS")]
+    pub fuel: Option<u64>,
+    /// Linear memory cap per evaluation, in MiB [default: the
+    /// configuration's `defaults.memoryLimit`, else 64].
+    #[arg(long, value_name = "MIB")]
+    pub memory_limit: Option<usize>,
+    /// Configuration file (default: wasm-validate.yaml in the working
+    /// directory, if present). See docs/configuration.md.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_config")]
+    pub config: Option<std::path::PathBuf>,
+    /// Do not read wasm-validate.yaml from the working directory.
+    #[arg(long)]
+    pub no_config: bool,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -153,14 +163,6 @@ impl From<FailOnArg> for FailOn {
 }
 
 impl PolicyArgs {
-    fn limits(&self) -> Limits {
-        Limits {
-            fuel: self.fuel,
-            memory_bytes: self.memory_limit.saturating_mul(1 << 20),
-            ..Limits::default()
-        }
-    }
-
     fn threads(&self) -> usize {
         self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
@@ -206,88 +208,27 @@ fn parse_settings(args: &[String]) -> Result<Vec<(String, serde_json::Value)>, S
     Ok(parsed)
 }
 
-/// The policies to load: explicit `--policy` choices, then the profiles'
-/// policies, then built-in policies that only `--settings` names; without
-/// any of these, the restricted and best-practices profiles.
-fn choose(args: &PolicyArgs, settings: &[(String, serde_json::Value)]) -> Vec<String> {
-    let mut profiles: Vec<Profile> = args.profiles.iter().map(|&p| p.into()).collect();
-    if args.policies.is_empty() && profiles.is_empty() && settings.is_empty() {
-        profiles = vec![Profile::Restricted, Profile::BestPractices];
-    }
-    let has_settings = |name: &str| settings.iter().any(|(n, _)| n == name);
-    let mut chosen: Vec<String> = Vec::new();
-    let mut push = |choice: String| {
-        let canonical = wasm_validate_builtin::resolve(&choice)
-            .unwrap_or(&choice)
-            .to_owned();
-        if !chosen.contains(&canonical) {
-            chosen.push(canonical);
-        }
-    };
-    args.policies.iter().cloned().for_each(&mut push);
-    wasm_validate_builtin::select(&profiles, has_settings)
-        .into_iter()
-        .map(str::to_owned)
-        .for_each(&mut push);
-    settings
-        .iter()
-        .filter(|(name, _)| wasm_validate_builtin::resolve(name).is_some())
-        .map(|(name, _)| name.clone())
-        .for_each(&mut push);
-    chosen
-}
-
-/// Loads the chosen policies into a [`PolicySet`], each with its settings
-/// validated against its schema. Unknown names, unreadable modules, invalid
-/// settings and settings for no chosen policy are setup errors.
+/// Loads the policies of the run: the configuration file (`--config`, else
+/// `wasm-validate.yaml` in the working directory unless `--no-config`)
+/// combined with the command line, as
+/// [`wasm_validate_config::build_policy_set`] describes. Unknown names,
+/// unreadable modules, invalid settings and configuration errors are setup
+/// errors.
 pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, SetupError> {
-    let limits = args.limits();
-    let mut settings = parse_settings(&args.settings)?;
-    let mut set = PolicySet::default();
-    for choice in choose(args, &settings) {
-        let is_path = choice.ends_with(".wasm") || choice.ends_with(".wat") || choice.contains('/');
-        let bytes: std::borrow::Cow<'static, [u8]> = if is_path {
-            std::fs::read(&choice)
-                .map_err(|e| SetupError(format!("policy {choice}: cannot read: {e}")))?
-                .into()
-        } else {
-            wasm_validate_builtin::get(&choice)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = wasm_validate_builtin::catalog()
-                        .iter()
-                        .map(|m| m.name.as_str())
-                        .collect();
-                    SetupError(format!(
-                        "policy {choice}: no built-in policy has this name (built-in: {}; a module is given by a path ending in .wasm)",
-                        names.join(", ")
-                    ))
-                })?
-                .into()
-        };
-        let policy = engine
-            .load(&bytes, limits)
-            .map_err(|e| SetupError(format!("policy {choice}: {e}")))?;
-        if set.policies.iter().any(|p| p.name() == policy.name()) {
-            return Err(SetupError(format!(
-                "policy {choice}: a policy named {} is already chosen",
-                policy.name()
-            )));
-        }
-        let own = settings
-            .iter()
-            .position(|(name, _)| name == policy.name())
-            .map(|index| settings.remove(index).1)
-            .unwrap_or_else(|| serde_json::json!({}));
-        let configured =
-            ConfiguredPolicy::configure(policy, own).map_err(|e| SetupError(e.to_string()))?;
-        set.policies.push(configured);
-    }
-    if let Some((name, _)) = settings.first() {
-        return Err(SetupError(format!(
-            "--settings {name}: no chosen policy has this name"
-        )));
-    }
-    Ok(set)
+    let config = if args.no_config {
+        None
+    } else {
+        Config::discover(args.config.as_deref()).map_err(|e| SetupError(e.0))?
+    };
+    let command_line = CommandLine {
+        policies: args.policies.clone(),
+        profiles: args.profiles.iter().map(|&p| p.into()).collect(),
+        settings: parse_settings(&args.settings)?,
+        fuel: args.fuel,
+        memory_limit: args.memory_limit,
+    };
+    wasm_validate_config::build_policy_set(engine, config.as_ref(), &command_line)
+        .map_err(|e| SetupError(e.0))
 }
 
 /// Lists the built-in policies: a table (name, level or category, severity,
@@ -381,6 +322,9 @@ pub fn run_check(
         .collect();
     let results = pipeline::run(engine, set, &mut resources, threads);
     let mut report = CheckReport::new(set, &resources, &results, input_errors);
+    if !set.ignore_annotations {
+        notice_unknown_ignores(&mut report, set, &resources);
+    }
     // Violations point into the input as the user wrote it (before mutations).
     report.locate_violations(|resource, pointers| {
         match parsed.iter().find(|p| *p.file == *resource.file) {
@@ -394,6 +338,38 @@ pub fn run_check(
         one.resources = resources.by_ref().take(count).collect();
     }
     report
+}
+
+/// Adds a notice for every `wasm-validate.dev/ignore` annotation that names
+/// a policy that does not exist (a typo would otherwise exempt nothing,
+/// silently).
+fn notice_unknown_ignores(
+    report: &mut CheckReport,
+    set: &PolicySet,
+    resources: &[manifest::Resource],
+) {
+    for resource in resources {
+        let Some((names, _)) = pipeline::annotation_exemption(&resource.object) else {
+            continue;
+        };
+        let unknown = wasm_validate_config::unknown_policy_names(set, &names);
+        if unknown.is_empty() {
+            continue;
+        }
+        let reference = wasm_validate_report::ResourceRef::of(resource);
+        let message = format!(
+            "{} {}: annotation {}: no policy is named {} (the annotation exempts nothing for it)",
+            reference.kind,
+            reference.name,
+            pipeline::IGNORE_ANNOTATION,
+            unknown
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        report.add_notice(&reference, message);
+    }
 }
 
 /// Whether to colour text written to stdout: only on a terminal, and never

@@ -202,6 +202,21 @@ pub enum FailOn {
 }
 
 impl ResourceRef {
+    /// The reference of a resource as read (after mutation).
+    pub fn of(resource: &Resource) -> ResourceRef {
+        ResourceRef {
+            api_version: resource.api_version().to_owned(),
+            kind: resource.kind().to_owned(),
+            namespace: resource.namespace().map(str::to_owned),
+            name: resource.name(),
+            file: resource.source.file.to_string(),
+            document: resource.source.document,
+            line: resource.source.line,
+            item: resource.source.item,
+            helm_source: resource.source.helm_source.clone(),
+        }
+    }
+
     /// `Kind/namespace/name`, or `Kind/name` without a namespace: how the
     /// SARIF and JUnit outputs name the resource.
     pub fn qualified_name(&self) -> String {
@@ -382,17 +397,7 @@ impl CheckReport {
         };
         let mut entries = Vec::new();
         for (resource, results) in resources.iter().zip(results) {
-            let reference = ResourceRef {
-                api_version: resource.api_version().to_owned(),
-                kind: resource.kind().to_owned(),
-                namespace: resource.namespace().map(str::to_owned),
-                name: resource.name(),
-                file: resource.source.file.to_string(),
-                document: resource.source.document,
-                line: resource.source.line,
-                item: resource.source.item,
-                helm_source: resource.source.helm_source.clone(),
-            };
+            let reference = ResourceRef::of(resource);
             for result in results {
                 let entry = entry_of(set, reference.clone(), result);
                 summary.evaluations += 1;

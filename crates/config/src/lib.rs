@@ -1,0 +1,659 @@
+//! The configuration file `wasm-validate.yaml` and how it combines with the
+//! command line into the [`PolicySet`] of a run. The format is documented in
+//! `docs/configuration.md`:
+//!
+//! ```yaml
+//! apiVersion: wasm-validate.dev/v1
+//! kind: Configuration
+//! profiles: [restricted]            # baseline, restricted, best-practices, fixes
+//! defaults: {action: deny, fuel: 100000000, memoryLimit: 64}
+//! annotationExemptions: true        # honour wasm-validate.dev/ignore
+//! policies:
+//!   - policy: allowed-image-registries   # built-in name or alias, or a .wasm/.wat path
+//!     id: registries-prod                 # optional: the name it is reported under
+//!     settings: {registries: [registry.example.com/]}
+//!     action: warn                        # deny, warn or audit
+//!     match: {kinds: [Deployment], namespaces: ["prod-*"], labelSelector: {matchLabels: {tier: web}}}
+//!     exclude: [{names: ["legacy-*"]}]
+//!     fuel: 50000000                      # per evaluation
+//!     memoryLimit: 32                     # MiB
+//! exemptions:
+//!   - reason: node agents need the host network
+//!     policies: [host-namespaces]         # optional: every policy
+//!     kinds: [DaemonSet]
+//!     namespaces: ["kube-*"]
+//!     names: ["node-exporter*"]
+//!     containers: ["exporter"]            # optional: only findings in these containers
+//! ```
+//!
+//! Unknown keys, wrong types, bad globs, bad label selectors, unknown
+//! policies and settings that break a policy's schema are [`ConfigError`]s
+//! naming the file, the line and the key (`policies[1].match.namespaces[0]`).
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+use wasm_validate_builtin::Profile;
+use wasm_validate_engine::{Engine, Limits};
+use wasm_validate_pipeline::{
+    Action, ConfiguredPolicy, Exempt, Exemption, ExemptionSource, Glob, LabelSelector, PolicySet,
+    ResourceFilter,
+};
+
+/// The file looked for in the working directory when no `--config` is given.
+pub const DEFAULT_FILE: &str = "wasm-validate.yaml";
+/// The `apiVersion` of the configuration.
+pub const API_VERSION: &str = "wasm-validate.dev/v1";
+/// The `kind` of the configuration.
+pub const KIND: &str = "Configuration";
+
+/// A configuration error: the file, line and key when known, and what is
+/// wrong. The front ends print it and exit 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A profile name as written in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProfileName {
+    /// `baseline`.
+    Baseline,
+    /// `restricted`.
+    Restricted,
+    /// `best-practices`.
+    BestPractices,
+    /// `fixes`.
+    Fixes,
+}
+
+impl From<ProfileName> for Profile {
+    fn from(value: ProfileName) -> Self {
+        match value {
+            ProfileName::Baseline => Profile::Baseline,
+            ProfileName::Restricted => Profile::Restricted,
+            ProfileName::BestPractices => Profile::BestPractices,
+            ProfileName::Fixes => Profile::Fixes,
+        }
+    }
+}
+
+/// `defaults`: what every policy gets unless its entry says otherwise.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Defaults {
+    /// Action of every policy (`deny` when not given).
+    pub action: Option<Action>,
+    /// Fuel per evaluation.
+    pub fuel: Option<u64>,
+    /// Linear memory cap per evaluation, in MiB.
+    pub memory_limit: Option<usize>,
+}
+
+/// A resource filter as written (`match`, `exclude`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FilterSpec {
+    /// Globs over `kind`.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Globs over `metadata.namespace`.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Globs over `metadata.name`.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// A Kubernetes label selector.
+    pub label_selector: Option<LabelSelector>,
+}
+
+/// One entry of `policies`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicySpec {
+    /// A built-in name or alias, or a path to a `.wasm`/`.wat` module
+    /// (relative to the file's directory).
+    pub policy: String,
+    /// The name it is reported under (default: the policy's own name);
+    /// lets one module run twice with different settings.
+    pub id: Option<String>,
+    /// Its settings (validated against its `settingsSchema`).
+    pub settings: Option<Value>,
+    /// Its action.
+    pub action: Option<Action>,
+    /// It runs only on the resources this selects.
+    #[serde(rename = "match")]
+    pub matching: Option<FilterSpec>,
+    /// It does not run on the resources any of these select.
+    #[serde(default)]
+    pub exclude: Vec<FilterSpec>,
+    /// Fuel per evaluation.
+    pub fuel: Option<u64>,
+    /// Linear memory cap per evaluation, in MiB.
+    pub memory_limit: Option<usize>,
+}
+
+/// One entry of `exemptions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExemptionSpec {
+    /// Why (required, reported with every exempted finding).
+    pub reason: String,
+    /// The policies (ids, names or aliases); every policy when empty.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Globs over `kind`.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Globs over `metadata.namespace`.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Globs over `metadata.name`.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Globs over container names: only findings inside these containers.
+    #[serde(default)]
+    pub containers: Vec<String>,
+}
+
+/// The policy part of a configuration (shared with test suites).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Profiles of the built-in library.
+    #[serde(default)]
+    pub profiles: Vec<ProfileName>,
+    /// Defaults for every policy.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Policies, in order.
+    #[serde(default)]
+    pub policies: Vec<PolicySpec>,
+    /// Exemptions, in order.
+    #[serde(default)]
+    pub exemptions: Vec<ExemptionSpec>,
+    /// Whether `wasm-validate.dev/ignore` annotations exempt resources
+    /// (default true).
+    pub annotation_exemptions: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConfigFile {
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    profiles: Vec<ProfileName>,
+    #[serde(default)]
+    defaults: Defaults,
+    #[serde(default)]
+    policies: Vec<PolicySpec>,
+    #[serde(default)]
+    exemptions: Vec<ExemptionSpec>,
+    annotation_exemptions: Option<bool>,
+}
+
+/// A YAML text and its name, to turn JSON Pointers into `file:line: key`.
+#[derive(Debug, Clone)]
+pub struct SourceText {
+    /// The file's name as given.
+    pub name: String,
+    /// Its text.
+    pub text: String,
+}
+
+impl SourceText {
+    /// `file:line: key` for the node at `pointer` (`/policies/1/match`
+    /// gives `policies[1].match`).
+    pub fn at(&self, pointer: &str) -> String {
+        let key = key_path(pointer);
+        match wasm_validate_manifest::locate::line_of(&self.text, pointer) {
+            Some(line) => format!("{}:{line}: {key}", self.name),
+            None => format!("{}: {key}", self.name),
+        }
+    }
+
+    /// A [`ConfigError`] at `pointer`.
+    pub fn error(&self, pointer: &str, message: impl std::fmt::Display) -> ConfigError {
+        ConfigError(format!("{}: {message}", self.at(pointer)))
+    }
+
+    /// Deserializes the text as `T`, unknown keys refused; errors give the
+    /// line, column and key path.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        if self.text.trim().is_empty() {
+            return Err(ConfigError(format!("{}: the file is empty", self.name)));
+        }
+        // serde_yaml's messages lead with the key path (`policies[0].action:
+        // unknown variant ...`) and end with " at line L column C"; the place
+        // leads instead.
+        serde_yaml::from_str(&self.text).map_err(|e: serde_yaml::Error| {
+            let mut message = e.to_string();
+            let place = match e.location() {
+                Some(l) => {
+                    if let Some((text, _)) = message.rsplit_once(" at line ") {
+                        message = text.to_owned();
+                    }
+                    format!("{}:{}:{}", self.name, l.line(), l.column())
+                }
+                None => self.name.clone(),
+            };
+            ConfigError(format!("{place}: {message}"))
+        })
+    }
+}
+
+/// `policies[1].match.kinds` for `/policies/1/match/kinds`.
+fn key_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for token in wasm_validate_manifest::locate::pointer_tokens(pointer) {
+        if token.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{token}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&token);
+        }
+    }
+    out
+}
+
+/// A configuration read from a file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The policy part.
+    pub policies: PolicyConfig,
+    /// The file's text, for error lines.
+    pub source: SourceText,
+    /// The directory policy paths are relative to.
+    pub base: PathBuf,
+}
+
+impl Config {
+    /// Reads and validates the structure of the file at `path` (unknown
+    /// keys, types, `apiVersion` and `kind`). Policies are resolved later,
+    /// by [`build_policy_set`].
+    pub fn read(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::from_text(&path.display().to_string(), text, base)
+    }
+
+    /// As [`Config::read`], from text.
+    pub fn from_text(name: &str, text: String, base: PathBuf) -> Result<Config, ConfigError> {
+        let source = SourceText {
+            name: name.to_owned(),
+            text,
+        };
+        let file: ConfigFile = source.parse()?;
+        if file.api_version != API_VERSION {
+            return Err(source.error(
+                "/apiVersion",
+                format!("expected {API_VERSION}, got {:?}", file.api_version),
+            ));
+        }
+        if file.kind != KIND {
+            return Err(source.error("/kind", format!("expected {KIND}, got {:?}", file.kind)));
+        }
+        Ok(Config {
+            policies: PolicyConfig {
+                profiles: file.profiles,
+                defaults: file.defaults,
+                policies: file.policies,
+                exemptions: file.exemptions,
+                annotation_exemptions: file.annotation_exemptions,
+            },
+            source,
+            base,
+        })
+    }
+
+    /// The configuration to use: `explicit` if given (it must exist), else
+    /// [`DEFAULT_FILE`] in the working directory if present, else none.
+    pub fn discover(explicit: Option<&Path>) -> Result<Option<Config>, ConfigError> {
+        match explicit {
+            Some(path) => Config::read(path).map(Some),
+            None => {
+                let path = Path::new(DEFAULT_FILE);
+                if path.is_file() {
+                    Config::read(path).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+}
+
+/// What the command line adds to (or overrides in) the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct CommandLine {
+    /// `--policy`: built-in names or module paths (relative to the working
+    /// directory), added after the configuration's.
+    pub policies: Vec<String>,
+    /// `--profile`, added to the configuration's.
+    pub profiles: Vec<Profile>,
+    /// `--settings NAME=VALUE`: replaces the settings of the policy with
+    /// that id or name; a built-in policy not otherwise chosen is added.
+    pub settings: Vec<(String, Value)>,
+    /// `--fuel`: overrides `defaults.fuel` (a policy's own `fuel` still wins).
+    pub fuel: Option<u64>,
+    /// `--memory-limit` in MiB: overrides `defaults.memoryLimit`.
+    pub memory_limit: Option<usize>,
+}
+
+/// One policy to load and where it was asked for.
+struct Choice<'a> {
+    /// Name or path.
+    reference: String,
+    /// The file's entry, with its index.
+    spec: Option<(usize, &'a PolicySpec)>,
+}
+
+/// Compiles globs written at `pointer` (an array).
+fn globs(
+    source: &SourceText,
+    pointer: &str,
+    patterns: &[String],
+) -> Result<Vec<Glob>, ConfigError> {
+    patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Glob::new(p).map_err(|e| source.error(&format!("{pointer}/{i}"), e)))
+        .collect()
+}
+
+fn filter(
+    source: &SourceText,
+    pointer: &str,
+    spec: &FilterSpec,
+) -> Result<ResourceFilter, ConfigError> {
+    if let Some(selector) = &spec.label_selector {
+        selector
+            .validate()
+            .map_err(|e| source.error(&format!("{pointer}/labelSelector"), e))?;
+    }
+    Ok(ResourceFilter {
+        kinds: globs(source, &format!("{pointer}/kinds"), &spec.kinds)?,
+        namespaces: globs(source, &format!("{pointer}/namespaces"), &spec.namespaces)?,
+        names: globs(source, &format!("{pointer}/names"), &spec.names)?,
+        label_selector: spec.label_selector.clone(),
+    })
+}
+
+/// The built-in policy names, for error messages.
+fn builtin_names() -> String {
+    wasm_validate_builtin::catalog()
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether `reference` names a module file rather than a built-in policy.
+pub fn is_module_path(reference: &str) -> bool {
+    reference.ends_with(".wasm") || reference.ends_with(".wat") || reference.contains('/')
+}
+
+/// Resolves a configuration (`None`: no file) and the command line into the
+/// policies of a run, loaded by `engine` with their limits, settings
+/// (validated against each policy's schema), actions, filters and the
+/// exemptions. `source` and `base` place errors and relative paths of the
+/// configuration's entries.
+///
+/// Which policies run: the profiles (file and command line), the file's
+/// `policies` (an entry naming a policy a profile already chose configures
+/// it, unless it has its own `id`), `--policy`, and built-in policies that
+/// only `--settings` names; with none of these, the `restricted` and
+/// `best-practices` profiles.
+pub fn build_policy_set(
+    engine: &Engine,
+    config: Option<&Config>,
+    command_line: &CommandLine,
+) -> Result<PolicySet, ConfigError> {
+    let empty = PolicyConfig::default();
+    let no_source = SourceText {
+        name: "(command line)".to_owned(),
+        text: String::new(),
+    };
+    let (file, source, base) = match config {
+        Some(c) => (&c.policies, &c.source, c.base.as_path()),
+        None => (&empty, &no_source, Path::new("")),
+    };
+    let mut cli_settings = command_line.settings.clone();
+    let has_settings = |name: &str| {
+        cli_settings.iter().any(|(n, _)| n == name)
+            || file.policies.iter().any(|p| {
+                wasm_validate_builtin::resolve(&p.policy) == Some(name) && p.settings.is_some()
+            })
+    };
+    let mut profiles: Vec<Profile> = file.profiles.iter().map(|&p| p.into()).collect();
+    profiles.extend(command_line.profiles.iter().copied());
+    let nothing_chosen = profiles.is_empty()
+        && file.policies.is_empty()
+        && command_line.policies.is_empty()
+        && command_line.settings.is_empty();
+    if nothing_chosen {
+        profiles = vec![Profile::Restricted, Profile::BestPractices];
+    }
+    let canonical = |reference: &str| {
+        wasm_validate_builtin::resolve(reference)
+            .unwrap_or(reference)
+            .to_owned()
+    };
+    let mut choices: Vec<Choice> = wasm_validate_builtin::select(&profiles, has_settings)
+        .into_iter()
+        .map(|name| Choice {
+            reference: name.to_owned(),
+            spec: None,
+        })
+        .collect();
+    for (index, spec) in file.policies.iter().enumerate() {
+        let name = canonical(&spec.policy);
+        let from_profile = choices
+            .iter_mut()
+            .find(|c| c.spec.is_none() && c.reference == name && spec.id.is_none());
+        match from_profile {
+            Some(choice) => choice.spec = Some((index, spec)),
+            None => choices.push(Choice {
+                reference: spec.policy.clone(),
+                spec: Some((index, spec)),
+            }),
+        }
+    }
+    for reference in command_line
+        .policies
+        .iter()
+        .chain(cli_settings.iter().map(|(n, _)| n))
+    {
+        let name = canonical(reference);
+        let is_builtin = wasm_validate_builtin::resolve(reference).is_some();
+        let is_setting_only = !command_line.policies.contains(reference);
+        if is_setting_only && !is_builtin {
+            continue;
+        }
+        let known = choices.iter().any(|c| {
+            canonical(&c.reference) == name
+                || c.spec.and_then(|(_, s)| s.id.as_deref()) == Some(reference.as_str())
+        });
+        if !known {
+            choices.push(Choice {
+                reference: reference.clone(),
+                spec: None,
+            });
+        }
+    }
+
+    let mut set = PolicySet {
+        ignore_annotations: file.annotation_exemptions == Some(false),
+        ..PolicySet::default()
+    };
+    for choice in &choices {
+        let pointer = choice.spec.map(|(i, _)| format!("/policies/{i}"));
+        let place = |suffix: &str| match &pointer {
+            Some(p) => source.at(&format!("{p}{suffix}")),
+            None => format!("--policy {}", choice.reference),
+        };
+        let spec = choice.spec.map(|(_, s)| s);
+        let reference = &choice.reference;
+        let bytes: std::borrow::Cow<'static, [u8]> = if is_module_path(reference) {
+            let path = if spec.is_some() {
+                base.join(reference)
+            } else {
+                PathBuf::from(reference)
+            };
+            std::fs::read(&path)
+                .map_err(|e| {
+                    ConfigError(format!(
+                        "{}: cannot read the module {}: {e}",
+                        place("/policy"),
+                        path.display()
+                    ))
+                })?
+                .into()
+        } else {
+            wasm_validate_builtin::get(reference)
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "{}: no built-in policy is named {reference:?} (built-in: {}; a module is given by a path ending in .wasm)",
+                        place("/policy"),
+                        builtin_names()
+                    ))
+                })?
+                .into()
+        };
+        let defaults = Limits::default();
+        let fuel = spec
+            .and_then(|s| s.fuel)
+            .or(command_line.fuel)
+            .or(file.defaults.fuel)
+            .unwrap_or(defaults.fuel);
+        let memory = spec
+            .and_then(|s| s.memory_limit)
+            .or(command_line.memory_limit)
+            .or(file.defaults.memory_limit)
+            .map_or(defaults.memory_bytes, |mib| mib.saturating_mul(1 << 20));
+        let limits = Limits {
+            fuel,
+            memory_bytes: memory,
+            ..defaults
+        };
+        let policy = engine
+            .load(&bytes, limits)
+            .map_err(|e| ConfigError(format!("{}: {e}", place("/policy"))))?;
+        let id = spec
+            .and_then(|s| s.id.clone())
+            .unwrap_or_else(|| policy.name().to_owned());
+        if set.policies.iter().any(|p| p.id == id) {
+            return Err(ConfigError(format!(
+                "{}: a policy named {id} is already chosen (give this entry its own id to run it twice)",
+                place("/policy")
+            )));
+        }
+        let from_cli = cli_settings
+            .iter()
+            .position(|(n, _)| {
+                *n == id || (spec.is_none_or(|s| s.id.is_none()) && *n == policy.name())
+            })
+            .map(|i| cli_settings.remove(i).1);
+        let settings_place = match (&from_cli, spec.and_then(|s| s.settings.as_ref())) {
+            (Some(_), _) => format!("--settings {id}"),
+            (None, Some(_)) => place("/settings"),
+            (None, None) => place(""),
+        };
+        let settings = from_cli
+            .or_else(|| spec.and_then(|s| s.settings.clone()))
+            .unwrap_or_else(|| serde_json::json!({}));
+        let mut configured = ConfiguredPolicy::configure(policy, settings)
+            .map_err(|e| ConfigError(format!("{settings_place}: {e}")))?;
+        configured.id = id;
+        configured.action = spec
+            .and_then(|s| s.action)
+            .or(file.defaults.action)
+            .unwrap_or_default();
+        if let (Some(spec), Some(pointer)) = (spec, &pointer) {
+            configured.include = spec
+                .matching
+                .as_ref()
+                .map(|m| filter(source, &format!("{pointer}/match"), m))
+                .transpose()?;
+            configured.exclude = spec
+                .exclude
+                .iter()
+                .enumerate()
+                .map(|(i, e)| filter(source, &format!("{pointer}/exclude/{i}"), e))
+                .collect::<Result<_, _>>()?;
+        }
+        set.policies.push(configured);
+    }
+    if let Some((name, _)) = cli_settings.first() {
+        return Err(ConfigError(format!(
+            "--settings {name}: no chosen policy has this name"
+        )));
+    }
+    for (index, spec) in file.exemptions.iter().enumerate() {
+        let pointer = format!("/exemptions/{index}");
+        if spec.reason.trim().is_empty() {
+            return Err(source.error(&format!("{pointer}/reason"), "a reason is required"));
+        }
+        for (i, name) in spec.policies.iter().enumerate() {
+            let known = set.policies.iter().any(|p| p.is_named(name))
+                || wasm_validate_builtin::resolve(name).is_some();
+            if !known {
+                return Err(source.error(
+                    &format!("{pointer}/policies/{i}"),
+                    format!("no policy is named {name:?} (neither a chosen policy's id nor a built-in policy)"),
+                ));
+            }
+        }
+        let resources = filter(
+            source,
+            &pointer,
+            &FilterSpec {
+                kinds: spec.kinds.clone(),
+                namespaces: spec.namespaces.clone(),
+                names: spec.names.clone(),
+                label_selector: None,
+            },
+        )?;
+        let line = source.at(&pointer);
+        let place = line.rsplit_once(": ").map_or(line.as_str(), |(p, _)| p);
+        set.exemptions.push(Exemption {
+            policies: spec.policies.clone(),
+            resources,
+            containers: globs(source, &format!("{pointer}/containers"), &spec.containers)?,
+            exempt: Exempt {
+                reason: spec.reason.clone(),
+                source: ExemptionSource::Config(place.to_owned()),
+            },
+        });
+    }
+    Ok(set)
+}
+
+/// Names in an ignore annotation that designate no policy: neither a policy
+/// of `set` (id, name or alias) nor a built-in policy.
+pub fn unknown_policy_names<'a>(set: &PolicySet, names: &'a [String]) -> Vec<&'a str> {
+    names
+        .iter()
+        .filter(|name| {
+            !set.policies.iter().any(|p| p.is_named(name))
+                && wasm_validate_builtin::resolve(name).is_none()
+        })
+        .map(String::as_str)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
