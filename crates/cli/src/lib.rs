@@ -493,7 +493,8 @@ pub fn post_render_command(
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     match rendered {
         Some(text) if code == EXIT_OK => {
-            if report.summary.warnings > 0 || report.summary.mutated > 0 {
+            let s = &report.summary;
+            if s.warnings + s.warned + s.audited + s.exempted + s.notices + s.mutated > 0 {
                 eprint!("{}", report.text(color));
             }
             print(&text);

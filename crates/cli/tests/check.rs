@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{json, root, run};
+use common::{json, policy_names, root, run};
 
 /// insta snapshots of the JSON results of `check` on each file of
 /// `testdata/real` and `testdata/fixtures`, with the built-in policies.
@@ -96,12 +96,7 @@ fn policies_are_chosen_by_name_and_path() {
         None,
     );
     let report = json(&output);
-    let names: Vec<&str> = report["policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names = policy_names(&report);
     // disallow-host-namespaces is the documented alias of host-namespaces.
     assert_eq!(names, ["host-namespaces", "deny-all"]);
     assert_eq!(output.status.code(), Some(1));

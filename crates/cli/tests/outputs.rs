@@ -254,3 +254,118 @@ fn policy_reports_per_namespace_match_the_crd_schema() {
         assert!(result["resources"][0].get("namespace").is_none());
     }
 }
+
+/// Every format with actions and exemptions, from the configuration of
+/// `testdata/config/cert-manager.yaml` on the real cert-manager stream:
+/// exempted findings are SARIF suppressions, JUnit skips and PolicyReport
+/// `skip` results; `warn` findings are warnings everywhere.
+#[test]
+fn exemptions_and_actions_in_every_format() {
+    let dir = std::env::temp_dir().join(format!("wv-outputs-exempt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let output = run(
+        &[
+            "check",
+            "--config",
+            "testdata/config/cert-manager.yaml",
+            "-o",
+            "github",
+            "-o",
+            &format!("sarif={}", path("r.sarif")),
+            "-o",
+            &format!("junit={}", path("r.xml")),
+            "-o",
+            &format!("policyreport={}", path("r.yaml")),
+            "-o",
+            &format!("json={}", path("r.json")),
+            "testdata/real/cert-manager.helm3-post-render-stdin.yaml",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&read("r.json")).unwrap();
+    let summary = &report["summary"];
+
+    let sarif: serde_json::Value = serde_json::from_str(&read("r.sarif")).unwrap();
+    let errors: Vec<String> = sarif_schema()
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let suppressed: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r.get("suppressions").is_some())
+        .collect();
+    assert_eq!(
+        suppressed.len() as u64,
+        summary["exempted"].as_u64().unwrap()
+    );
+    for result in &suppressed {
+        let suppression = &result["suppressions"][0];
+        assert_eq!(suppression["kind"], "external");
+        assert!(
+            suppression["justification"]
+                .as_str()
+                .unwrap()
+                .contains("PLAT-42")
+        );
+        assert_eq!(result["ruleId"], "require-requests-and-limits");
+    }
+    let level = |rule: &str| {
+        results
+            .iter()
+            .find(|r| r["ruleId"] == rule)
+            .map(|r| r["level"].clone())
+    };
+    assert_eq!(level("require-probes").unwrap(), "warning");
+    assert_eq!(level("require-minimum-replicas").unwrap(), "note");
+
+    let junit = quick_junit::Report::deserialize_from_str(&read("r.xml")).unwrap();
+    let skipped = junit
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .filter(|c| matches!(c.status, quick_junit::TestCaseStatus::Skipped { .. }))
+        .count();
+    assert_eq!(skipped as u64, summary["skipped"].as_u64().unwrap());
+    assert_eq!(junit.failures, 0);
+
+    let text = std::fs::read_to_string(root().join("testdata/schemas/policyreport-v1alpha2.json"))
+        .unwrap();
+    let schema = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for document in read("r.yaml")
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+    {
+        let policy_report: serde_json::Value = serde_yaml::from_str(document).unwrap();
+        let errors: Vec<String> = schema
+            .iter_errors(&policy_report)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        for result in policy_report["results"].as_array().unwrap() {
+            *counts
+                .entry(result["result"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(counts["skip"], summary["skipped"].as_u64().unwrap());
+    assert_eq!(counts["warn"], summary["warned"].as_u64().unwrap());
+    assert_eq!(counts["fail"], summary["audited"].as_u64().unwrap());
+
+    let github = String::from_utf8(output.stdout).unwrap();
+    assert!(!github.contains("::error"), "{github}");
+    assert_eq!(
+        github.matches("::warning").count() as u64,
+        summary["violations"].as_u64().unwrap() - summary["audited"].as_u64().unwrap()
+    );
+    assert_eq!(
+        github.matches("::notice").count() as u64,
+        summary["audited"].as_u64().unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

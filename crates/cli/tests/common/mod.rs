@@ -42,3 +42,13 @@ pub fn json(output: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// The names of the policies that ran, from a JSON report.
+pub fn policy_names(report: &serde_json::Value) -> Vec<&str> {
+    report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect()
+}
