@@ -13,13 +13,24 @@ mod policy_build;
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.join("../..").canonicalize().unwrap();
-    for watched in [
-        "policies",
+    // Each policy's sources, not policies/ as a whole: their test suites and
+    // snapshots (policies/*/tests) do not change the modules.
+    let mut policy_sources: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(workspace.join("policies")).unwrap() {
+        let dir = entry.unwrap().path();
+        for part in ["src", "Cargo.toml"] {
+            policy_sources.push(format!(
+                "policies/{}/{part}",
+                dir.file_name().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    for watched in policy_sources.iter().map(String::as_str).chain([
         "crates/sdk",
         "crates/abi",
         "Cargo.toml",
         "Cargo.lock",
-    ] {
+    ]) {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

@@ -1,8 +1,11 @@
-//! Every built-in policy, run as Wasm through the engine on its own test
-//! cases in `testdata/policies/<name>.yaml`: each case states the expected
-//! verdict (`pass`/`fail`, or `patch`/`none` for mutating policies) and may
-//! carry settings. The responses are snapshot-tested with insta (one snapshot
-//! per policy), and every pod case is also run wrapped in each workload kind.
+//! Every built-in policy, run as Wasm through the engine on the cases of
+//! its test suite, `policies/<name>/tests/wasm-validate-test.yaml` (the
+//! format `wasm-validate test` runs; the resources are in `resources.yaml`
+//! beside it): each case states the expected result (`pass`/`fail`, and
+//! for mutating policies the expected patch, `[]` for none) and the
+//! policy entry it runs under may carry settings. The responses are
+//! snapshot-tested with insta (one snapshot per policy), and every pod case
+//! is also run wrapped in each workload kind.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,11 +13,9 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use wasm_validate_engine::{Engine, Limits, Policy};
 
-const EXPECT: &str = "wasm-validate.dev/expect";
-const SETTINGS: &str = "wasm-validate.dev/settings";
-
 /// One test case: its name (`metadata.name`), the object, the expected
-/// verdict and the settings.
+/// verdict (`pass`, `fail`, or for mutating policies `patch` or `none`)
+/// and the settings.
 struct Case {
     name: String,
     object: Value,
@@ -22,23 +23,59 @@ struct Case {
     settings: Value,
 }
 
+fn yaml_documents(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|document| serde::Deserialize::deserialize(document).unwrap())
+        .collect()
+}
+
 fn cases(policy: &str) -> Vec<Case> {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/policies")
-        .join(format!("{policy}.yaml"));
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("{policy} has no test cases at {}: {e}", file.display()));
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|document| {
-            let object: Value = serde::Deserialize::deserialize(document).unwrap();
-            let annotations = &object["metadata"]["annotations"];
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../policies")
+        .join(policy)
+        .join("tests");
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .unwrap_or_else(|e| panic!("{policy} has no {name} in {}: {e}", dir.display()))
+    };
+    let suite: Value = serde_yaml::from_str(&read("wasm-validate-test.yaml")).unwrap();
+    let resources = yaml_documents(&read("resources.yaml"));
+    let entries = suite["policies"].as_array().unwrap();
+    let settings_of = |id: &str| {
+        entries
+            .iter()
+            .find(|e| e["id"].as_str().or(e["policy"].as_str()) == Some(id))
+            .unwrap_or_else(|| panic!("{policy}: no policy entry {id}"))
+            .get("settings")
+            .cloned()
+            .unwrap_or(json!({}))
+    };
+    suite["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|result| {
+            let id = result["policy"].as_str().unwrap_or(policy);
+            let (kind, name) = result["resource"]
+                .as_str()
+                .unwrap()
+                .split_once('/')
+                .unwrap();
+            let object = resources
+                .iter()
+                .find(|r| r["kind"] == kind && r["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("{policy}: no resource {kind}/{name}"))
+                .clone();
+            let expect = match result.get("patch").and_then(Value::as_array) {
+                Some(ops) if ops.is_empty() => "none".to_owned(),
+                Some(_) => "patch".to_owned(),
+                None => result["result"].as_str().unwrap().to_owned(),
+            };
             Case {
-                name: object["metadata"]["name"].as_str().unwrap().to_owned(),
-                expect: annotations[EXPECT].as_str().unwrap().to_owned(),
-                settings: annotations[SETTINGS]
-                    .as_str()
-                    .map_or(json!({}), |s| serde_json::from_str(s).unwrap()),
+                name: name.to_owned(),
                 object,
+                expect,
+                settings: settings_of(id),
             }
         })
         .collect()
