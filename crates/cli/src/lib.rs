@@ -10,7 +10,7 @@ use std::path::Path;
 use wasm_validate_builtin::Profile;
 use wasm_validate_config::{CommandLine, Config};
 pub use wasm_validate_engine::Engine;
-use wasm_validate_manifest::{self as manifest, Format, Input, ManifestError, Parsed};
+use wasm_validate_manifest::{self as manifest, ManifestError, Parsed};
 use wasm_validate_pipeline::{self as pipeline, PolicySet};
 use wasm_validate_report::{CheckReport, EXIT_ERROR, FailOn};
 
@@ -164,9 +164,7 @@ impl From<FailOnArg> for FailOn {
 
 impl PolicyArgs {
     fn threads(&self) -> usize {
-        self.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-        })
+        threads_or_cores(self.threads)
     }
 }
 
@@ -270,40 +268,35 @@ pub fn list_policies(format: OutputFormat) -> String {
     }
 }
 
+/// `threads`, or one per core.
+fn threads_or_cores(threads: Option<usize>) -> usize {
+    threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+}
+
+/// `test`: runs the policy test suites under `paths`, printing to stdout;
+/// returns the exit code (0, 1 or 2, see [`wasm_validate_policy_test::run_all`]).
+pub fn test_command(
+    paths: &[std::path::PathBuf],
+    snapshot: bool,
+    update: bool,
+    threads: Option<usize>,
+) -> u8 {
+    let options = wasm_validate_policy_test::Options {
+        snapshot,
+        update,
+        threads: threads_or_cores(threads),
+    };
+    let mut out = Vec::new();
+    let code = wasm_validate_policy_test::run_all(paths, options, &mut out);
+    print(&String::from_utf8_lossy(&out));
+    code
+}
+
 /// `--list-policies`: prints the built-in policies to stdout; returns the exit code.
 pub fn list_command(format: OutputFormat) -> u8 {
     print(&list_policies(format));
     EXIT_OK
-}
-
-/// Reads every input named by `paths` (files, directories, `-` for stdin).
-/// Returns the parsed inputs and every error met; nothing is dropped silently.
-pub fn read_inputs<P: AsRef<Path>>(
-    paths: &[P],
-    recursive: bool,
-) -> (Vec<Parsed>, Vec<ManifestError>) {
-    let inputs = match manifest::collect_inputs(paths, recursive) {
-        Ok(inputs) => inputs,
-        Err(error) => return (Vec::new(), vec![error]),
-    };
-    let mut parsed = Vec::with_capacity(inputs.len());
-    let mut errors = Vec::new();
-    for input in inputs {
-        match manifest::read_input(&input) {
-            Ok(bytes) => {
-                let name = input.name();
-                let format = match input {
-                    Input::Stdin => Format::Yaml,
-                    Input::File(_) => Format::for_name(&name),
-                };
-                let mut one = manifest::parse(&name, bytes, format);
-                errors.append(&mut one.errors);
-                parsed.push(one);
-            }
-            Err(error) => errors.push(error),
-        }
-    }
-    (parsed, errors)
 }
 
 /// Runs the policies over every resource of the parsed inputs (mutating
@@ -395,7 +388,7 @@ pub fn check_inputs<P: AsRef<Path>>(
 ) -> Result<(Vec<Parsed>, CheckReport), SetupError> {
     let engine = Engine::default();
     let set = load_policies(&engine, policy_args)?;
-    let (mut parsed, errors) = read_inputs(paths, recursive);
+    let (mut parsed, errors) = manifest::read_all(paths, recursive);
     let report = run_check(&engine, &set, &mut parsed, &errors, policy_args.threads());
     Ok((parsed, report))
 }

@@ -49,6 +49,25 @@ enum Command {
         #[command(flatten)]
         policy: PolicyArgs,
     },
+    /// Run policy test suites (wasm-validate-test.yaml files, searched
+    /// recursively in directories). Exit 0 all passed, 1 a result or a
+    /// snapshot differs, 2 a suite could not run. See docs/policy-tests.md.
+    Test {
+        /// Suite files or directories.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+        /// Also compare every result with the suite's snapshot
+        /// (snapshots/<suite>.snap.yaml beside it).
+        #[arg(long)]
+        snapshot: bool,
+        /// Record snapshots that are missing or differ instead of failing
+        /// (implies --snapshot).
+        #[arg(long)]
+        update: bool,
+        /// Worker threads (default: one per core).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
     /// List the built-in policies.
     Policies {
         /// Output format.
@@ -68,6 +87,12 @@ fn main() -> ExitCode {
             wasm_validate_cli::list_command(output.first().map_or(OutputFormat::Text, |o| o.format))
         }
         Command::Policies { output } => wasm_validate_cli::list_command(output),
+        Command::Test {
+            paths,
+            snapshot,
+            update,
+            threads,
+        } => wasm_validate_cli::test_command(&paths, snapshot || update, update, threads),
         Command::Check {
             paths,
             output,

@@ -635,5 +635,32 @@ pub fn read_input(input: &Input) -> Result<Vec<u8>, ManifestError> {
     })
 }
 
+/// Reads every input named by `paths` (files, directories, `-` for stdin).
+/// Returns the parsed inputs and every error met; nothing is dropped silently.
+pub fn read_all<P: AsRef<Path>>(paths: &[P], recursive: bool) -> (Vec<Parsed>, Vec<ManifestError>) {
+    let inputs = match collect_inputs(paths, recursive) {
+        Ok(inputs) => inputs,
+        Err(error) => return (Vec::new(), vec![error]),
+    };
+    let mut parsed = Vec::with_capacity(inputs.len());
+    let mut errors = Vec::new();
+    for input in inputs {
+        match read_input(&input) {
+            Ok(bytes) => {
+                let name = input.name();
+                let format = match input {
+                    Input::Stdin => Format::Yaml,
+                    Input::File(_) => Format::for_name(&name),
+                };
+                let mut one = parse(&name, bytes, format);
+                errors.append(&mut one.errors);
+                parsed.push(one);
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    (parsed, errors)
+}
+
 #[cfg(test)]
 mod tests;
