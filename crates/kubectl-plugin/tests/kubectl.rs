@@ -129,3 +129,32 @@ fn without_filename_it_explains_and_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("-f"));
 }
+
+#[test]
+fn the_configuration_drives_the_plugin_too() {
+    let output = Command::new(plugin())
+        .args([
+            "-f",
+            "testdata/real/cert-manager.helm3-post-render-stdin.yaml",
+            "--config",
+            "testdata/config/cert-manager.yaml",
+            "-o",
+            "json",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    // The configuration softens and exempts every finding of the chart.
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["summary"]["failed"], 0);
+    assert_eq!(report["summary"]["skipped"], 3);
+    assert!(report["summary"]["warned"].as_u64().unwrap() > 0);
+    let bad = Command::new(plugin())
+        .args(["-f", "-", "--config", "testdata/fixtures/violations.yaml"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("testdata/fixtures/violations.yaml:"));
+}
