@@ -617,15 +617,15 @@ impl CheckReport {
         let s = &self.summary;
         let _ = writeln!(
             out,
-            "{} resources, {} policies, {} evaluations: {} passed, {} failed ({} violations), {} warned, {} audited, {} skipped ({} exempted findings), {} errors, {} warnings, {} mutated; {} input errors, {} notices",
+            "{} resources, {} policies, {} evaluations: {} passed, {} failed, {} warned, {} audited ({} violations), {} skipped ({} exempted findings), {} errors, {} warnings, {} mutated; {} input errors, {} notices",
             s.resources,
             self.policies.len(),
             s.evaluations,
             s.passed,
             s.failed,
-            s.violations,
             s.warned,
             s.audited,
+            s.violations,
             s.skipped,
             s.exempted,
             s.errors,
