@@ -393,6 +393,67 @@ pub fn check_inputs<P: AsRef<Path>>(
     Ok((parsed, report))
 }
 
+/// Audits a live cluster (`kubectl wasm-validate` without `-f`): lists the
+/// resources the policies' rules select, page by page, runs the policies on
+/// each page and merges the reports, so memory is bounded by the page size
+/// (plus the report). Resource types that cannot be read (403) are input
+/// errors in the report (exit 2) and the others are still audited; kinds the
+/// server does not serve are noted on stderr. Writes the report in `format`
+/// to stdout; returns the exit code.
+pub fn audit_command(
+    cluster: &wasm_validate_cluster::ClusterOptions,
+    policy_args: &PolicyArgs,
+    format: OutputFormat,
+) -> u8 {
+    let engine = Engine::default();
+    let set = match load_policies(&engine, policy_args) {
+        Ok(set) => set,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_ERROR;
+        }
+    };
+    let rules: Vec<wasm_validate_abi::Rule> = set
+        .policies
+        .iter()
+        .flat_map(|p| p.policy.metadata().rules.clone())
+        .collect();
+    let threads = policy_args.threads();
+    let mut report = CheckReport::new(&set, &[], &[], &[]);
+    let progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let outcome = wasm_validate_cluster::audit(cluster, &rules, &mut |mut page| {
+        let results = pipeline::run(&engine, &set, &mut page, threads);
+        let mut page_report = CheckReport::new(&set, &page, &results, &[]);
+        if !set.ignore_annotations {
+            notice_unknown_ignores(&mut page_report, &set, &page);
+        }
+        report.merge(page_report);
+        if progress && started.elapsed() > std::time::Duration::from_millis(500) {
+            eprint!("\r{} resources checked", report.summary.resources);
+        }
+    });
+    if progress && started.elapsed() > std::time::Duration::from_millis(500) {
+        eprintln!();
+    }
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("error: {error}");
+            eprintln!("(to check manifests instead of a cluster, give -f FILE|DIR|-)");
+            return EXIT_ERROR;
+        }
+    };
+    for note in &outcome.not_served {
+        eprintln!("note: {note}");
+    }
+    for unreadable in outcome.unreadable {
+        report.add_input_error(&outcome.server, format!("cannot list {unreadable}"));
+    }
+    print(&render(&report, format, stdout_color()));
+    report.exit_code_for(policy_args.fail_on.into())
+}
+
 /// `check`: reads the inputs, runs the policies and writes the report in
 /// every requested output (default: text on stdout; at most one output may
 /// go to stdout). Returns the exit code (0, 1 or 2; a report file that

@@ -34,8 +34,50 @@ struct Cli {
     /// List the built-in policies and exit.
     #[arg(long)]
     list_policies: bool,
+    /// Without -f: the kubeconfig file (default: KUBECONFIG, then
+    /// ~/.kube/config, then the in-cluster service account).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// Without -f: the kubeconfig context to use.
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+    /// Without -f: the namespace to audit (default: the context's).
+    #[arg(short = 'n', long, value_name = "NAME")]
+    namespace: Option<String>,
+    /// Without -f: audit every namespace.
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    /// Without -f: a label selector, as kubectl's (-l app=web,tier!=db).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    selector: Option<String>,
+    /// Without -f: how long to wait for each request to the server (0: no
+    /// limit; a number of seconds, or with a unit: 30s, 2m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_timeout)]
+    request_timeout: std::time::Duration,
+    /// Without -f: items per list request.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    chunk_size: u32,
     #[command(flatten)]
     policy: PolicyArgs,
+}
+
+/// kubectl's `--request-timeout`: `0` (none), seconds, or a number with
+/// `s`, `m` or `h`.
+fn parse_timeout(value: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match value.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((at, _)) => value.split_at(at),
+        None => (value, "s"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{value:?}: expected a duration such as 0, 30, 30s, 2m or 1h"))?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        _ => return Err(format!("{value:?}: the unit must be s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 fn main() -> ExitCode {
@@ -44,10 +86,20 @@ fn main() -> ExitCode {
         return ExitCode::from(wasm_validate_cli::list_command(cli.output));
     }
     if cli.filenames.is_empty() {
-        eprintln!(
-            "error: give manifests with -f FILE|DIR|- (auditing a live cluster is not available in this version)"
-        );
-        return ExitCode::from(2);
+        let options = wasm_validate_cluster::ClusterOptions {
+            kubeconfig: cli.kubeconfig,
+            context: cli.context,
+            namespace: cli.namespace,
+            all_namespaces: cli.all_namespaces,
+            selector: cli.selector,
+            request_timeout: (!cli.request_timeout.is_zero()).then_some(cli.request_timeout),
+            page_size: cli.chunk_size,
+        };
+        return ExitCode::from(wasm_validate_cli::audit_command(
+            &options,
+            &cli.policy,
+            cli.output,
+        ));
     }
     ExitCode::from(wasm_validate_cli::check_command(
         &cli.filenames,

@@ -454,6 +454,42 @@ impl CheckReport {
         }
     }
 
+    /// Appends `other` (a report of the same policies over more resources,
+    /// for example the next page of a cluster audit): results, errors and
+    /// notices in order, counts added.
+    pub fn merge(&mut self, other: CheckReport) {
+        let (a, b) = (&mut self.summary, other.summary);
+        a.resources += b.resources;
+        a.evaluations += b.evaluations;
+        a.passed += b.passed;
+        a.failed += b.failed;
+        a.warned += b.warned;
+        a.audited += b.audited;
+        a.skipped += b.skipped;
+        a.errors += b.errors;
+        a.violations += b.violations;
+        a.exempted += b.exempted;
+        a.warnings += b.warnings;
+        a.mutated += b.mutated;
+        a.input_errors += b.input_errors;
+        a.notices += b.notices;
+        self.results.extend(other.results);
+        self.errors.extend(other.errors);
+        self.notices.extend(other.notices);
+    }
+
+    /// Adds an input error (something that could not be read, for example a
+    /// resource type the cluster refused to list); the exit code becomes 2.
+    pub fn add_input_error(&mut self, file: &str, message: String) {
+        self.summary.input_errors += 1;
+        self.errors.push(InputError {
+            file: file.to_owned(),
+            document: None,
+            line: None,
+            message,
+        });
+    }
+
     /// Adds a notice (a warning about the input that is not a policy
     /// finding) about a resource.
     pub fn add_notice(&mut self, resource: &ResourceRef, message: String) {
