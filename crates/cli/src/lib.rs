@@ -1,6 +1,8 @@
 //! What both front ends (`wasm-validate` and `kubectl wasm-validate`) share:
-//! choosing and loading policies, reading inputs, running a check and
-//! writing reports. No policy logic lives here: policies are Wasm modules run
+//! the policy arguments (resolved with the configuration file by
+//! `wasm-validate-config`), running a check over files or a cluster audit
+//! (read by `wasm-validate-cluster`), `post-render`, `test`, and writing
+//! reports. No policy logic lives here: policies are Wasm modules run
 //! by `wasm-validate-engine` through `wasm-validate-pipeline`.
 #![forbid(unsafe_code)]
 

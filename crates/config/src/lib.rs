@@ -227,6 +227,26 @@ impl SourceText {
         ConfigError(format!("{}: {message}", self.at(pointer)))
     }
 
+    /// Checks a document's `apiVersion` (must be [`API_VERSION`]) and
+    /// `kind` (must be `expected_kind`); errors name the line.
+    pub fn check_header(
+        &self,
+        api_version: &str,
+        kind: &str,
+        expected_kind: &str,
+    ) -> Result<(), ConfigError> {
+        if api_version != API_VERSION {
+            return Err(self.error(
+                "/apiVersion",
+                format!("expected {API_VERSION}, got {api_version:?}"),
+            ));
+        }
+        if kind != expected_kind {
+            return Err(self.error("/kind", format!("expected {expected_kind}, got {kind:?}")));
+        }
+        Ok(())
+    }
+
     /// Deserializes the text as `T`, unknown keys refused; errors give the
     /// line, column and key path.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
@@ -297,15 +317,7 @@ impl Config {
             text,
         };
         let file: ConfigFile = source.parse()?;
-        if file.api_version != API_VERSION {
-            return Err(source.error(
-                "/apiVersion",
-                format!("expected {API_VERSION}, got {:?}", file.api_version),
-            ));
-        }
-        if file.kind != KIND {
-            return Err(source.error("/kind", format!("expected {KIND}, got {:?}", file.kind)));
-        }
+        source.check_header(&file.api_version, &file.kind, KIND)?;
         Ok(Config {
             policies: PolicyConfig {
                 profiles: file.profiles,

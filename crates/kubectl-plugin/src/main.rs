@@ -1,6 +1,9 @@
 //! `kubectl-wasm_validate`, run by kubectl as `kubectl wasm-validate`.
-//! kubectl's flag style (`-f/--filename`, `-R/--recursive`, `-o/--output`);
-//! the work is `wasm-validate check`'s. Argument parsing only.
+//! kubectl's flag style: with `-f/--filename` (and `-R/--recursive`) it
+//! checks files as `wasm-validate check` does; without `-f` it audits the
+//! cluster of the kubeconfig (`--kubeconfig`, `--context`, `-n`, `-A`, `-l`,
+//! `--request-timeout`). `-o/--output` picks the format. Argument parsing
+//! only.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;

@@ -181,23 +181,9 @@ pub fn run_suite(engine: &Engine, path: &Path, options: Options) -> Result<Suite
         text,
     };
     let suite: SuiteFile = source.parse().map_err(|e| e.0)?;
-    if suite.api_version != wasm_validate_config::API_VERSION {
-        return Err(source
-            .error(
-                "/apiVersion",
-                format!(
-                    "expected {}, got {:?}",
-                    wasm_validate_config::API_VERSION,
-                    suite.api_version
-                ),
-            )
-            .0);
-    }
-    if suite.kind != KIND {
-        return Err(source
-            .error("/kind", format!("expected {KIND}, got {:?}", suite.kind))
-            .0);
-    }
+    source
+        .check_header(&suite.api_version, &suite.kind, KIND)
+        .map_err(|e| e.0)?;
     if suite.resources.is_empty() {
         return Err(source.error("/resources", "list at least one file").0);
     }

@@ -22,7 +22,9 @@ mod sarif;
 
 use wasm_validate_abi::{Patch, Severity, Violation};
 use wasm_validate_manifest::{ManifestError, Resource};
-use wasm_validate_pipeline::{Action, Exempt, ExemptionSource, Outcome, PolicyResult, PolicySet};
+use wasm_validate_pipeline::{
+    Action, Exempt, ExemptionSource, Outcome, PolicyResult, PolicySet, patch_op_name as op_name,
+};
 
 /// Exit code: nothing was denied.
 pub const EXIT_OK: u8 = 0;
@@ -725,5 +727,3 @@ fn entry_of(set: &PolicySet, resource: ResourceRef, result: &PolicyResult) -> Re
         error,
     }
 }
-
-use wasm_validate_pipeline::patch_op_name as op_name;
