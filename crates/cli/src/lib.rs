@@ -395,6 +395,60 @@ pub fn check_inputs<P: AsRef<Path>>(
     Ok((parsed, report))
 }
 
+/// The progress line of a cluster audit: shown on stderr only when stderr is
+/// a terminal and the audit has run for longer than the delay (500 ms, or
+/// `WASM_VALIDATE_PROGRESS_DELAY_MS`), redrawn in place with `\r`, and ended
+/// with a newline.
+struct Progress {
+    out: Option<Box<dyn Write>>,
+    started: std::time::Instant,
+    delay: std::time::Duration,
+    shown: bool,
+}
+
+impl Progress {
+    fn on_stderr() -> Progress {
+        let delay = std::env::var("WASM_VALIDATE_PROGRESS_DELAY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(500);
+        let out: Option<Box<dyn Write>> = std::io::stderr()
+            .is_terminal()
+            .then(|| Box::new(std::io::stderr()) as Box<dyn Write>);
+        Progress::new(out, std::time::Duration::from_millis(delay))
+    }
+
+    fn new(out: Option<Box<dyn Write>>, delay: std::time::Duration) -> Progress {
+        Progress {
+            out,
+            started: std::time::Instant::now(),
+            delay,
+            shown: false,
+        }
+    }
+
+    fn update(&mut self, checked: usize, resource_type: &str) {
+        if self.started.elapsed() < self.delay {
+            return;
+        }
+        if let Some(out) = &mut self.out {
+            // The trailing spaces clear what a longer type name left.
+            let _ = write!(
+                out,
+                "\r{checked} resources checked (listing {resource_type})        "
+            );
+            let _ = out.flush();
+            self.shown = true;
+        }
+    }
+
+    fn finish(&mut self) {
+        if let (Some(out), true) = (&mut self.out, self.shown) {
+            let _ = writeln!(out);
+        }
+    }
+}
+
 /// Audits a live cluster (`kubectl wasm-validate` without `-f`): lists the
 /// resources the policies' rules select, page by page, runs the policies on
 /// each page and merges the reports, so memory is bounded by the page size
@@ -422,22 +476,19 @@ pub fn audit_command(
         .collect();
     let threads = policy_args.threads();
     let mut report = CheckReport::new(&set, &[], &[], &[]);
-    let progress = std::io::stderr().is_terminal();
-    let started = std::time::Instant::now();
-    let outcome = wasm_validate_cluster::audit(cluster, &rules, &mut |mut page| {
-        let results = pipeline::run(&engine, &set, &mut page, threads);
-        let mut page_report = CheckReport::new(&set, &page, &results, &[]);
+    report.from_api_server = true;
+    let mut progress = Progress::on_stderr();
+    let outcome = wasm_validate_cluster::audit(cluster, &rules, &mut |page| {
+        let mut resources = page.resources;
+        let results = pipeline::run(&engine, &set, &mut resources, threads);
+        let mut page_report = CheckReport::new(&set, &resources, &results, &[]);
         if !set.ignore_annotations {
-            notice_unknown_ignores(&mut page_report, &set, &page);
+            notice_unknown_ignores(&mut page_report, &set, &resources);
         }
         report.merge(page_report);
-        if progress && started.elapsed() > std::time::Duration::from_millis(500) {
-            eprint!("\r{} resources checked", report.summary.resources);
-        }
+        progress.update(report.summary.resources, &page.resource_type);
     });
-    if progress && started.elapsed() > std::time::Duration::from_millis(500) {
-        eprintln!();
-    }
+    progress.finish();
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -568,4 +619,59 @@ pub fn post_render_command(
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// A writer whose bytes the test can read afterwards.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    #[test]
+    fn progress_redraws_one_line_after_the_delay_and_ends_it() {
+        let out = Shared::default();
+        let mut progress = Progress::new(Some(Box::new(out.clone())), Duration::ZERO);
+        progress.update(500, "pods");
+        progress.update(1000, "deployments.apps");
+        progress.finish();
+        let text = out.text();
+        assert_eq!(text.matches('\r').count(), 2, "{text:?}");
+        assert!(text.contains("\r500 resources checked (listing pods)"));
+        assert!(text.contains("\r1000 resources checked (listing deployments.apps)"));
+        assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
+    }
+
+    #[test]
+    fn progress_stays_silent_before_the_delay_or_off_a_terminal() {
+        let out = Shared::default();
+        let mut quick = Progress::new(Some(Box::new(out.clone())), Duration::from_secs(3600));
+        quick.update(10, "pods");
+        quick.finish();
+        assert_eq!(out.text(), "");
+        // Not a terminal: no writer at all, nothing to write to.
+        let mut off = Progress::new(None, Duration::ZERO);
+        off.update(10, "pods");
+        off.finish();
+        assert!(!off.shown);
+    }
 }

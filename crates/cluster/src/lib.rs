@@ -8,8 +8,10 @@
 //!   resolved through API discovery; kinds the server does not serve are
 //!   skipped with a note.
 //! - Lists are paginated (`limit`/`continue`) and handed over one page at a
-//!   time, so memory stays bounded by the page size whatever the cluster's
-//!   size; requests are made one at a time (one request in flight).
+//!   time. A client thread fetches the next page while the caller checks
+//!   the current one: one request in flight, at most [`PAGES_AHEAD`] pages
+//!   waiting, so memory stays bounded by the page size whatever the
+//!   cluster's size.
 //! - A 403 on one resource type is recorded and the audit goes on with the
 //!   others; an unreachable server or refused credentials (401) stop it with
 //!   a clear error.
@@ -27,6 +29,21 @@ use wasm_validate_manifest::{Resource, Source};
 
 /// The input name given to resources read from a cluster.
 pub const CLUSTER_INPUT: &str = "cluster";
+
+/// How many fetched pages may wait for the caller while the next request is
+/// in flight.
+pub const PAGES_AHEAD: usize = 2;
+
+/// One page of a list, as handed to the caller of [`audit`].
+#[derive(Debug)]
+pub struct Page {
+    /// The resource type listed, as `resource.group` (`deployments.apps`,
+    /// `pods` for the core group).
+    pub resource_type: String,
+    /// The page's resources, with `apiVersion` and `kind` set, source file
+    /// [`CLUSTER_INPUT`] and document = running number over the audit.
+    pub resources: Vec<Resource>,
+}
 
 /// Where and what to read (kubectl's flags).
 #[derive(Debug, Clone)]
@@ -158,27 +175,40 @@ fn named_kinds(rules: &[Rule]) -> Vec<(String, String)> {
 }
 
 /// Lists every resource the `rules` select, page by page, calling `on_page`
-/// with each page's resources (with `apiVersion` and `kind` set, and source
-/// `cluster`, document = running number). Runs its own single-threaded
-/// tokio runtime.
+/// with each [`Page`] in order (types in discovery order, each type's items
+/// in the server's order). Pages are fetched by a client thread of its own
+/// tokio runtime while `on_page` runs on the calling thread.
+///
+/// Errors: a kubeconfig that cannot be read, an unreachable server or
+/// refused credentials. A 403 on one type is not an error: it is listed in
+/// [`AuditOutcome::unreadable`] and the other types are read.
 pub fn audit(
     options: &ClusterOptions,
     rules: &[Rule],
-    on_page: &mut dyn FnMut(Vec<Resource>),
+    on_page: &mut dyn FnMut(Page),
 ) -> Result<AuditOutcome, ClusterError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("wasm-validate-client")
         .enable_all()
         .build()
         .map_err(|e| ClusterError(format!("cannot start the client: {e}")))?;
-    runtime.block_on(audit_async(options, rules, on_page))
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Page>(PAGES_AHEAD);
+    let fetch = runtime.spawn(audit_async(options.clone(), rules.to_vec(), sender));
+    while let Some(page) = receiver.blocking_recv() {
+        on_page(page);
+    }
+    runtime
+        .block_on(fetch)
+        .map_err(|e| ClusterError(format!("the client stopped: {e}")))?
 }
 
 async fn audit_async(
-    options: &ClusterOptions,
-    rules: &[Rule],
-    on_page: &mut dyn FnMut(Vec<Resource>),
+    options: ClusterOptions,
+    rules: Vec<Rule>,
+    pages: tokio::sync::mpsc::Sender<Page>,
 ) -> Result<AuditOutcome, ClusterError> {
-    let config = client_config(options).await?;
+    let config = client_config(&options).await?;
     let server = config
         .cluster_url
         .to_string()
@@ -216,7 +246,7 @@ async fn audit_async(
             }
         }
     }
-    for (group, kind) in named_kinds(rules) {
+    for (group, kind) in named_kinds(&rules) {
         let served = targets
             .iter()
             .any(|(r, _)| r.group == group && r.kind == kind);
@@ -286,7 +316,14 @@ async fn audit_async(
                 })
                 .collect();
             outcome.resources += items.len();
-            on_page(items);
+            let page_of = Page {
+                resource_type: name.clone(),
+                resources: items,
+            };
+            if pages.send(page_of).await.is_err() {
+                // The caller is gone: nothing more to read.
+                return Ok(outcome);
+            }
             token = page.metadata.continue_.filter(|t| !t.is_empty());
             if token.is_none() {
                 break;

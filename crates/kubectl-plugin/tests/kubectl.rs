@@ -2,47 +2,23 @@
 //! `kubernetes-client`, installed by `.ci/run`) finds `kubectl-wasm_validate`
 //! on PATH and runs it as `kubectl wasm-validate`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use common::{kubectl_installed, path_with_plugin, plugin_binary as plugin, root};
 
-fn plugin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_kubectl-wasm_validate"))
-}
-
-/// kubectl, with the plugin's folder first on PATH; `None` (and a note) when
-/// kubectl is not installed outside CI. In CI its absence fails the test.
+/// kubectl, with the plugin's folder first on PATH; `None` when kubectl is
+/// not installed outside CI.
 fn kubectl(args: &[&str]) -> Option<Output> {
-    let found = Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kubectl must be installed in CI (.ci/run)"
-        );
-        eprintln!("kubectl is not installed: skipping (apt-get install kubernetes-client)");
+    if !kubectl_installed() {
         return None;
     }
-    let path = std::env::join_paths(
-        std::iter::once(plugin().parent().unwrap().to_path_buf()).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )
-    .unwrap();
     Some(
         Command::new("kubectl")
             .args(args)
             .current_dir(root())
-            .env("PATH", path)
+            .env("PATH", path_with_plugin())
             .env("NO_COLOR", "1")
             .output()
             .unwrap(),

@@ -55,6 +55,12 @@ pub struct CheckReport {
     pub notices: Vec<InputError>,
     /// One entry per (resource, applicable policy).
     pub results: Vec<ResultEntry>,
+    /// The resources were read from an API server (a cluster audit), so one
+    /// without a namespace is cluster-scoped whatever its kind. From files,
+    /// only the well-known cluster-scoped kinds are; other resources without
+    /// a namespace belong to `default`. Used by the PolicyReport format.
+    #[serde(skip)]
+    pub from_api_server: bool,
 }
 
 /// Counts of a check.
@@ -453,6 +459,7 @@ impl CheckReport {
                 .collect(),
             notices: Vec::new(),
             results: entries,
+            from_api_server: false,
         }
     }
 

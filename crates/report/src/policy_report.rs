@@ -2,13 +2,16 @@
 //! Kubernetes Policy working group's report API that Kyverno and others
 //! install), as a YAML stream ready for `kubectl apply -f -`: one
 //! PolicyReport per namespace and one ClusterPolicyReport for cluster-scoped
-//! resources, each named `wasm-validate`. A result is one (resource,
-//! policy) pair: `pass`, `fail` (a `deny` or `audit` policy's findings,
-//! every violation in the message and the first one's JSON Pointer and line
-//! in `properties`), `warn` (a `warn` policy's findings, or a policy's
-//! warnings), `skip` (every finding exempted; the reason in the message), or
-//! `error`. Timestamps are left out so that the same input
-//! gives the same bytes.
+//! resources, each named `wasm-validate`. From a cluster audit, every
+//! resource without a namespace is cluster-scoped; from files, the
+//! well-known cluster-scoped kinds are and the rest go to `default`.
+//!
+//! A result is one (resource, policy) pair: `pass`, `fail` (a `deny` or
+//! `audit` policy's findings, every violation in the message and the first
+//! one's JSON Pointer and line in `properties`), `warn` (a `warn` policy's
+//! findings, or a policy's warnings), `skip` (every finding exempted; the
+//! reason in the message), or `error`. Timestamps are left out so that the
+//! same input gives the same bytes.
 
 use std::collections::BTreeMap;
 
@@ -121,7 +124,7 @@ impl CheckReport {
             let r = &entry.resource;
             let scope = match &r.namespace {
                 Some(namespace) => Some(namespace.clone()),
-                None if CLUSTER_SCOPED.contains(&r.kind.as_str()) => None,
+                None if self.from_api_server || CLUSTER_SCOPED.contains(&r.kind.as_str()) => None,
                 None => Some("default".to_owned()),
             };
             by_scope.entry(scope).or_default().push(entry);
