@@ -7,11 +7,17 @@
 //!   metadata; with `--check`, fails when the file is out of date.
 //! - `ci`: the checks of `.ci/run` (fmt, clippy, docs, cargo-deny, tests)
 //!   without the installation steps.
+//! - `audit-memory [PODS...]`: peak memory (max RSS) and wall time of the
+//!   release `kubectl-wasm_validate` auditing a loopback API server's
+//!   namespace of PODS Pods (default 5000 and 50000) with the default
+//!   policies, with `-o json` (written page by page: memory does not grow
+//!   with the cluster) and `-o policyreport` (every result kept).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod measure;
 #[path = "../../crates/builtin/policy_build.rs"]
 mod policy_build;
 
@@ -280,6 +286,62 @@ fn ci() -> Result<(), String> {
     step(&["test", "--workspace"])
 }
 
+/// `cargo xtask audit-memory`: see the module's documentation.
+fn audit_memory(pod_counts: &[usize]) -> Result<(), String> {
+    let root = workspace();
+    step(&["build", "--release", "-p", "kubectl-wasm-validate"])?;
+    let plugin = root.join("target/release/kubectl-wasm_validate");
+    let dir = root.join("target/audit-memory");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    println!();
+    println!(
+        "| Pods in the namespace | output | wall (s, median of 3) | max RSS (MiB, max of 3) | exit |"
+    );
+    println!("|---:|---|---:|---:|---:|");
+    for (&pods, format) in pod_counts
+        .iter()
+        .flat_map(|p| [(p, "json"), (p, "policyreport")])
+    {
+        let server = wasm_validate_test_apiserver::ApiServer::start(
+            wasm_validate_test_apiserver::demo_cluster(&root, pods),
+        );
+        let kubeconfig = server.kubeconfig(&dir);
+        let args: Vec<String> = [
+            "--kubeconfig",
+            &kubeconfig.display().to_string(),
+            "--context",
+            "good",
+            "-n",
+            "load",
+            "-o",
+            format,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let mut walls = Vec::new();
+        let mut peak = 0;
+        let mut code = None;
+        for _ in 0..3 {
+            let run = measure::run(&plugin, &args)?;
+            walls.push(run.wall);
+            peak = peak.max(run.max_rss_kib);
+            code = run.code;
+        }
+        println!(
+            "| {pods} | {format} | {:.2} | {:.1} | {} |",
+            measure::median(&mut walls),
+            peak as f64 / 1024.0,
+            code.map_or("signal".to_owned(), |c| c.to_string())
+        );
+    }
+    println!();
+    println!(
+        "(pages of 500; json is written page by page, policyreport keeps every result; exit 2: the demo cluster forbids listing DaemonSets, reported as an input error; {} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -289,7 +351,16 @@ fn main() -> ExitCode {
         ["docs"] => docs(false),
         ["docs", "--check"] => docs(true),
         ["ci"] => ci(),
-        _ => Err("usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci".to_owned()),
+        ["audit-memory"] => audit_memory(&[5000, 50000]),
+        ["audit-memory", counts @ ..] => counts
+            .iter()
+            .map(|c| c.parse().map_err(|_| format!("{c}: expected a number of Pods")))
+            .collect::<Result<Vec<usize>, String>>()
+            .and_then(|counts| audit_memory(&counts)),
+        _ => Err(
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...]"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

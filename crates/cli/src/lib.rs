@@ -14,7 +14,7 @@ use wasm_validate_config::{CommandLine, Config};
 pub use wasm_validate_engine::Engine;
 use wasm_validate_manifest::{self as manifest, ManifestError, Parsed};
 use wasm_validate_pipeline::{self as pipeline, PolicySet};
-use wasm_validate_report::{CheckReport, EXIT_ERROR, FailOn};
+use wasm_validate_report::{CheckReport, EXIT_ERROR, FailOn, StreamFormat, StreamWriter};
 
 pub use wasm_validate_report::{EXIT_DENIED, EXIT_OK};
 
@@ -450,9 +450,11 @@ impl Progress {
 }
 
 /// Audits a live cluster (`kubectl wasm-validate` without `-f`): lists the
-/// resources the policies' rules select, page by page, runs the policies on
-/// each page and merges the reports, so memory is bounded by the page size
-/// (plus the report). Resource types that cannot be read (403) are input
+/// resources the policies' rules select, page by page, and runs the policies
+/// on each page. Text, JSON and GitHub reports are written page by page
+/// ([`wasm_validate_report::StreamWriter`]), so memory is bounded by the page
+/// size; SARIF, JUnit and PolicyReport need every result first and keep the
+/// results in memory. Resource types that cannot be read (403) are input
 /// errors in the report (exit 2) and the others are still audited; kinds the
 /// server does not serve are noted on stderr. Writes the report in `format`
 /// to stdout; returns the exit code.
@@ -475,8 +477,31 @@ pub fn audit_command(
         .flat_map(|p| p.policy.metadata().rules.clone())
         .collect();
     let threads = policy_args.threads();
-    let mut report = CheckReport::new(&set, &[], &[], &[]);
-    report.from_api_server = true;
+    let mut head = CheckReport::new(&set, &[], &[], &[]);
+    head.from_api_server = true;
+    let stream_format = match format {
+        OutputFormat::Text => Some(StreamFormat::Text {
+            color: stdout_color(),
+        }),
+        OutputFormat::Json => Some(StreamFormat::Json),
+        OutputFormat::Github => Some(StreamFormat::Github),
+        OutputFormat::Sarif | OutputFormat::Junit | OutputFormat::Policyreport => None,
+    };
+    let mut sink = match stream_format {
+        Some(stream_format) => match StreamWriter::new(
+            stream_format,
+            std::io::BufWriter::new(std::io::stdout().lock()),
+            head,
+        ) {
+            Ok(writer) => AuditSink::Stream(writer),
+            Err(error) => {
+                eprintln!("error: cannot write the report: {error}");
+                return EXIT_ERROR;
+            }
+        },
+        None => AuditSink::Collect(head),
+    };
+    let mut write_error = None;
     let mut progress = Progress::on_stderr();
     let outcome = wasm_validate_cluster::audit(cluster, &rules, &mut |page| {
         let mut resources = page.resources;
@@ -485,8 +510,19 @@ pub fn audit_command(
         if !set.ignore_annotations {
             notice_unknown_ignores(&mut page_report, &set, &resources);
         }
-        report.merge(page_report);
-        progress.update(report.summary.resources, &page.resource_type);
+        let summary_resources = match &mut sink {
+            AuditSink::Collect(report) => {
+                report.merge(page_report);
+                report.summary.resources
+            }
+            AuditSink::Stream(writer) => {
+                if let Err(error) = writer.page(page_report) {
+                    write_error.get_or_insert(error);
+                }
+                writer.totals_mut().summary.resources
+            }
+        };
+        progress.update(summary_resources, &page.resource_type);
     });
     progress.finish();
     let outcome = match outcome {
@@ -500,11 +536,49 @@ pub fn audit_command(
     for note in &outcome.not_served {
         eprintln!("note: {note}");
     }
+    let totals = match &mut sink {
+        AuditSink::Collect(report) => report,
+        AuditSink::Stream(writer) => writer.totals_mut(),
+    };
     for unreadable in outcome.unreadable {
-        report.add_input_error(&outcome.server, format!("cannot list {unreadable}"));
+        totals.add_input_error(&outcome.server, format!("cannot list {unreadable}"));
     }
-    print(&render(&report, format, stdout_color()));
+    let report = match sink {
+        AuditSink::Collect(report) => {
+            if format == OutputFormat::Policyreport {
+                let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+                if let Err(error) = report
+                    .write_policy_report_yaml(&mut stdout)
+                    .and_then(|()| stdout.flush())
+                {
+                    eprintln!("error: cannot write the report: {error}");
+                    return EXIT_ERROR;
+                }
+            } else {
+                print(&render(&report, format, stdout_color()));
+            }
+            report
+        }
+        AuditSink::Stream(writer) => match writer.finish() {
+            Ok(report) => report,
+            Err(error) => {
+                eprintln!("error: cannot write the report: {error}");
+                return EXIT_ERROR;
+            }
+        },
+    };
+    if let Some(error) = write_error {
+        eprintln!("error: cannot write the report: {error}");
+        return EXIT_ERROR;
+    }
     report.exit_code_for(policy_args.fail_on.into())
+}
+
+/// Where an audit's pages go: written as they come, or kept for a format
+/// that needs them all.
+enum AuditSink<W: Write> {
+    Stream(StreamWriter<W>),
+    Collect(CheckReport),
 }
 
 /// `check`: reads the inputs, runs the policies and writes the report in

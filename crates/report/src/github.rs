@@ -14,7 +14,7 @@ use wasm_validate_abi::Severity;
 
 use wasm_validate_pipeline::Action;
 
-use crate::{CheckReport, ResultKind};
+use crate::{CheckReport, ResultEntry, ResultKind};
 
 fn escape_data(text: &str) -> String {
     text.replace('%', "%25")
@@ -38,47 +38,13 @@ impl CheckReport {
     /// The report as GitHub Actions annotations, one per line.
     pub fn github(&self) -> String {
         let mut out = String::new();
-        for entry in &self.results {
-            let r = &entry.resource;
-            let title = match &entry.control {
-                Some(control) => format!("{} ({control})", entry.policy),
-                None => entry.policy.clone(),
-            };
-            let level = match entry.action {
-                Action::Deny => command(entry.severity),
-                Action::Warn => "warning",
-                Action::Audit => "notice",
-            };
-            match entry.result {
-                ResultKind::Fail | ResultKind::Warn => {
-                    for violation in &entry.violations {
-                        let _ = writeln!(
-                            out,
-                            "::{level} file={},line={},title={}::{} {}/{}: {} (at {})",
-                            escape_property(&r.file),
-                            violation.line.unwrap_or(r.line),
-                            escape_property(&title),
-                            escape_data(&r.kind),
-                            escape_data(r.namespace.as_deref().unwrap_or("")),
-                            escape_data(&r.name),
-                            escape_data(&violation.message),
-                            escape_data(&violation.path),
-                        );
-                    }
-                }
-                ResultKind::Error => {
-                    let _ = writeln!(
-                        out,
-                        "::error file={},line={},title={}::{}",
-                        escape_property(&r.file),
-                        r.line,
-                        escape_property(&format!("policy error: {}", entry.policy)),
-                        escape_data(entry.error.as_deref().unwrap_or_default()),
-                    );
-                }
-                ResultKind::Pass | ResultKind::Skip => {}
-            }
-        }
+        github_results(&self.results, &mut out);
+        self.github_problems(&mut out);
+        out
+    }
+
+    /// The annotations of the input errors and notices.
+    pub(crate) fn github_problems(&self, out: &mut String) {
         let problems = self
             .errors
             .iter()
@@ -93,7 +59,51 @@ impl CheckReport {
                 escape_data(&error.message),
             );
         }
-        out
+    }
+}
+
+/// The annotations of `results`' violations and policy errors.
+pub(crate) fn github_results(results: &[ResultEntry], out: &mut String) {
+    for entry in results {
+        let r = &entry.resource;
+        let title = match &entry.control {
+            Some(control) => format!("{} ({control})", entry.policy),
+            None => entry.policy.clone(),
+        };
+        let level = match entry.action {
+            Action::Deny => command(entry.severity),
+            Action::Warn => "warning",
+            Action::Audit => "notice",
+        };
+        match entry.result {
+            ResultKind::Fail | ResultKind::Warn => {
+                for violation in &entry.violations {
+                    let _ = writeln!(
+                        out,
+                        "::{level} file={},line={},title={}::{} {}/{}: {} (at {})",
+                        escape_property(&r.file),
+                        violation.line.unwrap_or(r.line),
+                        escape_property(&title),
+                        escape_data(&r.kind),
+                        escape_data(r.namespace.as_deref().unwrap_or("")),
+                        escape_data(&r.name),
+                        escape_data(&violation.message),
+                        escape_data(&violation.path),
+                    );
+                }
+            }
+            ResultKind::Error => {
+                let _ = writeln!(
+                    out,
+                    "::error file={},line={},title={}::{}",
+                    escape_property(&r.file),
+                    r.line,
+                    escape_property(&format!("policy error: {}", entry.policy)),
+                    escape_data(entry.error.as_deref().unwrap_or_default()),
+                );
+            }
+            ResultKind::Pass | ResultKind::Skip => {}
+        }
     }
 }
 

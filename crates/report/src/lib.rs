@@ -19,6 +19,9 @@ mod policy_report;
 
 pub use policy_report::POLICY_REPORT_API_VERSION;
 mod sarif;
+mod stream;
+
+pub use stream::{StreamFormat, StreamWriter};
 
 use wasm_validate_abi::{Patch, Severity, Violation};
 use wasm_validate_manifest::{ManifestError, Resource};
@@ -543,19 +546,20 @@ impl CheckReport {
     /// findings, warnings, patches), then a summary line. With `color`, ANSI
     /// colours mark FAIL, WARN, AUDIT, ERROR, EXEMPT and MUTATE.
     pub fn text(&self, color: bool) -> String {
-        let paint = |code: &str, text: &str| {
-            if color {
-                format!("\x1b[{code}m{text}\x1b[0m")
-            } else {
-                text.to_owned()
-            }
-        };
         let mut out = String::new();
+        self.text_problems(color, &mut out);
+        text_results(&self.results, color, &mut out);
+        self.text_summary(&mut out);
+        out
+    }
+
+    /// The text report's input errors and notices, one line each.
+    fn text_problems(&self, color: bool, out: &mut String) {
         let problems = self
             .errors
             .iter()
-            .map(|e| (paint("1;31", "ERROR"), e))
-            .chain(self.notices.iter().map(|n| (paint("33", "WARN"), n)));
+            .map(|e| (paint(color, "1;31", "ERROR"), e))
+            .chain(self.notices.iter().map(|n| (paint(color, "33", "WARN"), n)));
         for (label, problem) in problems {
             let mut place = problem.file.clone();
             if let Some(line) = problem.line {
@@ -567,98 +571,10 @@ impl CheckReport {
                 .unwrap_or_default();
             let _ = writeln!(out, "{label} {place}: {document}{}", problem.message);
         }
-        let at = |violation: &ViolationEntry| match (violation.path.is_empty(), violation.line) {
-            (true, _) => String::new(),
-            (false, None) => format!(" (at {})", violation.path),
-            (false, Some(line)) => format!(" (at {}, line {line})", violation.path),
-        };
-        let mut current: Option<(String, usize, Option<usize>)> = None;
-        for entry in &self.results {
-            let noteworthy = entry.result != ResultKind::Pass
-                || !entry.warnings.is_empty()
-                || entry.patch.is_some();
-            if !noteworthy {
-                continue;
-            }
-            let r = &entry.resource;
-            let key = (r.file.clone(), r.document, r.item);
-            if current.as_ref() != Some(&key) {
-                let namespace = r
-                    .namespace
-                    .as_deref()
-                    .map(|n| format!("{n}/"))
-                    .unwrap_or_default();
-                let item = r.item.map(|i| format!(" (item {i})")).unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "{}:{}{item} {} {namespace}{}",
-                    r.file, r.line, r.kind, r.name
-                );
-                current = Some(key);
-            }
-            let control = entry
-                .control
-                .as_deref()
-                .map(|c| format!(" [{c}]"))
-                .unwrap_or_default();
-            let label = match (entry.result, entry.action) {
-                (ResultKind::Warn, _) => paint("33", "WARN"),
-                (_, Action::Audit) => paint("35", "AUDIT"),
-                _ => paint("31", "FAIL"),
-            };
-            for violation in &entry.violations {
-                let _ = writeln!(
-                    out,
-                    "  {label} {}{control}: {}{}",
-                    entry.policy,
-                    violation.message,
-                    at(violation)
-                );
-            }
-            for exempted in &entry.exempted {
-                let why = &exempted.exemption;
-                let by = why.source.as_deref().unwrap_or("annotation");
-                let _ = writeln!(
-                    out,
-                    "  {} {}{control}: {}{} -- exempted by {by}: {}",
-                    paint("2", "EXEMPT"),
-                    entry.policy,
-                    exempted.violation.message,
-                    at(&exempted.violation),
-                    why.reason
-                );
-            }
-            if let Some(error) = &entry.error {
-                let _ = writeln!(
-                    out,
-                    "  {} {}: {error}",
-                    paint("1;31", "ERROR"),
-                    entry.policy
-                );
-            }
-            for warning in &entry.warnings {
-                let _ = writeln!(out, "  {} {}: {warning}", paint("33", "WARN"), entry.policy);
-            }
-            if let Some(patch) = &entry.patch {
-                let paths: Vec<String> = patch
-                    .0
-                    .iter()
-                    .map(|op| format!("{} {}", op_name(op), op.path()))
-                    .collect();
-                let not_applied = match (&entry.exemption, entry.patch_applied) {
-                    (Some(why), _) => format!(" -- not applied, exempted: {}", why.reason),
-                    (None, Some(false)) => " -- not applied (audit)".to_owned(),
-                    _ => String::new(),
-                };
-                let _ = writeln!(
-                    out,
-                    "  {} {}: {}{not_applied}",
-                    paint("36", "MUTATE"),
-                    entry.policy,
-                    paths.join(", ")
-                );
-            }
-        }
+    }
+
+    /// The text report's summary line.
+    fn text_summary(&self, out: &mut String) {
         let s = &self.summary;
         let _ = writeln!(
             out,
@@ -679,7 +595,117 @@ impl CheckReport {
             s.input_errors,
             s.notices
         );
-        out
+    }
+}
+
+/// `text` in ANSI colour `code` when `color`.
+fn paint(color: bool, code: &str, text: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The text report's lines for `results`: each resource with a noteworthy
+/// result (failed, warned, audited, errored, exempted findings, warnings,
+/// patches) under a line naming it.
+fn text_results(results: &[ResultEntry], color: bool, out: &mut String) {
+    let at = |violation: &ViolationEntry| match (violation.path.is_empty(), violation.line) {
+        (true, _) => String::new(),
+        (false, None) => format!(" (at {})", violation.path),
+        (false, Some(line)) => format!(" (at {}, line {line})", violation.path),
+    };
+    let mut current: Option<(&str, usize, Option<usize>)> = None;
+    for entry in results {
+        let noteworthy =
+            entry.result != ResultKind::Pass || !entry.warnings.is_empty() || entry.patch.is_some();
+        if !noteworthy {
+            continue;
+        }
+        let r = &entry.resource;
+        let key = (r.file.as_str(), r.document, r.item);
+        if current != Some(key) {
+            let namespace = r
+                .namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default();
+            let item = r.item.map(|i| format!(" (item {i})")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{}:{}{item} {} {namespace}{}",
+                r.file, r.line, r.kind, r.name
+            );
+            current = Some(key);
+        }
+        let control = entry
+            .control
+            .as_deref()
+            .map(|c| format!(" [{c}]"))
+            .unwrap_or_default();
+        let label = match (entry.result, entry.action) {
+            (ResultKind::Warn, _) => paint(color, "33", "WARN"),
+            (_, Action::Audit) => paint(color, "35", "AUDIT"),
+            _ => paint(color, "31", "FAIL"),
+        };
+        for violation in &entry.violations {
+            let _ = writeln!(
+                out,
+                "  {label} {}{control}: {}{}",
+                entry.policy,
+                violation.message,
+                at(violation)
+            );
+        }
+        for exempted in &entry.exempted {
+            let why = &exempted.exemption;
+            let by = why.source.as_deref().unwrap_or("annotation");
+            let _ = writeln!(
+                out,
+                "  {} {}{control}: {}{} -- exempted by {by}: {}",
+                paint(color, "2", "EXEMPT"),
+                entry.policy,
+                exempted.violation.message,
+                at(&exempted.violation),
+                why.reason
+            );
+        }
+        if let Some(error) = &entry.error {
+            let _ = writeln!(
+                out,
+                "  {} {}: {error}",
+                paint(color, "1;31", "ERROR"),
+                entry.policy
+            );
+        }
+        for warning in &entry.warnings {
+            let _ = writeln!(
+                out,
+                "  {} {}: {warning}",
+                paint(color, "33", "WARN"),
+                entry.policy
+            );
+        }
+        if let Some(patch) = &entry.patch {
+            let paths: Vec<String> = patch
+                .0
+                .iter()
+                .map(|op| format!("{} {}", op_name(op), op.path()))
+                .collect();
+            let not_applied = match (&entry.exemption, entry.patch_applied) {
+                (Some(why), _) => format!(" -- not applied, exempted: {}", why.reason),
+                (None, Some(false)) => " -- not applied (audit)".to_owned(),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {} {}: {}{not_applied}",
+                paint(color, "36", "MUTATE"),
+                entry.policy,
+                paths.join(", ")
+            );
+        }
     }
 }
 

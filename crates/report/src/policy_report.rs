@@ -60,6 +60,17 @@ fn severity(severity: Severity) -> &'static str {
     }
 }
 
+/// The report API's result of `entry`: pass, fail, warn, skip or error.
+fn outcome(entry: &ResultEntry) -> &'static str {
+    match entry.result {
+        ResultKind::Pass if !entry.warnings.is_empty() => "warn",
+        ResultKind::Pass => "pass",
+        ResultKind::Skip => "skip",
+        ResultKind::Fail | ResultKind::Warn => entry.result.as_str(),
+        ResultKind::Error => "error",
+    }
+}
+
 fn result(entry: &ResultEntry) -> Value {
     let r = &entry.resource;
     let mut resource = json!({"apiVersion": r.api_version, "kind": r.kind, "name": r.name});
@@ -67,9 +78,8 @@ fn result(entry: &ResultEntry) -> Value {
         resource["namespace"] = json!(namespace);
     }
     let mut properties = BTreeMap::from([("file".to_owned(), r.file.clone())]);
-    let (outcome, message) = match entry.result {
-        ResultKind::Pass if !entry.warnings.is_empty() => ("warn", entry.warnings.join("; ")),
-        ResultKind::Pass => ("pass", String::new()),
+    let message = match entry.result {
+        ResultKind::Pass => entry.warnings.join("; "),
         ResultKind::Skip => {
             let why = entry
                 .exemption
@@ -78,10 +88,7 @@ fn result(entry: &ResultEntry) -> Value {
             if let Some(why) = why {
                 properties.insert("exemptedBy".to_owned(), why.by.to_owned());
             }
-            (
-                "skip",
-                why.map_or(String::new(), |e| format!("exempted: {}", e.reason)),
-            )
+            why.map_or(String::new(), |e| format!("exempted: {}", e.reason))
         }
         ResultKind::Fail | ResultKind::Warn => {
             if let Some(first) = entry.violations.first() {
@@ -93,13 +100,13 @@ fn result(entry: &ResultEntry) -> Value {
                 .iter()
                 .map(|v| v.message.as_str())
                 .collect();
-            (entry.result.as_str(), messages.join("; "))
+            messages.join("; ")
         }
-        ResultKind::Error => ("error", entry.error.clone().unwrap_or_default()),
+        ResultKind::Error => entry.error.clone().unwrap_or_default(),
     };
     let mut out = json!({
         "policy": entry.policy,
-        "result": outcome,
+        "result": outcome(entry),
         "severity": severity(entry.severity),
         "source": "wasm-validate",
         "scored": true,
@@ -116,65 +123,85 @@ fn result(entry: &ResultEntry) -> Value {
 }
 
 impl CheckReport {
-    /// The results as PolicyReports (one per namespace) and a
-    /// ClusterPolicyReport, as JSON values, namespaces in order.
-    pub fn policy_reports(&self) -> Vec<Value> {
-        let mut by_scope: BTreeMap<Option<String>, Vec<&ResultEntry>> = BTreeMap::new();
+    /// The results grouped by report: `None` is the ClusterPolicyReport,
+    /// `Some(namespace)` a namespace's PolicyReport; in order.
+    fn by_scope(&self) -> BTreeMap<Option<&str>, Vec<&ResultEntry>> {
+        let mut by_scope: BTreeMap<Option<&str>, Vec<&ResultEntry>> = BTreeMap::new();
         for entry in &self.results {
             let r = &entry.resource;
             let scope = match &r.namespace {
-                Some(namespace) => Some(namespace.clone()),
+                Some(namespace) => Some(namespace.as_str()),
                 None if self.from_api_server || CLUSTER_SCOPED.contains(&r.kind.as_str()) => None,
-                None => Some("default".to_owned()),
+                None => Some("default"),
             };
             by_scope.entry(scope).or_default().push(entry);
         }
         by_scope
-            .into_iter()
-            .map(|(namespace, entries)| {
-                let mut summary = BTreeMap::from([
-                    ("pass", 0),
-                    ("fail", 0),
-                    ("warn", 0),
-                    ("error", 0),
-                    ("skip", 0),
-                ]);
-                let results: Vec<Value> = entries.iter().map(|e| result(e)).collect();
-                for r in &results {
-                    *summary
-                        .entry(r["result"].as_str().unwrap_or("skip"))
-                        .or_default() += 1;
-                }
-                let mut metadata = json!({
-                    "name": "wasm-validate",
-                    "labels": {"app.kubernetes.io/managed-by": "wasm-validate"},
-                });
-                let kind = match &namespace {
-                    Some(namespace) => {
-                        metadata["namespace"] = json!(namespace);
-                        "PolicyReport"
-                    }
-                    None => "ClusterPolicyReport",
-                };
-                json!({
-                    "apiVersion": POLICY_REPORT_API_VERSION,
-                    "kind": kind,
-                    "metadata": metadata,
-                    "summary": summary,
-                    "results": results,
-                })
-            })
-            .collect()
     }
 
-    /// [`CheckReport::policy_reports`] as a YAML stream, documents separated
-    /// by `---`.
+    /// The results as a YAML stream of PolicyReports (one per namespace,
+    /// in order) and a ClusterPolicyReport, documents introduced by `---`.
     pub fn policy_report_yaml(&self) -> String {
-        let mut out = String::new();
-        for report in self.policy_reports() {
-            out.push_str("---\n");
-            out.push_str(&serde_yaml::to_string(&report).expect("a report encodes as YAML"));
+        let mut out = Vec::new();
+        self.write_policy_report_yaml(&mut out)
+            .expect("writing to memory succeeds");
+        String::from_utf8(out).expect("YAML is UTF-8")
+    }
+
+    /// [`CheckReport::policy_report_yaml`] written to `out` as it is made:
+    /// each result is encoded on its own, so memory does not hold the whole
+    /// output. Errors: writing to `out` failed.
+    pub fn write_policy_report_yaml(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        for (namespace, entries) in self.by_scope() {
+            let mut summary = BTreeMap::from([
+                ("pass", 0),
+                ("fail", 0),
+                ("warn", 0),
+                ("error", 0),
+                ("skip", 0),
+            ]);
+            for entry in &entries {
+                *summary.entry(outcome(entry)).or_default() += 1;
+            }
+            let mut metadata = json!({
+                "name": "wasm-validate",
+                "labels": {"app.kubernetes.io/managed-by": "wasm-validate"},
+            });
+            let kind = match namespace {
+                Some(namespace) => {
+                    metadata["namespace"] = json!(namespace);
+                    "PolicyReport"
+                }
+                None => "ClusterPolicyReport",
+            };
+            let head = json!({
+                "apiVersion": POLICY_REPORT_API_VERSION,
+                "kind": kind,
+                "metadata": metadata,
+                "summary": summary,
+            });
+            out.write_all(b"---\n")?;
+            out.write_all(
+                serde_yaml::to_string(&head)
+                    .expect("a report encodes as YAML")
+                    .as_bytes(),
+            )?;
+            if entries.is_empty() {
+                out.write_all(b"results: []\n")?;
+                continue;
+            }
+            out.write_all(b"results:\n")?;
+            for entry in entries {
+                let item = serde_yaml::to_string(&result(entry)).expect("a result encodes as YAML");
+                // A block sequence item: "- " before the first line, two
+                // spaces before the others (block scalars keep their
+                // relative indentation).
+                for (i, line) in item.lines().enumerate() {
+                    let indent = if i == 0 { "- " } else { "  " };
+                    writeln!(out, "{indent}{line}")?;
+                }
+            }
         }
-        out
+        Ok(())
     }
 }
