@@ -63,8 +63,9 @@ pub enum Severity {
 }
 
 /// Which resources a policy applies to: a resource matches a rule when its
-/// API group, version and kind are each in the lists (or the list holds `*`).
-/// The core group is `""`.
+/// API group and version are each in the lists (or the list holds `*`), and
+/// its kind is in `kinds` or its plural resource name (as Kubernetes guesses
+/// it from the kind, [`plural_of`]) is in `resources`. The core group is `""`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rule {
@@ -74,7 +75,12 @@ pub struct Rule {
     #[serde(default = "star")]
     pub api_versions: Vec<String>,
     /// Kinds, for example `["Pod", "Deployment"]`; `*` matches all.
+    #[serde(default)]
     pub kinds: Vec<String>,
+    /// Plural resource names, as admission webhooks and Kubewarden name
+    /// them (`["pods", "deployments"]`); `*` matches all. Empty by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 fn star() -> Vec<String> {
@@ -92,7 +98,25 @@ impl Rule {
         let (group, version) = split_api_version(api_version);
         matches(&self.api_groups, group)
             && matches(&self.api_versions, version)
-            && matches(&self.kinds, kind)
+            && (matches(&self.kinds, kind)
+                || (!self.resources.is_empty() && matches(&self.resources, &plural_of(kind))))
+    }
+}
+
+/// The plural resource name Kubernetes guesses for a kind (apimachinery's
+/// `UnsafeGuessKindToResource`): lowercase, then `-s` → `-ses`, `-y` →
+/// `-ies`, else `+s`. `Ingress` → `ingresses`, `NetworkPolicy` →
+/// `networkpolicies`, `Pod` → `pods`.
+pub fn plural_of(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if lower.is_empty() {
+        lower
+    } else if lower.ends_with('s') {
+        format!("{lower}es")
+    } else if let Some(stem) = lower.strip_suffix('y') {
+        format!("{stem}ies")
+    } else {
+        format!("{lower}s")
     }
 }
 
@@ -317,11 +341,28 @@ mod tests {
             api_groups: vec!["".into(), "apps".into()],
             api_versions: star(),
             kinds: vec!["Pod".into(), "Deployment".into()],
+            resources: Vec::new(),
         };
         assert!(rule.matches("v1", "Pod"));
         assert!(rule.matches("apps/v1", "Deployment"));
         assert!(!rule.matches("batch/v1", "Deployment"));
         assert!(!rule.matches("v1", "Service"));
+    }
+
+    #[test]
+    fn rules_by_resource_name_match_the_kinds_plural() {
+        let rule = Rule {
+            api_groups: vec!["".into(), "networking.k8s.io".into()],
+            api_versions: vec!["v1".into()],
+            kinds: Vec::new(),
+            resources: vec!["pods".into(), "ingresses".into(), "networkpolicies".into()],
+        };
+        assert!(rule.matches("v1", "Pod"));
+        assert!(rule.matches("networking.k8s.io/v1", "Ingress"));
+        assert!(rule.matches("networking.k8s.io/v1", "NetworkPolicy"));
+        assert!(!rule.matches("v1", "Service"));
+        assert!(!rule.matches("v2", "Pod"));
+        assert_eq!(plural_of("Endpoints"), "endpointses");
     }
 
     #[test]

@@ -561,8 +561,12 @@ pub fn build_policy_set(
             memory_bytes: memory,
             ..defaults
         };
+        // A Kubewarden module without a title annotation is named after its file.
+        let stem = std::path::Path::new(reference.as_str())
+            .file_stem()
+            .map_or_else(|| reference.clone(), |s| s.to_string_lossy().into_owned());
         let policy = engine
-            .load(&bytes, limits)
+            .load_named(&bytes, limits, &stem)
             .map_err(|e| ConfigError(format!("{}: {e}", place("/policy"))))?;
         let id = spec
             .and_then(|s| s.id.clone())
@@ -587,6 +591,13 @@ pub fn build_policy_set(
         let settings = from_cli
             .or_else(|| spec.and_then(|s| s.settings.clone()))
             .unwrap_or_else(|| serde_json::json!({}));
+        // A Kubewarden policy checks its settings itself (validate_settings).
+        engine.validate_settings(&policy, &settings).map_err(|e| {
+            ConfigError(format!(
+                "{settings_place}: the policy {} rejects its settings: {e}",
+                policy.name()
+            ))
+        })?;
         let mut configured = ConfiguredPolicy::configure(policy, settings)
             .map_err(|e| ConfigError(format!("{settings_place}: {e}")))?;
         configured.id = id;

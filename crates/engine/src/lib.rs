@@ -9,9 +9,16 @@
 //! [`EvalError`] for that evaluation only.
 //!
 //! The ABI is described in `docs/abi.md`; its types live in `wasm-validate-abi`.
+//!
+//! Kubewarden policies (waPC protocol, a small deny-by-default WASI subset)
+//! are recognised at load and run through the same [`Engine::evaluate_in`]:
+//! see [`kubewarden`] and `docs/kubewarden.md`.
 #![forbid(unsafe_code)]
 
 use std::fmt;
+
+pub mod kubewarden;
+pub use kubewarden::{Context, KUBEWARDEN_METADATA_SECTION};
 
 use wasm_validate_abi::{self as abi, LogLevel, Metadata, Response};
 use wasmi::TrapCode;
@@ -91,6 +98,16 @@ pub enum LoadError {
         /// Import field name.
         name: String,
     },
+    /// A Kubewarden module imports something the host does not offer.
+    #[error(
+        "imports \"{module}\".\"{name}\", which the host does not offer to Kubewarden policies (the waPC functions and the WASI functions fd_write, environ_get, environ_sizes_get, args_get, args_sizes_get, random_get and proc_exit)"
+    )]
+    ForbiddenKubewardenImport {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+    },
     /// A required export is missing or has the wrong type.
     #[error("export \"{name}\" {problem}")]
     Export {
@@ -158,6 +175,15 @@ pub struct Evaluation {
     pub logs: Vec<LogRecord>,
 }
 
+/// The protocol a policy module speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// wasm-validate's ABI v1 (`docs/abi.md`).
+    Native,
+    /// Kubewarden's waPC protocol (`docs/kubewarden.md`).
+    Kubewarden,
+}
+
 /// A loaded policy: a compiled module with its metadata and limits.
 /// Cheap to clone; shared by all threads.
 #[derive(Clone)]
@@ -165,6 +191,7 @@ pub struct Policy {
     module: Module,
     metadata: Metadata,
     limits: Limits,
+    kubewarden: Option<kubewarden::KubewardenInfo>,
 }
 
 impl fmt::Debug for Policy {
@@ -196,12 +223,30 @@ impl Policy {
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }
+
+    /// The protocol the module speaks.
+    pub fn protocol(&self) -> Protocol {
+        match self.kubewarden {
+            Some(_) => Protocol::Kubewarden,
+            None => Protocol::Native,
+        }
+    }
+
+    /// Whether the policy looks up other resources (a Kubewarden policy
+    /// with `contextAwareResources`), so that [`Engine::evaluate_in`] needs
+    /// the run's [`Context`].
+    pub fn is_context_aware(&self) -> bool {
+        self.kubewarden
+            .as_ref()
+            .is_some_and(|k| !k.context_aware.is_empty())
+    }
 }
 
 struct HostState {
     limits: StoreLimits,
     logs: Vec<LogRecord>,
     log_budget: usize,
+    wapc: kubewarden::WapcState,
 }
 
 /// The process-wide engine: compiles modules and runs evaluations.
@@ -277,6 +322,7 @@ impl Engine {
         linker
             .func_wrap(abi::HOST_MODULE, abi::imports::LOG, log_import)
             .expect("the log import is defined once");
+        kubewarden::define(&mut linker);
         Engine {
             engine,
             linker,
@@ -290,9 +336,48 @@ impl Engine {
     /// offers; `memory`, `wv_abi_version`, `wv_alloc` and `wv_evaluate`
     /// are exported with the ABI's types; the `wasm-validate.metadata` custom
     /// section holds valid [`Metadata`] of ABI version 1.
+    ///
+    /// A Kubewarden module (it exports `__guest_call` and imports from
+    /// `wapc`) is checked instead for the waPC and WASI imports the host
+    /// offers, its `io.kubewarden.metadata` section, and a `protocol_version`
+    /// call answering `v1`; its name is the slug of its
+    /// `io.kubewarden.policy.title` annotation, else `kubewarden-policy`
+    /// (see [`Engine::load_named`]).
     pub fn load(&self, wasm: &[u8], limits: Limits) -> Result<Policy, LoadError> {
+        self.load_named(wasm, limits, "kubewarden-policy")
+    }
+
+    /// [`Engine::load`], naming a Kubewarden policy without a title
+    /// annotation `fallback_name` (for example its file's stem).
+    pub fn load_named(
+        &self,
+        wasm: &[u8],
+        limits: Limits,
+        fallback_name: &str,
+    ) -> Result<Policy, LoadError> {
         let module =
             Module::new(&self.engine, wasm).map_err(|e| LoadError::Invalid(e.to_string()))?;
+        if kubewarden::is_kubewarden(&module) {
+            kubewarden::check_imports(&module)?;
+            let (metadata, info) = kubewarden::read_metadata(&module, fallback_name)?;
+            let policy = Policy {
+                module,
+                metadata,
+                limits,
+                kubewarden: Some(info),
+            };
+            let answer = self
+                .wapc_call(&policy, "protocol_version", b"", &Context::default())
+                .map_err(|e| LoadError::Metadata(format!("protocol_version: {e}")))?;
+            let version: Result<String, _> = serde_json::from_slice(&answer.0);
+            if version.ok().as_deref() != Some("v1") {
+                return Err(LoadError::Metadata(format!(
+                    "protocol_version answered {}, this host speaks \"v1\"",
+                    String::from_utf8_lossy(&answer.0)
+                )));
+            }
+            return Ok(policy);
+        }
         for import in module.imports() {
             let offered = import.module() == abi::HOST_MODULE
                 && import.name() == abi::imports::LOG
@@ -311,13 +396,35 @@ impl Engine {
             module,
             metadata,
             limits,
+            kubewarden: None,
         })
     }
 
-    /// Runs one request (the JSON bytes of an ABI `Request`) through a policy
-    /// in a fresh store and instance, under the policy's limits.
-    pub fn evaluate(&self, policy: &Policy, request: &[u8]) -> Result<Evaluation, EvalError> {
-        let limits = policy.limits;
+    /// Asks a Kubewarden policy whether `settings` are valid (its
+    /// `validate_settings` operation): `Ok` when they are, else the policy's
+    /// message. Native policies' settings are checked against their schema
+    /// by the pipeline; for them this returns `Ok`.
+    pub fn validate_settings(
+        &self,
+        policy: &Policy,
+        settings: &serde_json::Value,
+    ) -> Result<(), String> {
+        if policy.kubewarden.is_none() {
+            return Ok(());
+        }
+        let payload = serde_json::to_vec(settings).expect("JSON encodes");
+        let (answer, _) = self
+            .wapc_call(policy, "validate_settings", &payload, &Context::default())
+            .map_err(|e| e.to_string())?;
+        kubewarden::decode_settings(&answer)
+    }
+
+    /// A fresh store for one evaluation under `limits`.
+    fn store(
+        &self,
+        limits: &Limits,
+        wapc: kubewarden::WapcState,
+    ) -> Result<Store<HostState>, EvalError> {
         let store_limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
             .table_elements(limits.table_elements)
@@ -332,12 +439,133 @@ impl Engine {
                 limits: store_limits,
                 logs: Vec::new(),
                 log_budget: limits.log_bytes,
+                wapc,
             },
         );
         store.limiter(|state| &mut state.limits);
         store
             .set_fuel(limits.fuel)
             .map_err(|e| EvalError::Trap(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// One waPC call in a fresh instance: runs `_start` (a `proc_exit(0)`
+    /// is a normal end) and `wapc_init` when exported, then `__guest_call`
+    /// with `operation` and `payload`. Returns the guest's response bytes
+    /// and the evaluation's bookkeeping (fuel used, logs).
+    fn wapc_call(
+        &self,
+        policy: &Policy,
+        operation: &str,
+        payload: &[u8],
+        context: &Context,
+    ) -> Result<(Vec<u8>, Evaluation), EvalError> {
+        let limits = policy.limits;
+        let info = policy.kubewarden.as_ref().expect("a Kubewarden policy");
+        let mut store = self.store(
+            &limits,
+            kubewarden::WapcState::new(context.clone(), info, limits.response_bytes),
+        )?;
+        let classify = |error: wasmi::Error, store: &mut Store<HostState>| {
+            store
+                .data_mut()
+                .wapc
+                .failure
+                .take()
+                .unwrap_or_else(|| self.classify(error, &limits))
+        };
+        let instance = match self
+            .linker
+            .instantiate_and_start(&mut store, &policy.module)
+        {
+            Ok(instance) => instance,
+            Err(error) => {
+                return Err(match classify(error, &mut store) {
+                    EvalError::Trap(message) => EvalError::Instantiation(message),
+                    other => other,
+                });
+            }
+        };
+        for start in ["_start", "wapc_init"] {
+            if let Ok(function) = instance.get_typed_func::<(), ()>(&store, start)
+                && let Err(error) = function.call(&mut store, ())
+            {
+                if error.i32_exit_status() == Some(0) {
+                    continue;
+                }
+                return Err(match classify(error, &mut store) {
+                    EvalError::Trap(message) => {
+                        EvalError::Instantiation(format!("{start}: {message}"))
+                    }
+                    other => other,
+                });
+            }
+        }
+        let guest_call = instance
+            .get_typed_func::<(i32, i32), i32>(&store, "__guest_call")
+            .map_err(|e| EvalError::Instantiation(e.to_string()))?;
+        let (op_len, payload_len) = (
+            i32::try_from(operation.len()).map_err(|_| EvalError::Alloc(operation.len()))?,
+            i32::try_from(payload.len()).map_err(|_| EvalError::Alloc(payload.len()))?,
+        );
+        store.data_mut().wapc.set_call(operation, payload);
+        let status = match guest_call.call(&mut store, (op_len, payload_len)) {
+            Ok(status) => status,
+            Err(error) => {
+                return Err(match error.i32_exit_status() {
+                    Some(code) => EvalError::Policy(format!("the policy exited with code {code}")),
+                    None => classify(error, &mut store),
+                });
+            }
+        };
+        let fuel_left = store.get_fuel().unwrap_or(0);
+        let state = store.into_data();
+        let evaluation = Evaluation {
+            response: Response::allow(),
+            fuel_used: limits.fuel - fuel_left,
+            logs: state.logs,
+        };
+        let (response, error) = state.wapc.into_answer();
+        match (status, response, error) {
+            (1, Some(bytes), _) => Ok((bytes, evaluation)),
+            (_, _, Some(error)) => Err(EvalError::Policy(
+                String::from_utf8_lossy(&error).into_owned(),
+            )),
+            (status, _, None) => Err(EvalError::MalformedResponse(format!(
+                "__guest_call returned {status} without a response or an error"
+            ))),
+        }
+    }
+
+    /// Runs one request (the JSON bytes of an ABI `Request`) through a policy
+    /// in a fresh store and instance, under the policy's limits, with no
+    /// other resources to look up ([`Engine::evaluate_in`]).
+    pub fn evaluate(&self, policy: &Policy, request: &[u8]) -> Result<Evaluation, EvalError> {
+        self.evaluate_in(policy, request, &Context::default())
+    }
+
+    /// [`Engine::evaluate`], with the run's resources in `context` for the
+    /// lookups of context-aware Kubewarden policies. A Kubewarden policy
+    /// receives the request's object and settings as a CREATE admission
+    /// request, and its answer is translated into a [`Response`].
+    pub fn evaluate_in(
+        &self,
+        policy: &Policy,
+        request: &[u8],
+        context: &Context,
+    ) -> Result<Evaluation, EvalError> {
+        if policy.kubewarden.is_some() {
+            let request: serde_json::Value = serde_json::from_slice(request)
+                .map_err(|e| EvalError::Trap(format!("the host sent an invalid request: {e}")))?;
+            let payload = kubewarden::validate_payload(&request["object"], &request["settings"]);
+            let payload = serde_json::to_vec(&payload).expect("JSON encodes");
+            let (answer, mut evaluation) = self.wapc_call(policy, "validate", &payload, context)?;
+            evaluation.response =
+                kubewarden::decode_validate(&answer, &request["object"], policy.metadata.mutating)?;
+            return Ok(evaluation);
+        }
+        let limits = policy.limits;
+        let mut store = self.store(&limits, kubewarden::WapcState::default())?;
         let classify = |error: wasmi::Error| self.classify(error, &limits);
 
         let instance = self

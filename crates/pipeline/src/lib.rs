@@ -29,7 +29,7 @@ pub use scope::{
 
 use serde_json::Value;
 use wasm_validate_abi::{Patch, Violation};
-use wasm_validate_engine::{Engine, Evaluation, LogRecord, Policy};
+use wasm_validate_engine::{Context, Engine, Evaluation, LogRecord, Policy};
 use wasm_validate_manifest::{HELM_POSTRENDER_FILENAME, Resource};
 
 /// A policy with the settings it runs with, its action and the resources
@@ -226,16 +226,24 @@ pub fn run(
     threads: usize,
 ) -> Vec<Vec<PolicyResult>> {
     use rayon::prelude::*;
+    // Context-aware (Kubewarden) policies look up the other resources of the
+    // run, as they were read; the copy is made only when one is configured.
+    let context = if set.policies.iter().any(|p| p.policy.is_context_aware()) {
+        Context::new(resources.iter().map(|r| r.object.clone()).collect())
+    } else {
+        Context::default()
+    };
+    let context = &context;
     let work = |resources: &mut [Resource]| -> Vec<Vec<PolicyResult>> {
         resources
             .par_iter_mut()
-            .map(|resource| evaluate_resource(engine, set, resource))
+            .map(|resource| evaluate_resource(engine, set, resource, context))
             .collect()
     };
     if threads <= 1 {
         return resources
             .iter_mut()
-            .map(|resource| evaluate_resource(engine, set, resource))
+            .map(|resource| evaluate_resource(engine, set, resource, context))
             .collect();
     }
     match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
@@ -246,11 +254,13 @@ pub fn run(
 
 /// Evaluates every applicable policy on one resource: mutating ones first, in
 /// order, then validating ones on the mutated object. Exemptions are applied
-/// to each result (see [`PolicyResult::exempted`]).
+/// to each result (see [`PolicyResult::exempted`]). `context` holds the
+/// run's resources for context-aware policies' lookups.
 pub fn evaluate_resource(
     engine: &Engine,
     set: &PolicySet,
     resource: &mut Resource,
+    context: &Context,
 ) -> Vec<PolicyResult> {
     let applicable: Vec<usize> = set
         .policies
@@ -278,7 +288,7 @@ pub fn evaluate_resource(
         request.extend_from_slice(&configured.request_prefix);
         request.extend_from_slice(object);
         request.push(b'}');
-        let mut result = match engine.evaluate(&configured.policy, &request) {
+        let mut result = match engine.evaluate_in(&configured.policy, &request, context) {
             Ok(evaluation) => from_evaluation(index, evaluation),
             Err(error) => PolicyResult {
                 policy: index,
