@@ -301,7 +301,7 @@ fn the_same_verdicts_as_the_native_policy() {
     };
     let native = verdicts("host-namespaces");
     let kubewarden = verdicts(policy_path().to_str().unwrap());
-    assert!(native.len() > 50, "{}", native.len());
+    assert!(native.len() >= 30, "{}", native.len());
     assert!(native.iter().any(|(_, r)| r == "fail"));
     assert_eq!(native, kubewarden);
 }

@@ -29,7 +29,7 @@ pub use scope::{
 
 use serde_json::Value;
 use wasm_validate_abi::{Patch, Violation};
-use wasm_validate_engine::{Context, Engine, Evaluation, LogRecord, Policy};
+use wasm_validate_engine::{Context, Engine, Evaluation, LogRecord, Policy, Protocol};
 use wasm_validate_manifest::{HELM_POSTRENDER_FILENAME, Resource};
 
 /// A policy with the settings it runs with, its action and the resources
@@ -77,9 +77,13 @@ impl ConfiguredPolicy {
     /// JSON Schema in the policy's metadata (`settingsSchema`, validated with
     /// the `jsonschema` crate). A policy without a schema takes no settings:
     /// anything but `{}` is refused. Errors name each offending setting by
-    /// its JSON Pointer.
+    /// its JSON Pointer. A Kubewarden policy has no schema and checks its
+    /// settings itself ([`Engine::validate_settings`], called by the
+    /// configuration loader); its settings are taken as given here.
     pub fn configure(policy: Policy, settings: Value) -> Result<Self, SettingsError> {
-        validate_settings(policy.metadata(), &settings)?;
+        if policy.protocol() == Protocol::Native {
+            validate_settings(policy.metadata(), &settings)?;
+        }
         Ok(ConfiguredPolicy::new(policy, settings))
     }
 
