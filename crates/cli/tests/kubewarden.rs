@@ -300,6 +300,18 @@ fn the_same_verdicts_as_the_native_policy() {
             .collect()
     };
     let native = verdicts("host-namespaces");
+    // The policy's log calls reach the JSON report.
+    let output = Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+        .args(["check", "--no-config", "-o", "json", "--policy"])
+        .arg(policy_path())
+        .arg(root().join("testdata/kubewarden/tests/resources.yaml"))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["results"][0]["logs"],
+        json!([{"level": "info", "message": "validating"}])
+    );
     let kubewarden = verdicts(policy_path().to_str().unwrap());
     assert!(native.len() >= 30, "{}", native.len());
     assert!(native.iter().any(|(_, r)| r == "fail"));

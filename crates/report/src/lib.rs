@@ -344,6 +344,11 @@ pub struct ResultEntry {
     /// Why it could not be evaluated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the policy logged while evaluating this resource (the
+    /// `wasm_validate.log` import; a Kubewarden policy's logger, console and
+    /// stdout/stderr), each with its level. Not shown in the text report.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<LogEntry>,
 }
 
 impl CheckReport {
@@ -709,6 +714,15 @@ fn text_results(results: &[ResultEntry], color: bool, out: &mut String) {
     }
 }
 
+/// One log message of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogEntry {
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: wasm_validate_abi::LogLevel,
+    /// The message.
+    pub message: String,
+}
+
 /// The report entry of one pipeline result.
 fn entry_of(set: &PolicySet, resource: ResourceRef, result: &PolicyResult) -> ResultEntry {
     let configured = &set.policies[result.policy];
@@ -758,5 +772,13 @@ fn entry_of(set: &PolicySet, resource: ResourceRef, result: &PolicyResult) -> Re
         patch: result.patch.clone(),
         patch_applied: result.patch.as_ref().map(|_| result.patch_applied),
         error,
+        logs: result
+            .logs
+            .iter()
+            .map(|l| LogEntry {
+                level: l.level,
+                message: l.message.clone(),
+            })
+            .collect(),
     }
 }
