@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use wasm_validate_abi::{self as abi, LogLevel, Metadata, Response, Rule, Severity, Violation};
 use wasmi::{Caller, Linker, Memory};
 
-use crate::{EvalError, HostState, LoadError, LogRecord};
+use crate::{EvalError, HostState, LoadError};
 
 /// Name of the custom section holding a Kubewarden policy's metadata.
 pub const KUBEWARDEN_METADATA_SECTION: &str = "io.kubewarden.metadata";
@@ -83,16 +83,6 @@ impl Context {
         Context {
             objects: Arc::new(objects),
         }
-    }
-
-    /// Number of objects.
-    pub fn len(&self) -> usize {
-        self.objects.len()
-    }
-
-    /// Whether there is no object.
-    pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
     }
 }
 
@@ -234,26 +224,20 @@ pub(crate) fn read_metadata(
         })?;
     let Some(kw) = kw else {
         // No metadata (not annotated by kwctl): every resource, not mutating.
-        let metadata = Metadata {
-            abi_version: abi::ABI_VERSION,
-            name: slug(fallback_name),
-            description: "Kubewarden policy (no io.kubewarden.metadata section: applies to every resource, may not mutate)".to_owned(),
-            severity: Severity::Medium,
-            rules: vec![Rule {
-                api_groups: vec!["*".to_owned()],
-                api_versions: vec!["*".to_owned()],
-                kinds: vec!["*".to_owned()],
-                resources: Vec::new(),
-            }],
-            mutating: false,
-            settings_schema: None,
-            references: Vec::new(),
-            category: Some("kubewarden".to_owned()),
-            level: None,
-            control: None,
-            overrides: Vec::new(),
-            aliases: Vec::new(),
+        let every = Rule {
+            api_groups: vec!["*".to_owned()],
+            api_versions: vec!["*".to_owned()],
+            kinds: vec!["*".to_owned()],
+            resources: Vec::new(),
         };
+        let metadata = translated(
+            slug(fallback_name),
+            "Kubewarden policy (no io.kubewarden.metadata section: applies to every resource, may not mutate)".to_owned(),
+            Severity::Medium,
+            vec![every],
+            false,
+            Vec::new(),
+        );
         return Ok((metadata, KubewardenInfo::default()));
     };
     if let Some(version) = &kw.protocol_version
@@ -295,44 +279,34 @@ pub(crate) fn read_metadata(
         .collect();
     let title = kw.annotations.get("io.kubewarden.policy.title");
     let name = slug(title.map_or(fallback_name, String::as_str));
-    let metadata = Metadata {
-        abi_version: abi::ABI_VERSION,
-        name: if name.is_empty() {
-            "kubewarden-policy".to_owned()
-        } else {
-            name
-        },
-        description: kw
-            .annotations
-            .get("io.kubewarden.policy.description")
-            .cloned()
-            .unwrap_or_else(|| "Kubewarden policy".to_owned()),
-        severity: match kw
-            .annotations
-            .get("io.kubewarden.policy.severity")
-            .map(String::as_str)
-        {
-            Some("low") => Severity::Low,
-            Some("high") => Severity::High,
-            Some("critical") => Severity::Critical,
-            Some("info") => Severity::Info,
-            _ => Severity::Medium,
-        },
-        rules,
-        mutating: kw.mutating,
-        settings_schema: None,
-        references: kw
-            .annotations
-            .get("io.kubewarden.policy.url")
-            .into_iter()
-            .cloned()
-            .collect(),
-        category: Some("kubewarden".to_owned()),
-        level: None,
-        control: None,
-        overrides: Vec::new(),
-        aliases: Vec::new(),
+    let name = if name.is_empty() {
+        "kubewarden-policy".to_owned()
+    } else {
+        name
     };
+    let description = kw
+        .annotations
+        .get("io.kubewarden.policy.description")
+        .cloned()
+        .unwrap_or_else(|| "Kubewarden policy".to_owned());
+    let severity = match kw
+        .annotations
+        .get("io.kubewarden.policy.severity")
+        .map(String::as_str)
+    {
+        Some("low") => Severity::Low,
+        Some("high") => Severity::High,
+        Some("critical") => Severity::Critical,
+        Some("info") => Severity::Info,
+        _ => Severity::Medium,
+    };
+    let references = kw
+        .annotations
+        .get("io.kubewarden.policy.url")
+        .into_iter()
+        .cloned()
+        .collect();
+    let metadata = translated(name, description, severity, rules, kw.mutating, references);
     let info = KubewardenInfo {
         context_aware: kw
             .context_aware_resources
@@ -341,6 +315,33 @@ pub(crate) fn read_metadata(
             .collect(),
     };
     Ok((metadata, info))
+}
+
+/// Our metadata for a Kubewarden policy: ABI version 1, category
+/// `kubewarden`, no settings schema (the policy validates its settings).
+fn translated(
+    name: String,
+    description: String,
+    severity: Severity,
+    rules: Vec<Rule>,
+    mutating: bool,
+    references: Vec<String>,
+) -> Metadata {
+    Metadata {
+        abi_version: abi::ABI_VERSION,
+        name,
+        description,
+        severity,
+        rules,
+        mutating,
+        settings_schema: None,
+        references,
+        category: Some("kubewarden".to_owned()),
+        level: None,
+        control: None,
+        overrides: Vec::new(),
+        aliases: Vec::new(),
+    }
 }
 
 /// Checks a Kubewarden module's imports: waPC and the offered WASI
@@ -420,25 +421,6 @@ fn write(caller: &mut Caller<'_, HostState>, ptr: i32, bytes: &[u8]) -> Result<(
 
 fn write_u32(caller: &mut Caller<'_, HostState>, ptr: i32, value: u32) -> Result<(), wasmi::Error> {
     write(caller, ptr, &value.to_le_bytes())
-}
-
-/// Appends a log record, within the evaluation's log budget.
-fn log(state: &mut HostState, level: LogLevel, message: String) {
-    let take = message.len().min(state.log_budget);
-    if take == 0 {
-        return;
-    }
-    state.log_budget -= take;
-    let mut message = message;
-    if take < message.len() {
-        let mut cut = take;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-        message.push_str(" [log truncated: per-evaluation log limit reached]");
-    }
-    state.logs.push(LogRecord { level, message });
 }
 
 fn len_i32(len: usize) -> i32 {
@@ -558,11 +540,11 @@ fn define_wapc(linker: &mut Linker<HostState>) -> Result<(), wasmi::errors::Link
         "__console_log",
         |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> Result<(), wasmi::Error> {
             let bytes = read(&caller, ptr, len)?;
-            log(
-                caller.data_mut(),
-                LogLevel::Debug,
-                String::from_utf8_lossy(&bytes).into_owned(),
-            );
+            if !bytes.is_empty() {
+                caller
+                    .data_mut()
+                    .push_log(LogLevel::Debug, &bytes, bytes.len());
+            }
             Ok(())
         },
     )?;
@@ -600,7 +582,9 @@ fn define_wasi(linker: &mut Linker<HostState>) -> Result<(), wasmi::errors::Link
             };
             let message = String::from_utf8_lossy(&text).trim_end().to_owned();
             if !message.is_empty() {
-                log(caller.data_mut(), level, message);
+                caller
+                    .data_mut()
+                    .push_log(level, message.as_bytes(), message.len());
             }
             write_u32(&mut caller, nwritten, written)?;
             Ok(ERRNO_SUCCESS)
@@ -697,7 +681,9 @@ fn host_call(
                 Some(message) => message.to_owned(),
                 None => String::from_utf8_lossy(payload).into_owned(),
             };
-            log(state, level, message);
+            if !message.is_empty() {
+                state.push_log(level, message.as_bytes(), message.len());
+            }
             Ok(Vec::new())
         }
         (

@@ -279,30 +279,37 @@ fn log_import(mut caller: Caller<'_, HostState>, level: i32, ptr: i32, len: i32)
         return;
     };
     let (start, len) = (ptr as u32 as usize, len as u32 as usize);
-    let state_budget = caller.data().log_budget;
-    let take = len.min(state_budget);
-    let message = memory
+    let take = len.min(caller.data().log_budget);
+    let kept = memory
         .data(&caller)
         .get(start..start.saturating_add(take))
-        .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+        .map(<[u8]>::to_vec);
     let state = caller.data_mut();
-    match message {
-        Some(mut message) => {
-            state.log_budget -= take;
-            if take < len {
-                message.push_str(" [log truncated: per-evaluation log limit reached]");
-            }
-            if take > 0 || len == 0 {
-                state.logs.push(LogRecord {
-                    level: LogLevel::from_i32(level),
-                    message,
-                });
-            }
-        }
+    match kept {
+        Some(kept) => state.push_log(LogLevel::from_i32(level), &kept, len),
         None => state.logs.push(LogRecord {
             level: LogLevel::Warn,
             message: format!("log call pointed outside memory ({start}+{len})"),
         }),
+    }
+}
+
+impl HostState {
+    /// Records a log message of `len` bytes whose first bytes are `prefix`
+    /// (at least as many as the remaining budget; invalid UTF-8 replaced),
+    /// keeping at most the evaluation's remaining log budget. A cut message
+    /// says so; once the budget is spent, messages are dropped.
+    fn push_log(&mut self, level: LogLevel, prefix: &[u8], len: usize) {
+        let take = len.min(self.log_budget).min(prefix.len());
+        if take == 0 && len > 0 {
+            return;
+        }
+        self.log_budget -= take;
+        let mut message = String::from_utf8_lossy(&prefix[..take]).into_owned();
+        if take < len {
+            message.push_str(" [log truncated: per-evaluation log limit reached]");
+        }
+        self.logs.push(LogRecord { level, message });
     }
 }
 
