@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod corpus;
 mod measure;
 #[path = "../../crates/builtin/policy_build.rs"]
 mod policy_build;
@@ -342,6 +343,36 @@ fn audit_memory(pod_counts: &[usize]) -> Result<(), String> {
     Ok(())
 }
 
+/// `cargo xtask corpus [--resources N] [--out DIR]`: see [`corpus`].
+fn corpus_command(args: &[&str]) -> Result<(), String> {
+    let mut resources = 50_000;
+    let mut out = None;
+    let mut args = args.iter();
+    while let Some(&arg) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
+        match arg {
+            "--resources" => {
+                resources = value
+                    .parse()
+                    .map_err(|_| format!("--resources {value}: expected a number"))?;
+            }
+            "--out" => out = Some(PathBuf::from(value)),
+            _ => return Err(format!("corpus: unknown argument {arg}")),
+        }
+    }
+    let root = workspace();
+    let dir = out.unwrap_or_else(|| corpus::default_dir(&root, resources));
+    let corpus = corpus::generate(&root, resources, &dir)?;
+    println!(
+        "{}: {} resources in {} files, {:.1} MB",
+        corpus.dir.display(),
+        corpus.resources,
+        corpus.files,
+        corpus.bytes as f64 / 1e6
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -351,6 +382,7 @@ fn main() -> ExitCode {
         ["docs"] => docs(false),
         ["docs", "--check"] => docs(true),
         ["ci"] => ci(),
+        ["corpus", rest @ ..] => corpus_command(rest),
         ["audit-memory"] => audit_memory(&[5000, 50000]),
         ["audit-memory", counts @ ..] => counts
             .iter()
@@ -358,7 +390,7 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<usize>, String>>()
             .and_then(|counts| audit_memory(&counts)),
         _ => Err(
-            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...]"
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR]"
                 .to_owned(),
         ),
     };
