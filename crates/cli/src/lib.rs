@@ -380,19 +380,69 @@ pub fn print(text: &str) {
     let _ = stdout.flush();
 }
 
-/// Loads the chosen policies, reads the inputs and runs the check: what
-/// `check` and `post-render` share. Returns the parsed (and mutated) inputs
-/// and the report, or the setup error.
-pub fn check_inputs<P: AsRef<Path>>(
+/// Loads the chosen policies, reads the inputs and runs the check, keeping
+/// every parsed input (what `post-render` needs to write the stream back).
+/// Returns the parsed (and mutated) inputs and the report, or the setup
+/// error. Runs on a pool of `--threads` threads.
+pub fn check_inputs<P: AsRef<Path> + Sync>(
     paths: &[P],
     recursive: bool,
     policy_args: &PolicyArgs,
 ) -> Result<(Vec<Parsed>, CheckReport), SetupError> {
     let engine = Engine::default();
     let set = load_policies(&engine, policy_args)?;
-    let (mut parsed, errors) = manifest::read_all(paths, recursive);
-    let report = run_check(&engine, &set, &mut parsed, &errors, policy_args.threads());
-    Ok((parsed, report))
+    let threads = policy_args.threads();
+    Ok(in_pool(threads, || {
+        let (mut parsed, errors) = manifest::read_all(paths, recursive);
+        let report = run_check(&engine, &set, &mut parsed, &errors, threads);
+        (parsed, report)
+    }))
+}
+
+/// Inputs are read and checked in batches of about this many bytes of files
+/// (see [`check_report`]).
+pub const BATCH_BYTES: u64 = 8 << 20;
+
+/// What `check` runs: [`check_inputs`] without keeping the inputs. The files
+/// are read, parsed and checked in batches of about [`BATCH_BYTES`] and
+/// dropped after each, so memory follows the size of one batch and of the
+/// report, not of the whole input. When a context-aware policy is chosen
+/// (its lookups see every resource of the run) everything is read at once.
+pub fn check_report<P: AsRef<Path> + Sync>(
+    paths: &[P],
+    recursive: bool,
+    policy_args: &PolicyArgs,
+) -> Result<CheckReport, SetupError> {
+    let engine = Engine::default();
+    let set = load_policies(&engine, policy_args)?;
+    let threads = policy_args.threads();
+    Ok(in_pool(threads, || {
+        let (batches, errors) = match manifest::collect_inputs(paths, recursive) {
+            Ok(inputs) if set.policies.iter().any(|p| p.policy.is_context_aware()) => {
+                (vec![inputs], Vec::new())
+            }
+            Ok(inputs) => (manifest::batches(inputs, BATCH_BYTES), Vec::new()),
+            Err(error) => (Vec::new(), vec![error]),
+        };
+        let mut report = run_check(&engine, &set, &mut [], &errors, threads);
+        for batch in batches {
+            let (mut parsed, errors) = manifest::read_inputs(&batch);
+            report.merge(run_check(&engine, &set, &mut parsed, &errors, threads));
+        }
+        report
+    }))
+}
+
+/// Runs `work` on a rayon pool of `threads` threads (at least 1), which the
+/// parallel reading and [`pipeline::run`] then use.
+fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+    {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
+    }
 }
 
 /// The progress line of a cluster audit: shown on stderr only when stderr is
@@ -585,7 +635,7 @@ enum AuditSink<W: Write> {
 /// every requested output (default: text on stdout; at most one output may
 /// go to stdout). Returns the exit code (0, 1 or 2; a report file that
 /// cannot be written is 2).
-pub fn check_command<P: AsRef<Path>>(
+pub fn check_command<P: AsRef<Path> + Sync>(
     paths: &[P],
     recursive: bool,
     policy_args: &PolicyArgs,
@@ -606,7 +656,7 @@ pub fn check_command<P: AsRef<Path>>(
         );
         return EXIT_ERROR;
     }
-    let (_, report) = match check_inputs(paths, recursive, policy_args) {
+    let report = match check_report(paths, recursive, policy_args) {
         Ok(done) => done,
         Err(error) => {
             eprintln!("error: {error}");
@@ -713,6 +763,33 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// `check` reads and checks the inputs in batches ([`check_report`]);
+    /// the report is the one of reading everything at once, on
+    /// testdata/real (about 10 MB: more than one batch).
+    #[test]
+    fn batched_check_reports_as_reading_everything_at_once() {
+        let real = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/real");
+        assert!(
+            manifest::batches(
+                manifest::collect_inputs(&[real], true).unwrap(),
+                BATCH_BYTES
+            )
+            .len()
+                > 1
+        );
+        let args = PolicyArgs {
+            no_config: true,
+            ..PolicyArgs::default()
+        };
+        let batched = check_report(&[real], true, &args).unwrap();
+        let (_, whole) = check_inputs(&[real], true, &args).unwrap();
+        assert!(batched.summary.evaluations > 500);
+        assert_eq!(
+            render(&batched, OutputFormat::Json, false),
+            render(&whole, OutputFormat::Json, false)
+        );
     }
 
     impl Shared {

@@ -1,9 +1,11 @@
 //! The policy engine: the only crate that depends on wasmi.
 //!
 //! One [`Engine`] per process holds the wasmi engine and the linker that
-//! offers the ABI's imports. [`Engine::load`] compiles a module once
-//! (eagerly, so fuel use is deterministic), checks its imports, exports and
-//! metadata, and returns a [`Policy`] that every thread can share.
+//! offers the ABI's imports. [`Engine::load`] validates a module, checks its
+//! imports, exports and metadata, and returns a [`Policy`] that every thread
+//! can share; each function is translated to wasmi's bytecode when it is
+//! first called (lazily: start-up pays only for the code that runs), and
+//! translation costs no fuel, so fuel use is deterministic.
 //! [`Engine::evaluate`] runs one request in a fresh store and instance under
 //! the policy's [`Limits`]; every trap and malformed answer comes back as an
 //! [`EvalError`] for that evaluation only.
@@ -23,8 +25,8 @@ pub use kubewarden::{Context, KUBEWARDEN_METADATA_SECTION};
 use wasm_validate_abi::{self as abi, LogLevel, Metadata, Response};
 use wasmi::TrapCode;
 use wasmi::{
-    Caller, CompilationMode, Config, EnforcedLimits, ExternType, Linker, Module, Store,
-    StoreLimits, StoreLimitsBuilder, ValType,
+    Caller, CompilationMode, Config, CustomFuelCosts, EnforcedLimits, ExternType, Linker, Module,
+    Store, StoreLimits, StoreLimitsBuilder, ValType,
 };
 
 /// Resource limits for one evaluation (one request in one fresh instance).
@@ -314,14 +316,24 @@ impl HostState {
 }
 
 impl Engine {
-    /// Creates the engine: eager compilation (deterministic fuel), fuel
-    /// metering on, wasmi's strict compile limits against modules built to be
-    /// slow to compile, and the linker with the ABI's only import, `log`.
+    /// Creates the engine: fuel metering on; lazy compilation (a function
+    /// is validated, when not done at load, and translated on its first
+    /// call) with translation and validation charged no fuel, so that the
+    /// fuel an evaluation uses does not depend on which evaluation happened
+    /// to call a function first; wasmi's strict compile limits against
+    /// modules built to be slow to compile; and the linker with the ABI's
+    /// only import, `log`.
     pub fn new(config: EngineConfig) -> Self {
         let mut wasmi_config = Config::default();
         wasmi_config
             .consume_fuel(true)
-            .compilation_mode(CompilationMode::Eager)
+            .compilation_mode(CompilationMode::Lazy)
+            .fuel_cost(CustomFuelCosts {
+                // wasmi's default for bulk memory operations.
+                bytes_copied_per_fuel: 64,
+                fuel_per_bytes_translated: 0,
+                fuel_per_bytes_validated: 0,
+            })
             .enforced_limits(EnforcedLimits::strict())
             .set_max_recursion_depth(config.max_recursion_depth);
         let engine = wasmi::Engine::new(&wasmi_config);
@@ -362,8 +374,39 @@ impl Engine {
         limits: Limits,
         fallback_name: &str,
     ) -> Result<Policy, LoadError> {
-        let module =
-            Module::new(&self.engine, wasm).map_err(|e| LoadError::Invalid(e.to_string()))?;
+        self.load_module(wasm, limits, fallback_name, true)
+    }
+
+    /// [`Engine::load_named`] without validating every function body at
+    /// load: each is validated on its first call instead, and one that does
+    /// not validate gives an error result for the evaluations that call it
+    /// rather than a load error. Running such a module is as safe (wasmi
+    /// never runs code it has not validated); only the moment an invalid
+    /// module is noticed changes. For modules checked when they were built:
+    /// the built-in library, whose modules `crates/builtin`'s tests load with
+    /// full validation. Saves about 2 ms of start-up per module.
+    pub fn load_prevalidated(
+        &self,
+        wasm: &[u8],
+        limits: Limits,
+        fallback_name: &str,
+    ) -> Result<Policy, LoadError> {
+        self.load_module(wasm, limits, fallback_name, false)
+    }
+
+    fn load_module(
+        &self,
+        wasm: &[u8],
+        limits: Limits,
+        fallback_name: &str,
+        validate: bool,
+    ) -> Result<Policy, LoadError> {
+        let invalid = |e: &dyn fmt::Display| LoadError::Invalid(e.to_string());
+        let binary = wat::parse_bytes(wasm).map_err(|e| invalid(&e))?;
+        if validate {
+            Module::validate(&self.engine, &binary).map_err(|e| invalid(&e))?;
+        }
+        let module = Module::new(&self.engine, &binary).map_err(|e| invalid(&e))?;
         if kubewarden::is_kubewarden(&module) {
             kubewarden::check_imports(&module)?;
             let (metadata, info) = kubewarden::read_metadata(&module, fallback_name)?;

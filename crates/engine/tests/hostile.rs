@@ -200,3 +200,37 @@ fn fuel_use_is_deterministic() {
         assert_eq!(engine.evaluate(&policy, REQUEST).unwrap().fuel_used, first);
     }
 }
+
+#[test]
+fn invalid_function_bodies_are_refused_at_load_or_fail_when_called() {
+    let engine = Engine::default();
+    let error = engine
+        .load(&wat("invalid-body"), Limits::default())
+        .unwrap_err();
+    assert!(matches!(error, LoadError::Invalid(_)), "{error}");
+    let policy = engine
+        .load_prevalidated(&wat("invalid-body"), Limits::default(), "invalid-body")
+        .unwrap();
+    let error = engine.evaluate(&policy, REQUEST).unwrap_err();
+    assert!(error.to_string().contains("type mismatch"), "{error}");
+}
+
+/// Functions are translated on their first call and translation costs no
+/// fuel, so the first evaluation (which translates) and later ones use the
+/// same fuel, and so do evaluations on other threads.
+#[test]
+fn fuel_does_not_depend_on_which_evaluation_compiled_the_code() {
+    let engine = Engine::default();
+    for name in ["deny-all", "logger", "label-deployments"] {
+        let policy = load(&engine, name);
+        let first = engine.evaluate(&policy, REQUEST).unwrap().fuel_used;
+        let second = engine.evaluate(&policy, REQUEST).unwrap().fuel_used;
+        let elsewhere = std::thread::scope(|s| {
+            s.spawn(|| engine.evaluate(&policy, REQUEST).unwrap().fuel_used)
+                .join()
+                .unwrap()
+        });
+        assert!(first > 0);
+        assert_eq!((first, first), (second, elsewhere), "{name}");
+    }
+}

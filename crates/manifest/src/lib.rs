@@ -638,21 +638,34 @@ pub fn read_input(input: &Input) -> Result<Vec<u8>, ManifestError> {
 /// Reads every input named by `paths` (files, directories, `-` for stdin).
 /// Returns the parsed inputs and every error met; nothing is dropped silently.
 pub fn read_all<P: AsRef<Path>>(paths: &[P], recursive: bool) -> (Vec<Parsed>, Vec<ManifestError>) {
-    let inputs = match collect_inputs(paths, recursive) {
-        Ok(inputs) => inputs,
-        Err(error) => return (Vec::new(), vec![error]),
-    };
-    let mut parsed = Vec::with_capacity(inputs.len());
+    match collect_inputs(paths, recursive) {
+        Ok(inputs) => read_inputs(&inputs),
+        Err(error) => (Vec::new(), vec![error]),
+    }
+}
+
+/// Reads and parses `inputs`, several at a time on the current rayon pool,
+/// and returns them in the order given with every error met (an unreadable
+/// input is an error and has no [`Parsed`]).
+pub fn read_inputs(inputs: &[Input]) -> (Vec<Parsed>, Vec<ManifestError>) {
+    use rayon::prelude::*;
+    let results: Vec<Result<Parsed, ManifestError>> = inputs
+        .par_iter()
+        .map(|input| {
+            let bytes = read_input(input)?;
+            let name = input.name();
+            let format = match input {
+                Input::Stdin => Format::Yaml,
+                Input::File(_) => Format::for_name(&name),
+            };
+            Ok(parse(&name, bytes, format))
+        })
+        .collect();
+    let mut parsed = Vec::with_capacity(results.len());
     let mut errors = Vec::new();
-    for input in inputs {
-        match read_input(&input) {
-            Ok(bytes) => {
-                let name = input.name();
-                let format = match input {
-                    Input::Stdin => Format::Yaml,
-                    Input::File(_) => Format::for_name(&name),
-                };
-                let mut one = parse(&name, bytes, format);
+    for result in results {
+        match result {
+            Ok(mut one) => {
                 errors.append(&mut one.errors);
                 parsed.push(one);
             }
@@ -660,6 +673,32 @@ pub fn read_all<P: AsRef<Path>>(paths: &[P], recursive: bool) -> (Vec<Parsed>, V
         }
     }
     (parsed, errors)
+}
+
+/// Groups `inputs`, in order, into batches of at most `max_bytes` bytes of
+/// files each (a larger file is a batch of its own; stdin, of unknown size,
+/// too), so that a long list of inputs can be checked a batch at a time in
+/// bounded memory.
+pub fn batches(inputs: Vec<Input>, max_bytes: u64) -> Vec<Vec<Input>> {
+    let mut batches: Vec<Vec<Input>> = Vec::new();
+    let mut current: Vec<Input> = Vec::new();
+    let mut size = 0;
+    for input in inputs {
+        let bytes = match &input {
+            Input::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
+            Input::Stdin => max_bytes,
+        };
+        if !current.is_empty() && size + bytes > max_bytes {
+            batches.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += bytes;
+        current.push(input);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
 }
 
 #[cfg(test)]

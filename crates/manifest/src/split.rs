@@ -74,10 +74,12 @@ pub fn split(text: &str) -> Vec<Piece> {
     }
     let mut pieces: Vec<Piece> = Vec::with_capacity(starts.len());
     let mut pending: Option<usize> = None;
+    // Lines before the piece being described, counted once over the stream.
+    let mut lines_before = Lines::default();
     for (i, &(start, opened)) in starts.iter().enumerate() {
         let end = starts.get(i + 1).map_or(text.len(), |next| next.0);
         let start = pending.take().filter(|_| opened).unwrap_or(start);
-        let piece = describe(text, start..end);
+        let piece = describe(text, start..end, lines_before.up_to(text, start));
         let next_opened = starts.get(i + 1).is_some_and(|next| next.1);
         if !piece.has_content && !opened && next_opened {
             pending = Some(start);
@@ -88,8 +90,28 @@ pub fn split(text: &str) -> Vec<Piece> {
     pieces
 }
 
-fn describe(text: &str, range: Range<usize>) -> Piece {
-    let line_before = text[..range.start].matches('\n').count();
+/// Counts the lines before an offset, moving forward only (offsets asked
+/// for never decrease by more than the last step), so that a stream is
+/// scanned about once however many documents it holds.
+#[derive(Default)]
+struct Lines {
+    offset: usize,
+    count: usize,
+}
+
+impl Lines {
+    fn up_to(&mut self, text: &str, offset: usize) -> usize {
+        if offset < self.offset {
+            self.offset = 0;
+            self.count = 0;
+        }
+        self.count += text[self.offset..offset].matches('\n').count();
+        self.offset = offset;
+        self.count
+    }
+}
+
+fn describe(text: &str, range: Range<usize>, line_before: usize) -> Piece {
     let body = &text[range.clone()];
     let mut prefix_end = range.end;
     let mut content_line = None;

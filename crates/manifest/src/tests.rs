@@ -254,3 +254,62 @@ proptest! {
         prop_assert_eq!(before, after);
     }
 }
+
+#[test]
+fn lines_stay_right_in_long_streams() {
+    // Documents of varying length, some with leading comments: each
+    // resource's line is its `apiVersion` line.
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for i in 0..300 {
+        text.push_str("---\n");
+        if i % 3 == 0 {
+            text.push_str("# a comment\n\n");
+        }
+        expected.push(text.matches('\n').count() + 1);
+        text.push_str(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n{}",
+            (0..i % 7)
+                .map(|j| format!("  k{j}: v\n"))
+                .collect::<String>()
+        ));
+    }
+    let parsed = yaml(&text);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let lines: Vec<usize> = parsed.resources.iter().map(|r| r.source.line).collect();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn batches_keep_order_and_bound_their_size() {
+    let dir = std::env::temp_dir().join(format!("wv-batches-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sizes = [40, 30, 50, 10, 100, 5];
+    let inputs: Vec<Input> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| {
+            let path = dir.join(format!("{i}.yaml"));
+            std::fs::write(&path, "#".repeat(size)).unwrap();
+            Input::File(path)
+        })
+        .collect();
+    let batches = batches(inputs.clone(), 80);
+    let sizes_of = |batch: &Vec<Input>| -> Vec<usize> {
+        batch
+            .iter()
+            .map(|i| match i {
+                Input::File(p) => std::fs::metadata(p).unwrap().len() as usize,
+                Input::Stdin => 0,
+            })
+            .collect()
+    };
+    let grouped: Vec<Vec<usize>> = batches.iter().map(sizes_of).collect();
+    // In order; a batch stays within 80 bytes unless one file is larger.
+    assert_eq!(grouped, [vec![40, 30], vec![50, 10], vec![100], vec![5]]);
+    assert_eq!(batches.concat(), inputs);
+    // Stdin is a batch of its own.
+    let with_stdin = super::batches(vec![inputs[5].clone(), Input::Stdin, inputs[3].clone()], 80);
+    assert_eq!(with_stdin.len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -250,6 +250,10 @@ pub fn run(
             .map(|resource| evaluate_resource(engine, set, resource, context))
             .collect();
     }
+    // Already on a pool of that size (the CLI runs a whole check on one).
+    if rayon::current_thread_index().is_some() && rayon::current_num_threads() == threads {
+        return work(resources);
+    }
     match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool.install(|| work(resources)),
         Err(_) => work(resources),
@@ -260,12 +264,19 @@ pub fn run(
 /// order, then validating ones on the mutated object. Exemptions are applied
 /// to each result (see [`PolicyResult::exempted`]). `context` holds the
 /// run's resources for context-aware policies' lookups.
+///
+/// Inside a rayon pool (as [`run`] with more than one thread calls it), the
+/// validating policies of the resource run in parallel, so that one large
+/// resource, or a run over a single resource, uses every thread; their
+/// results keep policy order. Outside a pool everything runs on the calling
+/// thread.
 pub fn evaluate_resource(
     engine: &Engine,
     set: &PolicySet,
     resource: &mut Resource,
     context: &Context,
 ) -> Vec<PolicyResult> {
+    use rayon::prelude::*;
     let applicable: Vec<usize> = set
         .policies
         .iter()
@@ -278,36 +289,23 @@ pub fn evaluate_resource(
     } else {
         annotation_exemption(&resource.object)
     };
-    let mut results = Vec::with_capacity(applicable.len());
-    let mut encoded: Option<Vec<u8>> = None;
     let (mutating, validating): (Vec<usize>, Vec<usize>) = applicable
         .iter()
         .partition(|&&index| set.policies[index].policy.metadata().mutating);
-    for index in mutating.into_iter().chain(validating) {
+    let mut results = Vec::with_capacity(applicable.len());
+    let mut encoded: Option<Vec<u8>> = None;
+    for index in mutating {
+        let object = encoded.get_or_insert_with(|| encode(&resource.object));
+        let mut result = evaluate_one(
+            engine,
+            set,
+            index,
+            resource,
+            object,
+            annotation.as_ref(),
+            context,
+        );
         let configured = &set.policies[index];
-        let object = encoded.get_or_insert_with(|| {
-            serde_json::to_vec(&resource.object).expect("a JSON value encodes")
-        });
-        let mut request = Vec::with_capacity(configured.request_prefix.len() + object.len() + 1);
-        request.extend_from_slice(&configured.request_prefix);
-        request.extend_from_slice(object);
-        request.push(b'}');
-        let mut result = match engine.evaluate_in(&configured.policy, &request, context) {
-            Ok(evaluation) => from_evaluation(index, evaluation),
-            Err(error) => PolicyResult {
-                policy: index,
-                outcome: Outcome::Error(error.to_string()),
-                warnings: Vec::new(),
-                patch: None,
-                patch_applied: false,
-                exemption: None,
-                exempted: Vec::new(),
-                logs: Vec::new(),
-                fuel_used: 0,
-            },
-        };
-        let exemptions = Exemptions::for_policy(set, configured, resource, annotation.as_ref());
-        exemptions.apply(&mut result, &resource.object);
         let apply = result.exemption.is_none() && configured.action != Action::Audit;
         if let Some(patch) = result.patch.as_ref().filter(|p| apply && !p.0.is_empty()) {
             match apply_patch(&resource.object, patch) {
@@ -325,8 +323,68 @@ pub fn evaluate_resource(
         }
         results.push(result);
     }
+    if !validating.is_empty() {
+        let object = encoded.unwrap_or_else(|| encode(&resource.object));
+        let resource = &*resource;
+        let one = |&index: &usize| {
+            evaluate_one(
+                engine,
+                set,
+                index,
+                resource,
+                &object,
+                annotation.as_ref(),
+                context,
+            )
+        };
+        if validating.len() > 1 && rayon::current_thread_index().is_some() {
+            results.par_extend(validating.par_iter().map(one));
+        } else {
+            results.extend(validating.iter().map(one));
+        }
+    }
     results.sort_by_key(|r| r.policy);
     results
+}
+
+/// The object's JSON, as every policy's request embeds it.
+fn encode(object: &Value) -> Vec<u8> {
+    serde_json::to_vec(object).expect("a JSON value encodes")
+}
+
+/// One policy on one resource (its object encoded as `object`), with the
+/// exemptions that concern it applied; a patch is returned, not applied.
+fn evaluate_one(
+    engine: &Engine,
+    set: &PolicySet,
+    index: usize,
+    resource: &Resource,
+    object: &[u8],
+    annotation: Option<&(Vec<String>, Option<String>)>,
+    context: &Context,
+) -> PolicyResult {
+    let configured = &set.policies[index];
+    let mut request = Vec::with_capacity(configured.request_prefix.len() + object.len() + 1);
+    request.extend_from_slice(&configured.request_prefix);
+    request.extend_from_slice(object);
+    request.push(b'}');
+    let mut result = match engine.evaluate_in(&configured.policy, &request, context) {
+        Ok(evaluation) => from_evaluation(index, evaluation),
+        Err(error) => PolicyResult {
+            policy: index,
+            outcome: Outcome::Error(error.to_string()),
+            warnings: Vec::new(),
+            patch: None,
+            patch_applied: false,
+            exemption: None,
+            exempted: Vec::new(),
+            logs: Vec::new(),
+            fuel_used: 0,
+        },
+    };
+    let exemptions = Exemptions::for_policy(set, configured, resource, annotation);
+    exemptions.apply(&mut result, &resource.object);
+    result
 }
 
 /// The exemptions that concern one policy on one resource.
