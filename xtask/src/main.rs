@@ -12,11 +12,20 @@
 //!   namespace of PODS Pods (default 5000 and 50000) with the default
 //!   policies, with `-o json` (written page by page: memory does not grow
 //!   with the cluster) and `-o policyreport` (every result kept).
+//! - `corpus [--resources N] [--out DIR]`: writes a deterministic corpus of
+//!   N resources (default 50,000) multiplied from `testdata/real`, by default
+//!   to `target/bench/corpus-N` (see `corpus.rs`).
+//! - `bench [--runs N] [--resources N] [--checkov] [--no-write]`: the
+//!   performance suite (cold start, throughput and memory with 1 and 2
+//!   threads, Wasm against native per policy, post-render, optionally
+//!   Checkov); prints the report and writes it into `docs/performance.md`
+//!   (see `bench.rs`).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod corpus;
 mod measure;
 #[path = "../../crates/builtin/policy_build.rs"]
@@ -343,6 +352,32 @@ fn audit_memory(pod_counts: &[usize]) -> Result<(), String> {
     Ok(())
 }
 
+/// `cargo xtask bench ...`: see [`bench`].
+fn bench_command(args: &[&str]) -> Result<(), String> {
+    let mut options = bench::Options {
+        runs: 3,
+        resources: 50_000,
+        checkov: false,
+        write: true,
+    };
+    let mut args = args.iter();
+    while let Some(&arg) = args.next() {
+        let mut number = |name: &str| -> Result<usize, String> {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("{name} needs a number"))
+        };
+        match arg {
+            "--runs" => options.runs = number("--runs")?,
+            "--resources" => options.resources = number("--resources")?,
+            "--checkov" => options.checkov = true,
+            "--no-write" => options.write = false,
+            _ => return Err(format!("bench: unknown argument {arg}")),
+        }
+    }
+    bench::bench(&options)
+}
+
 /// `cargo xtask corpus [--resources N] [--out DIR]`: see [`corpus`].
 fn corpus_command(args: &[&str]) -> Result<(), String> {
     let mut resources = 50_000;
@@ -383,6 +418,7 @@ fn main() -> ExitCode {
         ["docs", "--check"] => docs(true),
         ["ci"] => ci(),
         ["corpus", rest @ ..] => corpus_command(rest),
+        ["bench", rest @ ..] => bench_command(rest),
         ["audit-memory"] => audit_memory(&[5000, 50000]),
         ["audit-memory", counts @ ..] => counts
             .iter()
@@ -390,7 +426,7 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<usize>, String>>()
             .and_then(|counts| audit_memory(&counts)),
         _ => Err(
-            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR]"
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write]"
                 .to_owned(),
         ),
     };

@@ -2,6 +2,7 @@
 //! (max RSS), through GNU time (`/usr/bin/time`, Debian package `time`),
 //! which reads them from the kernel's `wait4` rusage.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -19,15 +20,30 @@ pub struct Measured {
 /// Runs `program args` with stdout and stdin discarded and stderr captured,
 /// under GNU time. Errors if GNU time is missing or its figure cannot be
 /// read.
-pub fn run(program: &std::path::Path, args: &[String]) -> Result<Measured, String> {
+pub fn run(program: &Path, args: &[String]) -> Result<Measured, String> {
+    run_with_stdin(program, args, None)
+}
+
+/// [`run`], with stdin read from the file `stdin` when given.
+pub fn run_with_stdin(
+    program: &Path,
+    args: &[String],
+    stdin: Option<&Path>,
+) -> Result<Measured, String> {
     let marker = "wv-maxrss-kib=";
+    let input = match stdin {
+        Some(path) => {
+            Stdio::from(std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        None => Stdio::null(),
+    };
     let started = Instant::now();
     let output = Command::new("/usr/bin/time")
         .arg("-f")
         .arg(format!("{marker}%M"))
         .arg(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(input)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()

@@ -1,0 +1,270 @@
+//! Per-policy figures for `cargo xtask bench`: microseconds per evaluation
+//! of each built-in policy on one request, as Wasm in wasmi (through
+//! [`Engine::evaluate`]: a fresh store and instance, the request written into
+//! the guest, the answer decoded, as in a real run) and as the same policy
+//! code compiled natively and called directly (each policy crate is also an
+//! rlib whose `evaluate_json` is the function its Wasm export wraps). The
+//! native figure is the physical limit for that logic on this machine; the
+//! ratio is what the sandbox costs.
+#![forbid(unsafe_code)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wasm_validate_abi::Response;
+use wasm_validate_engine::{Engine, Limits, Policy};
+
+/// A policy's entry point compiled natively: request JSON in, response out.
+pub type Native = fn(&[u8]) -> Response;
+
+/// Every built-in policy, by name, with its native entry point.
+pub const NATIVE: &[(&str, Native)] = &[
+    (
+        "add-default-labels",
+        policy_add_default_labels::evaluate_json as Native,
+    ),
+    (
+        "allow-privilege-escalation",
+        policy_allow_privilege_escalation::evaluate_json as Native,
+    ),
+    (
+        "allowed-image-registries",
+        policy_allowed_image_registries::evaluate_json as Native,
+    ),
+    (
+        "apparmor-profile",
+        policy_apparmor_profile::evaluate_json as Native,
+    ),
+    (
+        "capabilities-baseline",
+        policy_capabilities_baseline::evaluate_json as Native,
+    ),
+    (
+        "capabilities-restricted",
+        policy_capabilities_restricted::evaluate_json as Native,
+    ),
+    (
+        "disallow-default-service-account-token",
+        policy_disallow_default_service_account_token::evaluate_json as Native,
+    ),
+    (
+        "disallow-latest-tag",
+        policy_disallow_latest_tag::evaluate_json as Native,
+    ),
+    (
+        "disallow-service-types",
+        policy_disallow_service_types::evaluate_json as Native,
+    ),
+    (
+        "drop-all-capabilities",
+        policy_drop_all_capabilities::evaluate_json as Native,
+    ),
+    (
+        "host-namespaces",
+        policy_host_namespaces::evaluate_json as Native,
+    ),
+    (
+        "host-path-volumes",
+        policy_host_path_volumes::evaluate_json as Native,
+    ),
+    ("host-ports", policy_host_ports::evaluate_json as Native),
+    (
+        "host-probes-and-host-lifecycle",
+        policy_host_probes_and_host_lifecycle::evaluate_json as Native,
+    ),
+    ("privileged", policy_privileged::evaluate_json as Native),
+    ("proc-mount", policy_proc_mount::evaluate_json as Native),
+    (
+        "proc-mount-restricted",
+        policy_proc_mount_restricted::evaluate_json as Native,
+    ),
+    (
+        "require-ingress-tls",
+        policy_require_ingress_tls::evaluate_json as Native,
+    ),
+    (
+        "require-minimum-replicas",
+        policy_require_minimum_replicas::evaluate_json as Native,
+    ),
+    (
+        "require-probes",
+        policy_require_probes::evaluate_json as Native,
+    ),
+    (
+        "require-read-only-root-filesystem",
+        policy_require_read_only_root_filesystem::evaluate_json as Native,
+    ),
+    (
+        "require-requests-and-limits",
+        policy_require_requests_and_limits::evaluate_json as Native,
+    ),
+    (
+        "required-labels",
+        policy_required_labels::evaluate_json as Native,
+    ),
+    (
+        "restricted-volumes",
+        policy_restricted_volumes::evaluate_json as Native,
+    ),
+    (
+        "run-as-non-root",
+        policy_run_as_non_root::evaluate_json as Native,
+    ),
+    ("run-as-user", policy_run_as_user::evaluate_json as Native),
+    (
+        "seccomp-profile-baseline",
+        policy_seccomp_profile_baseline::evaluate_json as Native,
+    ),
+    (
+        "seccomp-profile-restricted",
+        policy_seccomp_profile_restricted::evaluate_json as Native,
+    ),
+    (
+        "selinux-options",
+        policy_selinux_options::evaluate_json as Native,
+    ),
+    (
+        "set-allow-privilege-escalation-false",
+        policy_set_allow_privilege_escalation_false::evaluate_json as Native,
+    ),
+    (
+        "set-image-pull-policy",
+        policy_set_image_pull_policy::evaluate_json as Native,
+    ),
+    (
+        "set-run-as-non-root",
+        policy_set_run_as_non_root::evaluate_json as Native,
+    ),
+    (
+        "set-seccomp-runtime-default",
+        policy_set_seccomp_runtime_default::evaluate_json as Native,
+    ),
+    ("sysctls", policy_sysctls::evaluate_json as Native),
+    (
+        "windows-host-process",
+        policy_windows_host_process::evaluate_json as Native,
+    ),
+];
+
+/// The settings a policy is benchmarked with: `{}`, except for the three
+/// policies that require settings (examples from their test suites).
+pub fn settings_for(name: &str) -> Value {
+    match name {
+        "add-default-labels" => json!({"labels": {"team": "shop"}}),
+        "allowed-image-registries" => json!({"registries": ["us-central1-docker.pkg.dev/"]}),
+        "required-labels" => json!({"labels": [{"key": "app"}]}),
+        _ => json!({}),
+    }
+}
+
+/// The ABI request the pipeline sends for `object` with `settings`.
+pub fn request(object: &Value, settings: &Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"operation": "CREATE", "settings": settings, "object": object}))
+        .expect("JSON encodes")
+}
+
+/// Median and range of the per-call time over several rounds, in
+/// microseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    /// Median over the rounds.
+    pub median_us: f64,
+    /// Fastest round.
+    pub min_us: f64,
+    /// Slowest round.
+    pub max_us: f64,
+}
+
+/// Times `call`: a warm-up, then `rounds` rounds of enough calls to last
+/// about `round` each; each round gives the mean time per call.
+pub fn time(rounds: usize, round: Duration, mut call: impl FnMut()) -> Stats {
+    let started = Instant::now();
+    let mut warm = 0u32;
+    while warm < 20 || started.elapsed() < round / 2 {
+        call();
+        warm += 1;
+    }
+    let per_call = started.elapsed() / warm;
+    let calls = (round.as_nanos() / per_call.as_nanos().max(1)).clamp(1, 1_000_000) as u32;
+    let mut samples: Vec<f64> = (0..rounds.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..calls {
+                call();
+            }
+            started.elapsed().as_secs_f64() * 1e6 / f64::from(calls)
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    Stats {
+        median_us: samples[samples.len() / 2],
+        min_us: samples[0],
+        max_us: samples[samples.len() - 1],
+    }
+}
+
+/// One policy's figures.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    /// The policy.
+    pub name: &'static str,
+    /// Whether the policy's rules select the object (a policy that does not
+    /// is never called on it in a real run; it is measured all the same).
+    pub applies: bool,
+    /// As Wasm in wasmi.
+    pub wasm: Stats,
+    /// Native, called directly.
+    pub native: Stats,
+    /// Fuel one Wasm evaluation uses.
+    pub fuel: u64,
+}
+
+impl Figures {
+    /// Wasm time over native time (medians).
+    pub fn ratio(&self) -> f64 {
+        self.wasm.median_us / self.native.median_us
+    }
+}
+
+/// Loads the built-in policy `name` with default limits.
+pub fn load(engine: &Engine, name: &str) -> Policy {
+    let bytes = wasm_validate_builtin::get(name).expect("a built-in policy");
+    engine
+        .load(bytes, Limits::default())
+        .expect("the built-in policy loads")
+}
+
+/// Measures every built-in policy on `object`.
+pub fn measure_all(object: &Value, rounds: usize, round: Duration) -> Vec<Figures> {
+    let engine = Engine::default();
+    let (api_version, kind) = (
+        object["apiVersion"].as_str().unwrap_or_default(),
+        object["kind"].as_str().unwrap_or_default(),
+    );
+    NATIVE
+        .iter()
+        .map(|&(name, native)| {
+            let policy = load(&engine, name);
+            let request = request(object, &settings_for(name));
+            let fuel = engine
+                .evaluate(&policy, &request)
+                .map_or(0, |e| e.fuel_used);
+            let wasm = time(rounds, round, || {
+                std::hint::black_box(engine.evaluate(&policy, &request).ok());
+            });
+            let native = time(rounds, round, || {
+                std::hint::black_box(native(std::hint::black_box(&request)));
+            });
+            Figures {
+                name,
+                applies: policy.metadata().applies_to(api_version, kind),
+                wasm,
+                native,
+                fuel,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

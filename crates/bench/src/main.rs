@@ -1,0 +1,92 @@
+//! `policy-bench [--object FILE] [--rounds N] [--round-ms MS] [--tsv]`:
+//! prints, for each built-in policy, microseconds per evaluation of the
+//! object (default `testdata/bench/typical-pod.yaml`) as Wasm in wasmi and
+//! natively, and their ratio. `--tsv` prints one tab-separated line per
+//! policy instead (name, applies, Wasm median/min/max, native
+//! median/min/max, fuel), which `cargo xtask bench` reads. Figures, not
+//! assertions; build with `--release`.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use wasm_validate_bench::measure_all;
+
+fn main() -> ExitCode {
+    let mut object = format!(
+        "{}/../../testdata/bench/typical-pod.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (mut rounds, mut round_ms, mut tsv) = (11usize, 20u64, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        let parsed = match arg.as_str() {
+            "--object" => value().map(|v| object = v),
+            "--rounds" => value()
+                .and_then(|v| v.parse().map_err(|e| format!("--rounds: {e}")))
+                .map(|v| rounds = v),
+            "--round-ms" => value()
+                .and_then(|v| v.parse().map_err(|e| format!("--round-ms: {e}")))
+                .map(|v| round_ms = v),
+            "--tsv" => {
+                tsv = true;
+                Ok(())
+            }
+            _ => Err(format!("unknown argument {arg}")),
+        };
+        if let Err(error) = parsed {
+            eprintln!("policy-bench: {error}");
+            return ExitCode::from(2);
+        }
+    }
+    let object: serde_json::Value = match std::fs::read_to_string(&object)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_yaml::from_str(&text).map_err(|e| e.to_string()))
+    {
+        Ok(object) => object,
+        Err(error) => {
+            eprintln!("policy-bench: {object}: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let figures = measure_all(&object, rounds, Duration::from_millis(round_ms));
+    if tsv {
+        for f in &figures {
+            println!(
+                "{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{:.3}\t{:.3}\t{:.3}\t{}",
+                f.name,
+                f.applies,
+                f.wasm.median_us,
+                f.wasm.min_us,
+                f.wasm.max_us,
+                f.native.median_us,
+                f.native.min_us,
+                f.native.max_us,
+                f.fuel
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:<40} {:>8} {:>12} {:>12} {:>8} {:>10}",
+        "policy", "applies", "Wasm us", "native us", "ratio", "fuel"
+    );
+    for f in &figures {
+        println!(
+            "{:<40} {:>8} {:>12.2} {:>12.3} {:>8.1} {:>10}",
+            f.name,
+            f.applies,
+            f.wasm.median_us,
+            f.native.median_us,
+            f.ratio(),
+            f.fuel
+        );
+    }
+    let mut ratios: Vec<f64> = figures.iter().map(|f| f.ratio()).collect();
+    ratios.sort_by(f64::total_cmp);
+    if let Some(middle) = ratios.get(ratios.len() / 2) {
+        println!("median ratio (the middle one): {middle:.1}");
+    }
+    ExitCode::SUCCESS
+}
