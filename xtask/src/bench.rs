@@ -119,25 +119,18 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// Total size of the `.yaml`, `.yml` and `.json` files under `path`.
+/// Total size of the inputs `check` reads from `path` (a file, or the
+/// `.yaml`, `.yml` and `.json` files under a directory, as
+/// [`wasm_validate_manifest::collect_inputs`] finds them).
 fn input_bytes(path: &Path) -> u64 {
-    if path.is_file() {
-        return std::fs::metadata(path).map_or(0, |m| m.len());
-    }
-    std::fs::read_dir(path)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| {
-            let path = entry.path();
-            let name = path.to_string_lossy();
-            if path.is_dir() {
-                input_bytes(&path)
-            } else if [".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e)) {
-                std::fs::metadata(&path).map_or(0, |m| m.len())
-            } else {
-                0
+    wasm_validate_manifest::collect_inputs(&[path], true)
+        .unwrap_or_default()
+        .iter()
+        .map(|input| match input {
+            wasm_validate_manifest::Input::File(file) => {
+                std::fs::metadata(file).map_or(0, |m| m.len())
             }
+            wasm_validate_manifest::Input::Stdin => 0,
         })
         .sum()
 }

@@ -384,7 +384,8 @@ impl Engine {
     /// never runs code it has not validated); only the moment an invalid
     /// module is noticed changes. For modules checked when they were built:
     /// the built-in library, whose modules `crates/builtin`'s tests load with
-    /// full validation. Saves about 2 ms of start-up per module.
+    /// full validation. Saves about 1.5 ms of start-up per built-in module
+    /// (the whole library: 90 ms to 55 ms on one Pod).
     pub fn load_prevalidated(
         &self,
         wasm: &[u8],
