@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wasm_validate_cli::{OutputFormat, OutputSpec, PolicyArgs};
+use wasm_validate_cli::{OutputFormat, OutputSpec, PolicyArgs, TtyReport};
 
 /// Check and fix Kubernetes manifests with sandboxed WebAssembly policies.
 ///
@@ -46,6 +46,11 @@ enum Command {
         /// Format of the report file.
         #[arg(long, value_enum, default_value = "text")]
         report_format: OutputFormat,
+        /// On a denial or an error, also write the report to the controlling
+        /// terminal: auto (when run as a Helm plugin, whose stderr Helm 4
+        /// hides), always or never.
+        #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+        tty_report: TtyReport,
         #[command(flatten)]
         policy: PolicyArgs,
     },
@@ -102,8 +107,14 @@ fn main() -> ExitCode {
         Command::PostRender {
             report_file,
             report_format,
+            tty_report,
             policy,
-        } => wasm_validate_cli::post_render_command(&policy, report_file.as_deref(), report_format),
+        } => wasm_validate_cli::post_render_command(
+            &policy,
+            report_file.as_deref(),
+            report_format,
+            tty_report,
+        ),
     };
     ExitCode::from(code)
 }
