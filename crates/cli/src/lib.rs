@@ -9,6 +9,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+pub mod bundle;
+
 use wasm_validate_builtin::Profile;
 use wasm_validate_config::{CommandLine, Config};
 pub use wasm_validate_engine::Engine;
@@ -136,6 +138,21 @@ pub struct PolicyArgs {
     /// Do not read wasm-validate.yaml from the working directory.
     #[arg(long)]
     pub no_config: bool,
+    /// Run the policies of a bundle made by `wasm-validate bundle create`:
+    /// its configuration, modules and built-in policies, checked against
+    /// its SHA-256 manifest before anything runs (a changed, missing or
+    /// added file is an error, exit 2). Replaces --config, --policy,
+    /// --profile and --settings. See docs/air-gapped.md.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["config", "no_config", "policies", "profiles", "settings"]
+    )]
+    pub bundle: Option<std::path::PathBuf>,
+    /// Ed25519 public key (SPKI PEM) the --bundle must be signed with; an
+    /// unsigned bundle or another signature is an error (exit 2).
+    #[arg(long, value_name = "PEM", requires = "bundle")]
+    pub bundle_key: Option<std::path::PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -214,8 +231,18 @@ fn parse_settings(args: &[String]) -> Result<Vec<(String, serde_json::Value)>, S
 /// [`wasm_validate_config::build_policy_set`] describes. Unknown names,
 /// unreadable modules, invalid settings and configuration errors are setup
 /// errors.
+///
+/// With `--bundle`, the configuration and every module come from the bundle,
+/// checked first ([`bundle::open_bundle`]); a signed bundle opened without
+/// `--bundle-key` is noted on stderr.
 pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, SetupError> {
-    let config = if args.no_config {
+    let config = if let Some(path) = &args.bundle {
+        let opened = bundle::open_bundle(path, args.bundle_key.as_deref())?;
+        if let Some(note) = bundle::signature_note(path, &opened) {
+            eprintln!("{note}");
+        }
+        Some(bundle::bundle_config(path, &opened)?)
+    } else if args.no_config {
         None
     } else {
         Config::discover(args.config.as_deref()).map_err(|e| SetupError(e.0))?

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wasm_validate_cli::{OutputFormat, OutputSpec, PolicyArgs, TtyReport};
+use wasm_validate_cli::{OutputFormat, OutputSpec, PolicyArgs, TtyReport, bundle};
 
 /// Check and fix Kubernetes manifests with sandboxed WebAssembly policies.
 ///
@@ -73,12 +73,74 @@ enum Command {
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
     },
+    /// Policy bundles for air-gapped clusters: one file with the
+    /// configuration, its modules and built-in policies, SHA-256 digests and
+    /// an optional Ed25519 signature. See docs/air-gapped.md.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// List the built-in policies.
     Policies {
         /// Output format.
         #[arg(long, short = 'o', value_enum, default_value = "text")]
         output: OutputFormat,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleCommand {
+    /// Pack the configuration, the modules it names and the built-in
+    /// policies it chooses into one file (exit 0, or 2 when the
+    /// configuration does not load).
+    Create {
+        /// Configuration file (default: wasm-validate.yaml in the working directory).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// The bundle to write (a .tar.gz).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// Sign with this Ed25519 private key (PKCS#8 PEM, as written by
+        /// `bundle keygen` or `openssl genpkey -algorithm ed25519`).
+        #[arg(long, value_name = "PEM")]
+        key: Option<PathBuf>,
+    },
+    /// Check every file against the manifest, the signature (with
+    /// --public-key) and that the policies load. Exit 0 or 2.
+    Verify {
+        /// The bundle.
+        #[arg(value_name = "FILE")]
+        bundle: PathBuf,
+        /// Ed25519 public key (SPKI PEM) the bundle must be signed with.
+        #[arg(long, value_name = "PEM")]
+        public_key: Option<PathBuf>,
+    },
+    /// Show the manifest: files and their SHA-256, modules, built-in
+    /// policies, signer. Exit 0, or 2 when a file does not match.
+    Inspect {
+        /// The bundle.
+        #[arg(value_name = "FILE")]
+        bundle: PathBuf,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value = "text")]
+        output: InspectFormat,
+    },
+    /// Write a new Ed25519 key pair (PEM); existing files are kept.
+    Keygen {
+        /// The private key to write (mode 0600).
+        #[arg(long, value_name = "PEM")]
+        private_key: PathBuf,
+        /// The public key to write, for `--bundle-key` on the clusters.
+        #[arg(long, value_name = "PEM")]
+        public_key: PathBuf,
+    },
+}
+
+/// `bundle inspect -o`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum InspectFormat {
+    /// A listing.
+    Text,
+    /// The manifest (bundle.json).
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -92,6 +154,21 @@ fn main() -> ExitCode {
             wasm_validate_cli::list_command(output.first().map_or(OutputFormat::Text, |o| o.format))
         }
         Command::Policies { output } => wasm_validate_cli::list_command(output),
+        Command::Bundle(BundleCommand::Create {
+            config,
+            output,
+            key,
+        }) => bundle::create_command(config.as_deref(), &output, key.as_deref()),
+        Command::Bundle(BundleCommand::Verify { bundle, public_key }) => {
+            bundle::verify_command(&bundle, public_key.as_deref())
+        }
+        Command::Bundle(BundleCommand::Inspect { bundle, output }) => {
+            bundle::inspect_command(&bundle, matches!(output, InspectFormat::Json))
+        }
+        Command::Bundle(BundleCommand::Keygen {
+            private_key,
+            public_key,
+        }) => bundle::keygen_command(&private_key, &public_key),
         Command::Test {
             paths,
             snapshot,

@@ -47,13 +47,8 @@ fn go_platform() -> (&'static str, &'static str) {
     (os, arch)
 }
 
-/// A fresh directory under the target directory.
 fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("helm-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("helm", name)
 }
 
 /// Runs `program` with `args` and `env` (on top of a clean `NO_COLOR`
@@ -108,7 +103,11 @@ struct Plugin {
 }
 
 fn install_plugin(extra: &[&str]) -> Plugin {
-    let dir = scratch("plugins").join("wasm-validate");
+    // One plugin directory per install: tests run in parallel, and a binary
+    // being replaced while another test runs it is "text file busy".
+    static INSTALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = INSTALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = scratch(&format!("plugins-{n}")).join("wasm-validate");
     std::fs::create_dir_all(&dir).unwrap();
     let text = std::fs::read_to_string(root().join(PLUGIN_YAML)).unwrap();
     std::fs::write(dir.join("plugin.yaml"), &text).unwrap();

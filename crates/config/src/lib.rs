@@ -297,6 +297,38 @@ pub struct Config {
     pub source: SourceText,
     /// The directory policy paths are relative to.
     pub base: PathBuf,
+    /// Modules carried by a policy bundle: when set, they are used instead
+    /// of the files the configuration names and of the binary's built-in
+    /// modules (see [`BundledModules`]).
+    pub bundled: Option<std::sync::Arc<BundledModules>>,
+}
+
+/// The modules of a policy bundle (`wasm-validate-bundle`), already checked
+/// against its manifest. A configuration read from a bundle takes every
+/// module it names by path from `by_reference` (a path missing there is an
+/// error, the file system is not read) and every built-in policy it chooses
+/// from `builtins` when present there, so that the bundle runs the code it
+/// carries whatever binary opens it.
+#[derive(Debug, Clone, Default)]
+pub struct BundledModules {
+    /// Module path as the configuration writes it → module bytes.
+    pub by_reference: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Built-in policy name → module bytes.
+    pub builtins: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+/// A module a configuration chooses, as [`chosen_modules`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChosenModule {
+    /// A built-in policy, by its canonical name.
+    Builtin(String),
+    /// A module file: the path as written, and where it is read from.
+    File {
+        /// The path as the configuration (or `--policy`) writes it.
+        reference: String,
+        /// The file it names (relative to the configuration's directory).
+        path: PathBuf,
+    },
 }
 
 impl Config {
@@ -328,6 +360,7 @@ impl Config {
             },
             source,
             base,
+            bundled: None,
         })
     }
 
@@ -418,32 +451,10 @@ pub fn is_module_path(reference: &str) -> bool {
     reference.ends_with(".wasm") || reference.ends_with(".wat") || reference.contains('/')
 }
 
-/// Resolves a configuration (`None`: no file) and the command line into the
-/// policies of a run, loaded by `engine` with their limits, settings
-/// (validated against each policy's schema), actions, filters and the
-/// exemptions. `source` and `base` place errors and relative paths of the
-/// configuration's entries.
-///
-/// Which policies run: the profiles (file and command line), the file's
-/// `policies` (an entry naming a policy a profile already chose configures
-/// it, unless it has its own `id`), `--policy`, and built-in policies that
-/// only `--settings` names; with none of these, the `restricted` and
-/// `best-practices` profiles.
-pub fn build_policy_set(
-    engine: &Engine,
-    config: Option<&Config>,
-    command_line: &CommandLine,
-) -> Result<PolicySet, ConfigError> {
-    let empty = PolicyConfig::default();
-    let no_source = SourceText {
-        name: "(command line)".to_owned(),
-        text: String::new(),
-    };
-    let (file, source, base) = match config {
-        Some(c) => (&c.policies, &c.source, c.base.as_path()),
-        None => (&empty, &no_source, Path::new("")),
-    };
-    let mut cli_settings = command_line.settings.clone();
+/// Which policies a configuration and a command line choose, in order (see
+/// [`build_policy_set`]).
+fn choose<'a>(file: &'a PolicyConfig, command_line: &CommandLine) -> Vec<Choice<'a>> {
+    let cli_settings = &command_line.settings;
     let has_settings = |name: &str| {
         cli_settings.iter().any(|(n, _)| n == name)
             || file.policies.iter().any(|p| {
@@ -507,6 +518,71 @@ pub fn build_policy_set(
         }
     }
 
+    choices
+}
+
+/// The modules `config` and `command_line` choose: built-in policies by
+/// canonical name, module files with the path they are read from. What
+/// `wasm-validate bundle create` packs.
+pub fn chosen_modules(config: Option<&Config>, command_line: &CommandLine) -> Vec<ChosenModule> {
+    let empty = PolicyConfig::default();
+    let (file, base) = match config {
+        Some(c) => (&c.policies, c.base.as_path()),
+        None => (&empty, Path::new("")),
+    };
+    choose(file, command_line)
+        .into_iter()
+        .map(|choice| {
+            if is_module_path(&choice.reference) {
+                let path = if choice.spec.is_some() {
+                    base.join(&choice.reference)
+                } else {
+                    PathBuf::from(&choice.reference)
+                };
+                ChosenModule::File {
+                    reference: choice.reference,
+                    path,
+                }
+            } else {
+                ChosenModule::Builtin(
+                    wasm_validate_builtin::resolve(&choice.reference)
+                        .unwrap_or(&choice.reference)
+                        .to_owned(),
+                )
+            }
+        })
+        .collect()
+}
+
+/// Resolves a configuration (`None`: no file) and the command line into the
+/// policies of a run, loaded by `engine` with their limits, settings
+/// (validated against each policy's schema), actions, filters and the
+/// exemptions. `source` and `base` place errors and relative paths of the
+/// configuration's entries.
+///
+/// Which policies run: the profiles (file and command line), the file's
+/// `policies` (an entry naming a policy a profile already chose configures
+/// it, unless it has its own `id`), `--policy`, and built-in policies that
+/// only `--settings` names; with none of these, the `restricted` and
+/// `best-practices` profiles.
+pub fn build_policy_set(
+    engine: &Engine,
+    config: Option<&Config>,
+    command_line: &CommandLine,
+) -> Result<PolicySet, ConfigError> {
+    let empty = PolicyConfig::default();
+    let no_source = SourceText {
+        name: "(command line)".to_owned(),
+        text: String::new(),
+    };
+    let (file, source, base) = match config {
+        Some(c) => (&c.policies, &c.source, c.base.as_path()),
+        None => (&empty, &no_source, Path::new("")),
+    };
+    let bundled = config.and_then(|c| c.bundled.as_deref());
+    let mut cli_settings = command_line.settings.clone();
+    let choices = choose(file, command_line);
+
     let mut set = PolicySet {
         ignore_annotations: file.annotation_exemptions == Some(false),
         ..PolicySet::default()
@@ -520,7 +596,25 @@ pub fn build_policy_set(
         let spec = choice.spec.map(|(_, s)| s);
         let reference = &choice.reference;
         let builtin = !is_module_path(reference);
-        let bytes: std::borrow::Cow<'static, [u8]> = if !builtin {
+        let from_bundle = match bundled {
+            Some(bundled) if !builtin && spec.is_some() => Some(
+                bundled
+                    .by_reference
+                    .get(reference.as_str())
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "{}: the bundle carries no module {reference}",
+                            place("/policy")
+                        ))
+                    })?,
+            ),
+            Some(bundled) if builtin => wasm_validate_builtin::resolve(reference)
+                .and_then(|name| bundled.builtins.get(name)),
+            _ => None,
+        };
+        let bytes: std::borrow::Cow<'_, [u8]> = if let Some(bytes) = from_bundle {
+            bytes.as_slice().into()
+        } else if !builtin {
             let path = if spec.is_some() {
                 base.join(reference)
             } else {
@@ -566,9 +660,10 @@ pub fn build_policy_set(
         let stem = std::path::Path::new(reference.as_str())
             .file_stem()
             .map_or_else(|| reference.clone(), |s| s.to_string_lossy().into_owned());
-        // The built-in modules are validated in full by crates/builtin's
-        // tests; their function bodies are validated on first call.
-        let loaded = if builtin {
+        // The binary's built-in modules are validated in full by
+        // crates/builtin's tests; their function bodies are validated on
+        // first call. Modules from files and bundles are validated in full.
+        let loaded = if builtin && from_bundle.is_none() {
             engine.load_prevalidated(&bytes, limits, &stem)
         } else {
             engine.load_named(&bytes, limits, &stem)

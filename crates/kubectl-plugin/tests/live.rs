@@ -340,3 +340,116 @@ fn progress_shows_on_a_terminal_only() {
     assert!(!String::from_utf8_lossy(&piped.stderr).contains("resources checked"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A signed bundle of `testdata/config/cert-manager.yaml` with the built-in
+/// modules it chooses, as `wasm-validate bundle create` packs it.
+fn cert_manager_bundle(dir: &std::path::Path) -> (Vec<u8>, PathBuf) {
+    use wasm_validate_config::{ChosenModule, CommandLine, Config};
+    let text = std::fs::read_to_string(root().join("testdata/config/cert-manager.yaml")).unwrap();
+    let config = Config::from_text("cert-manager.yaml", text.clone(), PathBuf::new()).unwrap();
+    let builtins = wasm_validate_config::chosen_modules(Some(&config), &CommandLine::default())
+        .into_iter()
+        .map(|chosen| match chosen {
+            ChosenModule::Builtin(name) => {
+                let bytes = wasm_validate_builtin::get(&name).unwrap().to_vec();
+                (name, bytes)
+            }
+            ChosenModule::File { .. } => panic!("the configuration names no module file"),
+        })
+        .collect();
+    let contents = wasm_validate_bundle::Contents {
+        created_by: "live.rs".to_owned(),
+        configuration: text.into_bytes(),
+        modules: Vec::new(),
+        builtins,
+    };
+    let key = wasm_validate_bundle::SigningKey::from_bytes(&[7; 32]);
+    let public = dir.join("bundle.pub.pem");
+    std::fs::write(
+        &public,
+        wasm_validate_bundle::verifying_key_pem(&key.verifying_key()),
+    )
+    .unwrap();
+    (
+        wasm_validate_bundle::create(&contents, Some(&key)).unwrap(),
+        public,
+    )
+}
+
+#[test]
+fn a_live_audit_runs_a_signed_bundle_and_refuses_a_tampered_one() {
+    let server = start_server();
+    let dir = temp_dir("bundle");
+    let kubeconfig = server.kubeconfig(&dir);
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let (bundle, public) = cert_manager_bundle(&dir);
+    let path = dir.join("policies.tgz");
+    std::fs::write(&path, &bundle).unwrap();
+    let common = [
+        "--kubeconfig",
+        kubeconfig,
+        "--context",
+        "good",
+        "-n",
+        "demo",
+        "-o",
+        "json",
+    ];
+    let direct = plugin(
+        &[
+            &common[..],
+            &["--config", "testdata/config/cert-manager.yaml"],
+        ]
+        .concat(),
+    );
+    let with_bundle = || {
+        plugin(
+            &[
+                &common[..],
+                &[
+                    "--bundle",
+                    path.to_str().unwrap(),
+                    "--bundle-key",
+                    public.to_str().unwrap(),
+                ],
+            ]
+            .concat(),
+        )
+    };
+    let bundled = with_bundle();
+    assert_eq!(
+        bundled.status.code(),
+        direct.status.code(),
+        "{}",
+        String::from_utf8_lossy(&bundled.stderr)
+    );
+    let (direct, bundled): (Value, Value) = (
+        serde_json::from_slice(&direct.stdout).unwrap(),
+        serde_json::from_slice(&bundled.stdout).unwrap(),
+    );
+    assert!(bundled["summary"]["resources"].as_u64().unwrap() > 0);
+    assert_eq!(direct["summary"], bundled["summary"]);
+    assert_eq!(direct["policies"], bundled["policies"]);
+
+    // One byte of one built-in module changed: exit 2 before the API server
+    // is asked anything.
+    let mut entries = wasm_validate_bundle::unpack(&bundle).unwrap();
+    let module = entries
+        .iter_mut()
+        .find(|(p, _)| p.starts_with("builtin/"))
+        .unwrap();
+    let name = module.0.clone();
+    let last = module.1.len() - 1;
+    module.1[last] ^= 1;
+    std::fs::write(&path, wasm_validate_bundle::pack(&entries).unwrap()).unwrap();
+    let before = server.requests().len();
+    let refused = with_bundle();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(refused.stdout.is_empty());
+    assert!(
+        stderr.contains(&format!("{name}: changed since the bundle was made")),
+        "{stderr}"
+    );
+    assert_eq!(server.requests().len(), before, "no request was made");
+}

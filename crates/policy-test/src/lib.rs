@@ -198,6 +198,7 @@ pub fn run_suite(engine: &Engine, path: &Path, options: Options) -> Result<Suite
         },
         source: source.clone(),
         base: base.clone(),
+        bundled: None,
     };
     let set =
         wasm_validate_config::build_policy_set(engine, Some(&config), &CommandLine::default())

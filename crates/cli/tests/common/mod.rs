@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub fn root() -> PathBuf {
@@ -14,9 +14,19 @@ pub fn root() -> PathBuf {
 }
 
 pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+    run_with(&root(), args, stdin, false)
+}
+
+/// Runs the binary in `dir`; with `clear_env`, with nothing in its
+/// environment but `NO_COLOR` (no HOME, no proxy, no cache directory).
+pub fn run_with(dir: &Path, args: &[&str], stdin: Option<&[u8]>, clear_env: bool) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasm-validate"));
+    if clear_env {
+        command.env_clear();
+    }
+    let mut child = command
         .args(args)
-        .current_dir(root())
+        .current_dir(dir)
         .env("NO_COLOR", "1")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -32,6 +42,16 @@ pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
         pipe.write_all(bytes).unwrap();
     }
     child.wait_with_output().unwrap()
+}
+
+/// A fresh, empty directory under the target directory, unique to the
+/// test process: `<prefix>-<name>-<pid>`.
+pub fn scratch(prefix: &str, name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 pub fn json(output: &Output) -> serde_json::Value {
