@@ -5,8 +5,8 @@
 //!   `target/policies/out`), for use with `--policy PATH.wasm` elsewhere.
 //! - `docs [--check]`: writes `docs/policies.md` from the policies'
 //!   metadata; with `--check`, fails when the file is out of date.
-//! - `ci`: the checks of `.ci/run` (fmt, clippy, docs, cargo-deny, tests)
-//!   without the installation steps.
+//! - `ci`: the checks of `.ci/run` (fmt, clippy, docs, cargo-deny, tests,
+//!   the cross check with the dev profile) without the installation steps.
 //! - `audit-memory [PODS...]`: peak memory (max RSS) and wall time of the
 //!   release `kubectl-wasm_validate` auditing a loopback API server's
 //!   namespace of PODS Pods (default 5000 and 50000) with the default
@@ -20,6 +20,12 @@
 //!   threads, Wasm against native per policy, post-render, optionally
 //!   Checkov); prints the report and writes it into `docs/performance.md`
 //!   (see `bench.rs`).
+//! - `dist [--target TRIPLE]... [--release-url URL] [--out DIR]`: release
+//!   archives, the Helm 4 plugin archive, the krew manifest with its URL and
+//!   digests filled, SHA256SUMS (see `dist.rs`).
+//! - `cross [--target TRIPLE]... [--profile PROFILE]`: cross-builds for aarch64, armv7 and
+//!   riscv64 Linux and checks `testdata/real` under qemu-user; the JSON
+//!   reports must be byte-identical to the host's (see `cross.rs`).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -27,9 +33,12 @@ use std::process::{Command, ExitCode};
 
 mod bench;
 mod corpus;
+mod cross;
+mod dist;
 mod measure;
 #[path = "../../crates/builtin/policy_build.rs"]
 mod policy_build;
+mod targets;
 
 use wasm_validate_abi::{Level, Metadata};
 
@@ -293,7 +302,8 @@ fn ci() -> Result<(), String> {
         "licenses",
         "sources",
     ])?;
-    step(&["test", "--workspace"])
+    step(&["test", "--workspace"])?;
+    cross::cross(&workspace(), &["--profile", "dev"])
 }
 
 /// `cargo xtask audit-memory`: see the module's documentation.
@@ -418,6 +428,8 @@ fn main() -> ExitCode {
         ["docs", "--check"] => docs(true),
         ["ci"] => ci(),
         ["corpus", rest @ ..] => corpus_command(rest),
+        ["dist", rest @ ..] => dist::dist(&workspace(), rest),
+        ["cross", rest @ ..] => cross::cross(&workspace(), rest),
         ["bench", rest @ ..] => bench_command(rest),
         ["audit-memory"] => audit_memory(&[5000, 50000]),
         ["audit-memory", counts @ ..] => counts
@@ -426,7 +438,7 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<usize>, String>>()
             .and_then(|counts| audit_memory(&counts)),
         _ => Err(
-            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write]"
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE]"
                 .to_owned(),
         ),
     };

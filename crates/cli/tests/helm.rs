@@ -126,7 +126,11 @@ fn install_plugin(extra: &[&str]) -> Plugin {
         .replace("${HELM_PLUGIN_DIR}", &dir.display().to_string());
     let command = PathBuf::from(command);
     std::fs::create_dir_all(command.parent().unwrap()).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_wasm-validate"), &command).unwrap();
+    // A hard link, not a copy: a debug binary is hundreds of megabytes.
+    let binary = env!("CARGO_BIN_EXE_wasm-validate");
+    if std::fs::hard_link(binary, &command).is_err() {
+        std::fs::copy(binary, &command).unwrap();
+    }
     let mut args: Vec<String> = entry["args"]
         .as_array()
         .unwrap()

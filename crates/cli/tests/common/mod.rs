@@ -44,11 +44,10 @@ pub fn run_with(dir: &Path, args: &[&str], stdin: Option<&[u8]>, clear_env: bool
     child.wait_with_output().unwrap()
 }
 
-/// A fresh, empty directory under the target directory, unique to the
-/// test process: `<prefix>-<name>-<pid>`.
+/// A fresh, empty directory under the target directory,
+/// `<prefix>-<name>` (emptied first, so runs do not pile up).
 pub fn scratch(prefix: &str, name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{prefix}-{name}-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
