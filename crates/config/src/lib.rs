@@ -521,6 +521,17 @@ fn choose<'a>(file: &'a PolicyConfig, command_line: &CommandLine) -> Vec<Choice<
     choices
 }
 
+/// The file a module choice names: relative to the configuration's
+/// directory `base` for an entry of the file, to the working directory for
+/// `--policy`.
+fn module_file(base: &Path, choice: &Choice) -> PathBuf {
+    if choice.spec.is_some() {
+        base.join(&choice.reference)
+    } else {
+        PathBuf::from(&choice.reference)
+    }
+}
+
 /// The modules `config` and `command_line` choose: built-in policies by
 /// canonical name, module files with the path they are read from. What
 /// `wasm-validate bundle create` packs.
@@ -534,11 +545,7 @@ pub fn chosen_modules(config: Option<&Config>, command_line: &CommandLine) -> Ve
         .into_iter()
         .map(|choice| {
             if is_module_path(&choice.reference) {
-                let path = if choice.spec.is_some() {
-                    base.join(&choice.reference)
-                } else {
-                    PathBuf::from(&choice.reference)
-                };
+                let path = module_file(base, &choice);
                 ChosenModule::File {
                     reference: choice.reference,
                     path,
@@ -615,11 +622,7 @@ pub fn build_policy_set(
         let bytes: std::borrow::Cow<'_, [u8]> = if let Some(bytes) = from_bundle {
             bytes.as_slice().into()
         } else if !builtin {
-            let path = if spec.is_some() {
-                base.join(reference)
-            } else {
-                PathBuf::from(reference)
-            };
+            let path = module_file(base, choice);
             std::fs::read(&path)
                 .map_err(|e| {
                     ConfigError(format!(
