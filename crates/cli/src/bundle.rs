@@ -127,6 +127,10 @@ fn create(config: Option<&Path>, output: &Path, key: Option<&Path>) -> Result<St
     for chosen in wasm_validate_config::chosen_modules(Some(&config), &CommandLine::default()) {
         match chosen {
             ChosenModule::Builtin(name) => {
+                // One policy may run twice under two ids: one module.
+                if contents.builtins.iter().any(|(n, _)| *n == name) {
+                    continue;
+                }
                 let bytes = wasm_validate_builtin::get(&name)
                     .ok_or_else(|| SetupError(format!("no built-in policy is named {name:?}")))?;
                 contents.builtins.push((name, bytes.to_vec()));

@@ -21,6 +21,10 @@ policies:
   - policy: require-minimum-replicas
     settings: {minimum: 2}
     action: warn
+  - policy: require-minimum-replicas
+    id: replicas-for-ha
+    settings: {minimum: 3}
+    action: audit
 ";
 const MANIFESTS: &str = "testdata/real/microservices-demo.yaml";
 
@@ -82,7 +86,7 @@ fn create(dir: &Path, key: Option<&str>) -> Vec<u8> {
     let output = run_in(dir, &args, None);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(
-        text(&output.stdout).contains("13 built-in, 1 from files"),
+        text(&output.stdout).contains("15 policies, modules: 13 built-in, 1 from files"),
         "{}",
         text(&output.stdout)
     );
