@@ -290,6 +290,29 @@ fn plain_path(name: &str) -> bool {
             .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
+/// Stores `bytes` at `path` in `files` and records `key` → `path` in
+/// `index`, unless `name` (the part of `path` given by the caller) is not a
+/// plain name: then [`BundleError::BadEntry`] with `reason`.
+fn place<'a>(
+    files: &mut BTreeMap<String, &'a [u8]>,
+    index: &mut BTreeMap<String, String>,
+    key: &str,
+    name: &str,
+    path: String,
+    bytes: &'a [u8],
+    reason: &str,
+) -> Result<(), BundleError> {
+    if name.contains('/') || !plain_path(&path) {
+        return Err(BundleError::BadEntry {
+            path,
+            reason: reason.to_owned(),
+        });
+    }
+    index.insert(key.to_owned(), path.clone());
+    files.insert(path, bytes);
+    Ok(())
+}
+
 /// Packs `contents` into a bundle, signed with `key` when given. Module file
 /// names are prefixed with their index, so two modules with one name stay
 /// apart.
@@ -302,26 +325,22 @@ pub fn create(contents: &Contents, key: Option<&SigningKey>) -> Result<Vec<u8>, 
     let mut modules = BTreeMap::new();
     for (index, (reference, name, bytes)) in contents.modules.iter().enumerate() {
         let path = format!("modules/{index}-{name}");
-        if name.contains('/') || !plain_path(&path) {
-            return Err(BundleError::BadEntry {
-                path,
-                reason: "a module's file name must be a plain name".to_owned(),
-            });
-        }
-        modules.insert(reference.clone(), path.clone());
-        files.insert(path, bytes);
+        let reason = "a module's file name must be a plain name";
+        place(
+            &mut files,
+            &mut modules,
+            reference,
+            name,
+            path,
+            bytes,
+            reason,
+        )?;
     }
     let mut builtins = BTreeMap::new();
     for (name, bytes) in &contents.builtins {
         let path = format!("builtin/{name}.wasm");
-        if name.contains('/') || !plain_path(&path) {
-            return Err(BundleError::BadEntry {
-                path,
-                reason: "not a built-in policy name".to_owned(),
-            });
-        }
-        builtins.insert(name.clone(), path.clone());
-        files.insert(path, bytes);
+        let reason = "not a built-in policy name";
+        place(&mut files, &mut builtins, name, name, path, bytes, reason)?;
     }
     let manifest = Manifest {
         api_version: API_VERSION.to_owned(),

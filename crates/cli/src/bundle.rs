@@ -17,11 +17,21 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, SetupError> {
         .map_err(|e| SetupError(format!("{}: cannot read the {what}: {e}", path.display())))
 }
 
+/// Reads the PEM key file at `path` (`what`: "public key", "private key")
+/// and parses it with `parse`; errors name the file.
+fn key<K>(
+    path: &Path,
+    what: &str,
+    parse: impl FnOnce(&str) -> Result<K, bundle::BundleError>,
+) -> Result<K, SetupError> {
+    let text = String::from_utf8(read(path, what)?)
+        .map_err(|_| SetupError(format!("{}: not a PEM file", path.display())))?;
+    parse(&text).map_err(|e| SetupError(format!("{}: {e}", path.display())))
+}
+
 /// Reads the public key file at `path`.
 fn public_key(path: &Path) -> Result<bundle::VerifyingKey, SetupError> {
-    let text = String::from_utf8(read(path, "public key")?)
-        .map_err(|_| SetupError(format!("{}: not a PEM file", path.display())))?;
-    bundle::read_verifying_key(&text).map_err(|e| SetupError(format!("{}: {e}", path.display())))
+    key(path, "public key", bundle::read_verifying_key)
 }
 
 /// Opens and checks the bundle at `path` (with the public key at `key`, if
@@ -95,18 +105,14 @@ fn finish(result: Result<String, SetupError>) -> u8 {
     }
 }
 
-fn create(config: Option<&Path>, output: &Path, key: Option<&Path>) -> Result<String, SetupError> {
-    let signer = match key {
-        Some(path) => {
-            let text = String::from_utf8(read(path, "private key")?)
-                .map_err(|_| SetupError(format!("{}: not a PEM file", path.display())))?;
-            Some(
-                bundle::read_signing_key(&text)
-                    .map_err(|e| SetupError(format!("{}: {e}", path.display())))?,
-            )
-        }
-        None => None,
-    };
+fn create(
+    config: Option<&Path>,
+    output: &Path,
+    key_path: Option<&Path>,
+) -> Result<String, SetupError> {
+    let signer = key_path
+        .map(|path| key(path, "private key", bundle::read_signing_key))
+        .transpose()?;
     let config = Config::discover(config)
         .map_err(|e| SetupError(e.0))?
         .ok_or_else(|| {

@@ -723,23 +723,22 @@ pub enum TtyReport {
 /// `postrenderer/v1` plugin with it, and discards the plugin's stderr).
 pub const HELM_PLUGIN_ENV: &str = "HELM_PLUGIN_NAME";
 
-/// What `post-render` writes to stdout when the stream holds no document
-/// (a chart that renders nothing): a comment, because Helm 4 rejects a
+/// What `post-render` writes to stdout when its output would be empty or
+/// blank (a chart that renders nothing): a comment, because Helm 4 rejects a
 /// post-renderer's empty output, and a comment is an empty release to both
 /// Helm 3 and Helm 4.
 pub const EMPTY_STREAM_OUTPUT: &str =
     "# wasm-validate post-render: the rendered stream holds no resources\n";
 
 /// Writes `text` to the controlling terminal (`/dev/tty`, `CONOUT$` on
-/// Windows). Returns false when the process has none (CI, a daemon) or it
-/// cannot be written.
-fn write_to_terminal(text: &str) -> bool {
+/// Windows); nothing when the process has none (CI, a daemon) or it cannot
+/// be written.
+fn write_to_terminal(text: &str) {
     let device = if cfg!(windows) { "CONOUT$" } else { "/dev/tty" };
-    std::fs::OpenOptions::new()
+    let _ = std::fs::OpenOptions::new()
         .write(true)
         .open(device)
-        .and_then(|mut tty| tty.write_all(text.as_bytes()).and_then(|()| tty.flush()))
-        .is_ok()
+        .and_then(|mut tty| tty.write_all(text.as_bytes()).and_then(|()| tty.flush()));
 }
 
 /// `post-render`, Helm's post-renderer contract (Helm 3's executable and
@@ -823,7 +822,7 @@ pub fn post_render_command(
             );
             eprint!("{}{closing}", report.text(color));
             if wants_terminal(tty) {
-                let mut text = report.text(stdout_color_for_terminal());
+                let mut text = report.text(std::env::var_os("NO_COLOR").is_none());
                 text.push_str(&closing);
                 if let Some(path) = report_file {
                     text.push_str(&format!("(the report is also in {})\n", path.display()));
@@ -842,11 +841,6 @@ fn wants_terminal(tty: TtyReport) -> bool {
         TtyReport::Never => false,
         TtyReport::Auto => std::env::var_os(HELM_PLUGIN_ENV).is_some(),
     }
-}
-
-/// Colour on the terminal unless `NO_COLOR` is set.
-fn stdout_color_for_terminal() -> bool {
-    std::env::var_os("NO_COLOR").is_none()
 }
 
 #[cfg(test)]
