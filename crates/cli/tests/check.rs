@@ -153,6 +153,10 @@ fn listing_policies() {
     assert_eq!(privileged["aliases"][0], "disallow-privileged-containers");
 }
 
+/// Every runtime-hostile module of `testdata/wat`, all in one run beside a
+/// built-in policy: each gives an error result with its precise cause on
+/// every resource, the run finishes, and the built-in policy's results are
+/// exactly those of a run without them.
 #[test]
 fn hostile_policies_give_error_results_and_the_run_finishes() {
     let fixture = "testdata/fixtures/violations.yaml";
@@ -167,50 +171,112 @@ fn hostile_policies_give_error_results_and_the_run_finishes() {
         ],
         None,
     ));
-    for (module, cause) in [
+    let hostile = [
         ("infinite-loop", "out of fuel"),
+        ("endless-start", "out of fuel"),
         ("memory-bomb", "memory limit"),
+        ("huge-initial-memory", "memory limit"),
+        ("huge-table", "table limit"),
         ("deep-recursion", "stack overflow"),
         ("unreachable", "unreachable"),
-        ("garbage-response", "malformed response"),
+        ("garbage-response", "not valid UTF-8"),
+        ("invalid-json", "not a valid ABI response"),
+        ("wrong-shape-response", "not a valid ABI response"),
+        (
+            "response-out-of-bounds",
+            "outside the 65536 bytes of linear memory",
+        ),
+        (
+            "huge-response",
+            "response of 4294967295 bytes is larger than the limit",
+        ),
+        (
+            "memory-sized-response",
+            "response of 33554432 bytes is larger",
+        ),
+        ("patch-removes-metadata", "removes /metadata"),
+        ("patch-renames", "changes /metadata/name"),
+        ("patch-other-resource", "does not apply"),
+    ];
+    let mut args = vec![
+        "check".to_owned(),
+        "-o".to_owned(),
+        "json".to_owned(),
+        "--fuel".to_owned(),
+        "2000000".to_owned(),
+        "--memory-limit".to_owned(),
+        "48".to_owned(),
+    ];
+    for (module, _) in hostile {
+        args.extend(["--policy".to_owned(), format!("testdata/wat/{module}.wat")]);
+    }
+    args.extend([
+        "--policy".to_owned(),
+        "disallow-privileged-containers".to_owned(),
+        fixture.to_owned(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run(&args, None);
+    assert_eq!(output.status.code(), Some(2));
+    let report = json(&output);
+    let results = report["results"].as_array().unwrap();
+    for (module, cause) in hostile {
+        let mine: Vec<_> = results.iter().filter(|r| r["policy"] == module).collect();
+        assert_eq!(mine.len(), 5, "{module} applies to every resource");
+        for result in mine {
+            assert_eq!(result["result"], "error", "{module}");
+            let error = result["error"].as_str().unwrap();
+            assert!(error.contains(cause), "{module}: {error}");
+        }
+    }
+    let others: Vec<_> = results
+        .iter()
+        .filter(|r| !hostile.iter().any(|(module, _)| r["policy"] == *module))
+        .cloned()
+        .collect();
+    assert_eq!(
+        &others,
+        alone["results"].as_array().unwrap(),
+        "hostile modules changed other results"
+    );
+    assert_eq!(report["summary"]["mutated"], 0);
+}
+
+/// Modules refused at load (a forbidden or nonexistent import, an import or
+/// export of the wrong type, a module over the size limit) stop the run
+/// before any policy runs: exit 2, nothing on stdout, the file and the
+/// precise cause on stderr.
+#[test]
+fn modules_refused_at_load_name_the_file_and_the_cause() {
+    for (module, cause) in [
+        (
+            "forbidden-import",
+            r#"imports "wasi_snapshot_preview1"."path_open""#,
+        ),
+        ("nonexistent-import", r#"imports "wasm_validate"."exec""#),
+        (
+            "log-wrong-type",
+            "the host offers it as (i32, i32, i32) -> ()",
+        ),
+        ("wrong-signature", r#"export "wv_evaluate" has type"#),
+        ("invalid-body", "not a valid WebAssembly module"),
     ] {
         let path = format!("testdata/wat/{module}.wat");
         let output = run(
             &[
                 "check",
-                "-o",
-                "json",
-                "--fuel",
-                "2000000",
-                "--memory-limit",
-                "8",
                 "--policy",
                 &path,
-                "--policy",
-                "disallow-privileged-containers",
-                fixture,
+                "testdata/fixtures/violations.yaml",
             ],
             None,
         );
         assert_eq!(output.status.code(), Some(2), "{module}");
-        let report = json(&output);
-        let results = report["results"].as_array().unwrap();
-        let hostile: Vec<_> = results.iter().filter(|r| r["policy"] == module).collect();
-        assert_eq!(hostile.len(), 5, "{module} applies to every resource");
-        for result in hostile {
-            assert_eq!(result["result"], "error");
-            let error = result["error"].as_str().unwrap();
-            assert!(error.contains(cause), "{module}: {error}");
-        }
-        let others: Vec<_> = results
-            .iter()
-            .filter(|r| r["policy"] != module)
-            .cloned()
-            .collect();
-        assert_eq!(
-            &others,
-            alone["results"].as_array().unwrap(),
-            "{module} changed other results"
+        assert!(output.stdout.is_empty(), "{module}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&path) && stderr.contains(cause),
+            "{module}: {stderr}"
         );
     }
 }

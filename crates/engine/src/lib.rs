@@ -65,12 +65,21 @@ pub struct EngineConfig {
     /// Maximum depth of nested Wasm calls before a stack-overflow trap.
     /// Default 1,024.
     pub max_recursion_depth: usize,
+    /// Largest module accepted by [`Engine::load`], in bytes of Wasm binary
+    /// or WAT text; a larger one is refused before it is parsed. With
+    /// wasmparser's own cap on one function's size (7,654,321 bytes) and
+    /// wasmi's strict limits (at most 10,000 functions, a minimum average
+    /// function size), this bounds the time and memory that parsing,
+    /// validation and translation can take. Default 64 MiB (real policies
+    /// are 0.1 to 15 MiB).
+    pub max_module_bytes: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             max_recursion_depth: 1024,
+            max_module_bytes: 64 << 20,
         }
     }
 }
@@ -90,6 +99,14 @@ pub enum LoadError {
     /// Not valid Wasm (or WAT), or rejected by the engine's compile limits.
     #[error("not a valid WebAssembly module: {0}")]
     Invalid(String),
+    /// The module is larger than [`EngineConfig::max_module_bytes`].
+    #[error("the module is {len} bytes, larger than the limit of {max} bytes")]
+    TooLarge {
+        /// The module's size in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The module imports something the host does not offer.
     #[error(
         "imports \"{module}\".\"{name}\", which the host does not offer (a policy may import only \"wasm_validate\".\"log\")"
@@ -99,6 +116,19 @@ pub enum LoadError {
         module: String,
         /// Import field name.
         name: String,
+    },
+    /// The module imports the host's `log` function with another type than
+    /// the ABI's `(i32, i32, i32) -> ()`.
+    #[error(
+        "imports \"{module}\".\"{name}\" as {found}, but the host offers it as (i32, i32, i32) -> ()"
+    )]
+    ImportType {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+        /// The type the module declares, or the kind of import.
+        found: String,
     },
     /// A Kubewarden module imports something the host does not offer.
     #[error(
@@ -129,9 +159,12 @@ pub enum EvalError {
     /// The fuel budget ran out (an endless or too-long computation).
     #[error("out of fuel: the policy used its whole budget of {0} fuel units")]
     OutOfFuel(u64),
-    /// The policy tried to grow its memory or a table past the limit.
+    /// The policy declared or tried to grow its memory past the limit.
     #[error("memory limit: the policy tried to grow past {0} bytes of linear memory")]
     MemoryLimit(usize),
+    /// The policy declared or grew a table past the limit of elements.
+    #[error("table limit: the policy tried to grow a table past {0} elements")]
+    TableLimit(usize),
     /// Call nesting deeper than the engine's recursion limit.
     #[error("stack overflow: call depth beyond the limit of {0}")]
     StackOverflow(usize),
@@ -403,6 +436,12 @@ impl Engine {
         validate: bool,
     ) -> Result<Policy, LoadError> {
         let invalid = |e: &dyn fmt::Display| LoadError::Invalid(e.to_string());
+        if wasm.len() > self.config.max_module_bytes {
+            return Err(LoadError::TooLarge {
+                len: wasm.len(),
+                max: self.config.max_module_bytes,
+            });
+        }
         let binary = wat::parse_bytes(wasm).map_err(|e| invalid(&e))?;
         if validate {
             Module::validate(&self.engine, &binary).map_err(|e| invalid(&e))?;
@@ -430,15 +469,30 @@ impl Engine {
             return Ok(policy);
         }
         for import in module.imports() {
-            let offered = import.module() == abi::HOST_MODULE
-                && import.name() == abi::imports::LOG
-                && matches!(import.ty(), ExternType::Func(ty)
-                    if ty.params() == [ValType::I32; 3] && ty.results().is_empty());
-            if !offered {
+            let (module_name, name) = (import.module().to_owned(), import.name().to_owned());
+            if import.module() != abi::HOST_MODULE || import.name() != abi::imports::LOG {
                 return Err(LoadError::ForbiddenImport {
-                    module: import.module().to_owned(),
-                    name: import.name().to_owned(),
+                    module: module_name,
+                    name,
                 });
+            }
+            match import.ty() {
+                ExternType::Func(ty)
+                    if ty.params() == [ValType::I32; 3] && ty.results().is_empty() => {}
+                ExternType::Func(ty) => {
+                    return Err(LoadError::ImportType {
+                        module: module_name,
+                        name,
+                        found: format!("{:?} -> {:?}", ty.params(), ty.results()),
+                    });
+                }
+                _ => {
+                    return Err(LoadError::ImportType {
+                        module: module_name,
+                        name,
+                        found: "something other than a function".to_owned(),
+                    });
+                }
             }
         }
         check_exports(&module)?;
@@ -646,26 +700,12 @@ impl Engine {
             .map_err(|_| EvalError::Alloc(request.len()))?;
         let packed = evaluate.call(&mut store, (ptr, len)).map_err(classify)? as u64;
 
-        let response = if packed == 0 {
-            Response::allow()
-        } else {
-            let (start, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
-            if len > limits.response_bytes {
-                return Err(EvalError::ResponseTooLarge {
-                    len,
-                    max: limits.response_bytes,
-                });
-            }
-            let data = memory.data(&store);
-            let bytes = data.get(start..start + len).ok_or_else(|| {
-                EvalError::MalformedResponse(format!(
-                    "response at bytes {start}..{} lies outside the {} bytes of linear memory",
-                    start + len,
-                    data.len()
-                ))
-            })?;
-            decode_response(bytes, policy.metadata.mutating)?
-        };
+        let response = read_response(
+            memory.data(&store),
+            packed,
+            limits.response_bytes,
+            policy.metadata.mutating,
+        )?;
         let fuel_left = store.get_fuel().unwrap_or(0);
         let state = store.into_data();
         Ok(Evaluation {
@@ -684,10 +724,40 @@ impl Engine {
             }
             Some(TrapCode::UnreachableCodeReached) => EvalError::Unreachable,
             Some(TrapCode::MemoryOutOfBounds) => EvalError::OutOfBounds,
-            _ => match error.kind() {
-                wasmi::errors::ErrorKind::Memory(_) => EvalError::MemoryLimit(limits.memory_bytes),
-                _ => EvalError::Trap(error.to_string()),
-            },
+            _ => {
+                use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
+                let memory = |e: &MemoryError| {
+                    matches!(
+                        e,
+                        MemoryError::ResourceLimiterDeniedAllocation
+                            | MemoryError::OutOfSystemMemory
+                            | MemoryError::OutOfBoundsGrowth
+                    )
+                };
+                let table = |e: &TableError| {
+                    matches!(
+                        e,
+                        TableError::ResourceLimiterDeniedAllocation
+                            | TableError::OutOfSystemMemory
+                            | TableError::GrowOutOfBounds
+                    )
+                };
+                match error.kind() {
+                    ErrorKind::Memory(_) => EvalError::MemoryLimit(limits.memory_bytes),
+                    ErrorKind::Instantiation(InstantiationError::FailedToInstantiateMemory(e))
+                        if memory(e) =>
+                    {
+                        EvalError::MemoryLimit(limits.memory_bytes)
+                    }
+                    ErrorKind::Table(e)
+                    | ErrorKind::Instantiation(InstantiationError::FailedToInstantiateTable(e))
+                        if table(e) =>
+                    {
+                        EvalError::TableLimit(limits.table_elements)
+                    }
+                    _ => EvalError::Trap(error.to_string()),
+                }
+            }
         }
     }
 }
@@ -772,6 +842,44 @@ fn read_metadata(module: &Module) -> Result<Metadata, LoadError> {
         )));
     }
     Ok(metadata)
+}
+
+/// Reads and decodes the answer of `wv_evaluate`: `packed` is its `i64`
+/// result, the response's offset in `memory` (the guest's linear memory) in
+/// the high 32 bits and its length in bytes in the low 32 bits; 0 means
+/// "allowed, nothing to say" (`docs/abi.md`).
+///
+/// Errors, without reading or copying anything first: a length over
+/// `max_len` ([`EvalError::ResponseTooLarge`]); a range outside `memory`.
+/// Then the bytes must be UTF-8 JSON of an ABI [`Response`]; a denial needs
+/// a violation, a patch needs a `mutating` policy, violation paths must be
+/// JSON Pointers (RFC 6901) ([`EvalError::MalformedResponse`]); a response
+/// with `error` set is [`EvalError::Policy`]. Never panics, for any input
+/// (fuzzed by `fuzz/fuzz_targets/abi_response.rs`).
+pub fn read_response(
+    memory: &[u8],
+    packed: u64,
+    max_len: usize,
+    mutating: bool,
+) -> Result<Response, EvalError> {
+    if packed == 0 {
+        return Ok(Response::allow());
+    }
+    let (start, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+    if len > max_len {
+        return Err(EvalError::ResponseTooLarge { len, max: max_len });
+    }
+    let bytes = start
+        .checked_add(len)
+        .and_then(|end| memory.get(start..end))
+        .ok_or_else(|| {
+            EvalError::MalformedResponse(format!(
+                "response at bytes {start}..{} lies outside the {} bytes of linear memory",
+                start as u64 + len as u64,
+                memory.len()
+            ))
+        })?;
+    decode_response(bytes, mutating)
 }
 
 fn decode_response(bytes: &[u8], mutating: bool) -> Result<Response, EvalError> {

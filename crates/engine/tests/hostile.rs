@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use wasm_validate_engine::{Engine, EvalError, Limits, LoadError, Policy};
+use wasm_validate_engine::{Engine, EngineConfig, EvalError, Limits, LoadError, Policy};
 
 fn wat(name: &str) -> Vec<u8> {
     let path =
@@ -233,4 +233,227 @@ fn fuel_does_not_depend_on_which_evaluation_compiled_the_code() {
         assert!(first > 0);
         assert_eq!((first, first), (second, elsewhere), "{name}");
     }
+}
+
+#[test]
+fn a_response_of_gigabytes_is_refused_by_its_length() {
+    assert_eq!(
+        evaluate_error("huge-response", Limits::default()),
+        EvalError::ResponseTooLarge {
+            len: 0xffff_ffff,
+            max: 16 << 20
+        }
+    );
+    // Inside memory (32 MiB grown), but over the 16 MiB response limit.
+    assert_eq!(
+        evaluate_error("memory-sized-response", Limits::default()),
+        EvalError::ResponseTooLarge {
+            len: 32 << 20,
+            max: 16 << 20
+        }
+    );
+}
+
+#[test]
+fn invalid_json_and_wrong_shapes_are_malformed_responses() {
+    for name in ["invalid-json", "wrong-shape-response"] {
+        let error = evaluate_error(name, Limits::default());
+        assert!(
+            matches!(&error, EvalError::MalformedResponse(m) if m.contains("not a valid ABI response")),
+            "{name}: {error}"
+        );
+    }
+}
+
+#[test]
+fn huge_declared_memory_or_table_fail_instantiation_without_reserving_them() {
+    // 65,536 pages is 4 GiB: refused against the 64 MiB cap.
+    assert_eq!(
+        evaluate_error("huge-initial-memory", Limits::default()),
+        EvalError::MemoryLimit(64 << 20)
+    );
+    assert_eq!(
+        evaluate_error("huge-table", Limits::default()),
+        EvalError::TableLimit(10_000)
+    );
+}
+
+#[test]
+fn imports_the_host_does_not_define_are_refused_at_load() {
+    let engine = Engine::default();
+    let error = engine
+        .load(&wat("nonexistent-import"), Limits::default())
+        .unwrap_err();
+    assert!(
+        matches!(&error, LoadError::ForbiddenImport { module, name }
+            if module == "wasm_validate" && name == "exec"),
+        "{error}"
+    );
+    let error = engine
+        .load(&wat("log-wrong-type"), Limits::default())
+        .unwrap_err();
+    assert!(
+        matches!(&error, LoadError::ImportType { name, .. } if name == "log"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("[I64, I64] -> []"), "{error}");
+}
+
+/// Each required export, removed or given another type in the well-behaved
+/// `allow-all.wat`, is refused at load naming the export and the problem.
+#[test]
+fn every_required_export_is_checked_by_name_and_type() {
+    let engine = Engine::default();
+    let text = String::from_utf8(wat("allow-all")).unwrap();
+    let cases = [
+        (
+            r#"(memory (export "memory") 1)"#,
+            r#"(memory 1)"#,
+            "memory",
+            "is missing",
+        ),
+        (
+            r#"(func (export "wv_alloc") (param $len i32) (result i32)"#,
+            r#"(func (export "wv_alloc") (param $len i32) (param i32) (result i32)"#,
+            "wv_alloc",
+            "must be",
+        ),
+        (
+            r#"(func (export "wv_abi_version") (result i32) (i32.const 1))"#,
+            r#"(func (result i32) (i32.const 1))"#,
+            "wv_abi_version",
+            "is missing",
+        ),
+        (
+            r#"(func (export "wv_evaluate") (param i32 i32) (result i64)"#,
+            r#"(func (export "wv_evaluate") (param i32 i32) (result i32)"#,
+            "wv_evaluate",
+            "must be",
+        ),
+    ];
+    for (from, to, export, problem) in cases {
+        assert!(text.contains(from), "{from}");
+        let changed = text.replace(from, to);
+        let changed = if export == "wv_evaluate" {
+            changed.replace("(i64.const 0)", "(i32.const 0)")
+        } else {
+            changed
+        };
+        let error = engine
+            .load(changed.as_bytes(), Limits::default())
+            .unwrap_err();
+        assert!(
+            matches!(&error, LoadError::Export { name, problem: p } if *name == export && p.contains(problem)),
+            "{export}: {error}"
+        );
+    }
+}
+
+/// `slow-compile.wat` with its sections repeated: one function of `huge`
+/// times four instructions nested in `depth` blocks.
+fn slow_compile(huge: usize, depth: usize) -> String {
+    let text = String::from_utf8(wat("slow-compile")).unwrap();
+    let mut out = String::with_capacity(text.len() + huge * 64 + depth * 16);
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let Some(name) = line.trim().strip_prefix(";; REPEAT ") else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let section: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| l.trim() != format!(";; END {name}"))
+            .collect();
+        let times = if name == "huge" { huge } else { depth };
+        for _ in 0..times {
+            for l in &section {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_module_built_to_be_slow_to_compile_is_bounded() {
+    let engine = Engine::default();
+    // As committed: a small module that allows.
+    let small = engine
+        .load(slow_compile(1, 1).as_bytes(), Limits::default())
+        .unwrap();
+    assert!(engine.evaluate(&small, REQUEST).unwrap().response.allowed);
+    // 800,000 instructions in one function, nested in 20,000 blocks: loads,
+    // translates on first call (charged no fuel) and runs; the fuel used is
+    // the instructions run, the same on the first call as on the second.
+    let huge = slow_compile(200_000, 20_000);
+    let policy = engine.load(huge.as_bytes(), Limits::default()).unwrap();
+    let first = engine.evaluate(&policy, REQUEST).unwrap();
+    assert!(first.response.allowed);
+    assert!(first.fuel_used >= 800_000, "{}", first.fuel_used);
+    assert_eq!(
+        engine.evaluate(&policy, REQUEST).unwrap().fuel_used,
+        first.fuel_used
+    );
+    // Under a fuel budget smaller than the function, it stops.
+    let tight = engine
+        .load(
+            huge.as_bytes(),
+            Limits {
+                fuel: 100_000,
+                ..Limits::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        engine.evaluate(&tight, REQUEST).unwrap_err(),
+        EvalError::OutOfFuel(100_000)
+    );
+}
+
+#[test]
+fn modules_over_the_size_limit_are_refused_before_parsing() {
+    let engine = Engine::new(EngineConfig {
+        max_module_bytes: 1 << 20,
+        ..EngineConfig::default()
+    });
+    let big = slow_compile(40_000, 1);
+    assert!(big.len() > 1 << 20);
+    let error = engine.load(big.as_bytes(), Limits::default()).unwrap_err();
+    assert!(
+        matches!(error, LoadError::TooLarge { len, max: 0x10_0000 } if len == big.len()),
+        "{error}"
+    );
+    // The default limit is 64 MiB: 65 MiB of zeros after a Wasm header is
+    // refused by its size, not parsed.
+    let mut zeros = b"\0asm\x01\0\0\0".to_vec();
+    zeros.resize(65 << 20, 0);
+    let error = Engine::default()
+        .load(&zeros, Limits::default())
+        .unwrap_err();
+    assert!(matches!(error, LoadError::TooLarge { .. }), "{error}");
+}
+
+#[test]
+fn read_response_checks_length_then_range_without_overflow() {
+    use wasm_validate_engine::read_response;
+    let memory = br#"....{"allowed":true}"#;
+    let packed = |start: u64, len: u64| (start << 32) | len;
+    assert!(read_response(memory, 0, 100, false).unwrap().allowed);
+    assert!(
+        read_response(memory, packed(4, 16), 100, false)
+            .unwrap()
+            .allowed
+    );
+    // The largest start and length: no overflow, a precise error.
+    let error = read_response(memory, u64::MAX, usize::MAX, false).unwrap_err();
+    assert!(
+        matches!(&error, EvalError::MalformedResponse(m) if m.contains("4294967295..8589934590 lies outside the 20 bytes")),
+        "{error}"
+    );
+    assert_eq!(
+        read_response(memory, packed(4, 16), 15, false).unwrap_err(),
+        EvalError::ResponseTooLarge { len: 16, max: 15 }
+    );
 }

@@ -528,10 +528,14 @@ pub fn apply_patch(object: &Value, patch: &Patch) -> Result<Value, String> {
     let mut patched = object.clone();
     json_patch::patch(&mut patched, &patch.0)
         .map_err(|e| format!("the policy's patch does not apply: {e}"))?;
+    if object["metadata"].is_object() && !patched["metadata"].is_object() {
+        return Err("the policy's patch removes /metadata or makes it a non-mapping".to_owned());
+    }
     let guarded = [
         "/apiVersion".to_owned(),
         "/kind".to_owned(),
         "/metadata/name".to_owned(),
+        "/metadata/generateName".to_owned(),
         "/metadata/namespace".to_owned(),
         format!(
             "/metadata/annotations/{}",
@@ -544,9 +548,6 @@ pub fn apply_patch(object: &Value, patch: &Patch) -> Result<Value, String> {
                 "the policy's patch changes {pointer}, which a mutation may not change"
             ));
         }
-    }
-    if !patched["metadata"].is_object() && object["metadata"].is_object() {
-        return Err("the policy's patch removes /metadata".to_owned());
     }
     Ok(patched)
 }
