@@ -58,7 +58,7 @@ pub struct Corpus {
 /// the order `read_all` gives them.
 pub fn base_resources(root: &Path) -> Result<Vec<Value>, String> {
     let real = root.join("testdata/real");
-    let (parsed, errors) = wasm_validate_manifest::read_all(&[&real], true);
+    let (parsed, errors) = wasm_validate_manifest::read_all(&[&real], true, &Default::default());
     if let Some(error) = errors.first() {
         return Err(format!("{}: {}", error.file, error.message));
     }
@@ -151,7 +151,8 @@ mod tests {
         let wanted = base.len() * 2 + 7;
         let corpus = generate(&root(), wanted, &dir).unwrap();
         assert_eq!(corpus.files, 3);
-        let (parsed, errors) = wasm_validate_manifest::read_all(&[&dir], false);
+        let (parsed, errors) =
+            wasm_validate_manifest::read_all(&[&dir], false, &Default::default());
         assert!(errors.is_empty(), "{errors:?}");
         let resources: Vec<_> = parsed.iter().flat_map(|p| &p.resources).collect();
         assert_eq!(resources.len(), wanted);
@@ -194,7 +195,11 @@ mod tests {
                 })
                 .count()
         };
-        let (parsed, _) = wasm_validate_manifest::read_all(&[root().join("testdata/real")], true);
+        let (parsed, _) = wasm_validate_manifest::read_all(
+            &[root().join("testdata/real")],
+            true,
+            &Default::default(),
+        );
         let real: Vec<&Value> = parsed
             .iter()
             .filter(|p| !p.file.ends_with("helm4-post-render-stdin.yaml"))

@@ -153,6 +153,18 @@ pub struct PolicyArgs {
     /// unsigned bundle or another signature is an error (exit 2).
     #[arg(long, value_name = "PEM", requires = "bundle")]
     pub bundle_key: Option<std::path::PathBuf>,
+    /// Largest input (a file, or stdin) to read, in MiB; a larger one is an
+    /// error (exit 2) and nothing of it is checked.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_input_size: u64,
+    /// Largest document of a stream, in MiB (`List` documents included); a
+    /// larger one is an error (exit 2) and is not checked.
+    #[arg(long, value_name = "MIB", default_value_t = 32)]
+    pub max_document_size: usize,
+    /// Most items in one sequence, a `List` document's items included;
+    /// more is an error (exit 2).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_list_items: usize,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -184,6 +196,31 @@ impl From<FailOnArg> for FailOn {
 impl PolicyArgs {
     fn threads(&self) -> usize {
         threads_or_cores(self.threads)
+    }
+
+    /// The bounds on reading inputs, from `--max-input-size`,
+    /// `--max-document-size` and `--max-list-items`. A `PolicyArgs` built
+    /// without clap (all zero) gets the defaults.
+    pub fn read_limits(&self) -> manifest::ReadLimits {
+        fn or<T: PartialEq + Default>(value: T, default: T) -> T {
+            if value == T::default() {
+                default
+            } else {
+                value
+            }
+        }
+        let default = manifest::ReadLimits::default();
+        manifest::ReadLimits {
+            input_bytes: or(
+                self.max_input_size.saturating_mul(1 << 20),
+                default.input_bytes,
+            ),
+            document_bytes: or(
+                self.max_document_size.saturating_mul(1 << 20),
+                default.document_bytes,
+            ),
+            list_items: or(self.max_list_items, default.list_items),
+        }
     }
 }
 
@@ -420,7 +457,7 @@ pub fn check_inputs<P: AsRef<Path> + Sync>(
     let set = load_policies(&engine, policy_args)?;
     let threads = policy_args.threads();
     Ok(in_pool(threads, || {
-        let (mut parsed, errors) = manifest::read_all(paths, recursive);
+        let (mut parsed, errors) = manifest::read_all(paths, recursive, &policy_args.read_limits());
         let report = run_check(&engine, &set, &mut parsed, &errors, threads);
         (parsed, report)
     }))
@@ -453,7 +490,7 @@ pub fn check_report<P: AsRef<Path> + Sync>(
         };
         let mut report = run_check(&engine, &set, &mut [], &errors, threads);
         for batch in batches {
-            let (mut parsed, errors) = manifest::read_inputs(&batch);
+            let (mut parsed, errors) = manifest::read_inputs(&batch, &policy_args.read_limits());
             report.merge(run_check(&engine, &set, &mut parsed, &errors, threads));
         }
         report

@@ -135,3 +135,85 @@ fn invalid_stream_is_an_error_with_exit_2_and_no_output() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("-:2: document 1: invalid YAML"), "{stderr}");
 }
+
+/// A hostile document inside a real release: post-render stops the release
+/// (exit 2) with the error naming stdin's line and document, and writes
+/// nothing to stdout, so Helm never gets a stream with a document lost,
+/// doubled or moved.
+#[test]
+fn a_hostile_document_stops_the_release_and_nothing_is_written() {
+    let input = std::fs::read_to_string(root().join(HELM3)).unwrap();
+    let documents = pieces(&input);
+    let middle = documents.len() / 2;
+    let bomb = {
+        let mut text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n".to_owned();
+        text.push_str("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..10 {
+            let aliases = vec![format!("*a{}", level - 1); 9].join(", ");
+            text.push_str(&format!("a{level}: &a{level} [{aliases}]\n"));
+        }
+        text + "data: {x: *a9}\n"
+    };
+    let deep = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x: {}{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let big = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  x: {}\n",
+        "x".repeat(2 << 20)
+    );
+    let cases: [(&str, &str, &[&str]); 6] = [
+        (&bomb, "repetition limit exceeded", &[]),
+        (&deep, "recursion limit exceeded", &[]),
+        (
+            &big,
+            "larger than the limit of 1.0 MiB",
+            &["--max-document-size", "1"],
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: 1, a: 2}\n",
+            "duplicate key",
+            &[],
+        ),
+        (
+            "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: a}\n",
+            "did you mean \"Deployment\"",
+            &[],
+        ),
+        (
+            "- just\n- a sequence\n",
+            "is a sequence, not a Kubernetes object",
+            &[],
+        ),
+    ];
+    for (hostile, cause, flags) in cases {
+        let mut stream: String = documents[..middle].concat();
+        let line = stream.lines().count() + 2;
+        stream.push_str("---\n");
+        stream.push_str(hostile);
+        stream.push_str(&documents[middle..].concat());
+        let output = run(
+            &[&["post-render"][..], flags].concat(),
+            Some(stream.as_bytes()),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{cause}: {stderr}");
+        assert!(output.stdout.is_empty(), "{cause}");
+        // The line is the document's first, or the line of the error in it.
+        let document = format!(": document {}: ", middle + 1);
+        let error = stderr
+            .lines()
+            .find(|l| l.contains(&document) && l.contains(cause))
+            .unwrap_or_else(|| panic!("{cause}: {stderr}"));
+        let at: usize = error
+            .split_once("-:")
+            .and_then(|(_, rest)| rest.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{error}"));
+        assert!(
+            (line..line + hostile.lines().count()).contains(&at),
+            "{cause}: line {at} is outside {line}..: {error}"
+        );
+    }
+}

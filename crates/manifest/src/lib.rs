@@ -14,6 +14,7 @@
 //! stdin) into the list of inputs to read.
 #![forbid(unsafe_code)]
 
+pub mod kinds;
 pub mod locate;
 mod split;
 mod strict;
@@ -241,13 +242,58 @@ impl Format {
     }
 }
 
+/// Bounds on what one run reads, so that a hostile or mistaken input gives
+/// an error instead of exhausting memory. Each limit, when exceeded, is a
+/// [`ManifestError`] naming the input (and document and line where there is
+/// one); nothing of what is over the limit is checked or written back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Largest input (a file, or stdin) in bytes. Default 256 MiB.
+    pub input_bytes: u64,
+    /// Largest document of a stream in bytes, `List` documents included.
+    /// Default 32 MiB: the Kubernetes API server refuses requests over
+    /// 3 MiB and etcd objects over 1.5 MiB, so only a `List` of many
+    /// objects comes near it.
+    pub document_bytes: usize,
+    /// Most items in one sequence, a `List`'s `items` included; decoding
+    /// stops at the first item over the limit. Default 100,000.
+    pub list_items: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            input_bytes: 256 << 20,
+            document_bytes: 32 << 20,
+            list_items: 100_000,
+        }
+    }
+}
+
+/// `bytes` in MiB with one decimal, for messages.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+/// The 1-based line of byte `offset` in `text`. Counts bytes, so that an
+/// offset inside a character (as a parser's error may give) is no panic
+/// (found by fuzzing: `testdata/fuzz/manifest/crash-3b224c25...`).
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    before.iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Reads one input under the default [`ReadLimits`] ([`parse_with`]).
+pub fn parse(file: &str, bytes: Vec<u8>, format: Format) -> Parsed {
+    parse_with(file, bytes, format, &ReadLimits::default())
 }
 
 /// Reads one input. Bytes that are not UTF-8 text, or that contain NUL bytes
-/// (binary data), give one error and no document.
-pub fn parse(file: &str, bytes: Vec<u8>, format: Format) -> Parsed {
+/// (binary data), or more than `limits.input_bytes` of them, give one error
+/// and no document. A document over `limits.document_bytes`, or a `List` of
+/// more than `limits.list_items` items, is an invalid document with its
+/// error; the other documents are read.
+pub fn parse_with(file: &str, bytes: Vec<u8>, format: Format, limits: &ReadLimits) -> Parsed {
     let file: Arc<str> = Arc::from(file);
     let mut parsed = Parsed {
         file: file.clone(),
@@ -262,6 +308,13 @@ pub fn parse(file: &str, bytes: Vec<u8>, format: Format) -> Parsed {
         line,
         message,
     };
+    if bytes.len() as u64 > limits.input_bytes {
+        let len = Some(bytes.len() as u64);
+        parsed
+            .errors
+            .push(error(None, too_large_input(len, limits)));
+        return parsed;
+    }
     if let Some(offset) = bytes.iter().position(|&b| b == 0) {
         let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
         parsed.errors.push(error(
@@ -286,17 +339,59 @@ pub fn parse(file: &str, bytes: Vec<u8>, format: Format) -> Parsed {
             return parsed;
         }
     };
-    match format {
-        Format::Yaml => parse_yaml(&mut parsed, &text),
-        Format::Json => parse_json(&mut parsed, &text),
-    }
+    strict::with_max_items(limits.list_items, || match format {
+        Format::Yaml => parse_yaml(&mut parsed, &text, limits),
+        Format::Json => parse_json(&mut parsed, &text, limits),
+    });
     parsed.text = text;
     parsed
 }
 
-fn parse_yaml(parsed: &mut Parsed, text: &str) {
+/// The error for an input over the limit; `len` is its size when known.
+fn too_large_input(len: Option<u64>, limits: &ReadLimits) -> String {
+    let size = len.map_or_else(|| "is ".to_owned(), |len| format!("is {}, ", mib(len)));
+    format!(
+        "the input {size}larger than the limit of {} (--max-input-size); nothing of it was checked",
+        mib(limits.input_bytes)
+    )
+}
+
+fn too_large_document(len: usize, limits: &ReadLimits) -> String {
+    format!(
+        "the document is {}, larger than the limit of {} (--max-document-size); it was not checked",
+        mib(len as u64),
+        mib(limits.document_bytes as u64)
+    )
+}
+
+/// Records a document that cannot be read, with its error.
+fn invalid_document(
+    parsed: &mut Parsed,
+    piece: Piece,
+    document: usize,
+    line: usize,
+    message: String,
+) {
+    parsed.errors.push(ManifestError {
+        file: parsed.file.clone(),
+        document: Some(document),
+        line: Some(line),
+        message,
+    });
+    parsed.documents.push(Document {
+        piece,
+        content: Content::Invalid,
+    });
+}
+
+fn parse_yaml(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
     for (index, piece) in split(text).into_iter().enumerate() {
         let document = index + 1;
+        if piece.range.len() > limits.document_bytes {
+            let (line, message) = (piece.line, too_large_document(piece.range.len(), limits));
+            invalid_document(parsed, piece, document, line, message);
+            continue;
+        }
         let value = if piece.has_content {
             match serde_yaml::from_str::<strict::Strict>(&text[piece.range.clone()]) {
                 Ok(strict::Strict(value)) => Some(value),
@@ -309,16 +404,7 @@ fn parse_yaml(parsed: &mut Parsed, text: &str) {
                         .map(|l| (line_of(text, piece.range.start) + l.line() - 1).min(last_line))
                         .unwrap_or(piece.line);
                     let message = format!("invalid YAML: {}", strip_location(&e.to_string()));
-                    parsed.errors.push(ManifestError {
-                        file: parsed.file.clone(),
-                        document: Some(document),
-                        line: Some(line),
-                        message,
-                    });
-                    parsed.documents.push(Document {
-                        piece,
-                        content: Content::Invalid,
-                    });
+                    invalid_document(parsed, piece, document, line, message);
                     continue;
                 }
             }
@@ -344,7 +430,7 @@ fn helm_source_comment(prefix: &str) -> Option<String> {
         .map(|path| path.trim().to_owned())
 }
 
-fn parse_json(parsed: &mut Parsed, text: &str) {
+fn parse_json(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<strict::Strict>();
     let mut start = 0;
     let mut document = 0;
@@ -361,6 +447,10 @@ fn parse_json(parsed: &mut Parsed, text: &str) {
             has_content: true,
         };
         match next {
+            Ok(_) if piece.range.len() > limits.document_bytes => {
+                let (line, message) = (piece.line, too_large_document(piece.range.len(), limits));
+                invalid_document(parsed, piece, document, line, message);
+            }
             Ok(strict::Strict(value)) => add_document(parsed, piece, document, Some(value), None),
             Err(e) => {
                 parsed.errors.push(ManifestError {
@@ -415,12 +505,21 @@ fn check_object(value: &Value) -> Result<(), String> {
             None => return Err(format!("is not a Kubernetes object: {field} is missing")),
         }
     }
-    match map.get("metadata") {
-        None | Some(Value::Object(_)) => Ok(()),
-        Some(other) => Err(format!(
+    if let Some(other) = map.get("metadata").filter(|m| !m.is_object()) {
+        return Err(format!(
             "is not a Kubernetes object: metadata is {}, not a mapping",
             describe_value(other)
+        ));
+    }
+    let (api_version, kind) = (
+        map["apiVersion"].as_str().unwrap_or(""),
+        map["kind"].as_str().unwrap_or(""),
+    );
+    match kinds::check_kind(api_version, kind) {
+        kinds::KindCheck::Mistyped(known) if !kind.ends_with("List") => Err(format!(
+            "has kind {kind:?}, which {api_version} does not have (did you mean {known:?}?): the API server would refuse it and no policy would check it"
         )),
+        _ => Ok(()),
     }
 }
 
@@ -618,47 +717,72 @@ pub fn collect_inputs<P: AsRef<Path>>(
     Ok(inputs)
 }
 
-/// Reads an input's bytes.
-pub fn read_input(input: &Input) -> Result<Vec<u8>, ManifestError> {
-    let result = match input {
-        Input::File(path) => std::fs::read(path),
-        Input::Stdin => {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map(|_| bytes)
-        }
-    };
-    result.map_err(|e| ManifestError {
+/// Reads an input's bytes, at most `limits.input_bytes` of them: a larger
+/// input is an error, found from a file's size before reading it, and for
+/// stdin after reading one byte past the limit (what is read is dropped).
+pub fn read_input(input: &Input, limits: &ReadLimits) -> Result<Vec<u8>, ManifestError> {
+    use std::io::Read;
+    let fail = |message: String| ManifestError {
         file: Arc::from(input.name()),
         document: None,
         line: None,
-        message: format!("cannot read: {e}"),
-    })
+        message,
+    };
+    let cannot = |e: std::io::Error| fail(format!("cannot read: {e}"));
+    let mut bytes = Vec::new();
+    match input {
+        Input::File(path) => {
+            let file = std::fs::File::open(path).map_err(cannot)?;
+            let len = file.metadata().map_err(cannot)?.len();
+            if len > limits.input_bytes {
+                return Err(fail(too_large_input(Some(len), limits)));
+            }
+            file.take(limits.input_bytes + 1)
+                .read_to_end(&mut bytes)
+                .map_err(cannot)?;
+        }
+        Input::Stdin => {
+            std::io::stdin()
+                .lock()
+                .take(limits.input_bytes + 1)
+                .read_to_end(&mut bytes)
+                .map_err(cannot)?;
+        }
+    }
+    if bytes.len() as u64 > limits.input_bytes {
+        return Err(fail(too_large_input(None, limits)));
+    }
+    Ok(bytes)
 }
 
 /// Reads every input named by `paths` (files, directories, `-` for stdin).
 /// Returns the parsed inputs and every error met; nothing is dropped silently.
-pub fn read_all<P: AsRef<Path>>(paths: &[P], recursive: bool) -> (Vec<Parsed>, Vec<ManifestError>) {
+pub fn read_all<P: AsRef<Path>>(
+    paths: &[P],
+    recursive: bool,
+    limits: &ReadLimits,
+) -> (Vec<Parsed>, Vec<ManifestError>) {
     match collect_inputs(paths, recursive) {
-        Ok(inputs) => read_inputs(&inputs),
+        Ok(inputs) => read_inputs(&inputs, limits),
         Err(error) => (Vec::new(), vec![error]),
     }
 }
 
 /// Reads and parses `inputs`, several at a time on the current rayon pool,
 /// and returns them in the order given with every error met (an unreadable
-/// input is an error and has no [`Parsed`]).
-pub fn read_inputs(inputs: &[Input]) -> (Vec<Parsed>, Vec<ManifestError>) {
+/// input is an error and has no [`Parsed`]), under `limits`.
+pub fn read_inputs(inputs: &[Input], limits: &ReadLimits) -> (Vec<Parsed>, Vec<ManifestError>) {
     use rayon::prelude::*;
     let results: Vec<Result<Parsed, ManifestError>> = inputs
         .par_iter()
         .map(|input| {
-            let bytes = read_input(input)?;
+            let bytes = read_input(input, limits)?;
             let name = input.name();
             let format = match input {
                 Input::Stdin => Format::Yaml,
                 Input::File(_) => Format::for_name(&name),
             };
-            Ok(parse(&name, bytes, format))
+            Ok(parse_with(&name, bytes, format, limits))
         })
         .collect();
     let mut parsed = Vec::with_capacity(results.len());

@@ -1,8 +1,23 @@
 //! Decoding a document into a `serde_json::Value` that refuses duplicate
 //! mapping keys: serde_json's own `Value` keeps the last one silently, which
 //! would drop what the user wrote (Kubernetes' strict decoding rejects it too).
+//! It also stops at a sequence longer than the run's item limit, before
+//! building the rest of it (a `List` of a million items).
 
+use std::cell::Cell;
 use std::fmt;
+
+thread_local! {
+    static MAX_ITEMS: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Runs `decode` with sequences limited to `max_items` items on this thread.
+pub(crate) fn with_max_items<T>(max_items: usize, decode: impl FnOnce() -> T) -> T {
+    let before = MAX_ITEMS.replace(max_items);
+    let result = decode();
+    MAX_ITEMS.set(before);
+    result
+}
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -64,8 +79,14 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let max = MAX_ITEMS.get();
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(max).min(4096));
         while let Some(Strict(item)) = seq.next_element()? {
+            if items.len() == max {
+                return Err(de::Error::custom(format!(
+                    "a sequence of more than {max} items (--max-list-items)"
+                )));
+            }
             items.push(item);
         }
         Ok(Value::Array(items))

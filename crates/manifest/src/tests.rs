@@ -195,8 +195,10 @@ fn arb_document() -> impl Strategy<Value = (String, Value)> {
         proptest::option::of("[a-z ]{0,20}"),
     )
         .prop_map(|(name, kind, labels, comment)| {
+            // A custom resource: random kinds of the core group could be
+            // near misses of its kinds (`Pd`), which are refused.
             let value = json!({
-                "apiVersion": "v1",
+                "apiVersion": "example.com/v1",
                 "kind": kind,
                 "metadata": {"name": name, "labels": labels},
             });
@@ -312,4 +314,196 @@ fn batches_keep_order_and_bound_their_size() {
     let with_stdin = super::batches(vec![inputs[5].clone(), Input::Stdin, inputs[3].clone()], 80);
     assert_eq!(with_stdin.len(), 3);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The first error of `parsed` says `expected`.
+fn assert_first_error(parsed: &Parsed, expected: &str) {
+    let error = parsed.errors.first().expect("an error");
+    assert!(error.message.contains(expected), "{error}");
+}
+
+// Hostile manifests: each is an error naming the input, document and line,
+// read in bounded time and memory, and the documents around it are read and
+// written back unchanged.
+
+const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: before\n";
+
+/// `hostile` between two valid documents: the one error is `expected`, in
+/// document 2 at `line`; both neighbours are read; every byte is written back.
+fn between_neighbours(hostile: &str, line: usize, expected: &str) {
+    let text = format!(
+        "{CONFIG_MAP}---\n{hostile}---\n{}",
+        CONFIG_MAP.replace("before", "after")
+    );
+    let parsed = yaml(&text);
+    assert_eq!(parsed.errors.len(), 1, "{:?}", parsed.errors);
+    let error = &parsed.errors[0];
+    assert_eq!(
+        (error.document, error.line),
+        (Some(2), Some(line)),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("in.yaml:{line}: document 2: ")),
+        "{error}"
+    );
+    assert!(error.message.contains(expected), "{error}");
+    let names: Vec<String> = parsed.resources.iter().map(Resource::name).collect();
+    assert_eq!(names, ["before", "after"]);
+    assert_eq!(parsed.documents.len(), 3);
+    assert!(
+        render(&parsed).unwrap() == text,
+        "every byte is written back"
+    );
+}
+
+#[test]
+fn a_hundred_megabyte_document_is_refused_by_its_size() {
+    let mut big = String::with_capacity(101 << 20);
+    big.push_str("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
+    let mut i = 0;
+    while big.len() < 100 << 20 {
+        big.push_str(&format!("  k{i:08}: {}\n", "x".repeat(80)));
+        i += 1;
+    }
+    between_neighbours(
+        &big,
+        6,
+        "the document is 100.0 MiB, larger than the limit of 32.0 MiB",
+    );
+}
+
+#[test]
+fn ten_thousand_levels_of_nesting_are_refused() {
+    let depth = 10_000;
+    let flow = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x: {}{}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    between_neighbours(&flow, 11, "recursion limit exceeded");
+    // Block style: compact nested sequences, "- - - ... x" on one line.
+    let block = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x:\n  {}x\n",
+        "- ".repeat(depth)
+    );
+    let parsed = yaml(&block);
+    assert!(
+        parsed.errors[0]
+            .message
+            .contains("recursion limit exceeded"),
+        "{}",
+        parsed.errors[0]
+    );
+    let json = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","data":{}{}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let parsed = parse("deep.json", json.into_bytes(), Format::Json);
+    assert_eq!(parsed.errors[0].line, Some(1));
+    assert!(
+        parsed.errors[0]
+            .message
+            .contains("recursion limit exceeded"),
+        "{}",
+        parsed.errors[0]
+    );
+}
+
+#[test]
+fn an_alias_bomb_is_refused() {
+    // Nine levels of nine aliases: 387,420,489 strings if expanded.
+    let mut bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n".to_owned();
+    bomb.push_str("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..10 {
+        let aliases = vec![format!("*a{}", level - 1); 9].join(", ");
+        bomb.push_str(&format!("a{level}: &a{level} [{aliases}]\n"));
+    }
+    bomb.push_str("data: {x: *a9}\n");
+    between_neighbours(&bomb, 6, "repetition limit exceeded");
+}
+
+#[test]
+fn a_list_of_a_million_items_is_refused() {
+    let item = "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n";
+    let million = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}",
+        item.repeat(1_000_000)
+    );
+    between_neighbours(&million, 6, "larger than the limit of 32.0 MiB");
+    // Under the size limit, the item limit stops decoding at item 100,001.
+    let small = "- {apiVersion: v1, kind: Pod}\n";
+    let many = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}",
+        small.repeat(100_001)
+    );
+    between_neighbours(&many, 9, "items: a sequence of more than 100000 items");
+    let limits = ReadLimits {
+        list_items: 10,
+        ..ReadLimits::default()
+    };
+    let json = format!(
+        r#"{{"apiVersion":"v1","kind":"List","items":[{}]}}"#,
+        [r#"{"apiVersion":"v1","kind":"Pod"}"#; 11].join(",")
+    );
+    let parsed = parse_with("l.json", json.into_bytes(), Format::Json, &limits);
+    assert_first_error(&parsed, "more than 10 items");
+}
+
+#[test]
+fn inputs_over_the_size_limit_are_refused_before_reading() {
+    let limits = ReadLimits {
+        input_bytes: 1024,
+        ..ReadLimits::default()
+    };
+    let parsed = parse_with("big.yaml", vec![b'#'; 2048], Format::Yaml, &limits);
+    assert!(parsed.documents.is_empty());
+    assert_eq!(
+        parsed.errors[0].to_string(),
+        "big.yaml: the input is 0.0 MiB, larger than the limit of 0.0 MiB (--max-input-size); nothing of it was checked"
+    );
+    let dir = std::env::temp_dir().join(format!("wv-input-limit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.yaml");
+    std::fs::write(&path, vec![b'#'; 2048]).unwrap();
+    let error = read_input(&Input::File(path.clone()), &limits).unwrap_err();
+    assert!(error.message.contains("larger than the limit"), "{error}");
+    std::fs::write(&path, vec![b'#'; 1024]).unwrap();
+    assert_eq!(read_input(&Input::File(path), &limits).unwrap().len(), 1024);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn mistyped_builtin_kinds_are_errors_and_custom_kinds_are_read() {
+    let typo = "apiVersion: apps/v1\nkind: Deploymnet\nmetadata:\n  name: web\n";
+    between_neighbours(
+        typo,
+        6,
+        r#"has kind "Deploymnet", which apps/v1 does not have (did you mean "Deployment"?)"#,
+    );
+    let parsed = yaml("apiVersion: example.com/v1\nkind: Frobnicator\nmetadata:\n  name: f\n");
+    assert!(parsed.errors.is_empty());
+    assert_eq!(parsed.resources[0].kind(), "Frobnicator");
+    let list = yaml("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secrte}\n");
+    assert!(parsed.errors.is_empty());
+    assert!(
+        list.errors[0]
+            .message
+            .contains("item 0 has kind \"Secrte\""),
+        "{}",
+        list.errors[0]
+    );
+}
+
+/// Found by fuzzing (`testdata/fuzz/manifest/crash-3b224c25...`): a JSON
+/// error inside a multi-byte character gave a line at a byte offset that is
+/// not a character boundary, and reading the input panicked.
+#[test]
+fn an_error_inside_a_multibyte_character_has_a_line() {
+    let parsed = parse("x.json", "IIII\u{6e6}".as_bytes().to_vec(), Format::Json);
+    assert_eq!(parsed.errors.len(), 1);
+    assert_eq!(parsed.errors[0].line, Some(1));
 }

@@ -204,7 +204,7 @@ pub fn run_suite(engine: &Engine, path: &Path, options: Options) -> Result<Suite
         wasm_validate_config::build_policy_set(engine, Some(&config), &CommandLine::default())
             .map_err(|e| e.0)?;
     let files: Vec<PathBuf> = suite.resources.iter().map(|r| base.join(r)).collect();
-    let (parsed, errors) = wasm_validate_manifest::read_all(&files, true);
+    let (parsed, errors) = wasm_validate_manifest::read_all(&files, true, &Default::default());
     if let Some(error) = errors.first() {
         return Err(format!("{}: resources: {error}", source.name));
     }
