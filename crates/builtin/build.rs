@@ -5,6 +5,8 @@
 //! `$WASM_VALIDATE_POLICY_TARGET_DIR`) so that it never waits on the lock of
 //! the build that runs this script.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 #[path = "policy_build.rs"]

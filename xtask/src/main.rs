@@ -26,6 +26,10 @@
 //! - `cross [--target TRIPLE]... [--profile PROFILE]`: cross-builds for aarch64, armv7 and
 //!   riscv64 Linux and checks `testdata/real` under qemu-user; the JSON
 //!   reports must be byte-identical to the host's (see `cross.rs`).
+//! - `fuzz [--time SECS] [TARGET]...`: runs the cargo-fuzz targets of
+//!   `fuzz/` (manifest, abi_response, patch) for SECS seconds each (default
+//!   60), seeded from `testdata/`; every crash becomes a regression input in
+//!   `testdata/fuzz/TARGET/` (see `fuzz.rs`).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -35,6 +39,7 @@ mod bench;
 mod corpus;
 mod cross;
 mod dist;
+mod fuzz;
 mod measure;
 #[path = "../../crates/builtin/policy_build.rs"]
 mod policy_build;
@@ -293,6 +298,17 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
+    // The guest SDK's unsafe code is compiled for wasm32 only.
+    step(&[
+        "clippy",
+        "-p",
+        "wasm-validate-sdk",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     step(&[
         "deny",
         "--log-level",
@@ -430,6 +446,7 @@ fn main() -> ExitCode {
         ["corpus", rest @ ..] => corpus_command(rest),
         ["dist", rest @ ..] => dist::dist(&workspace(), rest),
         ["cross", rest @ ..] => cross::cross(&workspace(), rest),
+        ["fuzz", rest @ ..] => fuzz::fuzz(&workspace(), rest),
         ["bench", rest @ ..] => bench_command(rest),
         ["audit-memory"] => audit_memory(&[5000, 50000]),
         ["audit-memory", counts @ ..] => counts
@@ -438,7 +455,7 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<usize>, String>>()
             .and_then(|counts| audit_memory(&counts)),
         _ => Err(
-            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE]"
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]..."
                 .to_owned(),
         ),
     };
@@ -448,5 +465,57 @@ fn main() -> ExitCode {
             eprintln!("xtask: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod supply_chain {
+    use super::workspace;
+
+    /// Every crate root (`src/lib.rs`, `src/main.rs`, `build.rs`) of the
+    /// workspace forbids unsafe code, except the guest SDK, which needs it
+    /// for the ABI's exports and allocator, and the policies, whose only
+    /// unsafe is what the SDK's `export_policy!` expands to (they keep the
+    /// workspace's `unsafe_code = "deny"`). Unsafe blocks are checked for
+    /// their `// SAFETY:` comment by clippy's `undocumented_unsafe_blocks`.
+    #[test]
+    fn every_crate_without_unsafe_forbids_it() {
+        let root = workspace();
+        let mut roots = Vec::new();
+        for dir in ["crates", "policies"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+                for file in ["src/lib.rs", "src/main.rs", "build.rs"] {
+                    let path = entry.path().join(file);
+                    if path.exists() {
+                        roots.push(path);
+                    }
+                }
+            }
+        }
+        roots.push(root.join("xtask/src/main.rs"));
+        assert!(roots.len() > 40, "{} crate roots", roots.len());
+        let mut missing = Vec::new();
+        for path in roots {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let relative = path.strip_prefix(&root).unwrap().display().to_string();
+            let exempt = relative == "crates/sdk/src/lib.rs" || relative.starts_with("policies/");
+            let forbids = text.contains("#![forbid(unsafe_code)]");
+            if exempt {
+                assert!(
+                    relative.starts_with("policies/") || !forbids,
+                    "{relative}: the SDK needs unsafe"
+                );
+                assert!(
+                    !text.contains("allow(unsafe_code)") || relative == "crates/sdk/src/lib.rs",
+                    "{relative} allows unsafe code"
+                );
+            } else if !forbids {
+                missing.push(relative);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "no #![forbid(unsafe_code)]: {missing:?}"
+        );
     }
 }

@@ -961,3 +961,88 @@ mod tests {
         assert!(!off.shown);
     }
 }
+
+#[cfg(test)]
+mod determinism {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The documents of the real charts and fixtures, one string each.
+    fn documents() -> Vec<String> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata");
+        let mut documents = Vec::new();
+        for dir in ["real", "fixtures"] {
+            let inputs = manifest::collect_inputs(&[format!("{root}/{dir}")], true).unwrap();
+            for input in inputs {
+                let name = input.name();
+                if !name.ends_with(".yaml") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&name).unwrap();
+                for piece in manifest::split(&text) {
+                    if piece.has_content {
+                        let mut document = text[piece.range].to_owned();
+                        if !document.starts_with("---") {
+                            document.insert_str(0, "---\n");
+                        }
+                        documents.push(document);
+                    }
+                }
+            }
+        }
+        documents
+    }
+
+    /// Every report format and the post-rendered stream of one run.
+    fn outputs(stream: &Path, threads: usize) -> Vec<String> {
+        let args = PolicyArgs {
+            no_config: true,
+            threads: Some(threads),
+            profiles: vec![
+                ProfileArg::Fixes,
+                ProfileArg::Restricted,
+                ProfileArg::BestPractices,
+            ],
+            ..PolicyArgs::default()
+        };
+        let (parsed, report) = check_inputs(&[stream], false, &args).unwrap();
+        let mut outputs: Vec<String> = [
+            OutputFormat::Text,
+            OutputFormat::Json,
+            OutputFormat::Sarif,
+            OutputFormat::Junit,
+            OutputFormat::Github,
+            OutputFormat::Policyreport,
+        ]
+        .into_iter()
+        .map(|format| render(&report, format, false))
+        .collect();
+        outputs.push(manifest::render(&parsed[0]).unwrap());
+        outputs
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(6))]
+        /// Two runs over the same stream, each with any thread count, give
+        /// byte-identical reports in every format and the same mutated stream.
+        #[test]
+        fn two_runs_give_byte_identical_output(
+            picks in proptest::collection::vec(any::<proptest::sample::Index>(), 1..40),
+            threads in (1usize..5, 1usize..5),
+        ) {
+            let documents = documents();
+            let stream: String = picks.iter().map(|i| i.get(&documents).as_str()).collect();
+            let dir = std::env::temp_dir().join(format!("wv-determinism-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("stream.yaml");
+            std::fs::write(&path, &stream).unwrap();
+            let first = outputs(&path, threads.0);
+            let second = outputs(&path, threads.1);
+            std::fs::remove_dir_all(&dir).unwrap();
+            for (one, two) in first.iter().zip(&second) {
+                prop_assert!(one == two, "outputs differ between {threads:?} threads");
+            }
+            prop_assert!(first[1].contains("\"results\""));
+        }
+    }
+}

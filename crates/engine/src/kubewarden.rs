@@ -874,8 +874,16 @@ struct KwResponse {
     warnings: Option<Vec<String>>,
 }
 
-/// Translates a `validate` answer into an ABI response for `object`.
-pub(crate) fn decode_validate(
+/// Translates a Kubewarden `validate` answer (JSON: `accepted`, optional
+/// `message`, `code`, `mutated_object`, `warnings`) into an ABI response
+/// for `object`: a rejection becomes one violation at the whole object
+/// (`""`) with the message and code; a mutated object becomes the JSON Patch
+/// (RFC 6902, computed with json-patch's `diff`) from `object` to it.
+///
+/// Errors ([`EvalError::MalformedResponse`]): not JSON of that shape, or a
+/// mutated object from a policy not declared `mutating`. Never panics, for
+/// any input (fuzzed by `fuzz/fuzz_targets/abi_response.rs`).
+pub fn decode_validate(
     bytes: &[u8],
     object: &Value,
     mutating: bool,

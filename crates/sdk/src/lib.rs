@@ -120,6 +120,8 @@ mod bump {
 
     const PAGE: usize = 65536;
 
+    // SAFETY: wasm-ld defines `__heap_base`; only its address is taken,
+    // never its value.
     unsafe extern "C" {
         /// First byte after the module's data and stack, set by wasm-ld.
         static __heap_base: u8;
@@ -173,6 +175,8 @@ mod bump {
 mod guest {
     use crate::{LogLevel, Request, Response};
 
+    // SAFETY: the host defines `wasm_validate.log` with exactly this type
+    // (`docs/abi.md`); a module importing anything else is refused at load.
     #[link(wasm_import_module = "wasm_validate")]
     unsafe extern "C" {
         #[link_name = "log"]
@@ -251,6 +255,9 @@ macro_rules! export_policy {
             $crate::evaluate_json(request, $evaluate)
         }
 
+        // SAFETY: the unsafe attributes name the ABI's exports and its
+        // metadata section; each name is defined once per module, by this
+        // macro, and the functions are safe Rust.
         #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]
         const _: () = {
