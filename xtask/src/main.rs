@@ -30,6 +30,9 @@
 //!   `fuzz/` (manifest, abi_response, patch) for SECS seconds each (default
 //!   60), seeded from `testdata/`; every crash becomes a regression input in
 //!   `testdata/fuzz/TARGET/` (see `fuzz.rs`).
+//! - `hostile`: exit code, time and peak memory of the release binary on
+//!   each hostile manifest and policy of `docs/security.md` (see
+//!   `hostile.rs`).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -40,6 +43,7 @@ mod corpus;
 mod cross;
 mod dist;
 mod fuzz;
+mod hostile;
 mod measure;
 #[path = "../../crates/builtin/policy_build.rs"]
 mod policy_build;
@@ -447,6 +451,7 @@ fn main() -> ExitCode {
         ["dist", rest @ ..] => dist::dist(&workspace(), rest),
         ["cross", rest @ ..] => cross::cross(&workspace(), rest),
         ["fuzz", rest @ ..] => fuzz::fuzz(&workspace(), rest),
+        ["hostile"] => hostile::hostile(&workspace()),
         ["bench", rest @ ..] => bench_command(rest),
         ["audit-memory"] => audit_memory(&[5000, 50000]),
         ["audit-memory", counts @ ..] => counts
@@ -455,7 +460,7 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<usize>, String>>()
             .and_then(|counts| audit_memory(&counts)),
         _ => Err(
-            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]..."
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]... | hostile"
                 .to_owned(),
         ),
     };

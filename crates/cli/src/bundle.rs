@@ -124,7 +124,9 @@ fn create(
     let engine = Engine::default();
     let set =
         wasm_validate_config::build_policy_set(&engine, Some(&config), &CommandLine::default())
-            .map_err(|e| SetupError(e.0))?;
+            .map_err(|e| SetupError(e.0))?
+            .all_loaded()
+            .map_err(SetupError)?;
     let mut contents = Contents {
         created_by: format!("wasm-validate {}", env!("CARGO_PKG_VERSION")),
         configuration: config.source.text.clone().into_bytes(),
@@ -182,7 +184,9 @@ pub fn verify_command(path: &Path, key: Option<&Path>) -> u8 {
         let engine = Engine::default();
         let set =
             wasm_validate_config::build_policy_set(&engine, Some(&config), &CommandLine::default())
-                .map_err(|e| SetupError(e.0))?;
+                .map_err(|e| SetupError(e.0))?
+                .all_loaded()
+                .map_err(SetupError)?;
         Ok((opened, set.policies.len()))
     });
     match checked {

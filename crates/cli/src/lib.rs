@@ -399,6 +399,21 @@ pub fn run_check(
     report
 }
 
+/// Adds an error (exit 2) for every chosen module the engine refused to
+/// load, naming the module, where it was chosen and the cause; the other
+/// policies' results are unaffected.
+fn report_unloadable(report: &mut CheckReport, set: &PolicySet) {
+    for module in &set.unloadable {
+        report.add_input_error(
+            &module.module,
+            format!(
+                "the policy cannot be loaded and checked nothing ({}): {}",
+                module.chosen_at, module.error
+            ),
+        );
+    }
+}
+
 /// Adds a notice for every `wasm-validate.dev/ignore` annotation that names
 /// a policy that does not exist (a typo would otherwise exempt nothing,
 /// silently).
@@ -458,7 +473,8 @@ pub fn check_inputs<P: AsRef<Path> + Sync>(
     let threads = policy_args.threads();
     Ok(in_pool(threads, || {
         let (mut parsed, errors) = manifest::read_all(paths, recursive, &policy_args.read_limits());
-        let report = run_check(&engine, &set, &mut parsed, &errors, threads);
+        let mut report = run_check(&engine, &set, &mut parsed, &errors, threads);
+        report_unloadable(&mut report, &set);
         (parsed, report)
     }))
 }
@@ -489,6 +505,7 @@ pub fn check_report<P: AsRef<Path> + Sync>(
             Err(error) => (Vec::new(), vec![error]),
         };
         let mut report = run_check(&engine, &set, &mut [], &errors, threads);
+        report_unloadable(&mut report, &set);
         for batch in batches {
             let (mut parsed, errors) = manifest::read_inputs(&batch, &policy_args.read_limits());
             report.merge(run_check(&engine, &set, &mut parsed, &errors, threads));
@@ -593,6 +610,7 @@ pub fn audit_command(
     let threads = policy_args.threads();
     let mut head = CheckReport::new(&set, &[], &[], &[]);
     head.from_api_server = true;
+    report_unloadable(&mut head, &set);
     let stream_format = match format {
         OutputFormat::Text => Some(StreamFormat::Text {
             color: stdout_color(),

@@ -121,9 +121,11 @@ fn policies_are_chosen_by_name_and_path() {
         ],
         None,
     );
+    // Refused at load: an error of the run, in the report (see
+    // modules_refused_at_load_are_errors_and_the_others_still_run).
     assert_eq!(forbidden.status.code(), Some(2));
     assert!(
-        String::from_utf8(forbidden.stderr)
+        String::from_utf8(forbidden.stdout)
             .unwrap()
             .contains("path_open")
     );
@@ -242,12 +244,19 @@ fn hostile_policies_give_error_results_and_the_run_finishes() {
     assert_eq!(report["summary"]["mutated"], 0);
 }
 
-/// Modules refused at load (a forbidden or nonexistent import, an import or
-/// export of the wrong type, a module over the size limit) stop the run
-/// before any policy runs: exit 2, nothing on stdout, the file and the
-/// precise cause on stderr.
+/// Modules the engine refuses at load (a forbidden or nonexistent import,
+/// an import or export of the wrong type, an invalid body) check nothing:
+/// each is an error of the run (exit 2) naming the module, where it was
+/// chosen and the precise cause, and the other policies' results are those
+/// of a run without it.
 #[test]
-fn modules_refused_at_load_name_the_file_and_the_cause() {
+fn modules_refused_at_load_are_errors_and_the_others_still_run() {
+    let fixture = "testdata/fixtures/violations.yaml";
+    let policy = "disallow-privileged-containers";
+    let alone = json(&run(
+        &["check", "-o", "json", "--policy", policy, fixture],
+        None,
+    ));
     for (module, cause) in [
         (
             "forbidden-import",
@@ -262,21 +271,26 @@ fn modules_refused_at_load_name_the_file_and_the_cause() {
         ("invalid-body", "not a valid WebAssembly module"),
     ] {
         let path = format!("testdata/wat/{module}.wat");
-        let output = run(
-            &[
-                "check",
-                "--policy",
-                &path,
-                "testdata/fixtures/violations.yaml",
-            ],
-            None,
-        );
+        let args = [
+            "check", "-o", "json", "--policy", &path, "--policy", policy, fixture,
+        ];
+        let output = run(&args, None);
         assert_eq!(output.status.code(), Some(2), "{module}");
-        assert!(output.stdout.is_empty(), "{module}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let report = json(&output);
+        let errors = report["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{module}: {errors:?}");
+        assert_eq!(errors[0]["file"], path.as_str());
+        let message = errors[0]["message"].as_str().unwrap();
         assert!(
-            stderr.contains(&path) && stderr.contains(cause),
-            "{module}: {stderr}"
+            message.contains(&format!("--policy {path}")) && message.contains(cause),
+            "{module}: {message}"
+        );
+        assert_eq!(report["results"], alone["results"], "{module}");
+        let text = run(&["check", "--policy", &path, fixture], None);
+        let stdout = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            stdout.contains(&format!("ERROR {path}: the policy cannot be loaded")),
+            "{module}: {stdout}"
         );
     }
 }

@@ -671,7 +671,19 @@ pub fn build_policy_set(
         } else {
             engine.load_named(&bytes, limits, &stem)
         };
-        let policy = loaded.map_err(|e| ConfigError(format!("{}: {e}", place("/policy"))))?;
+        // A module the engine refuses (hostile or broken) checks nothing and
+        // is reported as an error of the run; the other policies still run.
+        let policy = match loaded {
+            Ok(policy) => policy,
+            Err(error) => {
+                set.unloadable.push(wasm_validate_pipeline::Unloadable {
+                    module: reference.clone(),
+                    chosen_at: place("/policy"),
+                    error: error.to_string(),
+                });
+                continue;
+            }
+        };
         let id = spec
             .and_then(|s| s.id.clone())
             .unwrap_or_else(|| policy.name().to_owned());

@@ -4,6 +4,9 @@
 
 use std::path::PathBuf;
 
+#[path = "support/repeat.rs"]
+mod support;
+
 use wasm_validate_engine::{Engine, EngineConfig, EvalError, Limits, LoadError, Policy};
 
 fn wat(name: &str) -> Vec<u8> {
@@ -353,27 +356,7 @@ fn every_required_export_is_checked_by_name_and_type() {
 /// times four instructions nested in `depth` blocks.
 fn slow_compile(huge: usize, depth: usize) -> String {
     let text = String::from_utf8(wat("slow-compile")).unwrap();
-    let mut out = String::with_capacity(text.len() + huge * 64 + depth * 16);
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let Some(name) = line.trim().strip_prefix(";; REPEAT ") else {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        };
-        let section: Vec<&str> = lines
-            .by_ref()
-            .take_while(|l| l.trim() != format!(";; END {name}"))
-            .collect();
-        let times = if name == "huge" { huge } else { depth };
-        for _ in 0..times {
-            for l in &section {
-                out.push_str(l);
-                out.push('\n');
-            }
-        }
-    }
-    out
+    support::repeat_sections(&text, |name| if name == "huge" { huge } else { depth })
 }
 
 #[test]

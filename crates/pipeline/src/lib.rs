@@ -179,6 +179,38 @@ pub struct PolicySet {
     /// Ignore `wasm-validate.dev/ignore` annotations (a platform team may
     /// not want resource authors to exempt themselves).
     pub ignore_annotations: bool,
+    /// Chosen modules the engine refused to load (invalid, a forbidden
+    /// import, a wrong export, too large): they check nothing, and a run
+    /// reports each as an error (exit 2) beside the other policies' results.
+    pub unloadable: Vec<Unloadable>,
+}
+
+impl PolicySet {
+    /// The set, or the first module that could not be loaded as an error
+    /// (`CHOSEN_AT: the module MODULE cannot be loaded: CAUSE`), for the
+    /// commands that must load every policy: `bundle create` and `verify`,
+    /// `test`.
+    pub fn all_loaded(self) -> Result<PolicySet, String> {
+        match self.unloadable.first() {
+            None => Ok(self),
+            Some(u) => Err(format!(
+                "{}: the module {} cannot be loaded: {}",
+                u.chosen_at, u.module, u.error
+            )),
+        }
+    }
+}
+
+/// A chosen policy module that could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unloadable {
+    /// The module as chosen: its path, or a built-in policy's name.
+    pub module: String,
+    /// Where it was chosen: `--policy PATH`, or the configuration's file,
+    /// line and key.
+    pub chosen_at: String,
+    /// Why it could not be loaded (the engine's `LoadError`).
+    pub error: String,
 }
 
 /// What one policy said about one resource.

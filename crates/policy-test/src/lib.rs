@@ -202,7 +202,8 @@ pub fn run_suite(engine: &Engine, path: &Path, options: Options) -> Result<Suite
     };
     let set =
         wasm_validate_config::build_policy_set(engine, Some(&config), &CommandLine::default())
-            .map_err(|e| e.0)?;
+            .map_err(|e| e.0)?
+            .all_loaded()?;
     let files: Vec<PathBuf> = suite.resources.iter().map(|r| base.join(r)).collect();
     let (parsed, errors) = wasm_validate_manifest::read_all(&files, true, &Default::default());
     if let Some(error) = errors.first() {

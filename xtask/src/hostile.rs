@@ -1,0 +1,169 @@
+//! `cargo xtask hostile`: time and peak memory of the release `wasm-validate`
+//! on each hostile input of `docs/security.md`, default limits throughout:
+//! manifests built to exhaust a reader (generated into `target/hostile`) and
+//! the hostile policy modules of `testdata/wat` run on one Pod. Prints one
+//! line per case: exit code, wall seconds, peak RSS (GNU time).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::measure;
+
+#[path = "../../crates/engine/tests/support/repeat.rs"]
+mod repeat;
+
+/// A case: its name, the arguments after `check`, and the file to write first.
+struct Case {
+    name: &'static str,
+    args: Vec<String>,
+}
+
+fn write(dir: &Path, name: &str, text: &[u8]) -> Result<String, String> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
+/// `testdata/wat/slow-compile.wat` with its sections repeated.
+fn slow_compile(root: &Path, huge: usize, depth: usize) -> Result<String, String> {
+    let path = root.join("testdata/wat/slow-compile.wat");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(repeat::repeat_sections(&text, |name| {
+        if name == "huge" { huge } else { depth }
+    }))
+}
+
+fn manifests(dir: &Path) -> Result<Vec<Case>, String> {
+    let mut cases = Vec::new();
+    let mut add = |name: &'static str, file: &str, text: Vec<u8>| -> Result<(), String> {
+        let path = write(dir, file, &text)?;
+        cases.push(Case {
+            name,
+            args: vec![path],
+        });
+        Ok(())
+    };
+    let mut big = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
+    let mut i = 0;
+    while big.len() < 100 << 20 {
+        let _ = writeln!(big, "  k{i:08}: {}", "x".repeat(80));
+        i += 1;
+    }
+    add("100 MB document", "big.yaml", big.into_bytes())?;
+    let item = "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n";
+    add(
+        "List of 1,000,000 items (60 MB)",
+        "million.yaml",
+        format!(
+            "apiVersion: v1\nkind: List\nitems:\n{}",
+            item.repeat(1_000_000)
+        )
+        .into_bytes(),
+    )?;
+    let tiny = "- {apiVersion: v1, kind: Pod}\n";
+    add(
+        "List of 1,000,000 tiny items (29 MB)",
+        "tiny.yaml",
+        format!(
+            "apiVersion: v1\nkind: List\nitems:\n{}",
+            tiny.repeat(1_000_000)
+        )
+        .into_bytes(),
+    )?;
+    add(
+        "10,000 levels of nesting",
+        "deep.yaml",
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d}}\ndata:\n  x: {}{}\n",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        )
+        .into_bytes(),
+    )?;
+    let mut bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n".to_owned();
+    bomb.push_str("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..10 {
+        let aliases = vec![format!("*a{}", level - 1); 9].join(", ");
+        let _ = writeln!(bomb, "a{level}: &a{level} [{aliases}]");
+    }
+    bomb.push_str("data: {x: *a9}\n");
+    add(
+        "alias bomb (387 million nodes)",
+        "bomb.yaml",
+        bomb.into_bytes(),
+    )?;
+    let binary: Vec<u8> = (0..10u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    add("10 MiB of binary data", "binary.yaml", binary)?;
+    Ok(cases)
+}
+
+fn policies(root: &Path, dir: &Path) -> Result<Vec<Case>, String> {
+    let pod = write(
+        dir,
+        "pod.yaml",
+        b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n",
+    )?;
+    let wat = |name: &str| {
+        root.join("testdata/wat")
+            .join(format!("{name}.wat"))
+            .display()
+            .to_string()
+    };
+    let mut cases = Vec::new();
+    for (name, module) in [
+        ("infinite loop (100,000,000 fuel)", wat("infinite-loop")),
+        ("start function that never returns", wat("endless-start")),
+        ("memory growth to the 64 MiB cap", wat("memory-bomb")),
+        ("deep recursion", wat("deep-recursion")),
+        ("4 GiB initial memory", wat("huge-initial-memory")),
+        ("response of 4 GiB", wat("huge-response")),
+        ("32 MiB response in memory", wat("memory-sized-response")),
+        (
+            "slow to compile: 6 MB function, 200,000 nested blocks",
+            write(
+                dir,
+                "slow-compile.wat",
+                slow_compile(root, 1_500_000, 200_000)?.as_bytes(),
+            )?,
+        ),
+        (
+            "module of 65 MiB",
+            write(dir, "too-large.wasm", &{
+                let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+                bytes.resize(65 << 20, 0);
+                bytes
+            })?,
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            args: vec!["--no-config".into(), "--policy".into(), module, pod.clone()],
+        });
+    }
+    Ok(cases)
+}
+
+pub fn hostile(root: &Path) -> Result<(), String> {
+    super::step(&["build", "--release", "-p", "wasm-validate-cli"])?;
+    let binary = root.join("target/release/wasm-validate");
+    let dir: PathBuf = root.join("target/hostile");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut cases = manifests(&dir)?;
+    cases.extend(policies(root, &dir)?);
+    println!("| input | exit | seconds | peak memory |\n|---|---|---|---|");
+    for case in cases {
+        let mut args = vec!["check".to_owned(), "--no-config".to_owned()];
+        args.extend(case.args.iter().filter(|a| *a != "--no-config").cloned());
+        let measured = measure::run(&binary, &args)?;
+        println!(
+            "| {} | {} | {:.2} | {:.0} MiB |",
+            case.name,
+            measured.code.map_or("signal".to_owned(), |c| c.to_string()),
+            measured.wall,
+            measured.max_rss_kib as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
