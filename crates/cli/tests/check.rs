@@ -199,6 +199,12 @@ fn hostile_policies_give_error_results_and_the_run_finishes() {
         ("patch-removes-metadata", "removes /metadata"),
         ("patch-renames", "changes /metadata/name"),
         ("patch-other-resource", "does not apply"),
+        ("kubewarden-endless", "out of fuel"),
+        (
+            "kubewarden-huge-response",
+            "response of 2147483647 bytes is larger",
+        ),
+        ("kubewarden-garbage", "not a Kubewarden validation response"),
     ];
     let mut args = vec![
         "check".to_owned(),

@@ -440,3 +440,30 @@ fn read_response_checks_length_then_range_without_overflow() {
         EvalError::ResponseTooLarge { len: 16, max: 15 }
     );
 }
+
+/// Hostile Kubewarden (waPC) guests meet the same limits: an endless
+/// `validate`, a response of gigabytes, an answer that is not a
+/// validation response.
+#[test]
+fn hostile_kubewarden_guests_give_precise_errors() {
+    let limits = Limits {
+        fuel: 2_000_000,
+        ..Limits::default()
+    };
+    assert_eq!(
+        evaluate_error("kubewarden-endless", limits),
+        EvalError::OutOfFuel(2_000_000)
+    );
+    assert_eq!(
+        evaluate_error("kubewarden-huge-response", Limits::default()),
+        EvalError::ResponseTooLarge {
+            len: 0x7fff_ffff,
+            max: 16 << 20
+        }
+    );
+    let error = evaluate_error("kubewarden-garbage", Limits::default());
+    assert!(
+        matches!(&error, EvalError::MalformedResponse(m) if m.contains("not a Kubewarden validation response")),
+        "{error}"
+    );
+}
