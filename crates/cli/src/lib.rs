@@ -1061,6 +1061,22 @@ mod determinism {
                 prop_assert!(one == two, "outputs differ between {threads:?} threads");
             }
             prop_assert!(first[1].contains("\"results\""));
+            // The mutated stream has every document, in order: untouched
+            // ones byte for byte, mutated ones with the same identity.
+            let rendered = &first[6];
+            let (before, after) = (manifest::split(&stream), manifest::split(rendered));
+            prop_assert_eq!(before.len(), after.len());
+            let identity = |text: &str| {
+                let value: serde_json::Value = serde_yaml::from_str(text).unwrap();
+                let meta = &value["metadata"];
+                (value["apiVersion"].clone(), value["kind"].clone(), meta["name"].clone(), meta["namespace"].clone())
+            };
+            for (old, new) in before.iter().zip(&after) {
+                let (old, new) = (&stream[old.range.clone()], &rendered[new.range.clone()]);
+                if old != new {
+                    prop_assert_eq!(identity(old), identity(new));
+                }
+            }
         }
     }
 }
