@@ -121,11 +121,11 @@ fn policies(root: &Path, dir: &Path) -> Result<Vec<Case>, String> {
         ("response of 4 GiB", wat("huge-response")),
         ("32 MiB response in memory", wat("memory-sized-response")),
         (
-            "slow to compile: 6 MB function, 200,000 nested blocks",
+            "slow to compile: 3.6 million instructions in one function in 200,000 nested blocks, 60 MB of WAT",
             write(
                 dir,
                 "slow-compile.wat",
-                slow_compile(root, 1_500_000, 200_000)?.as_bytes(),
+                slow_compile(root, 900_000, 200_000)?.as_bytes(),
             )?,
         ),
         (
@@ -152,17 +152,33 @@ pub fn hostile(root: &Path) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut cases = manifests(&dir)?;
     cases.extend(policies(root, &dir)?);
-    println!("| input | exit | seconds | peak memory |\n|---|---|---|---|");
+    println!("| input | exit | seconds | peak memory | first error |\n|---|---|---|---|---|");
     for case in cases {
         let mut args = vec!["check".to_owned(), "--no-config".to_owned()];
         args.extend(case.args.iter().filter(|a| *a != "--no-config").cloned());
         let measured = measure::run(&binary, &args)?;
+        let output = std::process::Command::new(&binary)
+            .args(&args)
+            .output()
+            .map_err(|e| format!("{}: {e}", binary.display()))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let first = text
+            .lines()
+            .find_map(|l| l.split_once("ERROR ").map(|(_, e)| e))
+            .or_else(|| text.lines().find_map(|l| l.trim().strip_prefix("ERROR")))
+            .unwrap_or("none");
+        // The path up to target/hostile/ or testdata/ says nothing.
+        let first = first
+            .rsplit_once("target/hostile/")
+            .map_or(first, |(_, rest)| rest);
+        let first: String = first.chars().take(110).collect();
         println!(
-            "| {} | {} | {:.2} | {:.0} MiB |",
+            "| {} | {} | {:.2} | {:.0} MiB | {} |",
             case.name,
             measured.code.map_or("signal".to_owned(), |c| c.to_string()),
             measured.wall,
-            measured.max_rss_kib as f64 / 1024.0
+            measured.max_rss_kib as f64 / 1024.0,
+            first.replace('|', "\\|")
         );
     }
     Ok(())
