@@ -6,7 +6,8 @@
 //! - `docs [--check]`: writes `docs/policies.md` from the policies'
 //!   metadata; with `--check`, fails when the file is out of date.
 //! - `ci`: the checks of `.ci/run` (fmt, clippy, docs, cargo-deny, tests,
-//!   the cross check with the dev profile) without the installation steps.
+//!   the cross check of aarch64 and armv7 with the dev profile) without the
+//!   installation steps.
 //! - `audit-memory [PODS...]`: peak memory (max RSS) and wall time of the
 //!   release `kubectl-wasm_validate` auditing a loopback API server's
 //!   namespace of PODS Pods (default 5000 and 50000) with the default
@@ -323,7 +324,17 @@ fn ci() -> Result<(), String> {
         "sources",
     ])?;
     step(&["test", "--workspace"])?;
-    cross::cross(&workspace(), &["--profile", "dev"])
+    cross::cross(
+        &workspace(),
+        &[
+            "--profile",
+            "dev",
+            "--target",
+            "aarch64-unknown-linux-gnu",
+            "--target",
+            "armv7-unknown-linux-gnueabihf",
+        ],
+    )
 }
 
 /// `cargo xtask audit-memory`: see the module's documentation.

@@ -155,15 +155,18 @@ pub struct PolicyArgs {
     pub bundle_key: Option<std::path::PathBuf>,
     /// Largest input (a file, or stdin) to read, in MiB; a larger one is an
     /// error (exit 2) and nothing of it is checked.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    #[arg(long, value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub max_input_size: u64,
     /// Largest document of a stream, in MiB (`List` documents included); a
     /// larger one is an error (exit 2) and is not checked.
-    #[arg(long, value_name = "MIB", default_value_t = 32)]
+    #[arg(long, value_name = "MIB", default_value_t = 32,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_document_size: usize,
     /// Most items in one sequence, a `List` document's items included;
     /// more is an error (exit 2).
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_list_items: usize,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
@@ -199,8 +202,8 @@ impl PolicyArgs {
     }
 
     /// The bounds on reading inputs, from `--max-input-size`,
-    /// `--max-document-size` and `--max-list-items`. A `PolicyArgs` built
-    /// without clap (all zero) gets the defaults.
+    /// `--max-document-size` and `--max-list-items` (clap refuses 0). A
+    /// `PolicyArgs` built without clap (all zero) gets the defaults.
     pub fn read_limits(&self) -> manifest::ReadLimits {
         fn or<T: PartialEq + Default>(value: T, default: T) -> T {
             if value == T::default() {

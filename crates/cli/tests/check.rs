@@ -369,3 +369,40 @@ fn fail_on_warn_makes_warnings_fail() {
     );
     assert_eq!(with_error.status.code(), Some(2));
 }
+
+/// The reading limits: a document over `--max-document-size` is an error
+/// with file, document and line, the documents around it are still
+/// checked, and a limit of 0 is refused by the argument parser.
+#[test]
+fn reading_limits_are_flags() {
+    let stream = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata:\n  x: {}\n",
+        "x".repeat(2 << 20)
+    );
+    let args = ["check", "-o", "json", "--max-document-size", "1", "-"];
+    let output = run(&args, Some(stream.as_bytes()));
+    assert_eq!(output.status.code(), Some(2));
+    let report = json(&output);
+    assert_eq!(report["summary"]["resources"], 1);
+    assert_eq!(report["errors"][0]["document"], 2);
+    assert_eq!(report["errors"][0]["line"], 5);
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("2.0 MiB, larger than the limit of 1.0 MiB"),
+        "{message}"
+    );
+    let default = run(&["check", "-o", "json", "-"], Some(stream.as_bytes()));
+    assert_eq!(json(&default)["summary"]["resources"], 2);
+    for flag in [
+        "--max-input-size",
+        "--max-document-size",
+        "--max-list-items",
+    ] {
+        let output = run(&["check", flag, "0", "-"], Some(b""));
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(flag),
+            "{flag}"
+        );
+    }
+}
