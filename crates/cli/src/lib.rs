@@ -104,7 +104,8 @@ impl From<ProfileArg> for Profile {
     }
 }
 
-/// Options that choose policies, their settings and their limits.
+/// Options that choose policies, their settings and their limits, and the
+/// limits of reading inputs (shared by every command that reads manifests).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PolicyArgs {
     /// Policy to run: a built-in name (or alias), or a path to a `.wasm` (or
