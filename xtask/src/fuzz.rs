@@ -17,8 +17,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
-
 /// What one target's run gave.
 struct Outcome {
     target: String,
@@ -105,7 +103,7 @@ fn run_target(root: &Path, target: &str, seconds: u64) -> Result<Outcome, String
     }
     let seeds = wasm_validate_fuzzing::seeds(target);
     for seed in &seeds {
-        let name = format!("seed-{}", &hex(&Sha256::digest(seed))[..16]);
+        let name = format!("seed-{}", &crate::dist::sha256(seed)[..16]);
         std::fs::write(corpus.join(name), seed)
             .map_err(|e| format!("{}: {e}", corpus.display()))?;
     }
@@ -188,8 +186,4 @@ fn run_target(root: &Path, target: &str, seconds: u64) -> Result<Outcome, String
         corpus: field("corp:").split('/').next().unwrap_or("?").to_owned(),
         found,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

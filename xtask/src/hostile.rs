@@ -4,13 +4,15 @@
 //! the hostile policy modules of `testdata/wat` run on one Pod. Prints one
 //! line per case: exit code, wall seconds, peak RSS (GNU time).
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::measure;
 
 #[path = "../../crates/engine/tests/support/repeat.rs"]
 mod repeat;
+
+#[path = "../../crates/manifest/tests/support/hostile.rs"]
+mod hostile_inputs;
 
 /// A case: its name, the arguments after `check`, and the file to write first.
 struct Case {
@@ -43,54 +45,31 @@ fn manifests(dir: &Path) -> Result<Vec<Case>, String> {
         });
         Ok(())
     };
-    let mut big = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
-    let mut i = 0;
-    while big.len() < 100 << 20 {
-        let _ = writeln!(big, "  k{i:08}: {}", "x".repeat(80));
-        i += 1;
-    }
-    add("100 MB document", "big.yaml", big.into_bytes())?;
-    let item = "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n";
+    add(
+        "100 MB document",
+        "big.yaml",
+        hostile_inputs::big_config_map(100 << 20).into_bytes(),
+    )?;
+    let item = "{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}";
     add(
         "List of 1,000,000 items (60 MB)",
         "million.yaml",
-        format!(
-            "apiVersion: v1\nkind: List\nitems:\n{}",
-            item.repeat(1_000_000)
-        )
-        .into_bytes(),
+        hostile_inputs::list(item, 1_000_000).into_bytes(),
     )?;
-    let tiny = "- {apiVersion: v1, kind: Pod}\n";
     add(
         "List of 1,000,000 tiny items (29 MB)",
         "tiny.yaml",
-        format!(
-            "apiVersion: v1\nkind: List\nitems:\n{}",
-            tiny.repeat(1_000_000)
-        )
-        .into_bytes(),
+        hostile_inputs::list("{apiVersion: v1, kind: Pod}", 1_000_000).into_bytes(),
     )?;
     add(
         "10,000 levels of nesting",
         "deep.yaml",
-        format!(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d}}\ndata:\n  x: {}{}\n",
-            "[".repeat(10_000),
-            "]".repeat(10_000)
-        )
-        .into_bytes(),
+        hostile_inputs::deep_flow(10_000).into_bytes(),
     )?;
-    let mut bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n".to_owned();
-    bomb.push_str("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
-    for level in 1..10 {
-        let aliases = vec![format!("*a{}", level - 1); 9].join(", ");
-        let _ = writeln!(bomb, "a{level}: &a{level} [{aliases}]");
-    }
-    bomb.push_str("data: {x: *a9}\n");
     add(
         "alias bomb (387 million nodes)",
         "bomb.yaml",
-        bomb.into_bytes(),
+        hostile_inputs::alias_bomb().into_bytes(),
     )?;
     let binary: Vec<u8> = (0..10u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)

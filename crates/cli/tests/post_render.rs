@@ -4,6 +4,8 @@
 //! real cert-manager renders of `testdata/real` (Helm 3 and Helm 4).
 
 mod common;
+#[path = "../../manifest/tests/support/hostile.rs"]
+mod hostile;
 
 use common::{root, run};
 use serde_json::Value;
@@ -145,24 +147,8 @@ fn a_hostile_document_stops_the_release_and_nothing_is_written() {
     let input = std::fs::read_to_string(root().join(HELM3)).unwrap();
     let documents = pieces(&input);
     let middle = documents.len() / 2;
-    let bomb = {
-        let mut text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n".to_owned();
-        text.push_str("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
-        for level in 1..10 {
-            let aliases = vec![format!("*a{}", level - 1); 9].join(", ");
-            text.push_str(&format!("a{level}: &a{level} [{aliases}]\n"));
-        }
-        text + "data: {x: *a9}\n"
-    };
-    let deep = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x: {}{}\n",
-        "[".repeat(10_000),
-        "]".repeat(10_000)
-    );
-    let big = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  x: {}\n",
-        "x".repeat(2 << 20)
-    );
+    let (bomb, deep) = (hostile::alias_bomb(), hostile::deep_flow(10_000));
+    let big = hostile::big_config_map(2 << 20);
     let cases: [(&str, &str, &[&str]); 6] = [
         (&bomb, "repetition limit exceeded", &[]),
         (&deep, "recursion limit exceeded", &[]),

@@ -55,6 +55,14 @@ fn log_calls_reach_the_host() {
     assert_eq!(evaluation.logs[0].message, "hello from the policy");
 }
 
+/// The default limits with a budget of `fuel` units.
+fn with_fuel(fuel: u64) -> Limits {
+    Limits {
+        fuel,
+        ..Limits::default()
+    }
+}
+
 fn evaluate_error(name: &str, limits: Limits) -> EvalError {
     let engine = Engine::default();
     let policy = engine.load(&wat(name), limits).unwrap();
@@ -67,10 +75,7 @@ fn evaluate_error(name: &str, limits: Limits) -> EvalError {
 
 #[test]
 fn infinite_loop_runs_out_of_fuel() {
-    let limits = Limits {
-        fuel: 5_000_000,
-        ..Limits::default()
-    };
+    let limits = with_fuel(5_000_000);
     assert_eq!(
         evaluate_error("infinite-loop", limits),
         EvalError::OutOfFuel(5_000_000)
@@ -79,10 +84,7 @@ fn infinite_loop_runs_out_of_fuel() {
 
 #[test]
 fn endless_start_function_runs_out_of_fuel() {
-    let limits = Limits {
-        fuel: 1_000_000,
-        ..Limits::default()
-    };
+    let limits = with_fuel(1_000_000);
     assert_eq!(
         evaluate_error("endless-start", limits),
         EvalError::OutOfFuel(1_000_000)
@@ -380,15 +382,7 @@ fn a_module_built_to_be_slow_to_compile_is_bounded() {
         first.fuel_used
     );
     // Under a fuel budget smaller than the function, it stops.
-    let tight = engine
-        .load(
-            huge.as_bytes(),
-            Limits {
-                fuel: 100_000,
-                ..Limits::default()
-            },
-        )
-        .unwrap();
+    let tight = engine.load(huge.as_bytes(), with_fuel(100_000)).unwrap();
     assert_eq!(
         engine.evaluate(&tight, REQUEST).unwrap_err(),
         EvalError::OutOfFuel(100_000)
@@ -446,10 +440,7 @@ fn read_response_checks_length_then_range_without_overflow() {
 /// validation response.
 #[test]
 fn hostile_kubewarden_guests_give_precise_errors() {
-    let limits = Limits {
-        fuel: 2_000_000,
-        ..Limits::default()
-    };
+    let limits = with_fuel(2_000_000);
     assert_eq!(
         evaluate_error("kubewarden-endless", limits),
         EvalError::OutOfFuel(2_000_000)

@@ -3,6 +3,9 @@ use serde_json::json;
 
 use super::*;
 
+#[path = "../tests/support/hostile.rs"]
+mod hostile;
+
 fn yaml(text: &str) -> Parsed {
     parse("in.yaml", text.as_bytes().to_vec(), Format::Yaml)
 }
@@ -361,15 +364,8 @@ fn between_neighbours(hostile: &str, line: usize, expected: &str) {
 
 #[test]
 fn a_hundred_megabyte_document_is_refused_by_its_size() {
-    let mut big = String::with_capacity(101 << 20);
-    big.push_str("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
-    let mut i = 0;
-    while big.len() < 100 << 20 {
-        big.push_str(&format!("  k{i:08}: {}\n", "x".repeat(80)));
-        i += 1;
-    }
     between_neighbours(
-        &big,
+        &hostile::big_config_map(100 << 20),
         6,
         "the document is 100.0 MiB, larger than the limit of 32.0 MiB",
     );
@@ -378,25 +374,13 @@ fn a_hundred_megabyte_document_is_refused_by_its_size() {
 #[test]
 fn ten_thousand_levels_of_nesting_are_refused() {
     let depth = 10_000;
-    let flow = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x: {}{}\n",
-        "[".repeat(depth),
-        "]".repeat(depth)
-    );
-    between_neighbours(&flow, 11, "recursion limit exceeded");
+    between_neighbours(&hostile::deep_flow(depth), 11, "recursion limit exceeded");
     // Block style: compact nested sequences, "- - - ... x" on one line.
     let block = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x:\n  {}x\n",
         "- ".repeat(depth)
     );
-    let parsed = yaml(&block);
-    assert!(
-        parsed.errors[0]
-            .message
-            .contains("recursion limit exceeded"),
-        "{}",
-        parsed.errors[0]
-    );
+    assert_first_error(&yaml(&block), "recursion limit exceeded");
     let json = format!(
         r#"{{"apiVersion":"v1","kind":"ConfigMap","data":{}{}}}"#,
         "[".repeat(depth),
@@ -404,42 +388,24 @@ fn ten_thousand_levels_of_nesting_are_refused() {
     );
     let parsed = parse("deep.json", json.into_bytes(), Format::Json);
     assert_eq!(parsed.errors[0].line, Some(1));
-    assert!(
-        parsed.errors[0]
-            .message
-            .contains("recursion limit exceeded"),
-        "{}",
-        parsed.errors[0]
-    );
+    assert_first_error(&parsed, "recursion limit exceeded");
 }
 
 #[test]
 fn an_alias_bomb_is_refused() {
-    // Nine levels of nine aliases: 387,420,489 strings if expanded.
-    let mut bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n".to_owned();
-    bomb.push_str("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
-    for level in 1..10 {
-        let aliases = vec![format!("*a{}", level - 1); 9].join(", ");
-        bomb.push_str(&format!("a{level}: &a{level} [{aliases}]\n"));
-    }
-    bomb.push_str("data: {x: *a9}\n");
-    between_neighbours(&bomb, 6, "repetition limit exceeded");
+    between_neighbours(&hostile::alias_bomb(), 6, "repetition limit exceeded");
 }
 
 #[test]
 fn a_list_of_a_million_items_is_refused() {
-    let item = "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n";
-    let million = format!(
-        "apiVersion: v1\nkind: List\nitems:\n{}",
-        item.repeat(1_000_000)
+    let item = "{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}";
+    between_neighbours(
+        &hostile::list(item, 1_000_000),
+        6,
+        "larger than the limit of 32.0 MiB",
     );
-    between_neighbours(&million, 6, "larger than the limit of 32.0 MiB");
     // Under the size limit, the item limit stops decoding at item 100,001.
-    let small = "- {apiVersion: v1, kind: Pod}\n";
-    let many = format!(
-        "apiVersion: v1\nkind: List\nitems:\n{}",
-        small.repeat(100_001)
-    );
+    let many = hostile::list("{apiVersion: v1, kind: Pod}", 100_001);
     between_neighbours(&many, 9, "items: a sequence of more than 100000 items");
     let limits = ReadLimits {
         list_items: 10,
