@@ -43,6 +43,11 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target/policies"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    match policy_build::ensure_target(policy_build::TARGET) {
+        Ok(Some(added)) => println!("cargo:warning={added}"),
+        Ok(None) => {}
+        Err(e) => panic!("{e}"),
+    }
     let built =
         policy_build::build(&cargo, &workspace, &target_dir).unwrap_or_else(|e| panic!("{e}"));
 

@@ -20,6 +20,51 @@ pub fn policy_names(workspace: &Path) -> Vec<String> {
     names
 }
 
+/// Makes sure the Rust standard library for `target` is installed for the
+/// toolchain that runs this build, adding it with rustup when it is not.
+///
+/// rustup installs the `targets` of `rust-toolchain.toml` only when it
+/// installs the toolchain itself, not when the pinned toolchain was already
+/// there (rustup's documented behaviour), so a fresh machine whose 1.95.0
+/// came without the wasm targets would fail the first build. Returns a line
+/// for the user when it added the target (the caller prints it: a build
+/// script through `cargo:warning`, xtask on stderr). Errors when the target
+/// is missing and rustup is not there or fails, with the command to run.
+pub fn ensure_target(target: &str) -> Result<Option<String>, String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", target])
+        .output()
+        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    let libdir = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if output.status.success() && !libdir.is_empty() && Path::new(&libdir).is_dir() {
+        return Ok(None);
+    }
+    // The toolchain cargo was started with (set by rustup's proxies).
+    let toolchain = std::env::var("RUSTUP_TOOLCHAIN").ok();
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add"]);
+    if let Some(toolchain) = &toolchain {
+        rustup.args(["--toolchain", toolchain]);
+    }
+    rustup.arg(target);
+    let how = format!("rustup target add {target}");
+    match rustup.output() {
+        Ok(out) if out.status.success() => Ok(Some(format!(
+            "the {target} target was not installed for toolchain {}: added it with `{how}`",
+            toolchain.as_deref().unwrap_or("(default)")
+        ))),
+        Ok(out) => Err(format!(
+            "the {target} target is not installed and `{how}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "the {target} target is not installed and rustup cannot be run ({e}); \
+             install the target for this toolchain"
+        )),
+    }
+}
+
 /// Builds every policy with the `policy` profile into `target_dir` and returns
 /// `(name, path of the .wasm)`. Guests are linked with a 64 KiB stack, which
 /// makes instantiation several times cheaper than Rust's default 1 MiB.
@@ -29,6 +74,9 @@ pub fn build(
     workspace: &Path,
     target_dir: &Path,
 ) -> Result<Vec<(String, PathBuf)>, String> {
+    if let Some(added) = ensure_target(TARGET)? {
+        eprintln!("{added}");
+    }
     let names = policy_names(workspace);
     let mut command = Command::new(cargo);
     command

@@ -12,6 +12,10 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 use wasm_validate_engine::{Context, Engine, EvalError, Limits, LoadError, Protocol};
 
+#[path = "../../builtin/policy_build.rs"]
+#[allow(dead_code)]
+mod policy_build;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -25,6 +29,9 @@ fn policy_path() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = root();
+        if let Some(added) = policy_build::ensure_target("wasm32-wasip1").unwrap() {
+            eprintln!("{added}");
+        }
         let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .args([
                 "build",
