@@ -11,6 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod tape;
+
 pub use json_patch::{Patch, PatchOperation};
 
 /// The ABI version this crate describes. A module reports it through the

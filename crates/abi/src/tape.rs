@@ -1,0 +1,806 @@
+//! ABI version 2's request encoding: the host turns each JSON value (the
+//! settings, the object, the old object) into a *tape*, a flat array of
+//! fixed-size typed nodes in pre-order with subtree-end indexes, interned
+//! keys and one string area, that the guest reads in place: no parsing, and
+//! skipping a subtree the policy does not read is one jump.
+//!
+//! The byte layout is specified in `docs/abi.md` ("ABI version 2"); this
+//! module is its reference implementation for both sides: [`encode`] and
+//! [`request`] are what the host writes, [`RequestView`] and [`Tape`] what
+//! the guest reads, and [`Tape::deserialize`] a serde `Deserializer` over a
+//! tape, so that the SDK's typed views (serde structs) decode from it as
+//! they did from JSON. Reading never panics and never trusts a length: a
+//! malformed tape is a [`TapeError`].
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{
+    self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
+use serde_json::Value;
+
+use crate::{Operation, Request};
+
+/// The first four bytes of a version 2 request: `WVT2`.
+pub const MAGIC: [u8; 4] = *b"WVT2";
+/// Bytes of the request header.
+pub const HEADER_LEN: usize = 32;
+/// Bytes of a section's header.
+pub const SECTION_HEADER_LEN: usize = 16;
+/// Bytes of one node: four little-endian `u32` words.
+pub const NODE_LEN: usize = 16;
+/// Bytes of one key table entry: offset and length, two `u32`.
+pub const KEY_LEN: usize = 8;
+/// The key word of a node that is not an object member.
+pub const NO_KEY: u32 = u32::MAX;
+
+/// Node tags (the low byte of a node's first word).
+pub mod tag {
+    /// JSON `null`.
+    pub const NULL: u8 = 0;
+    /// JSON `false`.
+    pub const FALSE: u8 = 1;
+    /// JSON `true`.
+    pub const TRUE: u8 = 2;
+    /// A non-negative integer: words 2 and 3 are a little-endian `u64`.
+    pub const UINT: u8 = 3;
+    /// A negative integer: words 2 and 3 are a little-endian `i64`.
+    pub const INT: u8 = 4;
+    /// Any other number: words 2 and 3 are the bits of a little-endian `f64`.
+    pub const FLOAT: u8 = 5;
+    /// A string: word 2 its offset in the string area, word 3 its length in bytes (UTF-8).
+    pub const STRING: u8 = 6;
+    /// An array: word 2 its number of elements, word 3 the index of the node after its subtree.
+    pub const ARRAY: u8 = 7;
+    /// An object: word 2 its number of members, word 3 the index of the node after its subtree.
+    pub const OBJECT: u8 = 8;
+}
+
+/// Numeric code of an [`Operation`] in the request header.
+pub fn operation_code(operation: Operation) -> u32 {
+    match operation {
+        Operation::Create => 0,
+        Operation::Update => 1,
+        Operation::Delete => 2,
+        Operation::Connect => 3,
+    }
+}
+
+fn operation_of(code: u32) -> Result<Operation, TapeError> {
+    Ok(match code {
+        0 => Operation::Create,
+        1 => Operation::Update,
+        2 => Operation::Delete,
+        3 => Operation::Connect,
+        _ => return Err(TapeError(format!("unknown operation code {code}"))),
+    })
+}
+
+/// A malformed tape or request, or a value that does not fit the type it is
+/// decoded into; the message says which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapeError(pub String);
+
+impl fmt::Display for TapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TapeError {}
+
+impl de::Error for TapeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        TapeError(msg.to_string())
+    }
+}
+
+// ---------------------------------------------------------------- encoding
+
+struct Encoder<'v> {
+    nodes: Vec<[u32; 4]>,
+    keys: Vec<(u32, u32)>,
+    key_ids: HashMap<&'v str, u32>,
+    strings: Vec<u8>,
+}
+
+impl<'v> Encoder<'v> {
+    fn string(&mut self, text: &str) -> (u32, u32) {
+        let offset = self.strings.len() as u32;
+        self.strings.extend_from_slice(text.as_bytes());
+        (offset, text.len() as u32)
+    }
+
+    fn key(&mut self, key: &'v str) -> u32 {
+        if let Some(&id) = self.key_ids.get(key) {
+            return id;
+        }
+        let id = self.keys.len() as u32;
+        let entry = self.string(key);
+        self.keys.push(entry);
+        self.key_ids.insert(key, id);
+        id
+    }
+
+    fn value(&mut self, key: u32, value: &'v Value) {
+        let index = self.nodes.len();
+        let node = match value {
+            Value::Null => [tag::NULL as u32, key, 0, 0],
+            Value::Bool(false) => [tag::FALSE as u32, key, 0, 0],
+            Value::Bool(true) => [tag::TRUE as u32, key, 0, 0],
+            Value::Number(number) => {
+                let (tag, bits) = if let Some(n) = number.as_u64() {
+                    (tag::UINT, n)
+                } else if let Some(n) = number.as_i64() {
+                    (tag::INT, n as u64)
+                } else {
+                    (tag::FLOAT, number.as_f64().unwrap_or(f64::NAN).to_bits())
+                };
+                [tag as u32, key, bits as u32, (bits >> 32) as u32]
+            }
+            Value::String(text) => {
+                let (offset, len) = self.string(text);
+                [tag::STRING as u32, key, offset, len]
+            }
+            Value::Array(items) => {
+                self.nodes
+                    .push([tag::ARRAY as u32, key, items.len() as u32, 0]);
+                for item in items {
+                    self.value(NO_KEY, item);
+                }
+                let end = self.nodes.len() as u32;
+                self.nodes[index][3] = end;
+                return;
+            }
+            Value::Object(members) => {
+                self.nodes
+                    .push([tag::OBJECT as u32, key, members.len() as u32, 0]);
+                for (name, member) in members {
+                    let id = self.key(name);
+                    self.value(id, member);
+                }
+                let end = self.nodes.len() as u32;
+                self.nodes[index][3] = end;
+                return;
+            }
+        };
+        self.nodes.push(node);
+    }
+}
+
+/// Encodes one JSON value as a tape section (`docs/abi.md`): header, nodes
+/// in pre-order, key table, string area, padded to a multiple of 8 bytes.
+/// Keys are interned (each distinct key is stored once); string values are
+/// stored as they are. Panics only if the value needs more than 4 GiB.
+pub fn encode(value: &Value) -> Vec<u8> {
+    let mut encoder = Encoder {
+        nodes: Vec::new(),
+        keys: Vec::new(),
+        key_ids: HashMap::new(),
+        strings: Vec::new(),
+    };
+    encoder.value(NO_KEY, value);
+    let Encoder {
+        nodes,
+        keys,
+        strings,
+        ..
+    } = encoder;
+    let len = SECTION_HEADER_LEN + nodes.len() * NODE_LEN + keys.len() * KEY_LEN + strings.len();
+    let mut out = Vec::with_capacity(len.next_multiple_of(8));
+    for word in [
+        nodes.len() as u32,
+        keys.len() as u32,
+        u32::try_from(strings.len()).expect("a tape's strings fit in 4 GiB"),
+        0,
+    ] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    for node in &nodes {
+        for word in node {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    for (offset, len) in &keys {
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    out.extend_from_slice(&strings);
+    out.resize(len.next_multiple_of(8), 0);
+    out
+}
+
+/// Assembles a version 2 request from encoded sections ([`encode`]): the
+/// 32-byte header (magic, operation, then offset and length of the
+/// settings, object and old-object sections; `0, 0` when there is no old
+/// object), then the sections in that order.
+pub fn request(
+    operation: Operation,
+    settings: &[u8],
+    object: &[u8],
+    old_object: Option<&[u8]>,
+) -> Vec<u8> {
+    let old = old_object.unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER_LEN + settings.len() + object.len() + old.len());
+    let settings_at = HEADER_LEN;
+    let object_at = settings_at + settings.len();
+    let old_at = if old_object.is_some() {
+        object_at + object.len()
+    } else {
+        0
+    };
+    out.extend_from_slice(&MAGIC);
+    for word in [
+        operation_code(operation),
+        settings_at as u32,
+        settings.len() as u32,
+        object_at as u32,
+        object.len() as u32,
+        old_at as u32,
+        old.len() as u32,
+    ] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    out.extend_from_slice(settings);
+    out.extend_from_slice(object);
+    out.extend_from_slice(old);
+    out
+}
+
+/// Whether `bytes` start like a version 2 request (its magic), which no JSON
+/// text does.
+pub fn is_request(bytes: &[u8]) -> bool {
+    bytes.starts_with(&MAGIC)
+}
+
+/// A version 2 request made from the JSON of a version 1 request
+/// (`{"operation", "settings", "object"}`, with an optional `oldObject`):
+/// what the engine does when handed JSON for a version 2 module.
+pub fn request_from_json(json: &Value) -> Result<Vec<u8>, TapeError> {
+    let operation = match json.get("operation") {
+        None => Operation::Create,
+        Some(value) => serde_json::from_value(value.clone())
+            .map_err(|e| TapeError(format!("operation: {e}")))?,
+    };
+    let empty = Value::Object(Default::default());
+    let settings = encode(json.get("settings").unwrap_or(&empty));
+    let object = encode(
+        json.get("object")
+            .ok_or_else(|| TapeError("the request has no object".to_owned()))?,
+    );
+    let old = json.get("oldObject").filter(|v| !v.is_null()).map(encode);
+    Ok(request(operation, &settings, &object, old.as_deref()))
+}
+
+// ---------------------------------------------------------------- reading
+
+fn word(bytes: &[u8], at: usize) -> Result<u32, TapeError> {
+    at.checked_add(4)
+        .and_then(|end| bytes.get(at..end))
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or_else(|| TapeError(format!("the tape ends before byte {at}")))
+}
+
+/// A version 2 request as the guest sees it: the operation and the tapes.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    /// The admission operation.
+    pub operation: Operation,
+    /// The policy's settings.
+    pub settings: Tape<'a>,
+    /// The object.
+    pub object: Tape<'a>,
+    /// The old object (UPDATE and DELETE in admission), if the host sent one.
+    pub old_object: Option<Tape<'a>>,
+}
+
+impl<'a> RequestView<'a> {
+    /// Reads the header of a request and the sections it points to. Errors
+    /// when the magic is wrong or a section lies outside `bytes`.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, TapeError> {
+        if !is_request(bytes) {
+            return Err(TapeError(
+                "not an ABI version 2 request (no WVT2 magic)".to_owned(),
+            ));
+        }
+        let section = |at: usize| -> Result<Option<Tape<'a>>, TapeError> {
+            let (offset, len) = (word(bytes, at)? as usize, word(bytes, at + 4)? as usize);
+            if offset == 0 && len == 0 {
+                return Ok(None);
+            }
+            let slice = offset
+                .checked_add(len)
+                .and_then(|end| bytes.get(offset..end))
+                .ok_or_else(|| {
+                    TapeError(format!(
+                        "section at {offset}..{} lies outside the {}-byte request",
+                        offset as u64 + len as u64,
+                        bytes.len()
+                    ))
+                })?;
+            Tape::parse(slice).map(Some)
+        };
+        let missing = |what: &str| TapeError(format!("the request has no {what} section"));
+        Ok(RequestView {
+            operation: operation_of(word(bytes, 4)?)?,
+            settings: section(8)?.ok_or_else(|| missing("settings"))?,
+            object: section(16)?.ok_or_else(|| missing("object"))?,
+            old_object: section(24)?,
+        })
+    }
+
+    /// Decodes the request into the SDK's [`Request`] with typed settings
+    /// and object views.
+    pub fn decode<S, O>(&self) -> Result<Request<S, O>, TapeError>
+    where
+        S: de::Deserialize<'a>,
+        O: de::Deserialize<'a>,
+    {
+        Ok(Request {
+            operation: self.operation,
+            settings: self
+                .settings
+                .deserialize()
+                .map_err(|e| TapeError(format!("settings: {e}")))?,
+            object: self
+                .object
+                .deserialize()
+                .map_err(|e| TapeError(format!("object: {e}")))?,
+        })
+    }
+}
+
+/// One encoded JSON value, read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct Tape<'a> {
+    nodes: &'a [u8],
+    count: u32,
+    keys: &'a [u8],
+    strings: &'a [u8],
+}
+
+/// A node of a [`Tape`], decoded from its 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Node<'a> {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A non-negative integer.
+    UInt(u64),
+    /// A negative integer.
+    Int(i64),
+    /// Another number.
+    Float(f64),
+    /// A string's bytes (UTF-8, checked when read as text).
+    String(&'a [u8]),
+    /// An array: its element count and the index after its subtree.
+    Array {
+        /// Number of elements.
+        len: u32,
+        /// Index of the first node after the array's subtree.
+        end: u32,
+    },
+    /// An object: its member count and the index after its subtree.
+    Object {
+        /// Number of members.
+        len: u32,
+        /// Index of the first node after the object's subtree.
+        end: u32,
+    },
+}
+
+impl<'a> Tape<'a> {
+    /// Reads a section's header and checks that its parts lie inside it.
+    pub fn parse(section: &'a [u8]) -> Result<Self, TapeError> {
+        let count = word(section, 0)?;
+        let keys = word(section, 4)? as usize;
+        let strings = word(section, 8)? as usize;
+        let nodes_len = (count as usize)
+            .checked_mul(NODE_LEN)
+            .ok_or_else(|| TapeError("node count overflows".to_owned()))?;
+        let keys_at = SECTION_HEADER_LEN
+            .checked_add(nodes_len)
+            .ok_or_else(|| TapeError("node count overflows".to_owned()))?;
+        let strings_at = keys
+            .checked_mul(KEY_LEN)
+            .and_then(|k| k.checked_add(keys_at))
+            .ok_or_else(|| TapeError("key count overflows".to_owned()))?;
+        let end = strings_at
+            .checked_add(strings)
+            .ok_or_else(|| TapeError("string area overflows".to_owned()))?;
+        if end > section.len() || count == 0 {
+            return Err(TapeError(format!(
+                "a tape of {count} nodes, {keys} keys and {strings} string bytes does not fit its {} bytes",
+                section.len()
+            )));
+        }
+        Ok(Tape {
+            nodes: &section[SECTION_HEADER_LEN..keys_at],
+            count,
+            keys: &section[keys_at..strings_at],
+            strings: &section[strings_at..end],
+        })
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether the tape has no nodes (never true for a parsed tape).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn words(&self, index: u32) -> Result<[u32; 4], TapeError> {
+        let at = index as usize * NODE_LEN;
+        match self.nodes.get(at..at + NODE_LEN) {
+            Some(b) => Ok([
+                u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+                u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+                u32::from_le_bytes([b[12], b[13], b[14], b[15]]),
+            ]),
+            None => Err(TapeError(format!(
+                "node {index} does not exist (the tape has {})",
+                self.count
+            ))),
+        }
+    }
+
+    fn bytes(&self, offset: u32, len: u32) -> Result<&'a [u8], TapeError> {
+        let (offset, len) = (offset as usize, len as usize);
+        offset
+            .checked_add(len)
+            .and_then(|end| self.strings.get(offset..end))
+            .ok_or_else(|| {
+                TapeError(format!(
+                    "string at {offset}+{len} lies outside the {}-byte string area",
+                    self.strings.len()
+                ))
+            })
+    }
+
+    /// The node at `index` (the root is 0).
+    pub fn node(&self, index: u32) -> Result<Node<'a>, TapeError> {
+        let [w0, _, w2, w3] = self.words(index)?;
+        let wide = u64::from(w2) | (u64::from(w3) << 32);
+        let container = |end: u32| {
+            if end <= index || end > self.count {
+                Err(TapeError(format!(
+                    "node {index} ends at {end}, outside {}..={}",
+                    index + 1,
+                    self.count
+                )))
+            } else {
+                Ok(end)
+            }
+        };
+        Ok(match w0 {
+            0 => Node::Null,
+            1 => Node::Bool(false),
+            2 => Node::Bool(true),
+            3 => Node::UInt(wide),
+            4 => Node::Int(wide as i64),
+            5 => Node::Float(f64::from_bits(wide)),
+            6 => Node::String(self.bytes(w2, w3)?),
+            7 => Node::Array {
+                len: w2,
+                end: container(w3)?,
+            },
+            8 => Node::Object {
+                len: w2,
+                end: container(w3)?,
+            },
+            other => return Err(TapeError(format!("node {index} has unknown tag {other}"))),
+        })
+    }
+
+    /// The key bytes of the object member at `index`.
+    pub fn key(&self, index: u32) -> Result<&'a [u8], TapeError> {
+        let id = self.words(index)?[1];
+        let at = id as usize * KEY_LEN;
+        let entry = self.keys.get(at..at + KEY_LEN).ok_or_else(|| {
+            TapeError(format!("node {index} names key {id}, which does not exist"))
+        })?;
+        self.bytes(
+            u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]),
+            u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]),
+        )
+    }
+
+    /// Index of the node after the subtree rooted at `index`.
+    pub fn next(&self, index: u32) -> Result<u32, TapeError> {
+        Ok(match self.node(index)? {
+            Node::Array { end, .. } | Node::Object { end, .. } => end,
+            _ => index + 1,
+        })
+    }
+
+    /// Decodes the whole tape (from the root) into `T`, as serde would
+    /// from the JSON it was made of.
+    pub fn deserialize<T: de::Deserialize<'a>>(&self) -> Result<T, TapeError> {
+        T::deserialize(At {
+            tape: *self,
+            index: 0,
+            depth: 0,
+        })
+    }
+
+    /// The tape as a JSON value again (tests, tools).
+    pub fn to_value(&self) -> Result<Value, TapeError> {
+        self.deserialize()
+    }
+}
+
+fn text(bytes: &[u8]) -> Result<&str, TapeError> {
+    std::str::from_utf8(bytes).map_err(|e| TapeError(format!("a string is not UTF-8: {e}")))
+}
+
+/// How deep containers may nest while decoding, as serde_json's default
+/// recursion limit: deeper input is an error, not a guest stack overflow.
+pub const MAX_DEPTH: u32 = 128;
+
+/// A serde `Deserializer` for the subtree at one node, `depth` containers deep.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    tape: Tape<'a>,
+    index: u32,
+    depth: u32,
+}
+
+impl<'de> Deserializer<'de> for At<'de> {
+    type Error = TapeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TapeError> {
+        let node = self.tape.node(self.index)?;
+        if matches!(node, Node::Array { .. } | Node::Object { .. }) && self.depth >= MAX_DEPTH {
+            return Err(TapeError(format!(
+                "containers nest more than {MAX_DEPTH} deep at node {}",
+                self.index
+            )));
+        }
+        match node {
+            Node::Null => visitor.visit_unit(),
+            Node::Bool(b) => visitor.visit_bool(b),
+            Node::UInt(n) => visitor.visit_u64(n),
+            Node::Int(n) => visitor.visit_i64(n),
+            Node::Float(n) => visitor.visit_f64(n),
+            Node::String(bytes) => visitor.visit_borrowed_str(text(bytes)?),
+            Node::Array { len, end } => visitor.visit_seq(Children {
+                tape: self.tape,
+                next: self.index + 1,
+                end,
+                left: len,
+                depth: self.depth + 1,
+            }),
+            Node::Object { len, end } => visitor.visit_map(Children {
+                tape: self.tape,
+                next: self.index + 1,
+                end,
+                left: len,
+                depth: self.depth + 1,
+            }),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TapeError> {
+        match self.tape.node(self.index)? {
+            Node::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, TapeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, TapeError> {
+        match self.tape.node(self.index)? {
+            // A unit variant: "Name".
+            Node::String(bytes) => visitor.visit_enum(text(bytes)?.into_deserializer()),
+            // {"Name": value}.
+            Node::Object { len: 1, .. } => visitor.visit_enum(Variant {
+                tape: self.tape,
+                index: self.index + 1,
+                depth: self.depth + 1,
+            }),
+            _ => Err(de::Error::custom(
+                "an enum must be a string or an object with one member",
+            )),
+        }
+    }
+
+    /// Skipping costs one node read, whatever the subtree holds.
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TapeError> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
+    }
+}
+
+/// The elements of an array or the members of an object.
+struct Children<'a> {
+    tape: Tape<'a>,
+    next: u32,
+    end: u32,
+    left: u32,
+    depth: u32,
+}
+
+impl<'a> Children<'a> {
+    fn take(&mut self) -> Result<Option<u32>, TapeError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        if self.next >= self.end {
+            return Err(TapeError(format!(
+                "a container's children run past its end at node {}",
+                self.end
+            )));
+        }
+        self.left -= 1;
+        let index = self.next;
+        self.next = self.tape.next(index)?;
+        Ok(Some(index))
+    }
+}
+
+impl<'de> SeqAccess<'de> for Children<'de> {
+    type Error = TapeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, TapeError> {
+        match self.take()? {
+            Some(index) => seed
+                .deserialize(At {
+                    tape: self.tape,
+                    index,
+                    depth: self.depth,
+                })
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left as usize)
+    }
+}
+
+impl<'de> MapAccess<'de> for Children<'de> {
+    type Error = TapeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, TapeError> {
+        // The key is read here; `next` still points at its value.
+        if self.left == 0 {
+            return Ok(None);
+        }
+        if self.next >= self.end {
+            return Err(TapeError(format!(
+                "an object's members run past its end at node {}",
+                self.end
+            )));
+        }
+        seed.deserialize(Key(self.tape.key(self.next)?)).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, TapeError> {
+        let index = self
+            .take()?
+            .ok_or_else(|| TapeError("a value without its key".to_owned()))?;
+        seed.deserialize(At {
+            tape: self.tape,
+            index,
+            depth: self.depth,
+        })
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left as usize)
+    }
+}
+
+/// An object member's key. Struct fields are matched on the key's bytes
+/// (no UTF-8 check for keys a view does not keep); keys kept as strings are
+/// checked.
+struct Key<'a>(&'a [u8]);
+
+impl<'de> Deserializer<'de> for Key<'de> {
+    type Error = TapeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TapeError> {
+        visitor.visit_borrowed_str(text(self.0)?)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TapeError> {
+        visitor.visit_borrowed_bytes(self.0)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TapeError> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum
+    }
+}
+
+/// `{"Variant": value}` for an externally tagged enum.
+struct Variant<'a> {
+    tape: Tape<'a>,
+    index: u32,
+    depth: u32,
+}
+
+impl<'de> de::EnumAccess<'de> for Variant<'de> {
+    type Error = TapeError;
+    type Variant = At<'de>;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, At<'de>), TapeError> {
+        let name = seed.deserialize(Key(self.tape.key(self.index)?))?;
+        Ok((
+            name,
+            At {
+                tape: self.tape,
+                index: self.index,
+                depth: self.depth,
+            },
+        ))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for At<'de> {
+    type Error = TapeError;
+
+    fn unit_variant(self) -> Result<(), TapeError> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, TapeError> {
+        seed.deserialize(self)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, TapeError> {
+        self.deserialize_any(visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, TapeError> {
+        self.deserialize_any(visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests;
