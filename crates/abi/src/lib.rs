@@ -1,4 +1,4 @@
-//! The wasm-validate policy ABI, version 1: the types that cross the boundary
+//! The wasm-validate policy ABI, versions 1 and 2: the types that cross the boundary
 //! between the host (crates/engine) and a policy module.
 //!
 //! The full contract (exports, imports, memory ownership, encodings) is written
@@ -6,7 +6,9 @@
 //! guest cannot disagree on them. It builds for the host and for
 //! `wasm32-unknown-unknown` and has no I/O.
 //!
-//! Wire encoding: every value here travels as UTF-8 JSON with camelCase keys.
+//! Wire encoding: the request is UTF-8 JSON in version 1 and a binary tape
+//! in version 2 ([`tape`]); the response and the metadata are UTF-8 JSON
+//! with camelCase keys in both.
 #![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
@@ -15,9 +17,14 @@ pub mod tape;
 
 pub use json_patch::{Patch, PatchOperation};
 
-/// The ABI version this crate describes. A module reports it through the
+/// The ABI version the SDK speaks: version 2, whose request is a binary
+/// tape ([`tape`]). A module reports its version through the
 /// [`exports::ABI_VERSION`] export and in [`Metadata::abi_version`].
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
+
+/// The ABI versions the host runs: 1 (JSON request) and 2 (tape request);
+/// the response is JSON in both (`docs/abi.md`).
+pub const SUPPORTED_ABI_VERSIONS: [u32; 2] = [1, 2];
 
 /// Name of the Wasm custom section that carries a policy's [`Metadata`] as JSON.
 pub const METADATA_SECTION: &str = "wasm-validate.metadata";
@@ -41,7 +48,8 @@ pub mod exports {
     /// `wv_alloc(len: i32) -> i32`: reserves `len` bytes that the host then
     /// fills with the request; returns the offset, or 0 when out of memory.
     pub const ALLOC: &str = "wv_alloc";
-    /// `wv_evaluate(ptr: i32, len: i32) -> i64`: evaluates the request at
+    /// `wv_evaluate(ptr: i32, len: i32) -> i64`: evaluates the request (JSON
+    /// in version 1, a [`crate::tape`] request in version 2) at
     /// `ptr..ptr+len` (ownership passes to the guest). Returns 0 for "allowed,
     /// nothing to report", else `(response_ptr << 32) | response_len` of a
     /// JSON [`crate::Response`] in the guest's memory.
@@ -135,7 +143,7 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Metadata {
-    /// Must equal [`ABI_VERSION`].
+    /// The ABI the module speaks: one of [`SUPPORTED_ABI_VERSIONS`].
     pub abi_version: u32,
     /// Unique name, lowercase with dashes, for example `disallow-host-namespaces`.
     pub name: String,

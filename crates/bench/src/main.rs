@@ -1,9 +1,10 @@
 //! `policy-bench [--object FILE] [--rounds N] [--round-ms MS] [--tsv]`:
 //! prints, for each built-in policy, microseconds per evaluation of the
-//! object (default `testdata/bench/typical-pod.yaml`) as Wasm in wasmi and
-//! natively, and their ratio. `--tsv` prints one tab-separated line per
-//! policy instead (name, applies, Wasm median/min/max, native
-//! median/min/max, fuel), which `cargo xtask bench` reads. Figures, not
+//! object (default `testdata/bench/typical-pod.yaml`) as Wasm in wasmi (ABI
+//! version 2), natively on the same tape, and natively on JSON (version 1),
+//! with the ratios. `--tsv` prints one tab-separated line per policy instead
+//! (name, applies, Wasm median/min/max, native tape median/min/max, native
+//! JSON median/min/max, fuel), which `cargo xtask bench` reads. Figures, not
 //! assertions; build with `--release`.
 #![forbid(unsafe_code)]
 
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
     if tsv {
         for f in &figures {
             println!(
-                "{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{:.3}\t{:.3}\t{:.3}\t{}",
+                "{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{}",
                 f.name,
                 f.applies,
                 f.wasm.median_us,
@@ -63,23 +64,28 @@ fn main() -> ExitCode {
                 f.native.median_us,
                 f.native.min_us,
                 f.native.max_us,
+                f.native_json.median_us,
+                f.native_json.min_us,
+                f.native_json.max_us,
                 f.fuel
             );
         }
         return ExitCode::SUCCESS;
     }
     println!(
-        "{:<40} {:>8} {:>12} {:>12} {:>8} {:>10}",
-        "policy", "applies", "Wasm us", "native us", "ratio", "fuel"
+        "{:<40} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8} {:>10}",
+        "policy", "applies", "Wasm us", "native us", "ratio", "JSON us", "ratio", "fuel"
     );
     for f in &figures {
         println!(
-            "{:<40} {:>8} {:>12.2} {:>12.3} {:>8.1} {:>10}",
+            "{:<40} {:>8} {:>10.2} {:>10.3} {:>8.1} {:>10.3} {:>8.1} {:>10}",
             f.name,
             f.applies,
             f.wasm.median_us,
             f.native.median_us,
             f.ratio(),
+            f.native_json.median_us,
+            f.ratio_to_json(),
             f.fuel
         );
     }

@@ -11,7 +11,7 @@ fn object(path: &str) -> Value {
 
 #[test]
 fn every_built_in_policy_has_its_native_entry_point() {
-    let native: Vec<&str> = NATIVE.iter().map(|(name, _)| *name).collect();
+    let native: Vec<&str> = NATIVE.iter().map(|(name, _, _)| *name).collect();
     let built_in: Vec<&str> = wasm_validate_builtin::catalog()
         .iter()
         .map(|m| m.name.as_str())
@@ -31,8 +31,9 @@ fn settings_satisfy_every_policy_that_requires_some() {
 }
 
 /// The benchmark compares like with like: for every policy, the Wasm module
-/// and the native code give the same answer on the benchmark's Pod, on a
-/// Pod every default policy accepts, and on a Service.
+/// and the native code (on the tape and on JSON) give the same answer on
+/// the benchmark's Pod, on a Pod every default policy accepts, and on a
+/// Service.
 #[test]
 fn wasm_and_native_answer_alike() {
     let engine = Engine::default();
@@ -44,12 +45,19 @@ fn wasm_and_native_answer_alike() {
         service,
     ];
     let mut denials = 0;
-    for &(name, native) in NATIVE {
+    for &(name, native_json, native) in NATIVE {
         let policy = load(&engine, name);
         for object in &objects {
-            let request = request(object, &settings_for(name));
-            let wasm = engine.evaluate(&policy, &request).unwrap().response;
-            assert_eq!(wasm, native(&request), "{name} on {}", object["kind"]);
+            let json = request(object, &settings_for(name));
+            let tape = tape_request(object, &settings_for(name));
+            let wasm = engine.evaluate(&policy, &tape).unwrap().response;
+            assert_eq!(wasm, native(&tape), "{name} on {}", object["kind"]);
+            assert_eq!(wasm, native_json(&json), "{name} on {}", object["kind"]);
+            assert_eq!(
+                engine.evaluate(&policy, &json).unwrap().response,
+                wasm,
+                "{name}: the engine converts JSON for a version 2 module"
+            );
             assert!(wasm.error.is_none(), "{name}: {:?}", wasm.error);
             denials += usize::from(!wasm.allowed);
         }

@@ -123,9 +123,10 @@ pub struct PolicyArgs {
     /// settings for a built-in policy also selects it. Repeatable.
     #[arg(long = "settings", value_name = "NAME=VALUE")]
     pub settings: Vec<String>,
-    /// Fuel (deterministic instruction budget) per evaluation [default:
-    /// the configuration's `defaults.fuel`, else 100000000]. A policy's own
-    /// `fuel` in the configuration wins.
+    /// Fuel (deterministic instruction budget) per evaluation, an exact cap
+    /// [default: the configuration's `defaults.fuel`, else 100000000 plus
+    /// 1000 per byte of the request, so that large objects are not cut
+    /// short]. A policy's own `fuel` in the configuration wins.
     #[arg(long, value_name = "UNITS")]
     pub fuel: Option<u64>,
     /// Linear memory cap per evaluation, in MiB [default: the

@@ -644,11 +644,17 @@ pub fn build_policy_set(
                 .into()
         };
         let defaults = Limits::default();
-        let fuel = spec
+        // Fuel given anywhere is an exact cap; the default grows with the
+        // request's size (Limits::fuel_per_request_byte).
+        let explicit_fuel = spec
             .and_then(|s| s.fuel)
             .or(command_line.fuel)
-            .or(file.defaults.fuel)
-            .unwrap_or(defaults.fuel);
+            .or(file.defaults.fuel);
+        let fuel = explicit_fuel.unwrap_or(defaults.fuel);
+        let fuel_per_request_byte = match explicit_fuel {
+            Some(_) => 0,
+            None => defaults.fuel_per_request_byte,
+        };
         let memory = spec
             .and_then(|s| s.memory_limit)
             .or(command_line.memory_limit)
@@ -656,6 +662,7 @@ pub fn build_policy_set(
             .map_or(defaults.memory_bytes, |mib| mib.saturating_mul(1 << 20));
         let limits = Limits {
             fuel,
+            fuel_per_request_byte,
             memory_bytes: memory,
             ..defaults
         };

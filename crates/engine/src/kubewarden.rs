@@ -328,7 +328,7 @@ fn translated(
     references: Vec<String>,
 ) -> Metadata {
     Metadata {
-        abi_version: abi::ABI_VERSION,
+        abi_version: 1,
         name,
         description,
         severity,

@@ -33,9 +33,20 @@ use wasmi::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Fuel: wasmi's deterministic instruction budget; roughly one unit per
-    /// executed Wasm instruction. Default 100,000,000 (a typical evaluation
-    /// uses well under 1,000,000).
+    /// executed Wasm instruction. The budget of one evaluation is
+    /// [`Limits::fuel_for`] the request's size: this base plus
+    /// [`Limits::fuel_per_request_byte`] for each byte. Default 100,000,000
+    /// (a typical evaluation uses well under 1,000,000).
     pub fuel: u64,
+    /// Fuel added to the budget for each byte of the request (its JSON for
+    /// ABI version 1 and Kubewarden policies, its tape for version 2), so
+    /// that a policy that decodes what it is given is not stopped on a
+    /// large legitimate object (a 1 MB CRD) while an endless loop still is.
+    /// Default 1,000 (decoding JSON in the interpreter costs about 100 to
+    /// 300 fuel per byte, docs/abi.md); 0 when the fuel is given
+    /// explicitly (`--fuel`, `fuel:` in the configuration), which is then
+    /// an exact cap.
+    pub fuel_per_request_byte: u64,
     /// Maximum size of the linear memory in bytes. Default 64 MiB.
     pub memory_bytes: usize,
     /// Maximum number of elements of any table. Default 10,000.
@@ -47,10 +58,34 @@ pub struct Limits {
     pub log_bytes: usize,
 }
 
+impl Limits {
+    /// The fuel budget of one evaluation whose request is `request_bytes`
+    /// long: `fuel + fuel_per_request_byte × request_bytes`, saturating.
+    /// With the defaults, a 1 MB object gets about 1.1 billion units
+    /// (about 1.4 s of interpretation here); the reading limits bound the
+    /// request (32 MiB documents).
+    pub fn fuel_for(&self, request_bytes: usize) -> u64 {
+        self.fuel.saturating_add(
+            self.fuel_per_request_byte
+                .saturating_mul(request_bytes as u64),
+        )
+    }
+
+    /// These limits for one request: the fuel set to its budget.
+    fn for_request(&self, request_bytes: usize) -> Limits {
+        Limits {
+            fuel: self.fuel_for(request_bytes),
+            fuel_per_request_byte: 0,
+            ..*self
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             fuel: 100_000_000,
+            fuel_per_request_byte: 1_000,
             memory_bytes: 64 << 20,
             table_elements: 10_000,
             response_bytes: 16 << 20,
@@ -213,7 +248,7 @@ pub struct Evaluation {
 /// The protocol a policy module speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// wasm-validate's ABI v1 (`docs/abi.md`).
+    /// wasm-validate's own ABI, version 1 or 2 (`docs/abi.md`).
     Native,
     /// Kubewarden's waPC protocol (`docs/kubewarden.md`).
     Kubewarden,
@@ -264,6 +299,16 @@ impl Policy {
         match self.kubewarden {
             Some(_) => Protocol::Kubewarden,
             None => Protocol::Native,
+        }
+    }
+
+    /// The ABI version the module speaks (`abiVersion` in its metadata):
+    /// 1 takes JSON requests, 2 tape requests (`docs/abi.md`). Kubewarden
+    /// modules count as 1 (they take JSON).
+    pub fn abi_version(&self) -> u32 {
+        match self.kubewarden {
+            Some(_) => 1,
+            None => self.metadata.abi_version,
         }
     }
 
@@ -565,7 +610,7 @@ impl Engine {
         payload: &[u8],
         context: &Context,
     ) -> Result<(Vec<u8>, Evaluation), EvalError> {
-        let limits = policy.limits;
+        let limits = policy.limits.for_request(payload.len());
         let info = policy.kubewarden.as_ref().expect("a Kubewarden policy");
         let mut store = self.store(
             &limits,
@@ -642,9 +687,11 @@ impl Engine {
         }
     }
 
-    /// Runs one request (the JSON bytes of an ABI `Request`) through a policy
-    /// in a fresh store and instance, under the policy's limits, with no
-    /// other resources to look up ([`Engine::evaluate_in`]).
+    /// Runs one request through a policy in a fresh store and instance,
+    /// under the policy's limits, with no other resources to look up
+    /// ([`Engine::evaluate_in`]). `request` is the JSON of an ABI `Request`
+    /// (`{"operation", "settings", "object"}`), or a version 2 request
+    /// ([`abi::tape::request`]) for a version 2 module.
     pub fn evaluate(&self, policy: &Policy, request: &[u8]) -> Result<Evaluation, EvalError> {
         self.evaluate_in(policy, request, &Context::default())
     }
@@ -653,12 +700,38 @@ impl Engine {
     /// lookups of context-aware Kubewarden policies. A Kubewarden policy
     /// receives the request's object and settings as a CREATE admission
     /// request, and its answer is translated into a [`Response`].
+    ///
+    /// The request's form follows [`Policy::abi_version`]: a version 2
+    /// module is given a version 2 request as it is and JSON after
+    /// converting it ([`abi::tape::request_from_json`]; callers on a hot
+    /// path encode the object once and pass version 2 requests); version 1
+    /// and Kubewarden modules take JSON only, and a version 2 request for
+    /// them is an error ([`EvalError::Trap`], a host mistake).
     pub fn evaluate_in(
         &self,
         policy: &Policy,
         request: &[u8],
         context: &Context,
     ) -> Result<Evaluation, EvalError> {
+        let converted;
+        let request = match (policy.abi_version(), abi::tape::is_request(request)) {
+            (2, false) => {
+                let json: serde_json::Value = serde_json::from_slice(request).map_err(|e| {
+                    EvalError::Trap(format!("the host sent an invalid request: {e}"))
+                })?;
+                converted = abi::tape::request_from_json(&json).map_err(|e| {
+                    EvalError::Trap(format!("the host sent an invalid request: {e}"))
+                })?;
+                &converted[..]
+            }
+            (2, true) => request,
+            (version, true) => {
+                return Err(EvalError::Trap(format!(
+                    "the host sent an ABI version 2 request to a module that speaks version {version}"
+                )));
+            }
+            (_, false) => request,
+        };
         if policy.kubewarden.is_some() {
             let request: serde_json::Value = serde_json::from_slice(request)
                 .map_err(|e| EvalError::Trap(format!("the host sent an invalid request: {e}")))?;
@@ -669,7 +742,7 @@ impl Engine {
                 kubewarden::decode_validate(&answer, &request["object"], policy.metadata.mutating)?;
             return Ok(evaluation);
         }
-        let limits = policy.limits;
+        let limits = policy.limits.for_request(request.len());
         let mut store = self.store(&limits, kubewarden::WapcState::default())?;
         let classify = |error: wasmi::Error| self.classify(error, &limits);
 
@@ -823,11 +896,11 @@ fn read_metadata(module: &Module) -> Result<Metadata, LoadError> {
     }
     let metadata: Metadata = serde_json::from_slice(section.data())
         .map_err(|e| LoadError::Metadata(format!("invalid JSON metadata: {e}")))?;
-    if metadata.abi_version != abi::ABI_VERSION {
+    if !abi::SUPPORTED_ABI_VERSIONS.contains(&metadata.abi_version) {
         return Err(LoadError::Metadata(format!(
-            "ABI version {} is not supported (this host speaks version {})",
+            "ABI version {} is not supported (this host speaks versions {:?})",
             metadata.abi_version,
-            abi::ABI_VERSION
+            abi::SUPPORTED_ABI_VERSIONS
         )));
     }
     if metadata.name.is_empty()

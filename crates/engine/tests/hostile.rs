@@ -55,10 +55,12 @@ fn log_calls_reach_the_host() {
     assert_eq!(evaluation.logs[0].message, "hello from the policy");
 }
 
-/// The default limits with a budget of `fuel` units.
+/// The default limits with an exact budget of `fuel` units (as `--fuel`
+/// gives: nothing added per byte of the request).
 fn with_fuel(fuel: u64) -> Limits {
     Limits {
         fuel,
+        fuel_per_request_byte: 0,
         ..Limits::default()
     }
 }
@@ -457,4 +459,112 @@ fn hostile_kubewarden_guests_give_precise_errors() {
         matches!(&error, EvalError::MalformedResponse(m) if m.contains("not a Kubewarden validation response")),
         "{error}"
     );
+}
+
+/// The default budget is the base plus 1,000 fuel per byte of the
+/// request, so an endless loop stops later on a larger object but still
+/// stops; an explicit budget is exact whatever the request's size.
+#[test]
+fn the_default_fuel_budget_grows_with_the_request() {
+    let engine = Engine::default();
+    let policy = engine
+        .load(&wat("infinite-loop"), Limits::default())
+        .unwrap();
+    let expected = Limits::default().fuel + 1_000 * REQUEST.len() as u64;
+    assert_eq!(Limits::default().fuel_for(REQUEST.len()), expected);
+    assert_eq!(
+        engine.evaluate(&policy, REQUEST).unwrap_err(),
+        EvalError::OutOfFuel(expected)
+    );
+    let exact = engine
+        .load(&wat("infinite-loop"), with_fuel(3_000_000))
+        .unwrap();
+    assert_eq!(
+        engine.evaluate(&exact, REQUEST).unwrap_err(),
+        EvalError::OutOfFuel(3_000_000)
+    );
+}
+
+/// A version 2 request for REQUEST's object, as the pipeline sends it.
+fn tape_request(object: &serde_json::Value) -> Vec<u8> {
+    use wasm_validate_abi::{Operation, tape};
+    tape::request(
+        Operation::Create,
+        &tape::encode(&serde_json::json!({})),
+        &tape::encode(object),
+        None,
+    )
+}
+
+/// A version 2 module written by hand from docs/abi.md's layout reads the
+/// tape the host writes: it finds `kind` among the root's members by
+/// skipping subtrees, whatever comes before it.
+#[test]
+fn a_hand_written_version_2_module_reads_the_tape() {
+    let engine = Engine::default();
+    let policy = load(&engine, "v2-kind-reader");
+    assert_eq!(policy.abi_version(), 2);
+    let pod = serde_json::json!({"apiVersion": "v1",
+        "metadata": {"name": "p", "labels": {"kind": "Pod"}, "annotations": {"a": "b"}},
+        "spec": {"containers": [{"name": "kind", "image": "Pod"}]}, "kind": "Pod"});
+    let denied = engine.evaluate(&policy, &tape_request(&pod)).unwrap();
+    assert!(!denied.response.allowed);
+    assert_eq!(
+        denied.response.violations[0].message,
+        "a Pod, read from the tape"
+    );
+    let mut service = pod.clone();
+    service["kind"] = "Service".into();
+    assert!(
+        engine
+            .evaluate(&policy, &tape_request(&service))
+            .unwrap()
+            .response
+            .allowed
+    );
+    // JSON handed to a version 2 module is converted by the engine.
+    assert!(!engine.evaluate(&policy, REQUEST).unwrap().response.allowed);
+    // A version 2 request handed to a version 1 module is refused.
+    let v1 = load(&engine, "deny-all");
+    assert!(matches!(
+        engine.evaluate(&v1, &tape_request(&pod)).unwrap_err(),
+        EvalError::Trap(m) if m.contains("version 2 request")
+    ));
+}
+
+/// Version 2 guests that misread the tape: reading past it, believing a
+/// count a thousand times too large, asking for a node that does not
+/// exist. Each is an error result for that evaluation, and the engine
+/// goes on (evaluate_error checks a healthy module afterwards).
+#[test]
+fn version_2_guests_that_misread_the_tape_are_errors() {
+    for name in [
+        "v2-reads-past-tape",
+        "v2-lies-about-lengths",
+        "v2-missing-node",
+    ] {
+        assert_eq!(
+            evaluate_error(name, Limits::default()),
+            EvalError::OutOfBounds,
+            "{name}"
+        );
+    }
+}
+
+/// A guest that overwrites the request it was given changes nothing the
+/// host or the next evaluation sees: the module traps if its request does
+/// not start with the magic, so three evaluations in a row prove each got
+/// a fresh instance and an intact request.
+#[test]
+fn a_guest_that_writes_into_the_tape_harms_nothing() {
+    let engine = Engine::default();
+    let policy = load(&engine, "v2-writes-tape");
+    let object = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
+    let request = tape_request(&object);
+    let copy = request.clone();
+    for _ in 0..3 {
+        let evaluation = engine.evaluate(&policy, &request).unwrap();
+        assert_eq!(evaluation.response.violations[0].message, "saw a tape");
+    }
+    assert_eq!(request, copy);
 }

@@ -28,7 +28,7 @@ pub use scope::{
 };
 
 use serde_json::Value;
-use wasm_validate_abi::{Patch, Violation};
+use wasm_validate_abi::{Operation, Patch, Violation, tape};
 use wasm_validate_engine::{Context, Engine, Evaluation, LogRecord, Policy, Protocol};
 use wasm_validate_manifest::{HELM_POSTRENDER_FILENAME, Resource};
 
@@ -51,17 +51,24 @@ pub struct ConfiguredPolicy {
     /// It does not run on resources any of these filters select.
     pub exclude: Vec<ResourceFilter>,
     request_prefix: Vec<u8>,
+    settings_tape: Vec<u8>,
 }
 
 impl ConfiguredPolicy {
     /// Pairs a policy with its settings, without checking them against the
-    /// policy's schema (see [`ConfiguredPolicy::configure`]). The request
-    /// prefix (`{"operation":"CREATE","settings":...,"object":`) is encoded
-    /// once here.
+    /// policy's schema (see [`ConfiguredPolicy::configure`]). The settings
+    /// are encoded once here, in the form the policy's ABI takes: the JSON
+    /// request prefix (`{"operation":"CREATE","settings":...,"object":`)
+    /// for version 1 and Kubewarden modules, a tape section for version 2.
     pub fn new(policy: Policy, settings: Value) -> Self {
-        let mut request_prefix = br#"{"operation":"CREATE","settings":"#.to_vec();
-        serde_json::to_writer(&mut request_prefix, &settings).expect("a JSON value encodes");
-        request_prefix.extend_from_slice(br#","object":"#);
+        let (mut request_prefix, mut settings_tape) = (Vec::new(), Vec::new());
+        if policy.abi_version() == 2 {
+            settings_tape = tape::encode(&settings);
+        } else {
+            request_prefix = br#"{"operation":"CREATE","settings":"#.to_vec();
+            serde_json::to_writer(&mut request_prefix, &settings).expect("a JSON value encodes");
+            request_prefix.extend_from_slice(br#","object":"#);
+        }
         ConfiguredPolicy {
             id: policy.name().to_owned(),
             policy,
@@ -70,6 +77,7 @@ impl ConfiguredPolicy {
             include: None,
             exclude: Vec::new(),
             request_prefix,
+            settings_tape,
         }
     }
 
@@ -325,15 +333,15 @@ pub fn evaluate_resource(
         .iter()
         .partition(|&&index| set.policies[index].policy.metadata().mutating);
     let mut results = Vec::with_capacity(applicable.len());
-    let mut encoded: Option<Vec<u8>> = None;
+    let mut encoded = Encoded::default();
     for index in mutating {
-        let object = encoded.get_or_insert_with(|| encode(&resource.object));
+        encoded.prepare(&resource.object, [&set.policies[index]]);
         let mut result = evaluate_one(
             engine,
             set,
             index,
             resource,
-            object,
+            &encoded,
             annotation.as_ref(),
             context,
         );
@@ -345,7 +353,7 @@ pub fn evaluate_resource(
                     resource.object = patched;
                     resource.modified = true;
                     result.patch_applied = true;
-                    encoded = None;
+                    encoded = Encoded::default();
                 }
                 Err(message) => {
                     result.outcome = Outcome::Error(message);
@@ -356,15 +364,18 @@ pub fn evaluate_resource(
         results.push(result);
     }
     if !validating.is_empty() {
-        let object = encoded.unwrap_or_else(|| encode(&resource.object));
-        let resource = &*resource;
+        encoded.prepare(
+            &resource.object,
+            validating.iter().map(|&index| &set.policies[index]),
+        );
+        let (resource, encoded) = (&*resource, &encoded);
         let one = |&index: &usize| {
             evaluate_one(
                 engine,
                 set,
                 index,
                 resource,
-                &object,
+                encoded,
                 annotation.as_ref(),
                 context,
             )
@@ -379,27 +390,62 @@ pub fn evaluate_resource(
     results
 }
 
-/// The object's JSON, as every policy's request embeds it.
-fn encode(object: &Value) -> Vec<u8> {
-    serde_json::to_vec(object).expect("a JSON value encodes")
+/// A resource's object encoded for the policies that read it: its JSON (ABI
+/// version 1 and Kubewarden modules) and its tape (version 2), each made at
+/// most once per state of the object and shared by every policy.
+#[derive(Default)]
+struct Encoded {
+    json: Option<Vec<u8>>,
+    tape: Option<Vec<u8>>,
 }
 
-/// One policy on one resource (its object encoded as `object`), with the
+impl Encoded {
+    /// Makes the forms that `policies` need and are not made yet.
+    fn prepare<'a>(
+        &mut self,
+        object: &Value,
+        policies: impl IntoIterator<Item = &'a ConfiguredPolicy>,
+    ) {
+        for configured in policies {
+            if configured.policy.abi_version() == 2 {
+                self.tape.get_or_insert_with(|| tape::encode(object));
+            } else {
+                self.json.get_or_insert_with(|| {
+                    serde_json::to_vec(object).expect("a JSON value encodes")
+                });
+            }
+        }
+    }
+
+    /// The request for one policy: its settings and the object, in the
+    /// form its ABI takes ([`Encoded::prepare`] made it).
+    fn request(&self, configured: &ConfiguredPolicy) -> Vec<u8> {
+        if configured.policy.abi_version() == 2 {
+            let object = self.tape.as_deref().expect("prepared");
+            return tape::request(Operation::Create, &configured.settings_tape, object, None);
+        }
+        let object = self.json.as_deref().expect("prepared");
+        let mut request = Vec::with_capacity(configured.request_prefix.len() + object.len() + 1);
+        request.extend_from_slice(&configured.request_prefix);
+        request.extend_from_slice(object);
+        request.push(b'}');
+        request
+    }
+}
+
+/// One policy on one resource (its object encoded in `encoded`), with the
 /// exemptions that concern it applied; a patch is returned, not applied.
 fn evaluate_one(
     engine: &Engine,
     set: &PolicySet,
     index: usize,
     resource: &Resource,
-    object: &[u8],
+    encoded: &Encoded,
     annotation: Option<&(Vec<String>, Option<String>)>,
     context: &Context,
 ) -> PolicyResult {
     let configured = &set.policies[index];
-    let mut request = Vec::with_capacity(configured.request_prefix.len() + object.len() + 1);
-    request.extend_from_slice(&configured.request_prefix);
-    request.extend_from_slice(object);
-    request.push(b'}');
+    let request = encoded.request(configured);
     let mut result = match engine.evaluate_in(&configured.policy, &request, context) {
         Ok(evaluation) => from_evaluation(index, evaluation),
         Err(error) => PolicyResult {

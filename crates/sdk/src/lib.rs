@@ -11,13 +11,15 @@
 //! export_policy!(metadata = include_str!("../metadata.json"), evaluate = evaluate);
 //! ```
 //!
-//! On wasm32 the macro exports `wv_abi_version`, `wv_alloc` and `wv_evaluate`
-//! and embeds the metadata in the `wasm-validate.metadata` custom section
-//! (see `docs/abi.md`). On other targets it only defines `METADATA_JSON` and
-//! `evaluate_json`, so the same logic can be tested and benchmarked natively.
+//! On wasm32 the macro exports `wv_abi_version` (2), `wv_alloc` and
+//! `wv_evaluate` and embeds the metadata in the `wasm-validate.metadata`
+//! custom section (see `docs/abi.md`). On other targets it only defines
+//! `METADATA_JSON`, `evaluate_json` and `evaluate_tape`, so the same logic
+//! can be tested and benchmarked natively.
 //!
-//! [`Object`] and [`PodSpec`] decode only the fields policies read; everything
-//! else in the request is skipped without being allocated.
+//! The request arrives as the host's tape (ABI version 2), decoded in
+//! place: [`Object`] and [`PodSpec`] read only the fields policies use, and
+//! every other subtree is skipped in one step, without being read.
 
 pub mod pss;
 pub mod workload;
@@ -80,6 +82,23 @@ where
     F: Fn(&Request<S, O>) -> Response,
 {
     match serde_json::from_slice::<Request<S, O>>(request) {
+        Ok(request) => evaluate(&request),
+        Err(error) => Response::error(format!("cannot decode the request: {error}")),
+    }
+}
+
+/// Decodes an ABI version 2 request (the host's tape, `docs/abi.md`) into
+/// the typed settings and object view in place, runs `evaluate` and returns
+/// the response. A malformed request or a value that does not fit the view
+/// becomes an error response naming the problem. This is what `wv_evaluate`
+/// runs on wasm32 and what native benchmarks of the v2 path call.
+pub fn evaluate_tape<'a, S, O, F>(request: &'a [u8], evaluate: F) -> Response
+where
+    S: serde::Deserialize<'a>,
+    O: serde::Deserialize<'a>,
+    F: Fn(&Request<S, O>) -> Response,
+{
+    match abi::tape::RequestView::parse(request).and_then(|view| view.decode::<S, O>()) {
         Ok(request) => evaluate(&request),
         Err(error) => Response::error(format!("cannot decode the request: {error}")),
     }
@@ -205,13 +224,14 @@ mod guest {
         ptr as i32
     }
 
-    /// Takes back the buffer from [`alloc`], evaluates it, and leaks the
-    /// response for the host to read (the host discards the whole instance
-    /// after the call, so nothing is freed by hand).
+    /// Takes back the buffer from [`alloc`], evaluates the version 2
+    /// request in it in place, and leaks the response for the host to read
+    /// (the host discards the whole instance after the call, so nothing is
+    /// freed by hand).
     pub fn evaluate<S, O, F>(ptr: i32, len: i32, f: F) -> i64
     where
-        S: serde::de::DeserializeOwned,
-        O: serde::de::DeserializeOwned,
+        S: for<'a> serde::Deserialize<'a>,
+        O: for<'a> serde::Deserialize<'a>,
         F: Fn(&Request<S, O>) -> Response,
     {
         let len = len as usize;
@@ -219,7 +239,7 @@ mod guest {
         // reserved (capacity == length == len); the host wrote into that buffer
         // and passes ownership back with this call, once.
         let request = unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) };
-        let response = crate::evaluate_json(&request, f);
+        let response = crate::evaluate_tape(&request, f);
         drop(request);
         if response.is_plain_allow() {
             return 0;
@@ -242,17 +262,26 @@ mod guest {
 ///
 /// The evaluate function has the shape `fn(&Request<S, O>) -> Response` with
 /// `S` the settings type and `O` the object view (usually [`Object`]).
-/// Defines `pub const METADATA_JSON: &str` and
-/// `pub fn evaluate_json(request: &[u8]) -> Response` on every target.
+/// Defines `pub const METADATA_JSON: &str`,
+/// `pub fn evaluate_json(request: &[u8]) -> Response` (version 1 JSON) and
+/// `pub fn evaluate_tape(request: &[u8]) -> Response` (version 2) on every
+/// target; on wasm32 `wv_evaluate` reads version 2 requests.
 #[macro_export]
 macro_rules! export_policy {
     (metadata = $metadata:expr, evaluate = $evaluate:path $(,)?) => {
         /// The policy's metadata as JSON (also embedded in the Wasm custom section).
         pub const METADATA_JSON: &str = $metadata;
 
-        /// Decodes a JSON request and evaluates it natively (tests, benchmarks).
+        /// Decodes a JSON request (ABI version 1) and evaluates it natively
+        /// (tests, benchmarks).
         pub fn evaluate_json(request: &[u8]) -> $crate::Response {
             $crate::evaluate_json(request, $evaluate)
+        }
+
+        /// Reads a version 2 request (the host's tape) and evaluates it
+        /// natively: what the module runs, compiled for the host (benchmarks).
+        pub fn evaluate_tape(request: &[u8]) -> $crate::Response {
+            $crate::evaluate_tape(request, $evaluate)
         }
 
         // SAFETY: the unsafe attributes name the ABI's exports and its

@@ -239,3 +239,27 @@ fn nesting_deeper_than_the_limit_is_an_error() {
         .unwrap_err();
     assert!(error.0.contains("nest more than 128"), "{error}");
 }
+
+/// docs/abi.md's worked example, byte for byte.
+#[test]
+fn the_documented_example_is_what_the_encoder_writes() {
+    let bytes = encode(&json!({"kind": "Pod", "spec": {"hostPID": true}}));
+    let words: Vec<u32> = bytes
+        .chunks(4)
+        .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
+        .collect();
+    assert_eq!(bytes.len(), 128);
+    assert_eq!(&words[..4], [4, 3, 18, 0]);
+    assert_eq!(
+        &words[4..20],
+        [
+            8, NO_KEY, 2, 4, //
+            6, 0, 4, 3, //
+            8, 1, 1, 4, //
+            2, 2, 0, 0,
+        ]
+    );
+    assert_eq!(&words[20..26], [0, 4, 7, 4, 11, 7]);
+    assert_eq!(&bytes[104..122], b"kindPodspechostPID");
+    assert!(bytes[122..].iter().all(|&b| b == 0));
+}
