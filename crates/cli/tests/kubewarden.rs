@@ -328,3 +328,48 @@ fn the_same_verdicts_as_the_native_policy() {
     assert!(native.iter().any(|(_, r)| r == "fail"));
     assert_eq!(native, kubewarden);
 }
+
+/// The largest object in testdata/real, argo-cd's applicationsets CRD (1 MB
+/// of YAML, 346 KB of JSON), through a waPC module whose cost grows with
+/// the request as a policy that decodes it does
+/// (testdata/wat/kubewarden-reads-every-byte.wat, about 300 fuel per byte):
+/// the default budget grows with the request (100,000,000 fuel plus 1,000
+/// per byte) and it passes; the old fixed default of 100,000,000 (now only
+/// as an explicit cap) stops it.
+#[test]
+fn the_default_fuel_budget_fits_a_large_crd() {
+    let text = std::fs::read_to_string(root().join("testdata/real/argo-cd-install.yaml")).unwrap();
+    let crd: Value = text
+        .split("\n---")
+        .map(|document| serde_yaml::from_str::<Value>(document).unwrap_or(Value::Null))
+        .find(|o| o["metadata"]["name"] == "applicationsets.argoproj.io")
+        .unwrap();
+    let request = request(&crd, json!({}));
+    assert!(request.len() > 300_000, "{}", request.len());
+    let module =
+        std::fs::read(root().join("testdata/wat/kubewarden-reads-every-byte.wat")).unwrap();
+    let engine = Engine::default();
+    let policy = engine.load(&module, Limits::default()).unwrap();
+    let evaluation = engine.evaluate(&policy, &request).unwrap();
+    assert!(evaluation.response.allowed);
+    assert!(
+        evaluation.fuel_used > 100_000_000,
+        "the old default would have been enough: {}",
+        evaluation.fuel_used
+    );
+    assert!(evaluation.fuel_used < Limits::default().fuel_for(request.len()));
+    let capped = engine
+        .load(
+            &module,
+            Limits {
+                fuel: 100_000_000,
+                fuel_per_request_byte: 0,
+                ..Limits::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        engine.evaluate(&capped, &request).unwrap_err(),
+        EvalError::OutOfFuel(100_000_000)
+    );
+}
