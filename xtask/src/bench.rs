@@ -367,10 +367,7 @@ pub fn bench(options: &Options) -> Result<(), String> {
     let lines = policy_lines(&root.join("target/release/policy-bench"))?;
     let mut ratios: Vec<f64> = lines.iter().map(|l| l.wasm[0] / l.native[0]).collect();
     let median_ratio = measure::median(&mut ratios);
-    let mut ratios_json: Vec<f64> = lines
-        .iter()
-        .map(|l| l.wasm[0] / l.native_json[0])
-        .collect();
+    let mut ratios_json: Vec<f64> = lines.iter().map(|l| l.wasm[0] / l.native_json[0]).collect();
     let median_ratio_json = measure::median(&mut ratios_json);
     let mut applying: Vec<f64> = lines
         .iter()
