@@ -12,9 +12,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 use wasm_validate_engine::{Context, Engine, EvalError, Limits, LoadError, Protocol};
 
-#[path = "../../builtin/policy_build.rs"]
-#[allow(dead_code)]
-mod policy_build;
+use crate::policy_build;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,9 +1,7 @@
 //! `--profile`, `--settings` and the restricted fixes, through the
 //! `wasm-validate` binary as a user runs it.
 
-mod common;
-
-use common::{json, run};
+use crate::common::{json, run};
 
 /// The policies with a `fail` result, in report order.
 fn failed(report: &serde_json::Value) -> Vec<&str> {

@@ -16,12 +16,11 @@
 //! What reaches the controlling terminal is observed through a real
 //! pseudo-terminal: `script` (util-linux) gives the command one.
 
-mod common;
-
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::root;
+use crate::common::root;
 use serde_json::Value;
 use wasm_validate_manifest::split;
 

@@ -2,9 +2,7 @@
 //! that validates against the official SARIF 2.1.0 JSON Schema kept in
 //! `testdata/schemas`.
 
-mod common;
-
-use common::{json, root, run};
+use crate::common::{json, root, run};
 
 fn sarif_schema() -> jsonschema::Validator {
     let text = std::fs::read_to_string(root().join("testdata/schemas/sarif-2.1.0.json")).unwrap();

@@ -4,12 +4,10 @@
 //! to that stream, discovery of `wasm-validate.yaml`, and configuration
 //! errors (exit 2, file, line and key in the message).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{json, policy_names, root, run};
+use crate::common::{json, policy_names, root, run};
 use serde_json::Value;
 
 const HELM3: &str = "testdata/real/cert-manager.helm3-post-render-stdin.yaml";

@@ -1,9 +1,7 @@
 //! `wasm-validate check` on the real manifests of `testdata/real`, on the
 //! fixtures, and on bad input and hostile policies.
 
-mod common;
-
-use common::{json, policy_names, root, run};
+use crate::common::{json, policy_names, root, run};
 
 /// insta snapshots of the JSON results of `check` on each file of
 /// `testdata/real` and `testdata/fixtures`, with the built-in policies.

@@ -4,12 +4,11 @@
 //! the public key, with an empty environment (no network, no cache, no
 //! HOME). Tampering is made by rewriting the archive.
 
-mod common;
-
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::root;
+use crate::common::root;
 use serde_json::Value;
 use wasm_validate_bundle::{MANIFEST, SIGNATURE, pack, unpack};
 

@@ -3,11 +3,9 @@
 //! release on stdout, a non-zero exit to stop the release. The streams are the
 //! real cert-manager renders of `testdata/real` (Helm 3 and Helm 4).
 
-mod common;
-#[path = "../../manifest/tests/support/hostile.rs"]
-mod hostile;
+use crate::hostile;
 
-use common::{root, run};
+use crate::common::{root, run};
 use serde_json::Value;
 use wasm_validate_manifest::split;
 

@@ -2,9 +2,8 @@
 //! (`policies/*/tests/wasm-validate-test.yaml`), with their snapshots, as a
 //! policy author would run it in CI.
 
-mod common;
-
-use common::run;
+use crate::common;
+use crate::common::run;
 
 #[test]
 fn the_builtin_suites_pass_with_their_snapshots() {
