@@ -1,5 +1,5 @@
 //! Hostile manifests, generated: shared by `crates/manifest`'s tests,
-//! `crates/cli/tests/post_render.rs` and `cargo xtask hostile` (each
+//! `crates/cli/tests/it/post_render.rs` and `cargo xtask hostile` (each
 //! includes this file by path and uses what it needs).
 #![allow(dead_code)]
 

@@ -2,11 +2,9 @@
 //! `kubernetes-client`, installed by `.ci/run`) finds `kubectl-wasm_validate`
 //! on PATH and runs it as `kubectl wasm-validate`.
 
-mod common;
-
 use std::process::{Command, Output};
 
-use common::{kubectl_installed, path_with_plugin, plugin_binary as plugin, root};
+use crate::common::{kubectl_installed, path_with_plugin, plugin_binary as plugin, root};
 
 /// kubectl, with the plugin's folder first on PATH; `None` when kubectl is
 /// not installed outside CI.

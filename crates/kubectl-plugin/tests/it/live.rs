@@ -7,13 +7,11 @@
 //! `-l` and `--chunk-size` are exercised, directly and through a real
 //! kubectl.
 
-mod common;
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::{kubectl_installed, path_with_plugin, root};
+use crate::common::{kubectl_installed, path_with_plugin, root};
 
 use serde_json::Value;
 use wasm_validate_test_apiserver::{ApiServer, demo_cluster, write_kubeconfig};

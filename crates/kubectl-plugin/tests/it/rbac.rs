@@ -3,12 +3,10 @@
 //! rules name (and on nothing else), and the krew manifest installs the
 //! binary kubectl looks for.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use common::{plugin_binary, root};
+use crate::common::{plugin_binary, root};
 use serde_json::Value;
 
 /// The built-in Kubernetes types a policy rule can name: (group, kind,

@@ -1,0 +1,7 @@
+//! `kubectl-wasm_validate`'s integration tests, one test binary (each extra
+//! binary re-links the whole dependency graph): a module per topic.
+
+mod common;
+mod kubectl;
+mod live;
+mod rbac;
