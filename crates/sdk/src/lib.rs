@@ -22,8 +22,10 @@
 //! every other subtree is skipped in one step, without being read.
 
 pub mod pss;
+pub mod response;
 pub mod workload;
 
+pub use response::encode_response;
 pub use wasm_validate_abi as abi;
 pub use wasm_validate_abi::{
     LogLevel, Operation, Patch, PatchOperation, Request, Response, Severity, Violation,
@@ -244,14 +246,7 @@ mod guest {
         if response.is_plain_allow() {
             return 0;
         }
-        let encoded = match serde_json::to_vec(&response) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                format!(r#"{{"allowed":false,"error":"cannot encode response: {error}"}}"#)
-                    .into_bytes()
-            }
-        };
-        let encoded = encoded.into_boxed_slice();
+        let encoded = crate::encode_response(&response).into_boxed_slice();
         let out_len = encoded.len() as u64;
         let out_ptr = Box::into_raw(encoded) as *mut u8 as u32 as u64;
         ((out_ptr << 32) | out_len) as i64
