@@ -14,6 +14,9 @@
 //!   accepted follows the ABI's rules.
 //! - [`patch`]: applying any JSON Patch to any object never panics, and an
 //!   applied patch keeps the resource's identity.
+//! - [`tape`]: reading any bytes as an ABI version 2 request (what a guest's
+//!   SDK does) never panics, and what decodes re-encodes to a tape that
+//!   decodes to the same value.
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -23,7 +26,7 @@ use wasm_validate_abi::{Patch, Response};
 use wasm_validate_manifest::{Content, Format, ReadLimits, parse_with, render};
 
 /// The fuzz targets, by name (`fuzz/fuzz_targets/NAME.rs`).
-pub const TARGETS: &[&str] = &["manifest", "abi_response", "patch"];
+pub const TARGETS: &[&str] = &["manifest", "abi_response", "patch", "tape"];
 
 /// Runs the property of `target` on `data`. Panics on an unknown target.
 pub fn run(target: &str, data: &[u8]) {
@@ -31,7 +34,35 @@ pub fn run(target: &str, data: &[u8]) {
         "manifest" => manifest(data),
         "abi_response" => abi_response(data),
         "patch" => patch(data),
+        "tape" => tape(data),
         other => panic!("unknown fuzz target {other:?}"),
+    }
+}
+
+/// ABI version 2 request reading (see the crate docs): `data` is a request
+/// as the host writes it, or anything else. The SDK's typed view decodes
+/// from it or gives an error; a value that decodes is encoded again, and
+/// that tape decodes to the same value.
+pub fn tape(data: &[u8]) {
+    use wasm_validate_abi::tape::{RequestView, encode};
+    let Ok(view) = RequestView::parse(data) else {
+        return;
+    };
+    let _ = view.decode::<Value, wasm_validate_sdk::Object>();
+    for section in [Some(view.settings), Some(view.object), view.old_object]
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(value) = section.to_value() {
+            let again = encode(&value);
+            let reread = wasm_validate_abi::tape::Tape::parse(&again)
+                .and_then(|t| t.to_value())
+                .expect("a re-encoded tape reads");
+            assert_eq!(
+                reread, value,
+                "encode(decode(tape)) decodes to the same value"
+            );
+        }
     }
 }
 
@@ -334,6 +365,20 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             }
             seeds
         }
+        "tape" => manifest_seeds()
+            .iter()
+            .filter_map(|seed| serde_yaml::from_slice::<Value>(seed).ok())
+            .filter(|v| v.is_object())
+            .map(|object| {
+                use wasm_validate_abi::{Operation, tape};
+                tape::request(
+                    Operation::Create,
+                    &tape::encode(&json!({"types": ["NodePort"]})),
+                    &tape::encode(&object),
+                    Some(&tape::encode(&object["metadata"])),
+                )
+            })
+            .collect(),
         other => panic!("unknown fuzz target {other:?}"),
     };
     seeds.sort();
