@@ -486,7 +486,7 @@ pub fn check_inputs<P: AsRef<Path> + Sync>(
 
 /// Inputs are read and checked in batches of about this many bytes of files
 /// (see [`check_report`]).
-pub const BATCH_BYTES: u64 = 8 << 20;
+pub const BATCH_BYTES: u64 = 4 << 20;
 
 /// What `check` runs: [`check_inputs`] without keeping the inputs. The files
 /// are read, parsed and checked in batches of about [`BATCH_BYTES`] and
