@@ -43,7 +43,8 @@ pub mod imports {
 pub mod exports {
     /// The module's linear memory.
     pub const MEMORY: &str = "memory";
-    /// `wv_abi_version() -> i32`: must return [`crate::ABI_VERSION`].
+    /// `wv_abi_version() -> i32`: the ABI version the module speaks, as in its
+    /// metadata (one of [`crate::SUPPORTED_ABI_VERSIONS`]).
     pub const ABI_VERSION: &str = "wv_abi_version";
     /// `wv_alloc(len: i32) -> i32`: reserves `len` bytes that the host then
     /// fills with the request; returns the offset, or 0 when out of memory.
