@@ -44,7 +44,19 @@ fn main() {
         .unwrap_or_else(|| workspace.join("target/policies"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     match policy_build::ensure_target(policy_build::TARGET) {
-        Ok(Some(added)) => println!("cargo:warning={added}"),
+        Ok(Some(added)) => {
+            println!("cargo:warning={added}");
+            // Cargo shows a build script's warnings again on every build
+            // until the script runs again: a path that does not exist makes
+            // the next build run it once more, when the target is there and
+            // nothing is said.
+            println!(
+                "cargo:rerun-if-changed={}",
+                target_dir
+                    .join("rerun-once-after-adding-the-target")
+                    .display()
+            );
+        }
         Ok(None) => {}
         Err(e) => panic!("{e}"),
     }
