@@ -246,7 +246,7 @@ impl Engine {
     /// Checks, in order: the module is valid; every import is one the ABI
     /// offers; `memory`, `wv_abi_version`, `wv_alloc` and `wv_evaluate`
     /// are exported with the ABI's types; the `wasm-validate.metadata` custom
-    /// section holds valid [`Metadata`] of ABI version 1.
+    /// section holds valid [`Metadata`] of ABI version 1 or 2.
     ///
     /// A Kubewarden module (it exports `__guest_call` and imports from
     /// `wapc`) is checked instead for the waPC and WASI imports the host
