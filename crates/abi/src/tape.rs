@@ -527,6 +527,12 @@ impl<'a> Tape<'a> {
         T::deserialize(de_impl::At::root(*self))
     }
 
+    /// Decodes the subtree at node `index` into `T`, as serde would from
+    /// the JSON it was made of (nesting counted from that node).
+    pub fn deserialize_at<T: de::Deserialize<'a>>(&self, index: u32) -> Result<T, TapeError> {
+        T::deserialize(de_impl::At::new(*self, index))
+    }
+
     /// The tape as a JSON value again (tests, tools).
     pub fn to_value(&self) -> Result<Value, TapeError> {
         self.deserialize()

@@ -48,7 +48,7 @@ pub fn tape(data: &[u8]) {
     let Ok(view) = RequestView::parse(data) else {
         return;
     };
-    let _ = view.decode::<Value, wasm_validate_sdk::Object>();
+    let _ = wasm_validate_sdk::evaluate_tape(data, read_every_field);
     for section in [Some(view.settings), Some(view.object), view.old_object]
         .into_iter()
         .flatten()
@@ -64,6 +64,73 @@ pub fn tape(data: &[u8]) {
             );
         }
     }
+}
+
+/// Reads every field of the SDK's lazy object view (as the built-in
+/// policies do), so that the fuzzer reaches each accessor on any tape.
+fn read_every_field(
+    request: &wasm_validate_abi::Request<Value, wasm_validate_sdk::Object<'_>>,
+) -> wasm_validate_abi::Response {
+    let object = request.object;
+    let mut seen = Vec::new();
+    seen.push(object.api_version().len());
+    let meta = object.metadata();
+    seen.push(meta.name().map_or(0, str::len) + meta.namespace().map_or(0, str::len));
+    seen.push(meta.labels().iter().count() + meta.annotations().iter().count());
+    for pod in object.pod_specs() {
+        let spec = pod.spec;
+        seen.push(pod.metadata.labels().iter().count());
+        for flag in [
+            spec.host_network(),
+            spec.host_pid(),
+            spec.host_ipc(),
+            spec.host_users(),
+            spec.automount_service_account_token(),
+        ] {
+            seen.push(usize::from(flag == Some(true)));
+        }
+        seen.push(spec.service_account_name().map_or(0, str::len));
+        seen.push(spec.os().map_or(0, |os| os.name().len()));
+        for volume in spec.volumes() {
+            seen.push(volume.name().len() + volume.sources().len());
+        }
+        if let Some(sc) = pod.security_context() {
+            seen.push(sc.run_as_user().unwrap_or(0) as usize);
+            seen.push(sc.sysctls().map(|s| s.name().len()).sum());
+            seen.push(sc.seccomp_profile().map_or(0, |p| p.profile_type().len()));
+        }
+        for c in pod.containers() {
+            let container = c.container;
+            seen.push(c.field("image").len() + container.image().map_or(0, str::len));
+            seen.push(container.ports().filter_map(|p| p.host_port()).count());
+            seen.push(
+                container
+                    .liveness_probe()
+                    .and_then(|h| h.http_get())
+                    .and_then(|a| a.host())
+                    .map_or(0, str::len),
+            );
+            if let Some(sc) = c.security_context() {
+                seen.push(usize::from(sc.privileged() == Some(true)));
+                seen.push(sc.proc_mount().map_or(0, str::len));
+                if let Some(caps) = sc.capabilities() {
+                    seen.push(caps.add().map_or(0, |a| a.iter().count()));
+                    seen.push(usize::from(caps.drop().is_some_and(|d| d.contains("ALL"))));
+                }
+                seen.push(
+                    sc.se_linux_options()
+                        .and_then(|o| o.selinux_type())
+                        .map_or(0, str::len),
+                );
+            }
+            if let Some(resources) = container.resources() {
+                seen.push(usize::from(
+                    resources.limits().is_some_and(|l| l.contains_key("cpu")),
+                ));
+            }
+        }
+    }
+    wasm_validate_abi::Response::error(format!("{}", seen.len()))
 }
 
 /// Small limits, so that the fuzzer spends its time on structure, not size.

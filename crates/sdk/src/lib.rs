@@ -17,15 +17,20 @@
 //! `METADATA_JSON`, `evaluate_json` and `evaluate_tape`, so the same logic
 //! can be tested and benchmarked natively.
 //!
-//! The request arrives as the host's tape (ABI version 2), decoded in
-//! place: [`Object`] and [`PodSpec`] read only the fields policies use, and
-//! every other subtree is skipped in one step, without being read.
+//! The request arrives as the host's tape (ABI version 2), read in place
+//! and lazily: [`Object`] and the views under it ([`PodSpec`],
+//! [`Container`], [`SecurityContext`], ...) read a field when the policy
+//! calls its accessor, borrow strings from the tape, and skip every other
+//! subtree in one step (see [`view`]). Settings are small and decoded with
+//! serde into the policy's own type.
 
 pub mod pss;
 pub mod response;
+pub mod view;
 pub mod workload;
 
 pub use response::encode_response;
+pub use view::{Document, StringMap, Strings, ValueRef};
 pub use wasm_validate_abi as abi;
 pub use wasm_validate_abi::{
     LogLevel, Operation, Patch, PatchOperation, Request, Response, Severity, Violation,
@@ -33,9 +38,9 @@ pub use wasm_validate_abi::{
 };
 pub use workload::{
     AppArmorProfile, Capabilities, Container, ContainerKind, ContainerPort, ContainerRef, Handler,
-    HostAction, Lifecycle, Object, ObjectMeta, POD_SPEC_KINDS, PodOs, PodSecurityContext, PodSpec,
-    PodSpecRef, ResourceRequirements, SeLinuxOptions, SeccompProfile, SecurityContext,
-    SecurityProfile, Sysctl, Volume, WindowsOptions,
+    HostAction, JobTemplateSpec, Lifecycle, Object, ObjectMeta, POD_SPEC_KINDS, PodOs,
+    PodSecurityContext, PodSpec, PodSpecRef, PodTemplateSpec, ResourceRequirements, SeLinuxOptions,
+    SeccompProfile, SecurityContext, SecurityProfile, Sysctl, Volume, WindowsOptions,
 };
 
 /// A violation with its message and the JSON Pointer of the offending field.
@@ -74,35 +79,65 @@ pub fn log(level: LogLevel, message: &str) {
     let _ = (level, message);
 }
 
-/// Decodes a request from JSON, runs `evaluate` and returns the response.
-/// Undecodable input becomes an error response naming the decoding error.
-/// This is what `wv_evaluate` runs on wasm32 and what native tests call.
-pub fn evaluate_json<S, O, F>(request: &[u8], evaluate: F) -> Response
+/// Evaluates a version 1 (JSON) request: converts it to the version 2 tape,
+/// as the host does, and runs [`evaluate_tape`]. Undecodable input becomes
+/// an error response naming the problem. Native tests and benchmarks call
+/// it; a wasm32 module only reads version 2.
+pub fn evaluate_json<S, F>(request: &[u8], evaluate: F) -> Response
 where
     S: serde::de::DeserializeOwned,
-    O: serde::de::DeserializeOwned,
-    F: Fn(&Request<S, O>) -> Response,
+    F: for<'d> Fn(&Request<S, Object<'d>>) -> Response,
 {
-    match serde_json::from_slice::<Request<S, O>>(request) {
-        Ok(request) => evaluate(&request),
+    let tape = serde_json::from_slice::<serde_json::Value>(request)
+        .map_err(|e| e.to_string())
+        .and_then(|json| abi::tape::request_from_json(&json).map_err(|e| e.to_string()));
+    match tape {
+        Ok(tape) => evaluate_tape(&tape, evaluate),
         Err(error) => Response::error(format!("cannot decode the request: {error}")),
     }
 }
 
-/// Decodes an ABI version 2 request (the host's tape, `docs/abi.md`) into
-/// the typed settings and object view in place, runs `evaluate` and returns
-/// the response. A malformed request or a value that does not fit the view
-/// becomes an error response naming the problem. This is what `wv_evaluate`
-/// runs on wasm32 and what native benchmarks of the v2 path call.
-pub fn evaluate_tape<'a, S, O, F>(request: &'a [u8], evaluate: F) -> Response
+/// Evaluates an ABI version 2 request (the host's tape, `docs/abi.md`):
+/// decodes the settings into `S` with serde, hands the policy a lazy
+/// [`Object`] view of the object, and returns its response; this is what
+/// `wv_evaluate` runs on wasm32.
+///
+/// Errors become error responses, `cannot decode the request: ...`: a
+/// malformed request, settings that do not fit `S`, an object that is not a
+/// JSON object, or a field the policy read that has the wrong type (the
+/// message names its JSON Pointer; the policy's own answer is discarded,
+/// since it was made from a value read as absent).
+pub fn evaluate_tape<'r, S, F>(request: &'r [u8], evaluate: F) -> Response
 where
-    S: serde::Deserialize<'a>,
-    O: serde::Deserialize<'a>,
-    F: Fn(&Request<S, O>) -> Response,
+    S: serde::Deserialize<'r>,
+    F: for<'d> Fn(&Request<S, Object<'d>>) -> Response,
 {
-    match abi::tape::RequestView::parse(request).and_then(|view| view.decode::<S, O>()) {
-        Ok(request) => evaluate(&request),
-        Err(error) => Response::error(format!("cannot decode the request: {error}")),
+    let decoded = abi::tape::RequestView::parse(request).and_then(|view| {
+        let settings = view
+            .settings
+            .deserialize::<S>()
+            .map_err(|e| abi::tape::TapeError(format!("settings: {e}")))?;
+        Ok((view, settings))
+    });
+    let (view, settings) = match decoded {
+        Ok(decoded) => decoded,
+        Err(error) => return Response::error(format!("cannot decode the request: {error}")),
+    };
+    let document = Document::new(view.object);
+    let root = document.root();
+    if !root.is_object() {
+        let _ = root.as_object();
+        let problem = document.problem().unwrap_or_default();
+        return Response::error(format!("cannot decode the request: object {problem}"));
+    }
+    let response = evaluate(&Request {
+        operation: view.operation,
+        settings,
+        object: Object::new(root),
+    });
+    match document.problem() {
+        Some(problem) => Response::error(format!("cannot decode the request: object {problem}")),
+        None => response,
     }
 }
 
@@ -230,11 +265,10 @@ mod guest {
     /// request in it in place, and leaks the response for the host to read
     /// (the host discards the whole instance after the call, so nothing is
     /// freed by hand).
-    pub fn evaluate<S, O, F>(ptr: i32, len: i32, f: F) -> i64
+    pub fn evaluate<S, F>(ptr: i32, len: i32, f: F) -> i64
     where
         S: for<'a> serde::Deserialize<'a>,
-        O: for<'a> serde::Deserialize<'a>,
-        F: Fn(&Request<S, O>) -> Response,
+        F: for<'d> Fn(&Request<S, crate::Object<'d>>) -> Response,
     {
         let len = len as usize;
         // SAFETY: `ptr` and `len` are exactly what `alloc(len)` returned and
@@ -255,8 +289,8 @@ mod guest {
 
 /// Exports a policy: `export_policy!(metadata = <&'static str JSON>, evaluate = <fn path>)`.
 ///
-/// The evaluate function has the shape `fn(&Request<S, O>) -> Response` with
-/// `S` the settings type and `O` the object view (usually [`Object`]).
+/// The evaluate function has the shape `fn(&Request<S, Object>) -> Response`
+/// with `S` the settings type (serde) and [`Object`] the lazy object view.
 /// Defines `pub const METADATA_JSON: &str`,
 /// `pub fn evaluate_json(request: &[u8]) -> Response` (version 1 JSON) and
 /// `pub fn evaluate_tape(request: &[u8]) -> Response` (version 2) on every

@@ -17,7 +17,7 @@ pub fn seccomp_type_allowed(profile_type: &str) -> bool {
 pub fn non_default_proc_mounts(pod: &PodSpecRef<'_>) -> Vec<Violation> {
     pod.containers()
         .filter_map(|c| {
-            let proc_mount = c.security_context()?.proc_mount.as_deref()?;
+            let proc_mount = c.security_context()?.proc_mount()?;
             (proc_mount != "Default").then(|| {
                 violation(
                     format!(

@@ -1,320 +1,454 @@
-//! Typed, partial views of Kubernetes objects for policies.
+//! Typed, lazy views of Kubernetes objects for policies.
 //!
-//! Only the fields policies read are decoded; unknown fields are skipped.
-//! [`Object::pod_specs`] finds the pod spec of every pod-spec-bearing kind
-//! (Pod, PodTemplate, Deployment, ReplicaSet, ReplicationController,
-//! StatefulSet, DaemonSet, Job, CronJob) with its JSON Pointer, and
-//! [`PodSpec::containers`] visits containers, initContainers and
-//! ephemeralContainers with theirs.
-
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
-use serde_json::Value;
+//! Each view is a [`ValueRef`] into the request's tape (see [`crate::view`]):
+//! an accessor such as [`SecurityContext::privileged`] reads its field when
+//! it is called, and nothing else is decoded. [`Object::pod_specs`] finds the
+//! pod spec of every pod-spec-bearing kind (Pod, PodTemplate, Deployment,
+//! ReplicaSet, ReplicationController, StatefulSet, DaemonSet, Job, CronJob)
+//! with its JSON Pointer, and [`PodSpecRef::containers`] visits containers,
+//! initContainers and ephemeralContainers with theirs.
+//!
+//! Field names follow the Kubernetes API (`core/v1`): the accessor of
+//! `allowPrivilegeEscalation` is `allow_privilege_escalation()`. An absent or
+//! `null` field reads as `None` (or `""`, or an empty list, as documented
+//! per accessor); a field of the wrong type reads as absent and makes the
+//! evaluation an error response (see [`crate::view`]).
 
 use crate::Violation;
+use crate::view::{List, StringMap, Strings, ValueRef, View};
 
-/// A Kubernetes object as a policy sees it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Object {
-    /// `apiVersion`, for example `apps/v1`.
-    pub api_version: String,
-    /// `kind`, for example `Deployment`.
-    pub kind: String,
-    /// `metadata`.
-    pub metadata: ObjectMeta,
+/// Declares a view type: a `Copy` wrapper over the object value it reads.
+macro_rules! view {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<'a>(ValueRef<'a>);
+
+        impl<'a> View<'a> for $name<'a> {
+            fn from_object(value: ValueRef<'a>) -> Self {
+                $name(value)
+            }
+        }
+
+        impl<'a> $name<'a> {
+            /// The object value this view reads, for fields it has no
+            /// accessor for.
+            pub fn value(self) -> ValueRef<'a> {
+                self.0
+            }
+        }
+    };
+}
+
+/// Declares a view's field accessors: `name -> Type = reader("key");`, where
+/// `reader` is one of [`ValueRef`]'s `*_field` methods.
+macro_rules! fields {
+    ($view:ident { $( $(#[$doc:meta])* $method:ident -> $ty:ty = $read:ident($key:literal); )* }) => {
+        impl<'a> $view<'a> {
+            $(
+                $(#[$doc])*
+                pub fn $method(self) -> $ty {
+                    self.0.$read($key)
+                }
+            )*
+        }
+    };
+}
+
+view!(
+    /// A Kubernetes object as a policy sees it (the request's `object`).
+    Object
+);
+
+impl<'a> Object<'a> {
+    /// The view of the request's object; `root` must be an object.
+    pub fn new(root: ValueRef<'a>) -> Self {
+        Object(root)
+    }
+
+    /// `metadata` (empty when absent).
+    pub fn metadata(self) -> ObjectMeta<'a> {
+        ObjectMeta(self.0.get("metadata").and_then(ValueRef::as_object))
+    }
+}
+
+fields!(Object {
+    /// `apiVersion`, for example `apps/v1` (`""` when absent).
+    api_version -> &'a str = text_field("apiVersion");
+    /// `kind`, for example `Deployment` (`""` when absent).
+    kind -> &'a str = text_field("kind");
     /// `spec`: a pod spec for Pods, a workload spec (with `template` or
-    /// `jobTemplate`) for workload kinds; decoded as the union of both.
-    pub spec: Option<PodSpec>,
+    /// `jobTemplate`) for workload kinds; [`PodSpec`] reads both.
+    spec -> Option<PodSpec<'a>> = view_field("spec");
     /// `template` (PodTemplate objects only).
-    pub template: Option<PodTemplateSpec>,
-}
+    template -> Option<PodTemplateSpec<'a>> = view_field("template");
+});
 
-/// `metadata` of an object or a pod template.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ObjectMeta {
+/// `metadata` of an object or a pod template; every accessor reads as
+/// absent when the metadata itself is absent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObjectMeta<'a>(Option<ValueRef<'a>>);
+
+impl<'a> ObjectMeta<'a> {
+    /// Whether the object has a `metadata` object.
+    pub fn is_present(self) -> bool {
+        self.0.is_some()
+    }
+
     /// `metadata.name`.
-    pub name: Option<String>,
+    pub fn name(self) -> Option<&'a str> {
+        self.0?.str_field("name")
+    }
+
     /// `metadata.namespace`.
-    pub namespace: Option<String>,
-    /// `metadata.labels`.
-    pub labels: BTreeMap<String, String>,
-    /// `metadata.annotations`.
-    pub annotations: BTreeMap<String, String>,
+    pub fn namespace(self) -> Option<&'a str> {
+        self.0?.str_field("namespace")
+    }
+
+    /// `metadata.labels` (empty when absent).
+    pub fn labels(self) -> StringMap<'a> {
+        self.0
+            .map(|m| m.string_map_field("labels"))
+            .unwrap_or_default()
+    }
+
+    /// `metadata.annotations` (empty when absent).
+    pub fn annotations(self) -> StringMap<'a> {
+        self.0
+            .map(|m| m.string_map_field("annotations"))
+            .unwrap_or_default()
+    }
 }
 
-/// A pod template: `metadata` and `spec`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodTemplateSpec {
-    /// `template.metadata`.
-    pub metadata: ObjectMeta,
+view!(
+    /// A pod template: `metadata` and `spec`.
+    PodTemplateSpec
+);
+
+impl<'a> PodTemplateSpec<'a> {
+    /// `template.metadata` (empty when absent).
+    pub fn metadata(self) -> ObjectMeta<'a> {
+        ObjectMeta(self.0.get("metadata").and_then(ValueRef::as_object))
+    }
+}
+
+fields!(PodTemplateSpec {
     /// `template.spec`.
-    pub spec: Option<Box<PodSpec>>,
-}
+    spec -> Option<PodSpec<'a>> = view_field("spec");
+});
 
-/// A CronJob's `jobTemplate`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct JobTemplateSpec {
+view!(
+    /// A CronJob's `jobTemplate`.
+    JobTemplateSpec
+);
+
+fields!(JobTemplateSpec {
     /// `jobTemplate.spec`: a Job spec, whose `template` holds the pod.
-    pub spec: Option<Box<PodSpec>>,
-}
+    spec -> Option<PodSpec<'a>> = view_field("spec");
+});
 
-/// A pod spec (`core/v1 PodSpec`) together with the workload fields that lead
-/// to one (`template`, `jobTemplate`, `replicas`), so that any `spec` decodes
-/// into it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodSpec {
+view!(
+    /// A pod spec (`core/v1 PodSpec`), also read as a workload spec for the
+    /// fields that lead to one (`template`, `jobTemplate`, `replicas`).
+    PodSpec
+);
+
+fields!(PodSpec {
     /// `containers`.
-    pub containers: Vec<Container>,
+    containers -> List<'a, Container<'a>> = list_field("containers");
     /// `initContainers`.
-    pub init_containers: Vec<Container>,
+    init_containers -> List<'a, Container<'a>> = list_field("initContainers");
     /// `ephemeralContainers`.
-    pub ephemeral_containers: Vec<Container>,
+    ephemeral_containers -> List<'a, Container<'a>> = list_field("ephemeralContainers");
     /// `hostNetwork`.
-    pub host_network: Option<bool>,
+    host_network -> Option<bool> = bool_field("hostNetwork");
     /// `hostPID`.
-    #[serde(rename = "hostPID")]
-    pub host_pid: Option<bool>,
+    host_pid -> Option<bool> = bool_field("hostPID");
     /// `hostIPC`.
-    #[serde(rename = "hostIPC")]
-    pub host_ipc: Option<bool>,
+    host_ipc -> Option<bool> = bool_field("hostIPC");
     /// `hostUsers`: `false` runs the pod in a user namespace.
-    pub host_users: Option<bool>,
+    host_users -> Option<bool> = bool_field("hostUsers");
     /// `securityContext` (pod level).
-    pub security_context: Option<PodSecurityContext>,
+    security_context -> Option<PodSecurityContext<'a>> = view_field("securityContext");
     /// `volumes`.
-    pub volumes: Vec<Volume>,
+    volumes -> List<'a, Volume<'a>> = list_field("volumes");
     /// `os`.
-    pub os: Option<PodOs>,
+    os -> Option<PodOs<'a>> = view_field("os");
     /// `serviceAccountName`.
-    pub service_account_name: Option<String>,
+    service_account_name -> Option<&'a str> = str_field("serviceAccountName");
     /// `serviceAccount` (deprecated alias of `serviceAccountName`).
-    pub service_account: Option<String>,
+    service_account -> Option<&'a str> = str_field("serviceAccount");
     /// `automountServiceAccountToken`.
-    pub automount_service_account_token: Option<bool>,
+    automount_service_account_token -> Option<bool> = bool_field("automountServiceAccountToken");
     /// Workload kinds: `spec.replicas`.
-    pub replicas: Option<i64>,
+    replicas -> Option<i64> = i64_field("replicas");
     /// Workload kinds: `spec.template`.
-    pub template: Option<PodTemplateSpec>,
+    template -> Option<PodTemplateSpec<'a>> = view_field("template");
     /// CronJob: `spec.jobTemplate`.
-    pub job_template: Option<JobTemplateSpec>,
+    job_template -> Option<JobTemplateSpec<'a>> = view_field("jobTemplate");
+});
+
+view!(
+    /// `spec.os`.
+    PodOs
+);
+
+fields!(PodOs {
+    /// `name`: `linux` or `windows` (`""` when absent).
+    name -> &'a str = text_field("name");
+});
+
+view!(
+    /// A volume: its `name` and its source, the other keys (for example
+    /// `{"hostPath": {...}}`), so that any volume type, even one newer than
+    /// this SDK, is seen.
+    Volume
+);
+
+impl<'a> Volume<'a> {
+    /// `name` (`""` when absent).
+    pub fn name(self) -> &'a str {
+        self.0.text_field("name")
+    }
+
+    /// The source `key` (for example `hostPath`), unless absent or `null`.
+    pub fn source(self, key: &str) -> Option<ValueRef<'a>> {
+        if key == "name" {
+            return None;
+        }
+        self.0.get(key)
+    }
+
+    /// Every source: the keys other than `name` whose value is not `null`,
+    /// sorted by key (so that messages come in a stable order).
+    pub fn sources(self) -> Vec<(&'a str, ValueRef<'a>)> {
+        let mut sources: Vec<_> = self
+            .0
+            .members()
+            .filter(|(key, value)| *key != "name" && !value.is_null())
+            .collect();
+        sources.sort_by(|a, b| a.0.cmp(b.0));
+        sources
+    }
 }
 
-/// `spec.os`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct PodOs {
-    /// `linux` or `windows`.
-    pub name: String,
-}
-
-/// A volume: its `name` and its source, kept as the remaining keys (for
-/// example `{"hostPath": {...}}`), so that any volume type, even one newer
-/// than this SDK, is seen.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Volume {
-    /// `name`.
-    #[serde(default)]
-    pub name: String,
-    /// Every other key of the volume: the volume source(s).
-    #[serde(flatten)]
-    pub source: BTreeMap<String, Value>,
-}
-
-/// A `seccompProfile` or an `appArmorProfile`: both have a `type` and a
-/// `localhostProfile`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SecurityProfile {
-    /// `type`: `RuntimeDefault`, `Localhost` or `Unconfined` (`""` when absent).
-    #[serde(rename = "type")]
-    pub profile_type: String,
+view!(
+    /// A `seccompProfile` or an `appArmorProfile`: both have a `type` and a
     /// `localhostProfile`.
-    pub localhost_profile: Option<String>,
-}
+    SecurityProfile
+);
+
+fields!(SecurityProfile {
+    /// `type`: `RuntimeDefault`, `Localhost` or `Unconfined` (`""` when absent).
+    profile_type -> &'a str = text_field("type");
+    /// `localhostProfile`.
+    localhost_profile -> Option<&'a str> = str_field("localhostProfile");
+});
 
 /// `seccompProfile`.
-pub type SeccompProfile = SecurityProfile;
+pub type SeccompProfile<'a> = SecurityProfile<'a>;
 
 /// `appArmorProfile`.
-pub type AppArmorProfile = SecurityProfile;
+pub type AppArmorProfile<'a> = SecurityProfile<'a>;
 
-/// `seLinuxOptions`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct SeLinuxOptions {
+view!(
+    /// `seLinuxOptions`.
+    SeLinuxOptions
+);
+
+fields!(SeLinuxOptions {
     /// `user`.
-    pub user: Option<String>,
+    user -> Option<&'a str> = str_field("user");
     /// `role`.
-    pub role: Option<String>,
+    role -> Option<&'a str> = str_field("role");
     /// `type`.
-    #[serde(rename = "type")]
-    pub selinux_type: Option<String>,
+    selinux_type -> Option<&'a str> = str_field("type");
     /// `level`.
-    pub level: Option<String>,
-}
+    level -> Option<&'a str> = str_field("level");
+});
 
-/// `windowsOptions`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct WindowsOptions {
+view!(
+    /// `windowsOptions`.
+    WindowsOptions
+);
+
+fields!(WindowsOptions {
     /// `hostProcess`.
-    pub host_process: Option<bool>,
-}
+    host_process -> Option<bool> = bool_field("hostProcess");
+});
 
-/// One entry of `securityContext.sysctls`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Sysctl {
-    /// `name`, for example `net.ipv4.tcp_syncookies`.
-    pub name: String,
-}
+view!(
+    /// One entry of `securityContext.sysctls`.
+    Sysctl
+);
 
-/// Pod-level `securityContext`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodSecurityContext {
+fields!(Sysctl {
+    /// `name`, for example `net.ipv4.tcp_syncookies` (`""` when absent).
+    name -> &'a str = text_field("name");
+});
+
+view!(
+    /// Pod-level `securityContext`.
+    PodSecurityContext
+);
+
+fields!(PodSecurityContext {
     /// `runAsNonRoot`.
-    pub run_as_non_root: Option<bool>,
+    run_as_non_root -> Option<bool> = bool_field("runAsNonRoot");
     /// `runAsUser`.
-    pub run_as_user: Option<i64>,
+    run_as_user -> Option<i64> = i64_field("runAsUser");
     /// `runAsGroup`.
-    pub run_as_group: Option<i64>,
+    run_as_group -> Option<i64> = i64_field("runAsGroup");
     /// `fsGroup`.
-    pub fs_group: Option<i64>,
+    fs_group -> Option<i64> = i64_field("fsGroup");
     /// `seccompProfile`.
-    pub seccomp_profile: Option<SeccompProfile>,
+    seccomp_profile -> Option<SeccompProfile<'a>> = view_field("seccompProfile");
     /// `appArmorProfile`.
-    pub app_armor_profile: Option<AppArmorProfile>,
+    app_armor_profile -> Option<AppArmorProfile<'a>> = view_field("appArmorProfile");
     /// `seLinuxOptions`.
-    #[serde(rename = "seLinuxOptions")]
-    pub se_linux_options: Option<SeLinuxOptions>,
+    se_linux_options -> Option<SeLinuxOptions<'a>> = view_field("seLinuxOptions");
     /// `windowsOptions`.
-    pub windows_options: Option<WindowsOptions>,
+    windows_options -> Option<WindowsOptions<'a>> = view_field("windowsOptions");
     /// `sysctls`.
-    pub sysctls: Vec<Sysctl>,
-}
+    sysctls -> List<'a, Sysctl<'a>> = list_field("sysctls");
+});
 
-/// A container, init container or ephemeral container.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Container {
-    /// `name`.
-    pub name: String,
+view!(
+    /// A container, init container or ephemeral container.
+    Container
+);
+
+fields!(Container {
+    /// `name` (`""` when absent).
+    name -> &'a str = text_field("name");
     /// `image`.
-    pub image: Option<String>,
+    image -> Option<&'a str> = str_field("image");
     /// `imagePullPolicy`.
-    pub image_pull_policy: Option<String>,
+    image_pull_policy -> Option<&'a str> = str_field("imagePullPolicy");
     /// `securityContext`.
-    pub security_context: Option<SecurityContext>,
+    security_context -> Option<SecurityContext<'a>> = view_field("securityContext");
     /// `resources`.
-    pub resources: Option<ResourceRequirements>,
+    resources -> Option<ResourceRequirements<'a>> = view_field("resources");
     /// `ports`.
-    pub ports: Vec<ContainerPort>,
+    ports -> List<'a, ContainerPort<'a>> = list_field("ports");
     /// `livenessProbe`.
-    pub liveness_probe: Option<Handler>,
+    liveness_probe -> Option<Handler<'a>> = view_field("livenessProbe");
     /// `readinessProbe`.
-    pub readiness_probe: Option<Handler>,
+    readiness_probe -> Option<Handler<'a>> = view_field("readinessProbe");
     /// `startupProbe`.
-    pub startup_probe: Option<Handler>,
+    startup_probe -> Option<Handler<'a>> = view_field("startupProbe");
     /// `lifecycle`.
-    pub lifecycle: Option<Lifecycle>,
+    lifecycle -> Option<Lifecycle<'a>> = view_field("lifecycle");
     /// `restartPolicy` (`Always` makes an init container a sidecar).
-    pub restart_policy: Option<String>,
-}
+    restart_policy -> Option<&'a str> = str_field("restartPolicy");
+});
 
-/// One entry of a container's `ports`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ContainerPort {
+view!(
+    /// One entry of a container's `ports`.
+    ContainerPort
+);
+
+fields!(ContainerPort {
     /// `containerPort`.
-    pub container_port: Option<i64>,
+    container_port -> Option<i64> = i64_field("containerPort");
     /// `hostPort`.
-    pub host_port: Option<i64>,
-}
+    host_port -> Option<i64> = i64_field("hostPort");
+});
 
-/// A probe or a lifecycle handler: the actions that can name a host.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Handler {
+view!(
+    /// A probe or a lifecycle handler: the actions that can name a host.
+    Handler
+);
+
+fields!(Handler {
     /// `httpGet`.
-    pub http_get: Option<HostAction>,
+    http_get -> Option<HostAction<'a>> = view_field("httpGet");
     /// `tcpSocket`.
-    pub tcp_socket: Option<HostAction>,
-}
+    tcp_socket -> Option<HostAction<'a>> = view_field("tcpSocket");
+});
 
-/// The `host` of an `httpGet` or `tcpSocket` action.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct HostAction {
+view!(
+    /// An `httpGet` or `tcpSocket` action.
+    HostAction
+);
+
+fields!(HostAction {
     /// `host`; empty or absent means the pod's IP.
-    pub host: Option<String>,
-}
+    host -> Option<&'a str> = str_field("host");
+});
 
-/// A container's `lifecycle`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Lifecycle {
+view!(
+    /// A container's `lifecycle`.
+    Lifecycle
+);
+
+fields!(Lifecycle {
     /// `postStart`.
-    pub post_start: Option<Handler>,
+    post_start -> Option<Handler<'a>> = view_field("postStart");
     /// `preStop`.
-    pub pre_stop: Option<Handler>,
-}
+    pre_stop -> Option<Handler<'a>> = view_field("preStop");
+});
 
-/// Container-level `securityContext`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SecurityContext {
+view!(
+    /// Container-level `securityContext`.
+    SecurityContext
+);
+
+fields!(SecurityContext {
     /// `privileged`.
-    pub privileged: Option<bool>,
+    privileged -> Option<bool> = bool_field("privileged");
     /// `runAsNonRoot`.
-    pub run_as_non_root: Option<bool>,
+    run_as_non_root -> Option<bool> = bool_field("runAsNonRoot");
     /// `runAsUser`.
-    pub run_as_user: Option<i64>,
+    run_as_user -> Option<i64> = i64_field("runAsUser");
     /// `runAsGroup`.
-    pub run_as_group: Option<i64>,
+    run_as_group -> Option<i64> = i64_field("runAsGroup");
     /// `allowPrivilegeEscalation`.
-    pub allow_privilege_escalation: Option<bool>,
+    allow_privilege_escalation -> Option<bool> = bool_field("allowPrivilegeEscalation");
     /// `readOnlyRootFilesystem`.
-    pub read_only_root_filesystem: Option<bool>,
+    read_only_root_filesystem -> Option<bool> = bool_field("readOnlyRootFilesystem");
     /// `capabilities`.
-    pub capabilities: Option<Capabilities>,
+    capabilities -> Option<Capabilities<'a>> = view_field("capabilities");
     /// `procMount`.
-    pub proc_mount: Option<String>,
+    proc_mount -> Option<&'a str> = str_field("procMount");
     /// `seccompProfile`.
-    pub seccomp_profile: Option<SeccompProfile>,
+    seccomp_profile -> Option<SeccompProfile<'a>> = view_field("seccompProfile");
     /// `appArmorProfile`.
-    pub app_armor_profile: Option<AppArmorProfile>,
+    app_armor_profile -> Option<AppArmorProfile<'a>> = view_field("appArmorProfile");
     /// `seLinuxOptions`.
-    #[serde(rename = "seLinuxOptions")]
-    pub se_linux_options: Option<SeLinuxOptions>,
+    se_linux_options -> Option<SeLinuxOptions<'a>> = view_field("seLinuxOptions");
     /// `windowsOptions`.
-    pub windows_options: Option<WindowsOptions>,
-}
+    windows_options -> Option<WindowsOptions<'a>> = view_field("windowsOptions");
+});
 
-/// `securityContext.capabilities`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Capabilities {
+view!(
+    /// `securityContext.capabilities`.
+    Capabilities
+);
+
+fields!(Capabilities {
     /// `add`.
-    pub add: Option<Vec<String>>,
+    add -> Option<Strings<'a>> = strings_field("add");
     /// `drop`.
-    pub drop: Option<Vec<String>>,
-}
+    drop -> Option<Strings<'a>> = strings_field("drop");
+});
 
-/// `resources`: quantities stay undecoded (`"500m"`, `1`, `"1Gi"`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ResourceRequirements {
+view!(
+    /// `resources`: quantities stay undecoded (`"500m"`, `1`, `"1Gi"`);
+    /// read them with [`ValueRef::get`] or [`ValueRef::contains_key`].
+    ResourceRequirements
+);
+
+impl<'a> ResourceRequirements<'a> {
     /// `limits`.
-    pub limits: Option<BTreeMap<String, Value>>,
+    pub fn limits(self) -> Option<ValueRef<'a>> {
+        self.0.get("limits")?.as_object()
+    }
+
     /// `requests`.
-    pub requests: Option<BTreeMap<String, Value>>,
+    pub fn requests(self) -> Option<ValueRef<'a>> {
+        self.0.get("requests")?.as_object()
+    }
 }
 
 /// A pod spec found in an object, with the JSON Pointer that leads to it
@@ -325,11 +459,11 @@ pub struct PodSpecRef<'a> {
     /// JSON Pointer (RFC 6901) of the pod spec in the object.
     pub pointer: &'static str,
     /// The pod's metadata: the object's for a Pod, the template's otherwise.
-    pub metadata: &'a ObjectMeta,
+    pub metadata: ObjectMeta<'a>,
     /// JSON Pointer of that metadata, for example `/spec/template/metadata`.
     pub metadata_pointer: &'static str,
     /// The pod spec.
-    pub spec: &'a PodSpec,
+    pub spec: PodSpec<'a>,
 }
 
 /// Which list of a pod spec a container is in.
@@ -363,67 +497,66 @@ impl ContainerKind {
     }
 }
 
-/// A container with where it is: its list and index, and its JSON Pointer.
-#[derive(Debug, Clone)]
+/// A container with where it is: its list and index, and its pod's JSON
+/// Pointer (the container's own pointer is built only when asked for).
+#[derive(Debug, Clone, Copy)]
 pub struct ContainerRef<'a> {
     /// Which list it is in.
     pub kind: ContainerKind,
     /// Its index in that list.
     pub index: usize,
-    /// JSON Pointer of the container, for example `/spec/template/spec/containers/0`.
-    pub pointer: String,
+    /// JSON Pointer of the pod spec it is in, for example `/spec/template/spec`.
+    pub pod_pointer: &'static str,
     /// The container.
-    pub container: &'a Container,
+    pub container: Container<'a>,
 }
 
-impl Object {
+impl<'a> Object<'a> {
     /// Every pod spec in the object, by kind: `Pod` (`/spec`), `PodTemplate`
     /// (`/template/spec`), `Deployment`, `ReplicaSet`, `ReplicationController`,
     /// `StatefulSet`, `DaemonSet`, `Job` (`/spec/template/spec`) and `CronJob`
     /// (`/spec/jobTemplate/spec/template/spec`). Other kinds have none.
-    pub fn pod_specs(&self) -> Vec<PodSpecRef<'_>> {
+    pub fn pod_specs(self) -> Vec<PodSpecRef<'a>> {
         fn from_template<'a>(
-            template: &'a Option<PodTemplateSpec>,
+            template: Option<PodTemplateSpec<'a>>,
             pointer: &'static str,
             metadata_pointer: &'static str,
         ) -> Option<PodSpecRef<'a>> {
-            let template = template.as_ref()?;
-            let spec = template.spec.as_deref()?;
+            let template = template?;
             Some(PodSpecRef {
                 pointer,
-                metadata: &template.metadata,
+                metadata: template.metadata(),
                 metadata_pointer,
-                spec,
+                spec: template.spec()?,
             })
         }
-        let found = match self.kind.as_str() {
-            "Pod" => self.spec.as_ref().map(|spec| PodSpecRef {
+        let found = match self.kind() {
+            "Pod" => self.spec().map(|spec| PodSpecRef {
                 pointer: "/spec",
-                metadata: &self.metadata,
+                metadata: self.metadata(),
                 metadata_pointer: "/metadata",
                 spec,
             }),
-            "PodTemplate" => from_template(&self.template, "/template/spec", "/template/metadata"),
+            "PodTemplate" => from_template(self.template(), "/template/spec", "/template/metadata"),
             "Deployment"
             | "ReplicaSet"
             | "ReplicationController"
             | "StatefulSet"
             | "DaemonSet"
-            | "Job" => self.spec.as_ref().and_then(|spec| {
+            | "Job" => self.spec().and_then(|spec| {
                 from_template(
-                    &spec.template,
+                    spec.template(),
                     "/spec/template/spec",
                     "/spec/template/metadata",
                 )
             }),
             "CronJob" => self
-                .spec
-                .as_ref()
-                .and_then(|spec| spec.job_template.as_ref())
-                .and_then(|job| job.spec.as_deref())
+                .spec()
+                .and_then(|spec| spec.job_template())
+                .and_then(|job| job.spec())
                 .and_then(|job| {
                     from_template(
-                        &job.template,
+                        job.template(),
                         "/spec/jobTemplate/spec/template/spec",
                         "/spec/jobTemplate/spec/template/metadata",
                     )
@@ -432,27 +565,43 @@ impl Object {
         };
         found.into_iter().collect()
     }
+
+    /// Runs `check` on every container, init container and ephemeral
+    /// container of every pod spec in the object (with its pod) and collects
+    /// what it returns (an `Option<Violation>` or a `Vec<Violation>`).
+    pub fn check_containers<F, I>(self, mut check: F) -> Vec<Violation>
+    where
+        F: FnMut(&PodSpecRef<'a>, &ContainerRef<'a>) -> I,
+        I: IntoIterator<Item = Violation>,
+    {
+        let mut violations = Vec::new();
+        for pod in self.pod_specs() {
+            for container in pod.containers() {
+                violations.extend(check(&pod, &container));
+            }
+        }
+        violations
+    }
 }
 
 impl<'a> PodSpecRef<'a> {
     /// Every container of the pod: `containers`, then `initContainers`, then
-    /// `ephemeralContainers`, each with its JSON Pointer.
-    pub fn containers(&self) -> impl Iterator<Item = ContainerRef<'a>> + 'a {
-        let pointer = self.pointer;
+    /// `ephemeralContainers`, each with where it is.
+    pub fn containers(&self) -> impl Iterator<Item = ContainerRef<'a>> + use<'a> {
+        let pod_pointer = self.pointer;
         let spec = self.spec;
         [
-            (ContainerKind::Container, &spec.containers),
-            (ContainerKind::Init, &spec.init_containers),
-            (ContainerKind::Ephemeral, &spec.ephemeral_containers),
+            (ContainerKind::Container, spec.containers()),
+            (ContainerKind::Init, spec.init_containers()),
+            (ContainerKind::Ephemeral, spec.ephemeral_containers()),
         ]
         .into_iter()
         .flat_map(move |(kind, list)| {
-            list.iter()
-                .enumerate()
+            list.enumerate()
                 .map(move |(index, container)| ContainerRef {
                     kind,
                     index,
-                    pointer: format!("{pointer}/{}/{index}", kind.field()),
+                    pod_pointer,
                     container,
                 })
         })
@@ -466,57 +615,49 @@ impl<'a> PodSpecRef<'a> {
     /// Whether the pod declares `spec.os.name: windows`; the Linux-only
     /// controls of the Pod Security Standards exempt such pods.
     pub fn is_windows(&self) -> bool {
-        self.spec.os.as_ref().is_some_and(|os| os.name == "windows")
+        self.spec.os().is_some_and(|os| os.name() == "windows")
     }
 
     /// Whether the pod runs in a user namespace (`spec.hostUsers: false`),
     /// which relaxes the Running as Non-root, Running as Non-root user and
     /// (Baseline) /proc Mount Type controls since policy version v1.35.
     pub fn in_user_namespace(&self) -> bool {
-        self.spec.host_users == Some(false)
+        self.spec.host_users() == Some(false)
     }
 
     /// The pod-level `securityContext`, if any.
-    pub fn security_context(&self) -> Option<&'a PodSecurityContext> {
-        self.spec.security_context.as_ref()
+    pub fn security_context(&self) -> Option<PodSecurityContext<'a>> {
+        self.spec.security_context()
     }
 }
 
-impl Object {
-    /// Runs `check` on every container, init container and ephemeral
-    /// container of every pod spec in the object (with its pod) and collects
-    /// what it returns (an `Option<Violation>` or a `Vec<Violation>`).
-    pub fn check_containers<F, I>(&self, mut check: F) -> Vec<Violation>
-    where
-        F: FnMut(&PodSpecRef<'_>, &ContainerRef<'_>) -> I,
-        I: IntoIterator<Item = Violation>,
-    {
-        let mut violations = Vec::new();
-        for pod in self.pod_specs() {
-            for container in pod.containers() {
-                violations.extend(check(&pod, &container));
-            }
-        }
-        violations
+impl<'a> ContainerRef<'a> {
+    /// JSON Pointer of the container, for example
+    /// `/spec/template/spec/containers/0`.
+    pub fn pointer(&self) -> String {
+        format!("{}/{}/{}", self.pod_pointer, self.kind.field(), self.index)
     }
-}
 
-impl ContainerRef<'_> {
     /// JSON Pointer of a field of the container, for example
     /// `field("securityContext/privileged")`.
     pub fn field(&self, path: &str) -> String {
-        format!("{}/{path}", self.pointer)
+        format!(
+            "{}/{}/{}/{path}",
+            self.pod_pointer,
+            self.kind.field(),
+            self.index
+        )
     }
 
     /// The container as messages name it: `container "app"`,
     /// `init container "setup"`, `ephemeral container "debug"`.
     pub fn describe(&self) -> String {
-        format!("{} \"{}\"", self.kind.noun(), self.container.name)
+        format!("{} \"{}\"", self.kind.noun(), self.container.name())
     }
 
     /// The container's `securityContext`, if any.
-    pub fn security_context(&self) -> Option<&SecurityContext> {
-        self.container.security_context.as_ref()
+    pub fn security_context(&self) -> Option<SecurityContext<'a>> {
+        self.container.security_context()
     }
 }
 
@@ -536,9 +677,15 @@ pub const POD_SPEC_KINDS: [&str; 9] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::view::Document;
+    use wasm_validate_abi::tape::{Tape, encode};
 
-    fn object(json: &str) -> Object {
-        serde_json::from_str(json).unwrap()
+    /// Runs `f` on the view of `json`, then returns the document's problem.
+    fn with_object<R>(json: &str, f: impl FnOnce(Object<'_>) -> R) -> (R, Option<String>) {
+        let bytes = encode(&serde_json::from_str(json).unwrap());
+        let document = Document::new(Tape::parse(&bytes).unwrap());
+        let result = f(Object::new(document.root()));
+        (result, document.problem())
     }
 
     #[test]
@@ -560,11 +707,14 @@ mod tests {
             ),
         ];
         for (kind, json, pointer) in cases {
-            let object = object(&json);
-            let specs = object.pod_specs();
-            assert_eq!(specs.len(), 1, "{kind}");
-            assert_eq!(specs[0].pointer, pointer);
-            let pointers: Vec<String> = specs[0].containers().map(|c| c.pointer).collect();
+            let ((found, pointers, names), problem) = with_object(&json, |object| {
+                let specs = object.pod_specs();
+                let pointers: Vec<String> = specs[0].containers().map(|c| c.pointer()).collect();
+                let names: Vec<&str> = specs[0].containers().map(|c| c.container.name()).collect();
+                (specs[0].pointer, pointers, names.join(","))
+            });
+            assert_eq!(problem, None);
+            assert_eq!(found, pointer, "{kind}");
             assert_eq!(
                 pointers,
                 [
@@ -573,6 +723,7 @@ mod tests {
                     format!("{pointer}/ephemeralContainers/0"),
                 ]
             );
+            assert_eq!(names, "a,i,e");
         }
         for kind in [
             "Deployment",
@@ -582,20 +733,108 @@ mod tests {
             "DaemonSet",
             "Job",
         ] {
-            let object = object(&format!(
-                r#"{{"kind":"{kind}","spec":{{"template":{{"spec":{pod}}}}}}}"#
-            ));
-            assert_eq!(
-                object.pod_specs()[0].pointer,
-                "/spec/template/spec",
-                "{kind}"
-            );
+            let json = format!(r#"{{"kind":"{kind}","spec":{{"template":{{"spec":{pod}}}}}}}"#);
+            let (pointer, _) = with_object(&json, |object| object.pod_specs()[0].pointer);
+            assert_eq!(pointer, "/spec/template/spec", "{kind}");
         }
     }
 
     #[test]
     fn other_kinds_have_no_pod_spec() {
-        let object = object(r#"{"kind":"Service","spec":{"ports":[]}}"#);
-        assert!(object.pod_specs().is_empty());
+        let (specs, _) = with_object(r#"{"kind":"Service","spec":{"ports":[]}}"#, |object| {
+            object.pod_specs().len()
+        });
+        assert_eq!(specs, 0);
+    }
+
+    #[test]
+    fn fields_read_in_place_and_null_reads_as_absent() {
+        let json = r#"{"kind":"Pod","metadata":{"labels":{"app":"web","gone":null}},
+            "spec":{"hostPID":true,"hostIPC":null,"securityContext":{"runAsUser":0,
+            "sysctls":[{"name":"a"},{"name":"b"}]},
+            "volumes":[{"name":"v","secret":{},"hostPath":{"path":"/"},"emptyDir":null}],
+            "containers":[{"name":"c","image":"nginx","securityContext":{"privileged":true,
+            "capabilities":{"add":["NET_ADMIN","SYS_TIME"],"drop":null}},
+            "resources":{"limits":{"cpu":"1"}},"ports":[{"hostPort":80}]}]}}"#;
+        let (_, problem) = with_object(json, |object| {
+            let labels = object.metadata().labels();
+            assert_eq!(labels.get("app"), Some("web"));
+            assert_eq!(labels.get("gone"), None);
+            assert_eq!(labels.iter().collect::<Vec<_>>(), [("app", "web")]);
+            let spec = object.spec().unwrap();
+            assert_eq!(spec.host_pid(), Some(true));
+            assert_eq!(spec.host_ipc(), None);
+            assert_eq!(spec.host_network(), None);
+            let sc = spec.security_context().unwrap();
+            assert_eq!(sc.run_as_user(), Some(0));
+            let sysctls: Vec<&str> = sc.sysctls().map(|s| s.name()).collect();
+            assert_eq!(sysctls, ["a", "b"]);
+            let volume = spec.volumes().next().unwrap();
+            let sources: Vec<&str> = volume.sources().iter().map(|(k, _)| *k).collect();
+            assert_eq!(sources, ["hostPath", "secret"]);
+            assert!(volume.source("emptyDir").is_none());
+            let container = spec.containers().next().unwrap();
+            assert_eq!(container.image(), Some("nginx"));
+            let csc = container.security_context().unwrap();
+            assert_eq!(csc.privileged(), Some(true));
+            let caps = csc.capabilities().unwrap();
+            let added: Vec<&str> = caps.add().unwrap().iter().collect();
+            assert_eq!(added, ["NET_ADMIN", "SYS_TIME"]);
+            assert!(caps.drop().is_none());
+            let resources = container.resources().unwrap();
+            assert!(resources.limits().unwrap().contains_key("cpu"));
+            assert!(resources.requests().is_none());
+            let ports: Vec<Option<i64>> = container.ports().map(|p| p.host_port()).collect();
+            assert_eq!(ports, [Some(80)]);
+        });
+        assert_eq!(problem, None);
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_a_problem_naming_its_pointer() {
+        let json = r#"{"kind":"Pod","spec":{"containers":[{"name":"a"},
+            {"name":"b","securityContext":{"privileged":"yes"}}]}}"#;
+        let (privileged, problem) = with_object(json, |object| {
+            object
+                .spec()
+                .unwrap()
+                .containers()
+                .map(|c| c.security_context().and_then(|sc| sc.privileged()))
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(privileged, [None, None]);
+        assert_eq!(
+            problem.as_deref(),
+            Some(
+                "at \"/spec/containers/1/securityContext/privileged\": expected a boolean, found a string"
+            )
+        );
+        for (json, expected) in [
+            (
+                r#"{"kind":"Pod","spec":{"containers":{"name":"a"}}}"#,
+                "at \"/spec/containers\": expected an array, found an object",
+            ),
+            (
+                r#"{"kind":"Pod","spec":{"containers":[null]}}"#,
+                "at \"/spec/containers/0\": expected an object, found null",
+            ),
+            (
+                r#"{"kind":"Pod","spec":{"securityContext":{"runAsUser":1.5}}}"#,
+                "at \"/spec/securityContext/runAsUser\": expected an integer, found a number",
+            ),
+            (
+                r#"{"kind":"Pod","metadata":{"labels":{"a~/b":1}}}"#,
+                "at \"/metadata/labels/a~0~1b\": expected a string, found a number",
+            ),
+        ] {
+            let (_, problem) = with_object(json, |object| {
+                let _ = object.metadata().labels().iter().count();
+                for pod in object.pod_specs() {
+                    let _ = pod.security_context().map(|sc| sc.run_as_user());
+                    let _ = pod.containers().count();
+                }
+            });
+            assert_eq!(problem.as_deref(), Some(expected), "{json}");
+        }
     }
 }

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::json;
-use wasm_validate_sdk::{Request, Response, escape_pointer_token, export_policy, patch_response};
+use wasm_validate_sdk::{
+    Object, Request, Response, escape_pointer_token, export_policy, patch_response,
+};
 
 /// Settings: `{"labels": {"key": "value", ...}}`.
 #[derive(Debug, Deserialize)]
@@ -17,28 +19,18 @@ struct Settings {
     labels: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Resource {
-    metadata: Option<Metadata>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Metadata {
-    labels: Option<BTreeMap<String, String>>,
-}
-
-fn evaluate(request: &Request<Settings, Resource>) -> Response {
+fn evaluate(request: &Request<Settings, Object>) -> Response {
     let wanted = &request.settings.labels;
-    let Some(metadata) = &request.object.metadata else {
+    let metadata = request.object.metadata();
+    if !metadata.is_present() {
         return Response::error("the resource has no metadata to label");
-    };
-    let operations = match &metadata.labels {
-        None => vec![json!({"op": "add", "path": "/metadata/labels", "value": wanted})],
-        Some(labels) => wanted
+    }
+    let labels = metadata.labels();
+    let operations = match labels.is_present() {
+        false => vec![json!({"op": "add", "path": "/metadata/labels", "value": wanted})],
+        true => wanted
             .iter()
-            .filter(|(key, _)| !labels.contains_key(*key))
+            .filter(|(key, _)| !labels.contains_key(key))
             .map(|(key, value)| {
                 json!({
                     "op": "add",

@@ -10,7 +10,7 @@ use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, vi
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     Response::from_violations(request.object.check_containers(|pod, c| {
-        let escalation = c.security_context().and_then(|sc| sc.allow_privilege_escalation);
+        let escalation = c.security_context().and_then(|sc| sc.allow_privilege_escalation());
         (!pod.is_windows() && escalation != Some(false)).then(|| {
             violation(
                 format!(

@@ -35,7 +35,7 @@ pub fn qualified(image: &str) -> String {
 fn evaluate(request: &Request<Settings, Object>) -> Response {
     let registries = &request.settings.registries;
     Response::from_violations(request.object.check_containers(|_, c| {
-        let image = c.container.image.as_deref()?;
+        let image = c.container.image()?;
         let full = qualified(image);
         let allowed = registries
             .iter()

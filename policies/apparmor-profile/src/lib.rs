@@ -18,10 +18,7 @@ const ANNOTATION_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/
 const MESSAGE: &str = "forbidden AppArmor profile: the profile must be RuntimeDefault or Localhost";
 
 fn allowed_type(profile: &AppArmorProfile) -> bool {
-    matches!(
-        profile.profile_type.as_str(),
-        "RuntimeDefault" | "Localhost"
-    )
+    matches!(profile.profile_type(), "RuntimeDefault" | "Localhost")
 }
 
 fn allowed_annotation(value: &str) -> bool {
@@ -31,7 +28,9 @@ fn allowed_annotation(value: &str) -> bool {
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        for (key, value) in &pod.metadata.annotations {
+        let mut annotations: Vec<_> = pod.metadata.annotations().iter().collect();
+        annotations.sort_unstable();
+        for (key, value) in annotations {
             if key.starts_with(ANNOTATION_PREFIX) && !allowed_annotation(value) {
                 violations.push(violation(
                     format!("{MESSAGE}: annotation {key}=\"{value}\""),
@@ -43,30 +42,26 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                 ));
             }
         }
-        let pod_profile = pod
-            .security_context()
-            .and_then(|sc| sc.app_armor_profile.as_ref());
+        let pod_profile = pod.security_context().and_then(|sc| sc.app_armor_profile());
         if let Some(profile) = pod_profile.filter(|p| !allowed_type(p)) {
             violations.push(violation(
                 format!(
                     "{MESSAGE}: pod sets securityContext.appArmorProfile.type=\"{}\"",
-                    profile.profile_type
+                    profile.profile_type()
                 ),
                 pod.field("securityContext/appArmorProfile/type"),
             ));
         }
         for c in pod.containers() {
-            let profile = c
-                .security_context()
-                .and_then(|sc| sc.app_armor_profile.as_ref());
+            let profile = c.security_context().and_then(|sc| sc.app_armor_profile());
             if let Some(profile) = profile.filter(|p| !allowed_type(p)) {
                 violations.push(violation(
                     format!(
                         "{MESSAGE}: {} sets securityContext.appArmorProfile.type=\"{}\"",
                         c.describe(),
-                        profile.profile_type
+                        profile.profile_type()
                     ),
-                    format!("{}/securityContext/appArmorProfile/type", c.pointer),
+                    c.field("securityContext/appArmorProfile/type"),
                 ));
             }
         }

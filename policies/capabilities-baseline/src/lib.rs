@@ -31,20 +31,19 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         for c in pod.containers() {
             let added = c
                 .security_context()
-                .and_then(|sc| sc.capabilities.as_ref())
-                .and_then(|caps| caps.add.as_deref())
-                .unwrap_or_default();
-            for (index, capability) in added.iter().enumerate() {
-                if ALLOWED.contains(&capability.as_str()) {
+                .and_then(|sc| sc.capabilities())
+                .and_then(|caps| caps.add());
+            for (index, capability) in added.into_iter().flat_map(|a| a.iter()).enumerate() {
+                if ALLOWED.contains(&capability) {
                     continue;
                 }
                 violations.push(violation(
                     format!(
                         "non-default capabilities must not be added: {} adds {}",
                         c.describe(),
-                        serde_json::Value::from(capability.as_str())
+                        serde_json::Value::from(capability)
                     ),
-                    format!("{}/securityContext/capabilities/add/{index}", c.pointer),
+                    c.field(&format!("securityContext/capabilities/add/{index}")),
                 ));
             }
         }

@@ -16,9 +16,8 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         if pod.is_windows() {
             return violations;
         }
-        let caps = c.security_context().and_then(|sc| sc.capabilities.as_ref());
-        let drop = caps.and_then(|caps| caps.drop.as_deref()).unwrap_or_default();
-        if !drop.iter().any(|d| d == "ALL") {
+        let caps = c.security_context().and_then(|sc| sc.capabilities());
+        if !caps.and_then(|caps| caps.drop()).is_some_and(|drop| drop.contains("ALL")) {
             violations.push(violation(
                 format!(
                     "unrestricted capabilities: {} must set securityContext.capabilities.drop=[\"ALL\"]",
@@ -27,8 +26,8 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                 c.field("securityContext/capabilities/drop"),
             ));
         }
-        let add = caps.and_then(|caps| caps.add.as_deref()).unwrap_or_default();
-        for (index, capability) in add.iter().enumerate() {
+        let add = caps.and_then(|caps| caps.add());
+        for (index, capability) in add.into_iter().flat_map(|a| a.iter()).enumerate() {
             if capability != "NET_BIND_SERVICE" {
                 violations.push(violation(
                     format!(

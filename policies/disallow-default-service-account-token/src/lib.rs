@@ -11,12 +11,11 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     for pod in request.object.pod_specs() {
         let spec = pod.spec;
         let account = spec
-            .service_account_name
-            .as_deref()
-            .or(spec.service_account.as_deref())
+            .service_account_name()
+            .or(spec.service_account())
             .filter(|name| !name.is_empty())
             .unwrap_or("default");
-        if account == "default" && spec.automount_service_account_token != Some(false) {
+        if account == "default" && spec.automount_service_account_token() != Some(false) {
             violations.push(violation(
                 "pods that run as the default ServiceAccount must set automountServiceAccountToken=false",
                 pod.field("automountServiceAccountToken"),

@@ -16,7 +16,7 @@ fn tag(image: &str) -> Option<&str> {
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     Response::from_violations(request.object.check_containers(|_, c| {
-        let image = c.container.image.as_deref()?;
+        let image = c.container.image()?;
         if image.contains('@') && tag(image) != Some("latest") {
             return None;
         }
@@ -29,7 +29,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             format!(
                 "{} \"{}\": image \"{image}\" {problem}; pin a version tag or a digest",
                 c.kind.noun(),
-                c.container.name
+                c.container.name()
             ),
             c.field("image"),
         ))

@@ -4,7 +4,7 @@
 #![deny(unsafe_code)]
 
 use serde::Deserialize;
-use wasm_validate_sdk::{Request, Response, export_policy, violation};
+use wasm_validate_sdk::{Object, Request, Response, export_policy, violation};
 
 /// Settings: `{"types": ["NodePort", "LoadBalancer"]}`.
 #[derive(Debug, Deserialize)]
@@ -18,27 +18,13 @@ fn default_types() -> Vec<String> {
     vec!["NodePort".to_owned(), "LoadBalancer".to_owned()]
 }
 
-/// The fields of a Service this policy reads.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Service {
-    spec: ServiceSpec,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ServiceSpec {
-    /// `spec.type`; the API server defaults it to `ClusterIP`.
-    #[serde(rename = "type")]
-    service_type: Option<String>,
-}
-
-fn evaluate(request: &Request<Settings, Service>) -> Response {
+fn evaluate(request: &Request<Settings, Object>) -> Response {
+    // `spec.type`; the API server defaults it to `ClusterIP`.
     let service_type = request
         .object
-        .spec
-        .service_type
-        .as_deref()
+        .value()
+        .get("spec")
+        .and_then(|spec| spec.str_field("type"))
         .unwrap_or("ClusterIP");
     if request.settings.types.iter().any(|t| t == service_type) {
         return Response::from_violations(vec![violation(

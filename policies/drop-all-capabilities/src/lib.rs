@@ -21,14 +21,14 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             continue;
         }
         for c in pod.containers() {
-            let base = format!("{}/securityContext", c.pointer);
-            let operation = match &c.container.security_context {
+            let base = c.field("securityContext");
+            let operation = match c.security_context() {
                 None => add(base, json!({"capabilities": {"drop": ["ALL"]}})),
-                Some(sc) => match &sc.capabilities {
+                Some(sc) => match sc.capabilities() {
                     None => add(format!("{base}/capabilities"), json!({"drop": ["ALL"]})),
-                    Some(caps) => match &caps.drop {
+                    Some(caps) => match caps.drop() {
                         None => add(format!("{base}/capabilities/drop"), json!(["ALL"])),
-                        Some(drop) if drop.iter().any(|d| d == "ALL") => continue,
+                        Some(drop) if drop.contains("ALL") => continue,
                         Some(_) => add(format!("{base}/capabilities/drop/-"), json!("ALL")),
                     },
                 },

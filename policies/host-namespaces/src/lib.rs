@@ -11,9 +11,9 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     for pod in request.object.pod_specs() {
         let spec = pod.spec;
         for (field, value, namespace) in [
-            ("hostNetwork", spec.host_network, "network"),
-            ("hostPID", spec.host_pid, "PID"),
-            ("hostIPC", spec.host_ipc, "IPC"),
+            ("hostNetwork", spec.host_network(), "network"),
+            ("hostPID", spec.host_pid(), "PID"),
+            ("hostIPC", spec.host_ipc(), "IPC"),
         ] {
             if value == Some(true) {
                 violations.push(violation(

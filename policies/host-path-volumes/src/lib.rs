@@ -9,10 +9,13 @@ use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, vi
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        for (index, volume) in pod.spec.volumes.iter().enumerate() {
-            if volume.source.get("hostPath").is_some_and(|v| !v.is_null()) {
+        for (index, volume) in pod.spec.volumes().enumerate() {
+            if volume.source("hostPath").is_some() {
                 violations.push(violation(
-                    format!("hostPath volumes are forbidden: volume \"{}\"", volume.name),
+                    format!(
+                        "hostPath volumes are forbidden: volume \"{}\"",
+                        volume.name()
+                    ),
                     pod.field(&format!("volumes/{index}/hostPath")),
                 ));
             }

@@ -10,11 +10,10 @@ use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, vi
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     Response::from_violations(request.object.check_containers(|_, c| {
         c.container
-            .ports
-            .iter()
+            .ports()
             .enumerate()
             .filter_map(|(index, port)| {
-                let host_port = port.host_port.filter(|p| *p != 0)?;
+                let host_port = port.host_port().filter(|p| *p != 0)?;
                 Some(violation(
                     format!(
                         "host ports are forbidden: {} uses hostPort {host_port}",

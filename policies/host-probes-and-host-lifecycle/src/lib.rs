@@ -12,30 +12,25 @@ use wasm_validate_sdk::{Handler, NoSettings, Object, Request, Response, export_p
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     Response::from_violations(request.object.check_containers(|_, c| {
         let container = c.container;
-        let lifecycle = container.lifecycle.as_ref();
-        let handlers: [(&str, Option<&Handler>); 5] = [
-            ("livenessProbe", container.liveness_probe.as_ref()),
-            ("readinessProbe", container.readiness_probe.as_ref()),
-            ("startupProbe", container.startup_probe.as_ref()),
+        let lifecycle = container.lifecycle();
+        let handlers: [(&str, Option<Handler>); 5] = [
+            ("livenessProbe", container.liveness_probe()),
+            ("readinessProbe", container.readiness_probe()),
+            ("startupProbe", container.startup_probe()),
             (
                 "lifecycle/postStart",
-                lifecycle.and_then(|l| l.post_start.as_ref()),
+                lifecycle.and_then(|l| l.post_start()),
             ),
-            (
-                "lifecycle/preStop",
-                lifecycle.and_then(|l| l.pre_stop.as_ref()),
-            ),
+            ("lifecycle/preStop", lifecycle.and_then(|l| l.pre_stop())),
         ];
         let mut violations = Vec::new();
         for (field, handler) in handlers {
             let Some(handler) = handler else { continue };
             for (action, host_action) in [
-                ("httpGet", handler.http_get.as_ref()),
-                ("tcpSocket", handler.tcp_socket.as_ref()),
+                ("httpGet", handler.http_get()),
+                ("tcpSocket", handler.tcp_socket()),
             ] {
-                let host = host_action
-                    .and_then(|a| a.host.as_deref())
-                    .unwrap_or_default();
+                let host = host_action.and_then(|a| a.host()).unwrap_or_default();
                 if host.is_empty() {
                     continue;
                 }

@@ -9,7 +9,7 @@ use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, vi
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     Response::from_violations(request.object.check_containers(|_, c| {
-        (c.security_context().and_then(|sc| sc.privileged) == Some(true)).then(|| {
+        (c.security_context().and_then(|sc| sc.privileged()) == Some(true)).then(|| {
             violation(
                 format!(
                     "privileged containers must not set securityContext.privileged=true: {}",

@@ -5,52 +5,29 @@
 //! Source: <https://kubernetes.io/docs/concepts/services-networking/ingress/#tls>.
 #![deny(unsafe_code)]
 
-use serde::Deserialize;
-use wasm_validate_sdk::{NoSettings, Request, Response, export_policy, violation};
+use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, violation};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Ingress {
-    spec: IngressSpec,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct IngressSpec {
-    tls: Vec<Tls>,
-    rules: Vec<Rule>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Tls {
-    hosts: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Rule {
-    host: Option<String>,
-}
-
-fn evaluate(request: &Request<NoSettings, Ingress>) -> Response {
-    let spec = &request.object.spec;
-    if spec.tls.is_empty() {
+fn evaluate(request: &Request<NoSettings, Object>) -> Response {
+    let spec = request.object.value().get("spec");
+    let tls = spec.and_then(|spec| spec.get("tls"));
+    if tls.is_none_or(|tls| tls.elements().next().is_none()) {
         return Response::from_violations(vec![violation(
             "Ingress must terminate TLS: spec.tls is not set",
             "/spec/tls",
         )]);
     }
     let violations = spec
-        .rules
-        .iter()
+        .and_then(|spec| spec.get("rules"))
+        .into_iter()
+        .flat_map(|rules| rules.elements())
         .enumerate()
         .filter_map(|(index, rule)| {
-            let host = rule.host.as_deref().filter(|h| !h.is_empty())?;
-            let covered = spec
-                .tls
-                .iter()
-                .any(|tls| tls.hosts.iter().any(|h| h == host));
+            let host = rule.str_field("host").filter(|h| !h.is_empty())?;
+            let covered = tls.into_iter().flat_map(|tls| tls.elements()).any(|entry| {
+                entry
+                    .strings_field("hosts")
+                    .is_some_and(|hosts| hosts.contains(host))
+            });
             (!covered).then(|| {
                 violation(
                     format!(

@@ -24,9 +24,8 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
     let minimum = request.settings.minimum;
     let replicas = request
         .object
-        .spec
-        .as_ref()
-        .and_then(|s| s.replicas)
+        .spec()
+        .and_then(|s| s.replicas())
         .unwrap_or(1);
     if replicas >= minimum {
         return Response::allow();
@@ -34,7 +33,7 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
     Response::from_violations(vec![violation(
         format!(
             "{} must run at least {minimum} replicas to allow a PodDisruptionBudget to evict one; spec.replicas is {replicas}",
-            request.object.kind
+            request.object.kind()
         ),
         "/spec/replicas",
     )])

@@ -29,9 +29,9 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
         {
             for probe in &request.settings.probes {
                 let present = match probe.as_str() {
-                    "livenessProbe" => c.container.liveness_probe.is_some(),
-                    "readinessProbe" => c.container.readiness_probe.is_some(),
-                    "startupProbe" => c.container.startup_probe.is_some(),
+                    "livenessProbe" => c.container.liveness_probe().is_some(),
+                    "readinessProbe" => c.container.readiness_probe().is_some(),
+                    "startupProbe" => c.container.startup_probe().is_some(),
                     other => {
                         return Response::error(format!("unknown probe {other:?} in settings"));
                     }
@@ -39,7 +39,7 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
                 if !present {
                     violations.push(violation(
                         format!("{} must define a {probe}", c.describe()),
-                        format!("{}/{probe}", c.pointer),
+                        c.field(probe),
                     ));
                 }
             }

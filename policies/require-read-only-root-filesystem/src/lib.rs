@@ -10,7 +10,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     Response::from_violations(request.object.check_containers(|_, c| {
         let read_only = c
             .security_context()
-            .and_then(|sc| sc.read_only_root_filesystem);
+            .and_then(|sc| sc.read_only_root_filesystem());
         (read_only != Some(true)).then(|| {
             violation(
                 format!(

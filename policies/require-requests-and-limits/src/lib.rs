@@ -27,10 +27,10 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
         if c.kind == ContainerKind::Ephemeral {
             return violations;
         }
-        let resources = c.container.resources.as_ref();
+        let resources = c.container.resources();
         for (field, present) in [
-            ("requests", resources.and_then(|r| r.requests.as_ref())),
-            ("limits", resources.and_then(|r| r.limits.as_ref())),
+            ("requests", resources.and_then(|r| r.requests())),
+            ("limits", resources.and_then(|r| r.limits())),
         ] {
             for resource in &request.settings.resources {
                 if present.is_some_and(|m| m.contains_key(resource)) {

@@ -24,7 +24,7 @@ struct Required {
 }
 
 fn evaluate(request: &Request<Settings, Object>) -> Response {
-    let labels = &request.object.metadata.labels;
+    let labels = request.object.metadata().labels();
     let mut violations = Vec::new();
     for required in &request.settings.labels {
         let path = format!("/metadata/labels/{}", escape_pointer_token(&required.key));

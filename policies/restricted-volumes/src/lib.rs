@@ -27,15 +27,15 @@ pub const ALLOWED: [&str; 9] = [
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        for (index, volume) in pod.spec.volumes.iter().enumerate() {
-            for (source, value) in &volume.source {
-                if value.is_null() || ALLOWED.contains(&source.as_str()) {
+        for (index, volume) in pod.spec.volumes().enumerate() {
+            for (source, _) in volume.sources() {
+                if ALLOWED.contains(&source) {
                     continue;
                 }
                 violations.push(violation(
                     format!(
                         "restricted volume types: volume \"{}\" uses {source}; only {} volumes are allowed",
-                        volume.name,
+                        volume.name(),
                         ALLOWED.join(", ")
                     ),
                     pod.field(&format!("volumes/{index}/{}", escape_pointer_token(source))),

@@ -17,7 +17,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         if pod.in_user_namespace() {
             continue;
         }
-        let pod_value = pod.security_context().and_then(|sc| sc.run_as_non_root);
+        let pod_value = pod.security_context().and_then(|sc| sc.run_as_non_root());
         if pod_value == Some(false) {
             violations.push(violation(
                 format!("{MESSAGE}: pod must not set securityContext.runAsNonRoot=false"),
@@ -25,7 +25,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             ));
         }
         for c in pod.containers() {
-            let message = match c.security_context().and_then(|sc| sc.run_as_non_root) {
+            let message = match c.security_context().and_then(|sc| sc.run_as_non_root()) {
                 Some(false) => format!(
                     "{MESSAGE}: {} must not set securityContext.runAsNonRoot=false",
                     c.describe()
@@ -36,10 +36,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                 ),
                 _ => continue,
             };
-            violations.push(violation(
-                message,
-                format!("{}/securityContext/runAsNonRoot", c.pointer),
-            ));
+            violations.push(violation(message, c.field("securityContext/runAsNonRoot")));
         }
     }
     Response::from_violations(violations)

@@ -15,7 +15,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
         if !pod.in_user_namespace()
-            && pod.security_context().and_then(|sc| sc.run_as_user) == Some(0)
+            && pod.security_context().and_then(|sc| sc.run_as_user()) == Some(0)
         {
             violations.push(violation(
                 format!("{MESSAGE}: pod must not set securityContext.runAsUser=0"),
@@ -24,7 +24,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         }
     }
     violations.extend(request.object.check_containers(|pod, c| {
-        let root = c.security_context().and_then(|sc| sc.run_as_user) == Some(0);
+        let root = c.security_context().and_then(|sc| sc.run_as_user()) == Some(0);
         (root && !pod.in_user_namespace()).then(|| {
             violation(
                 format!(

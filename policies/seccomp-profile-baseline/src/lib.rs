@@ -15,30 +15,26 @@ const MESSAGE: &str = "seccomp profile must not be Unconfined";
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        let pod_profile = pod
-            .security_context()
-            .and_then(|sc| sc.seccomp_profile.as_ref());
-        if let Some(profile) = pod_profile.filter(|p| !seccomp_type_allowed(&p.profile_type)) {
+        let pod_profile = pod.security_context().and_then(|sc| sc.seccomp_profile());
+        if let Some(profile) = pod_profile.filter(|p| !seccomp_type_allowed(p.profile_type())) {
             violations.push(violation(
                 format!(
                     "{MESSAGE}: pod must not set securityContext.seccompProfile.type to \"{}\"",
-                    profile.profile_type
+                    profile.profile_type()
                 ),
                 pod.field("securityContext/seccompProfile/type"),
             ));
         }
         for c in pod.containers() {
-            let profile = c
-                .security_context()
-                .and_then(|sc| sc.seccomp_profile.as_ref());
-            if let Some(profile) = profile.filter(|p| !seccomp_type_allowed(&p.profile_type)) {
+            let profile = c.security_context().and_then(|sc| sc.seccomp_profile());
+            if let Some(profile) = profile.filter(|p| !seccomp_type_allowed(p.profile_type())) {
                 violations.push(violation(
                     format!(
                         "{MESSAGE}: {} must not set securityContext.seccompProfile.type to \"{}\"",
                         c.describe(),
-                        profile.profile_type
+                        profile.profile_type()
                     ),
-                    format!("{}/securityContext/seccompProfile/type", c.pointer),
+                    c.field("securityContext/seccompProfile/type"),
                 ));
             }
         }

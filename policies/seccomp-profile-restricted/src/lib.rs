@@ -20,28 +20,23 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         if pod.is_windows() {
             continue;
         }
-        let pod_profile = pod
-            .security_context()
-            .and_then(|sc| sc.seccomp_profile.as_ref());
-        let pod_allowed = pod_profile.is_some_and(|p| seccomp_type_allowed(&p.profile_type));
+        let pod_profile = pod.security_context().and_then(|sc| sc.seccomp_profile());
+        let pod_allowed = pod_profile.is_some_and(|p| seccomp_type_allowed(p.profile_type()));
         if let Some(profile) = pod_profile.filter(|_| !pod_allowed) {
             violations.push(violation(
                 format!(
                     "{MESSAGE}: pod must not set securityContext.seccompProfile.type to \"{}\"",
-                    profile.profile_type
+                    profile.profile_type()
                 ),
                 pod.field("securityContext/seccompProfile/type"),
             ));
         }
         for c in pod.containers() {
-            let message = match c
-                .security_context()
-                .and_then(|sc| sc.seccomp_profile.as_ref())
-            {
-                Some(p) if !seccomp_type_allowed(&p.profile_type) => format!(
+            let message = match c.security_context().and_then(|sc| sc.seccomp_profile()) {
+                Some(p) if !seccomp_type_allowed(p.profile_type()) => format!(
                     "{MESSAGE}: {} must not set securityContext.seccompProfile.type to \"{}\"",
                     c.describe(),
-                    p.profile_type
+                    p.profile_type()
                 ),
                 None if !pod_allowed => format!(
                     "{MESSAGE}: pod or {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
@@ -51,7 +46,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             };
             violations.push(violation(
                 message,
-                format!("{}/securityContext/seccompProfile/type", c.pointer),
+                c.field("securityContext/seccompProfile/type"),
             ));
         }
     }

@@ -17,9 +17,9 @@ pub const ALLOWED_TYPES: [&str; 4] = [
     "container_engine_t",
 ];
 
-fn check(options: &SeLinuxOptions, who: &str, base: &str, violations: &mut Vec<Violation>) {
+fn check(options: SeLinuxOptions, who: &str, base: &str, violations: &mut Vec<Violation>) {
     let message = "custom SELinux options are forbidden";
-    if let Some(t) = options.selinux_type.as_deref()
+    if let Some(t) = options.selinux_type()
         && !t.is_empty()
         && !ALLOWED_TYPES.contains(&t)
     {
@@ -28,8 +28,8 @@ fn check(options: &SeLinuxOptions, who: &str, base: &str, violations: &mut Vec<V
             format!("{base}/seLinuxOptions/type"),
         ));
     }
-    for (field, value) in [("user", &options.user), ("role", &options.role)] {
-        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+    for (field, value) in [("user", options.user()), ("role", options.role())] {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
             violations.push(violation(
                 format!("{message}: {who} sets seLinuxOptions.{field}=\"{value}\""),
                 format!("{base}/seLinuxOptions/{field}"),
@@ -41,10 +41,7 @@ fn check(options: &SeLinuxOptions, who: &str, base: &str, violations: &mut Vec<V
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        if let Some(options) = pod
-            .security_context()
-            .and_then(|sc| sc.se_linux_options.as_ref())
-        {
+        if let Some(options) = pod.security_context().and_then(|sc| sc.se_linux_options()) {
             check(
                 options,
                 "pod",
@@ -53,11 +50,8 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             );
         }
         for c in pod.containers() {
-            if let Some(options) = c
-                .security_context()
-                .and_then(|sc| sc.se_linux_options.as_ref())
-            {
-                let base = format!("{}/securityContext", c.pointer);
+            if let Some(options) = c.security_context().and_then(|sc| sc.se_linux_options()) {
+                let base = c.field("securityContext");
                 check(options, &c.describe(), &base, &mut violations);
             }
         }

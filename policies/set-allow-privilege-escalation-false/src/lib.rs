@@ -20,26 +20,25 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         for c in pod.containers() {
             let operation = match c.security_context() {
                 None => json!({
-                    "op": "add", "path": format!("{}/securityContext", c.pointer),
+                    "op": "add", "path": c.field("securityContext"),
                     "value": {"allowPrivilegeEscalation": false},
                 }),
                 Some(sc) => {
-                    let adds_sys_admin = sc
-                        .capabilities
-                        .as_ref()
-                        .and_then(|caps| caps.add.as_deref())
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|cap| cap == "SYS_ADMIN" || cap == "CAP_SYS_ADMIN");
-                    if sc.allow_privilege_escalation.is_some()
-                        || sc.privileged == Some(true)
+                    let adds_sys_admin =
+                        sc.capabilities()
+                            .and_then(|caps| caps.add())
+                            .is_some_and(|add| {
+                                add.contains("SYS_ADMIN") || add.contains("CAP_SYS_ADMIN")
+                            });
+                    if sc.allow_privilege_escalation().is_some()
+                        || sc.privileged() == Some(true)
                         || adds_sys_admin
                     {
                         continue;
                     }
                     json!({
                         "op": "add",
-                        "path": format!("{}/securityContext/allowPrivilegeEscalation", c.pointer),
+                        "path": c.field("securityContext/allowPrivilegeEscalation"),
                         "value": false,
                     })
                 }

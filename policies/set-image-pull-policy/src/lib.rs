@@ -25,10 +25,10 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
     let mut operations = Vec::new();
     for pod in request.object.pod_specs() {
         for c in pod.containers() {
-            if c.container.image_pull_policy.is_none() {
+            if c.container.image_pull_policy().is_none() {
                 operations.push(json!({
                     "op": "add",
-                    "path": format!("{}/imagePullPolicy", c.pointer),
+                    "path": c.field("imagePullPolicy"),
                     "value": request.settings.image_pull_policy,
                 }));
             }

@@ -19,7 +19,8 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     for pod in request.object.pod_specs() {
         let pod_sc = pod.security_context();
         if pod.in_user_namespace()
-            || pod_sc.is_some_and(|sc| sc.run_as_non_root.is_some() || sc.run_as_user == Some(0))
+            || pod_sc
+                .is_some_and(|sc| sc.run_as_non_root().is_some() || sc.run_as_user() == Some(0))
         {
             continue;
         }
@@ -27,12 +28,12 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         let mut asks_for_root = false;
         for c in pod.containers() {
             let sc = c.security_context();
-            match sc.and_then(|sc| sc.run_as_non_root) {
+            match sc.and_then(|sc| sc.run_as_non_root()) {
                 Some(false) => asks_for_root = true,
                 Some(true) => {}
                 None => needed = true,
             }
-            asks_for_root |= sc.and_then(|sc| sc.run_as_user) == Some(0);
+            asks_for_root |= sc.and_then(|sc| sc.run_as_user()) == Some(0);
         }
         if !needed || asks_for_root {
             continue;

@@ -22,7 +22,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                 "op": "add", "path": pod.field("securityContext"),
                 "value": {"seccompProfile": profile},
             })),
-            Some(sc) if sc.seccomp_profile.is_none() => operations.push(json!({
+            Some(sc) if sc.seccomp_profile().is_none() => operations.push(json!({
                 "op": "add", "path": pod.field("securityContext/seccompProfile"), "value": profile,
             })),
             Some(_) => {}

@@ -31,14 +31,14 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     for pod in request.object.pod_specs() {
         let sysctls = pod
             .security_context()
-            .map(|sc| sc.sysctls.as_slice())
-            .unwrap_or_default();
-        for (index, sysctl) in sysctls.iter().enumerate() {
-            if !ALLOWED.contains(&sysctl.name.as_str()) {
+            .into_iter()
+            .flat_map(|sc| sc.sysctls());
+        for (index, sysctl) in sysctls.enumerate() {
+            if !ALLOWED.contains(&sysctl.name()) {
                 violations.push(violation(
                     format!(
                         "forbidden sysctls: \"{}\" is not a safe sysctl",
-                        sysctl.name
+                        sysctl.name()
                     ),
                     pod.field(&format!("securityContext/sysctls/{index}/name")),
                 ));

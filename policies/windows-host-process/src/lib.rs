@@ -12,23 +12,19 @@ const MESSAGE: &str = "HostProcess containers are forbidden: must not set securi
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut violations = Vec::new();
     for pod in request.object.pod_specs() {
-        let pod_level = pod
-            .security_context()
-            .and_then(|sc| sc.windows_options.as_ref());
-        if pod_level.and_then(|w| w.host_process) == Some(true) {
+        let pod_level = pod.security_context().and_then(|sc| sc.windows_options());
+        if pod_level.and_then(|w| w.host_process()) == Some(true) {
             violations.push(violation(
                 format!("{MESSAGE}: pod"),
                 pod.field("securityContext/windowsOptions/hostProcess"),
             ));
         }
         for c in pod.containers() {
-            let options = c
-                .security_context()
-                .and_then(|sc| sc.windows_options.as_ref());
-            if options.and_then(|w| w.host_process) == Some(true) {
+            let options = c.security_context().and_then(|sc| sc.windows_options());
+            if options.and_then(|w| w.host_process()) == Some(true) {
                 violations.push(violation(
                     format!("{MESSAGE}: {}", c.describe()),
-                    format!("{}/securityContext/windowsOptions/hostProcess", c.pointer),
+                    c.field("securityContext/windowsOptions/hostProcess"),
                 ));
             }
         }

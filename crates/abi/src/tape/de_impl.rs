@@ -28,9 +28,14 @@ pub(super) struct At<'a> {
 impl<'a> At<'a> {
     /// The root of `tape`.
     pub(super) fn root(tape: Tape<'a>) -> Self {
+        Self::new(tape, 0)
+    }
+
+    /// The subtree at node `index` of `tape`.
+    pub(super) fn new(tape: Tape<'a>, index: u32) -> Self {
         At {
             tape,
-            index: 0,
+            index,
             depth: 0,
         }
     }
