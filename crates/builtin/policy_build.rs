@@ -66,8 +66,12 @@ pub fn ensure_target(target: &str) -> Result<Option<String>, String> {
 }
 
 /// Builds every policy with the `policy` profile into `target_dir` and returns
-/// `(name, path of the .wasm)`. Guests are linked with a 64 KiB stack, which
-/// makes instantiation several times cheaper than Rust's default 1 MiB.
+/// `(name, path of the .wasm)`. Guests are linked with a 32 KiB stack, which
+/// makes instantiation several times cheaper than Rust's default 1 MiB:
+/// with the module's data (about 11 KB) it leaves a typical request in the
+/// first 64 KiB page, and an instance of one page was measured about 1 µs
+/// cheaper than one of two. The stack is first in memory, so overflowing
+/// it traps (an error result), never overwrites data.
 /// Errors with a message that says how to install the target.
 pub fn build(
     cargo: &std::ffi::OsStr,
@@ -106,7 +110,7 @@ pub fn build(
     ] {
         command.env_remove(var);
     }
-    command.env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=65536");
+    command.env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=32768");
     let status = command
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;

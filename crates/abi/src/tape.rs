@@ -513,6 +513,66 @@ impl<'a> Tape<'a> {
         )
     }
 
+    /// The type tag of the node at `index` (see [`tag`]), without decoding
+    /// the rest of the node.
+    pub fn tag(&self, index: u32) -> Result<u8, TapeError> {
+        let at = index as usize * NODE_LEN;
+        let word = self
+            .nodes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| {
+                TapeError(format!(
+                    "node {index} does not exist (the tape has {})",
+                    self.count
+                ))
+            })?;
+        u8::try_from(word)
+            .ok()
+            .filter(|tag| *tag <= tag::OBJECT)
+            .ok_or_else(|| TapeError(format!("node {index} has unknown tag {word}")))
+    }
+
+    /// The member `key` of the object at node `index`: the index of its
+    /// value node, or `None` when the object has no such key (the first
+    /// equal key wins). Errors when node `index` is not an object or the
+    /// tape is malformed. This is the lookup views do most: it reads each
+    /// member's key length before its bytes and skips each value's
+    /// subtree in one step.
+    pub fn member(&self, index: u32, key: &[u8]) -> Result<Option<u32>, TapeError> {
+        let [tag, _, len, _] = self.words(index)?;
+        if u8::try_from(tag) != Ok(tag::OBJECT) {
+            return Err(TapeError(format!("node {index} is not an object")));
+        }
+        let mut child = index + 1;
+        for _ in 0..len {
+            let [child_tag, id, _, end] = self.words(child)?;
+            let at = id as usize * KEY_LEN;
+            let entry = self.keys.get(at..at + KEY_LEN).ok_or_else(|| {
+                TapeError(format!("node {child} names key {id}, which does not exist"))
+            })?;
+            let key_len = u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]);
+            if key_len as usize == key.len() {
+                let offset = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+                if self.bytes(offset, key_len)? == key {
+                    return Ok(Some(child));
+                }
+            }
+            child = match u8::try_from(child_tag) {
+                Ok(tag::ARRAY | tag::OBJECT) if end > child && end <= self.count => end,
+                Ok(tag::ARRAY | tag::OBJECT) => {
+                    return Err(TapeError(format!(
+                        "node {child} ends at {end}, outside {}..={}",
+                        child + 1,
+                        self.count
+                    )));
+                }
+                _ => child + 1,
+            };
+        }
+        Ok(None)
+    }
+
     /// Index of the node after the subtree rooted at `index`.
     pub fn next(&self, index: u32) -> Result<u32, TapeError> {
         Ok(match self.node(index)? {

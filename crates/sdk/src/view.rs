@@ -20,7 +20,7 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 
 use wasm_validate_abi::escape_pointer_token;
-use wasm_validate_abi::tape::{Node, Tape};
+use wasm_validate_abi::tape::{Node, Tape, tag};
 
 /// What went wrong reading a document: the first problem wins.
 #[derive(Debug, Clone)]
@@ -183,49 +183,40 @@ impl<'a> ValueRef<'a> {
 
     /// Whether the value is `null`.
     pub fn is_null(self) -> bool {
-        matches!(self.node(), Some(Node::Null))
+        self.doc.tape.tag(self.index) == Ok(tag::NULL)
     }
 
     /// Whether the value is an object.
     pub fn is_object(self) -> bool {
-        matches!(self.node(), Some(Node::Object { .. }))
+        self.doc.tape.tag(self.index) == Ok(tag::OBJECT)
     }
 
     /// The member `key` of this object; `None` when it is absent or `null`.
     /// Reading a member of anything but an object (or `null`) is a type
     /// problem. Keys are compared as bytes; the first equal key wins.
     pub fn get(self, key: &str) -> Option<ValueRef<'a>> {
-        let len = match self.node()? {
-            Node::Object { len, .. } => len,
-            Node::Null => return None,
-            other => {
-                self.mismatch("an object", &other);
-                return None;
-            }
-        };
         let tape = &self.doc.tape;
-        let mut child = self.index + 1;
-        for _ in 0..len {
-            match tape.key(child) {
-                Ok(name) if name == key.as_bytes() => {
-                    let value = self.at(child);
-                    return (!value.is_null()).then_some(value);
-                }
-                Ok(_) => {}
+        match tape.member(self.index, key.as_bytes()) {
+            Ok(Some(index)) => match tape.tag(index) {
+                Ok(tag::NULL) => None,
+                Ok(_) => Some(self.at(index)),
                 Err(error) => {
                     self.doc.record(Problem::Malformed(error.0));
-                    return None;
+                    None
                 }
+            },
+            Ok(None) => None,
+            // Not an object: `null` reads as absent, anything else is a
+            // type problem (or the tape is malformed).
+            Err(error) => {
+                match self.node() {
+                    Some(Node::Null) | None => {}
+                    Some(Node::Object { .. }) => self.doc.record(Problem::Malformed(error.0)),
+                    Some(other) => self.mismatch("an object", &other),
+                }
+                None
             }
-            child = match tape.next(child) {
-                Ok(next) => next,
-                Err(error) => {
-                    self.doc.record(Problem::Malformed(error.0));
-                    return None;
-                }
-            };
         }
-        None
     }
 
     /// Whether this object has the member `key` with a value that is not
@@ -256,6 +247,11 @@ impl<'a> ValueRef<'a> {
 
     /// The boolean; `None` (and a type problem) for anything else.
     pub fn as_bool(self) -> Option<bool> {
+        match self.doc.tape.tag(self.index) {
+            Ok(tag::TRUE) => return Some(true),
+            Ok(tag::FALSE) => return Some(false),
+            _ => {}
+        }
         match self.node()? {
             Node::Bool(value) => Some(value),
             other => {
@@ -281,6 +277,9 @@ impl<'a> ValueRef<'a> {
     /// This value if it is an object; `None` (and a type problem) for
     /// anything else, `null` included.
     pub fn as_object(self) -> Option<ValueRef<'a>> {
+        if self.is_object() {
+            return Some(self);
+        }
         match self.node()? {
             Node::Object { .. } => Some(self),
             other => {

@@ -68,7 +68,7 @@ impl<'a> Object<'a> {
 
     /// `metadata` (empty when absent).
     pub fn metadata(self) -> ObjectMeta<'a> {
-        ObjectMeta(self.0.get("metadata").and_then(ValueRef::as_object))
+        ObjectMeta(Some(self.0))
     }
 }
 
@@ -85,36 +85,41 @@ fields!(Object {
 });
 
 /// `metadata` of an object or a pod template; every accessor reads as
-/// absent when the metadata itself is absent.
+/// absent when the metadata itself is absent. It holds the object that
+/// owns the metadata and finds `metadata` in it only when read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ObjectMeta<'a>(Option<ValueRef<'a>>);
 
 impl<'a> ObjectMeta<'a> {
+    fn object(self) -> Option<ValueRef<'a>> {
+        self.0?.get("metadata")?.as_object()
+    }
+
     /// Whether the object has a `metadata` object.
     pub fn is_present(self) -> bool {
-        self.0.is_some()
+        self.object().is_some()
     }
 
     /// `metadata.name`.
     pub fn name(self) -> Option<&'a str> {
-        self.0?.str_field("name")
+        self.object()?.str_field("name")
     }
 
     /// `metadata.namespace`.
     pub fn namespace(self) -> Option<&'a str> {
-        self.0?.str_field("namespace")
+        self.object()?.str_field("namespace")
     }
 
     /// `metadata.labels` (empty when absent).
     pub fn labels(self) -> StringMap<'a> {
-        self.0
+        self.object()
             .map(|m| m.string_map_field("labels"))
             .unwrap_or_default()
     }
 
     /// `metadata.annotations` (empty when absent).
     pub fn annotations(self) -> StringMap<'a> {
-        self.0
+        self.object()
             .map(|m| m.string_map_field("annotations"))
             .unwrap_or_default()
     }
@@ -128,7 +133,7 @@ view!(
 impl<'a> PodTemplateSpec<'a> {
     /// `template.metadata` (empty when absent).
     pub fn metadata(self) -> ObjectMeta<'a> {
-        ObjectMeta(self.0.get("metadata").and_then(ValueRef::as_object))
+        ObjectMeta(Some(self.0))
     }
 }
 
