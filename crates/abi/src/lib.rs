@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod tape;
 
-pub use json_patch::{Patch, PatchOperation};
+pub use json_patch::{self, Patch, PatchOperation};
 
 /// The ABI version the SDK speaks: version 2, whose request is a binary
 /// tape ([`tape`]). A module reports its version through the
