@@ -501,19 +501,37 @@ pub fn check_report<P: AsRef<Path> + Sync>(
     let engine = Engine::default();
     let set = load_policies(&engine, policy_args)?;
     let threads = policy_args.threads();
+    let context_aware = set.policies.iter().any(|p| p.policy.is_context_aware());
+    let limits = policy_args.read_limits();
     Ok(in_pool(threads, || {
         let (batches, errors) = match manifest::collect_inputs(paths, recursive) {
-            Ok(inputs) if set.policies.iter().any(|p| p.policy.is_context_aware()) => {
-                (vec![inputs], Vec::new())
-            }
+            Ok(inputs) if context_aware => (vec![inputs], Vec::new()),
             Ok(inputs) => (manifest::batches(inputs, BATCH_BYTES), Vec::new()),
             Err(error) => (Vec::new(), vec![error]),
         };
         let mut report = run_check(&engine, &set, &mut [], &errors, threads);
         report_unloadable(&mut report, &set);
         for batch in batches {
-            let (mut parsed, errors) = manifest::read_inputs(&batch, &policy_args.read_limits());
-            report.merge(run_check(&engine, &set, &mut parsed, &errors, threads));
+            if context_aware {
+                let (mut parsed, errors) = manifest::read_inputs(&batch, &limits);
+                report.merge(run_check(&engine, &set, &mut parsed, &errors, threads));
+                continue;
+            }
+            // Each file is read, checked and located as one task, so that
+            // no thread waits for a whole batch to be parsed before checking
+            // starts; the reports are merged in input order.
+            use rayon::prelude::*;
+            let reports: Vec<CheckReport> = batch
+                .par_iter()
+                .map(|input| {
+                    let (mut parsed, errors) =
+                        manifest::read_inputs(std::slice::from_ref(input), &limits);
+                    run_check(&engine, &set, &mut parsed, &errors, threads)
+                })
+                .collect();
+            for one in reports {
+                report.merge(one);
+            }
         }
         report
     }))

@@ -39,7 +39,10 @@ pub fn run_with(dir: &Path, args: &[&str], stdin: Option<&[u8]>, clear_env: bool
         .unwrap();
     if let Some(bytes) = stdin {
         let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(bytes).unwrap();
+        // A command that refuses its input may exit before reading it.
+        if let Err(error) = pipe.write_all(bytes) {
+            assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+        }
     }
     child.wait_with_output().unwrap()
 }
