@@ -22,6 +22,11 @@ struct Walker {
     path: Vec<String>,
     /// Per target: (depth, 1-based line) of the deepest match so far.
     best: Vec<Option<(usize, usize)>>,
+    /// Per target: whether a node on its path has ended, so that no later
+    /// node can match it better (keys are unique in a mapping).
+    finished: Vec<bool>,
+    /// Targets not finished yet; the walk stops at 0.
+    left: usize,
     documents: usize,
 }
 
@@ -65,6 +70,13 @@ impl Walker {
     /// expect the next key.
     fn value_ends(&mut self) {
         if let Some(frame) = self.stack.last_mut() {
+            let path = &self.path;
+            for (target, finished) in self.targets.iter().zip(&mut self.finished) {
+                if !*finished && path.len() <= target.len() && **path == target[..path.len()] {
+                    *finished = true;
+                    self.left -= 1;
+                }
+            }
             self.path.pop();
             if let Frame::Map { key } = frame {
                 *key = None;
@@ -134,16 +146,32 @@ pub fn line_of(text: &str, pointer: &str) -> Option<usize> {
 
 /// [`line_of`] for several pointers into the same document, parsing it once;
 /// one answer per pointer, in order (all `None` when the text does not parse).
+///
+/// The walk stops as soon as every pointer's answer is final (a node on its
+/// path has ended), so a violation near the top of a large document does
+/// not pay for parsing the rest of it.
 pub fn lines_of(text: &str, pointers: &[&str]) -> Vec<Option<usize>> {
     let mut walker = Walker {
         targets: pointers.iter().map(|p| pointer_tokens(p)).collect(),
         stack: Vec::new(),
         path: Vec::new(),
         best: vec![None; pointers.len()],
+        finished: vec![false; pointers.len()],
+        left: pointers.len(),
         documents: 0,
     };
-    if Parser::new_from_str(text).load(&mut walker, false).is_err() {
-        return vec![None; pointers.len()];
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd | Event::DocumentEnd, _)) => break,
+            Ok((event, mark)) => {
+                walker.on_event(event, mark);
+                if walker.left == 0 {
+                    break;
+                }
+            }
+            Err(_) => return vec![None; pointers.len()],
+        }
     }
     walker
         .best
@@ -191,6 +219,15 @@ spec:
         ] {
             assert_eq!(line_of(YAML, pointer), Some(line), "{pointer}");
         }
+    }
+
+    #[test]
+    fn the_walk_stops_once_every_answer_is_final() {
+        // The text after `metadata` is not YAML; an answer that is final
+        // before it is still given, one that needs the rest is not.
+        let text = "kind: Pod\nmetadata:\n  name: a\nspec: [unclosed\n";
+        assert_eq!(lines_of(text, &["/metadata/name"]), [Some(3)]);
+        assert_eq!(lines_of(text, &["/metadata/name", "/spec"]), [None, None]);
     }
 
     #[test]
