@@ -96,6 +96,47 @@ impl de::Error for TapeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         TapeError(msg.to_string())
     }
+
+    fn invalid_type(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        TapeError(format!(
+            "invalid type: {}, expected {expected}",
+            unexpected_text(&unexpected)
+        ))
+    }
+
+    fn invalid_value(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        TapeError(format!(
+            "invalid value: {}, expected {expected}",
+            unexpected_text(&unexpected)
+        ))
+    }
+}
+
+/// serde's words for an unexpected value, as its `Display` writes them,
+/// except that a floating-point number is not written out: serde's own
+/// formatting would link Rust's float printing into every guest module.
+fn unexpected_text(unexpected: &de::Unexpected<'_>) -> String {
+    use de::Unexpected as U;
+    match unexpected {
+        U::Bool(b) => format!("boolean `{b}`"),
+        U::Unsigned(n) => format!("integer `{n}`"),
+        U::Signed(n) => format!("integer `{n}`"),
+        U::Float(_) => "floating point number".to_owned(),
+        U::Char(c) => format!("character `{c}`"),
+        U::Str(s) => format!("string {s:?}"),
+        U::Bytes(_) => "byte array".to_owned(),
+        U::Unit => "unit value".to_owned(),
+        U::Option => "Option value".to_owned(),
+        U::NewtypeStruct => "newtype struct".to_owned(),
+        U::Seq => "sequence".to_owned(),
+        U::Map => "map".to_owned(),
+        U::Enum => "enum".to_owned(),
+        U::UnitVariant => "unit variant".to_owned(),
+        U::NewtypeVariant => "newtype variant".to_owned(),
+        U::TupleVariant => "tuple variant".to_owned(),
+        U::StructVariant => "struct variant".to_owned(),
+        U::Other(other) => (*other).to_owned(),
+    }
 }
 
 // ---------------------------------------------------------------- encoding

@@ -5,3 +5,4 @@ mod fuel;
 mod no_jit;
 mod policies;
 mod properties;
+mod types;
