@@ -77,6 +77,7 @@ pub enum Severity {
 /// API group and version are each in the lists (or the list holds `*`), and
 /// its kind is in `kinds` or its plural resource name (as Kubernetes guesses
 /// it from the kind, [`plural_of`]) is in `resources`. The core group is `""`.
+/// At admission, the request's operation must also be in `operations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rule {
@@ -92,6 +93,59 @@ pub struct Rule {
     /// them (`["pods", "deployments"]`); `*` matches all. Empty by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    /// The admission operations the rule covers, as in a webhook
+    /// configuration's rules (`CREATE`, `UPDATE`, `DELETE`, `CONNECT`, `*`).
+    /// Defaults to `CREATE` and `UPDATE`: a policy about an object's
+    /// content has nothing to say about its deletion. Offline runs are
+    /// CREATE.
+    #[serde(
+        default = "create_and_update",
+        skip_serializing_if = "is_create_and_update"
+    )]
+    pub operations: Vec<RuleOperation>,
+}
+
+/// An operation in a [`Rule`]'s `operations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RuleOperation {
+    /// `CREATE`.
+    #[serde(rename = "CREATE")]
+    Create,
+    /// `UPDATE`.
+    #[serde(rename = "UPDATE")]
+    Update,
+    /// `DELETE`.
+    #[serde(rename = "DELETE")]
+    Delete,
+    /// `CONNECT`.
+    #[serde(rename = "CONNECT")]
+    Connect,
+    /// `*`: every operation.
+    #[serde(rename = "*")]
+    All,
+}
+
+impl RuleOperation {
+    /// Whether this entry covers `operation`.
+    pub fn covers(self, operation: Operation) -> bool {
+        matches!(
+            (self, operation),
+            (RuleOperation::All, _)
+                | (RuleOperation::Create, Operation::Create)
+                | (RuleOperation::Update, Operation::Update)
+                | (RuleOperation::Delete, Operation::Delete)
+                | (RuleOperation::Connect, Operation::Connect)
+        )
+    }
+}
+
+/// A rule's operations when it names none: CREATE and UPDATE.
+pub fn create_and_update() -> Vec<RuleOperation> {
+    vec![RuleOperation::Create, RuleOperation::Update]
+}
+
+fn is_create_and_update(operations: &[RuleOperation]) -> bool {
+    operations == create_and_update()
 }
 
 fn star() -> Vec<String> {
@@ -197,11 +251,18 @@ pub enum Level {
 }
 
 impl Metadata {
-    /// Whether the policy applies to a resource of this `apiVersion` and `kind`.
+    /// Whether the policy applies to a resource of this `apiVersion` and
+    /// `kind` when it is created (what offline runs check).
     pub fn applies_to(&self, api_version: &str, kind: &str) -> bool {
-        self.rules
-            .iter()
-            .any(|rule| rule.matches(api_version, kind))
+        self.applies_at(api_version, kind, Operation::Create)
+    }
+
+    /// Whether the policy applies to a resource of this `apiVersion` and
+    /// `kind` in an admission request for `operation`.
+    pub fn applies_at(&self, api_version: &str, kind: &str, operation: Operation) -> bool {
+        self.rules.iter().any(|rule| {
+            rule.matches(api_version, kind) && rule.operations.iter().any(|o| o.covers(operation))
+        })
     }
 }
 
@@ -353,6 +414,7 @@ mod tests {
             api_versions: star(),
             kinds: vec!["Pod".into(), "Deployment".into()],
             resources: Vec::new(),
+            operations: create_and_update(),
         };
         assert!(rule.matches("v1", "Pod"));
         assert!(rule.matches("apps/v1", "Deployment"));
@@ -367,6 +429,7 @@ mod tests {
             api_versions: vec!["v1".into()],
             kinds: Vec::new(),
             resources: vec!["pods".into(), "ingresses".into(), "networkpolicies".into()],
+            operations: create_and_update(),
         };
         assert!(rule.matches("v1", "Pod"));
         assert!(rule.matches("networking.k8s.io/v1", "Ingress"));

@@ -23,7 +23,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use wasm_validate_abi::{self as abi, LogLevel, Metadata, Response, Rule, Severity, Violation};
+use wasm_validate_abi::{
+    self as abi, LogLevel, Metadata, Response, Rule, RuleOperation, Severity, Violation,
+};
 use wasmi::{Caller, Linker, Memory};
 
 use crate::{EvalError, HostState, LoadError};
@@ -229,6 +231,7 @@ pub(crate) fn read_metadata(
             api_versions: vec!["*".to_owned()],
             kinds: vec!["*".to_owned()],
             resources: Vec::new(),
+            operations: vec![RuleOperation::All],
         };
         let metadata = translated(
             slug(fallback_name),
@@ -257,9 +260,6 @@ pub(crate) fn read_metadata(
     let rules = kw
         .rules
         .iter()
-        .filter(|r| {
-            r.operations.is_empty() || r.operations.iter().any(|o| o == "CREATE" || o == "*")
-        })
         .map(|r| Rule {
             api_groups: r.api_groups.clone(),
             api_versions: if r.api_versions.is_empty() {
@@ -275,6 +275,18 @@ pub(crate) fn read_metadata(
                 .filter(|res| !res.contains('/'))
                 .cloned()
                 .collect(),
+            // The policy's own operations (no list: every operation); an
+            // unknown one matches nothing.
+            operations: if r.operations.is_empty() {
+                vec![RuleOperation::All]
+            } else {
+                r.operations
+                    .iter()
+                    .filter_map(|o| {
+                        serde_json::from_value(serde_json::Value::String(o.clone())).ok()
+                    })
+                    .collect()
+            },
         })
         .collect();
     let title = kw.annotations.get("io.kubewarden.policy.title");

@@ -110,9 +110,15 @@ impl ConfiguredPolicy {
     /// Whether the policy runs on `resource`: its metadata's rules match,
     /// the include filter (if any) selects it and no exclude filter does.
     pub fn applies_to(&self, resource: &Resource) -> bool {
+        self.applies_at(resource, Operation::Create)
+    }
+
+    /// [`ConfiguredPolicy::applies_to`] in an admission request for
+    /// `operation`: the policy's rules must also cover the operation.
+    pub fn applies_at(&self, resource: &Resource, operation: Operation) -> bool {
         self.policy
             .metadata()
-            .applies_to(resource.api_version(), resource.kind())
+            .applies_at(resource.api_version(), resource.kind(), operation)
             && self.include.as_ref().is_none_or(|f| f.matches(resource))
             && !self.exclude.iter().any(|f| f.matches(resource))
     }
@@ -316,12 +322,39 @@ pub fn evaluate_resource(
     resource: &mut Resource,
     context: &Context,
 ) -> Vec<PolicyResult> {
+    evaluate_admission(engine, set, resource, &Admission::default(), context)
+}
+
+/// What an admission request says about its resource besides the object
+/// (`admission.k8s.io/v1` AdmissionRequest): the operation, and the object
+/// as it was before an UPDATE or as it is before a DELETE. An offline run
+/// is a CREATE with no old object ([`Admission::default`]).
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    /// CREATE, UPDATE, DELETE or CONNECT; policies receive it in the ABI
+    /// request (version 2's header, version 1's `operation`).
+    pub operation: Operation,
+    /// `oldObject` of the request, if any; version 2 policies receive it as
+    /// the request's old-object section.
+    pub old_object: Option<Value>,
+}
+
+/// [`evaluate_resource`] for an admission request: the same mutating then
+/// validating order, exemptions and actions, with the request's operation
+/// and old object passed to every policy through the ABI.
+pub fn evaluate_admission(
+    engine: &Engine,
+    set: &PolicySet,
+    resource: &mut Resource,
+    admission: &Admission,
+    context: &Context,
+) -> Vec<PolicyResult> {
     use rayon::prelude::*;
     let applicable: Vec<usize> = set
         .policies
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.applies_to(resource))
+        .filter(|(_, p)| p.applies_at(resource, admission.operation))
         .map(|(index, _)| index)
         .collect();
     let annotation = if set.ignore_annotations {
@@ -333,7 +366,12 @@ pub fn evaluate_resource(
         .iter()
         .partition(|&&index| set.policies[index].policy.metadata().mutating);
     let mut results = Vec::with_capacity(applicable.len());
-    let mut encoded = Encoded::default();
+    let fresh = || Encoded {
+        operation: admission.operation,
+        old_object: admission.old_object.as_ref(),
+        ..Encoded::default()
+    };
+    let mut encoded = fresh();
     for index in mutating {
         encoded.prepare(&resource.object, [&set.policies[index]]);
         let mut result = evaluate_one(
@@ -353,7 +391,7 @@ pub fn evaluate_resource(
                     resource.object = patched;
                     resource.modified = true;
                     result.patch_applied = true;
-                    encoded = Encoded::default();
+                    encoded = fresh();
                 }
                 Err(message) => {
                     result.outcome = Outcome::Error(message);
@@ -392,14 +430,18 @@ pub fn evaluate_resource(
 
 /// A resource's object encoded for the policies that read it: its JSON (ABI
 /// version 1 and Kubewarden modules) and its tape (version 2), each made at
-/// most once per state of the object and shared by every policy.
+/// most once per state of the object and shared by every policy, with the
+/// request's operation and old object.
 #[derive(Default)]
-struct Encoded {
+struct Encoded<'o> {
     json: Option<Vec<u8>>,
     tape: Option<Vec<u8>>,
+    operation: Operation,
+    old_object: Option<&'o Value>,
+    old_tape: Option<Vec<u8>>,
 }
 
-impl Encoded {
+impl Encoded<'_> {
     /// Makes the forms that `policies` need and are not made yet.
     fn prepare<'a>(
         &mut self,
@@ -409,6 +451,9 @@ impl Encoded {
         for configured in policies {
             if configured.policy.abi_version() == 2 {
                 self.tape.get_or_insert_with(|| tape::encode(object));
+                if let Some(old) = self.old_object {
+                    self.old_tape.get_or_insert_with(|| tape::encode(old));
+                }
             } else {
                 self.json.get_or_insert_with(|| {
                     serde_json::to_vec(object).expect("a JSON value encodes")
@@ -422,11 +467,26 @@ impl Encoded {
     fn request(&self, configured: &ConfiguredPolicy) -> Vec<u8> {
         if configured.policy.abi_version() == 2 {
             let object = self.tape.as_deref().expect("prepared");
-            return tape::request(Operation::Create, &configured.settings_tape, object, None);
+            return tape::request(
+                self.operation,
+                &configured.settings_tape,
+                object,
+                self.old_tape.as_deref(),
+            );
         }
         let object = self.json.as_deref().expect("prepared");
         let mut request = Vec::with_capacity(configured.request_prefix.len() + object.len() + 1);
-        request.extend_from_slice(&configured.request_prefix);
+        // The prefix names CREATE (`{"operation":"CREATE",...`); another
+        // operation replaces that word.
+        let create = br#"{"operation":"CREATE""#;
+        match self.operation {
+            Operation::Create => request.extend_from_slice(&configured.request_prefix),
+            other => {
+                request.extend_from_slice(br#"{"operation":"#);
+                serde_json::to_writer(&mut request, &other).expect("an operation encodes");
+                request.extend_from_slice(&configured.request_prefix[create.len()..]);
+            }
+        }
         request.extend_from_slice(object);
         request.push(b'}');
         request
@@ -440,7 +500,7 @@ fn evaluate_one(
     set: &PolicySet,
     index: usize,
     resource: &Resource,
-    encoded: &Encoded,
+    encoded: &Encoded<'_>,
     annotation: Option<&(Vec<String>, Option<String>)>,
     context: &Context,
 ) -> PolicyResult {

@@ -299,3 +299,59 @@ fn filters_limit_a_policy_and_audit_does_not_mutate() {
     let web = &resources[0].object["spec"]["template"]["spec"]["containers"][0];
     assert!(web["securityContext"].get("capabilities").is_none());
 }
+
+#[test]
+fn the_admission_operation_and_old_object_reach_policies_of_both_abis() {
+    let engine = Engine::default();
+    let load = |name: &str| {
+        let path = format!(
+            "{}/../../testdata/wat/{name}.wat",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        ConfiguredPolicy::new(
+            engine
+                .load(&std::fs::read(path).unwrap(), Limits::default())
+                .unwrap(),
+            json!({}),
+        )
+    };
+    let set = PolicySet {
+        policies: vec![load("v2-operation-reader"), load("v1-operation-reader")],
+        ..PolicySet::default()
+    };
+    let object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}});
+    let verdicts = |admission: Admission| -> Vec<bool> {
+        let mut resource = fixtures().remove(0);
+        resource.object = object.clone();
+        evaluate_admission(
+            &engine,
+            &set,
+            &mut resource,
+            &admission,
+            &Context::default(),
+        )
+        .iter()
+        .map(|r| matches!(r.outcome, Outcome::Fail(_)))
+        .collect()
+    };
+    // Offline: CREATE, no old object; both allow.
+    assert_eq!(verdicts(Admission::default()), [false, false]);
+    // UPDATE with the old object: the v2 policy sees both.
+    let update = Admission {
+        operation: Operation::Update,
+        old_object: Some(object.clone()),
+    };
+    assert_eq!(verdicts(update), [true, false]);
+    // UPDATE without an old object: the section is absent.
+    let bare = Admission {
+        operation: Operation::Update,
+        old_object: None,
+    };
+    assert_eq!(verdicts(bare), [false, false]);
+    // DELETE: the v1 policy reads it from the JSON request.
+    let delete = Admission {
+        operation: Operation::Delete,
+        old_object: Some(object.clone()),
+    };
+    assert_eq!(verdicts(delete), [false, true]);
+}

@@ -1,0 +1,160 @@
+//! The admission webhook's protocol: an `admission.k8s.io/v1`
+//! AdmissionReview in, the configured policy set's verdict out, for the
+//! validating and the mutating endpoint of `wasm-validate serve`. No policy
+//! logic lives here: matching, exemptions, actions and mutations are the
+//! pipeline's, exactly as offline ([`wasm_validate_pipeline::evaluate_admission`]);
+//! this crate turns a review into a resource and the pipeline's results into
+//! an AdmissionResponse.
+//!
+//! What reaches the policies: the object (for DELETE, the object being
+//! deleted, which the API server sends as `oldObject`), the operation, and
+//! `oldObject` on UPDATE and DELETE, through the ABI (version 2's request
+//! header and old-object section, version 1's `operation`).
+//!
+//! The response (Kubernetes "Dynamic Admission Control"): `uid` echoed;
+//! `allowed`; for a denial a `status` with code 403 (a policy denied) or
+//! 500 (only policies that could not run) and a message naming each policy
+//! and field, one per line; `warnings` for policies whose action is `warn`
+//! and for what policies warn themselves, each at most 120 characters and
+//! all at most 4 KiB; `auditAnnotations` for `audit` policies, one per
+//! policy; and from the mutating endpoint only, the applied patches as one
+//! base64 RFC 6902 `JSONPatch` (the API server refuses a patch from a
+//! validating webhook).
+#![forbid(unsafe_code)]
+
+pub mod review;
+mod verdict;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use wasm_validate_abi::Operation;
+use wasm_validate_engine::{Context, Engine};
+use wasm_validate_manifest::{Resource, Source};
+use wasm_validate_pipeline::{Admission, PolicySet};
+
+pub use review::{AdmissionRequest, AdmissionResponse, AdmissionReview, Status};
+pub use verdict::{MAX_WARNING_CHARS, MAX_WARNINGS_BYTES, fit_warnings};
+
+/// Which webhook a review came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The ValidatingWebhookConfiguration's: runs the validating policies.
+    Validating,
+    /// The MutatingWebhookConfiguration's: runs the mutating policies and
+    /// answers with their patch.
+    Mutating,
+}
+
+/// A review that cannot be answered with a verdict; the server answers it
+/// with HTTP 400 and this message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    /// The body is not JSON of an AdmissionReview's shape.
+    #[error("the body is not an AdmissionReview: {0}")]
+    Malformed(String),
+    /// Another `apiVersion` than `admission.k8s.io/v1`.
+    #[error("apiVersion {0:?} is not served (only admission.k8s.io/v1)")]
+    ApiVersion(String),
+    /// Another `kind` than `AdmissionReview`.
+    #[error("kind {0:?} is not AdmissionReview")]
+    Kind(String),
+    /// No `request`.
+    #[error("the AdmissionReview has no request")]
+    NoRequest,
+    /// An empty `request.uid`, which the response could not echo.
+    #[error("the AdmissionReview's request has no uid")]
+    NoUid,
+}
+
+/// The policies `endpoint` runs, taken from `set` once when a policy set is
+/// loaded: the mutating policies for [`Endpoint::Mutating`], the others for
+/// [`Endpoint::Validating`], with the set's exemptions.
+pub fn policies_for(set: &PolicySet, endpoint: Endpoint) -> PolicySet {
+    let mutating = endpoint == Endpoint::Mutating;
+    PolicySet {
+        policies: set
+            .policies
+            .iter()
+            .filter(|p| p.policy.metadata().mutating == mutating)
+            .cloned()
+            .collect(),
+        exemptions: set.exemptions.clone(),
+        ignore_annotations: set.ignore_annotations,
+        unloadable: Vec::new(),
+    }
+}
+
+/// Answers the AdmissionReview in `body` with `set` (the endpoint's
+/// policies, see [`policies_for`]): the review to send back, with the
+/// request's `uid` echoed. A review without an object to check (CONNECT,
+/// or a DELETE the API server sends no `oldObject` for) is allowed.
+pub fn review(
+    engine: &Engine,
+    set: &PolicySet,
+    endpoint: Endpoint,
+    body: &[u8],
+) -> Result<AdmissionReview, ReviewError> {
+    let review: AdmissionReview =
+        serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
+    if review.api_version != review::API_VERSION {
+        return Err(ReviewError::ApiVersion(review.api_version));
+    }
+    if review.kind != review::KIND {
+        return Err(ReviewError::Kind(review.kind));
+    }
+    let request = review.request.ok_or(ReviewError::NoRequest)?;
+    if request.uid.is_empty() {
+        return Err(ReviewError::NoUid);
+    }
+    let response = answer(engine, set, endpoint, request);
+    Ok(AdmissionReview {
+        api_version: review::API_VERSION.to_owned(),
+        kind: review::KIND.to_owned(),
+        request: None,
+        response: Some(response),
+    })
+}
+
+/// The verdict on one request.
+fn answer(
+    engine: &Engine,
+    set: &PolicySet,
+    endpoint: Endpoint,
+    request: AdmissionRequest,
+) -> AdmissionResponse {
+    let object = match request.operation {
+        Operation::Delete => request.old_object.clone(),
+        _ => request.object.clone(),
+    };
+    let Some(object) = object.filter(Value::is_object) else {
+        return AdmissionResponse {
+            uid: request.uid,
+            allowed: true,
+            ..AdmissionResponse::default()
+        };
+    };
+    let mut resource = Resource {
+        object,
+        source: Source {
+            file: Arc::from(format!("admission request {}", request.uid)),
+            document: 1,
+            line: 1,
+            item: None,
+            helm_source: None,
+        },
+        modified: false,
+    };
+    let admission = Admission {
+        operation: request.operation,
+        old_object: request.old_object,
+    };
+    let results = wasm_validate_pipeline::evaluate_admission(
+        engine,
+        set,
+        &mut resource,
+        &admission,
+        &Context::default(),
+    );
+    verdict::assemble(set, endpoint, request.uid, &results)
+}

@@ -1,0 +1,4 @@
+//! The admission crate's integration tests, one test binary: a module per
+//! topic.
+
+mod reviews;
