@@ -1,0 +1,261 @@
+//! The admission webhook server of `wasm-validate serve`: the validating
+//! and the mutating endpoint over HTTPS (rustls with the ring provider, no
+//! JIT and no system OpenSSL), and health endpoints over plain HTTP on a
+//! second port, as Kubernetes probes expect. It holds I/O and protocol only:
+//! a review is answered by [`wasm_validate_admission::review`], which runs
+//! the pipeline.
+//!
+//! Endpoints (HTTPS): `POST /validate` (the ValidatingWebhookConfiguration's
+//! path) and `POST /mutate` (the MutatingWebhookConfiguration's), each an
+//! `admission.k8s.io/v1` AdmissionReview in and out. A body over
+//! [`MAX_BODY_BYTES`] (the API server's own limit) is refused with 413, a
+//! review that cannot be answered with 400 and the reason. Evaluations run
+//! on a bounded pool of blocking workers; when every worker is busy and the
+//! queue in front of them is full, a request is answered 429 at once
+//! instead of waiting (the API server then applies the webhook's
+//! `failurePolicy`). Endpoints (HTTP): `GET /healthz` (the process serves)
+//! and `GET /readyz` (the policy set is loaded; it is, before either
+//! listener accepts a connection).
+//!
+//! Shutdown (SIGTERM in the binary): both listeners stop accepting, requests
+//! in flight are answered, then [`serve`] returns.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use wasm_validate_admission::Endpoint;
+use wasm_validate_engine::Engine;
+use wasm_validate_pipeline::PolicySet;
+
+/// The largest AdmissionReview body accepted: 3 MiB, the API server's own
+/// request limit.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// How the server schedules evaluations.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Evaluations that run at once, each on a blocking thread (at least 1).
+    pub workers: usize,
+    /// Requests that may wait for a worker; one more is answered 429.
+    pub queue: usize,
+    /// Largest request body in bytes; a larger one is answered 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Options {
+    /// One worker per CPU, a queue of 64 requests per worker, 3 MiB bodies.
+    fn default() -> Self {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Options {
+            workers,
+            queue: 64 * workers,
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// The engine and each endpoint's policies, taken from one policy set.
+pub struct Policies {
+    engine: Engine,
+    validating: PolicySet,
+    mutating: PolicySet,
+}
+
+impl Policies {
+    /// Splits `set` into the validating and the mutating endpoint's
+    /// policies ([`wasm_validate_admission::policies_for`]).
+    pub fn new(engine: Engine, set: &PolicySet) -> Self {
+        Policies {
+            validating: wasm_validate_admission::policies_for(set, Endpoint::Validating),
+            mutating: wasm_validate_admission::policies_for(set, Endpoint::Mutating),
+            engine,
+        }
+    }
+}
+
+/// A certificate or key that cannot be used for TLS.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file that cannot be read or holds nothing usable.
+    #[error("{path}: {message}")]
+    Pem {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// rustls refused the pair (for example a key that does not match).
+    #[error("the certificate and key cannot be used: {0}")]
+    Config(String),
+}
+
+/// The TLS configuration for a PEM certificate chain (the serving
+/// certificate first) and its PEM private key (PKCS#8, PKCS#1 or SEC1):
+/// TLS 1.2 and 1.3 with rustls' ring provider, HTTP/1.1 by ALPN.
+pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let pem_error = |path: &Path, message: String| TlsError::Pem {
+        path: path.display().to_string(),
+        message,
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| pem_error(cert, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem_error(cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(pem_error(cert, "no CERTIFICATE block".to_owned()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error(key, e.to_string()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| TlsError::Config(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+struct AppState {
+    policies: Arc<Policies>,
+    /// Requests admitted (running or waiting): `workers + queue` permits.
+    admitted: Arc<Semaphore>,
+    /// Evaluations running: `workers` permits.
+    running: Arc<Semaphore>,
+}
+
+/// Serves until `shutdown` completes, then stops accepting, answers the
+/// requests in flight and returns: the webhook endpoints over TLS (`tls`)
+/// on `secure`, health on `health` (see the crate docs). The listeners
+/// are bound by the caller (so that a test can bind port 0).
+pub async fn serve(
+    policies: Arc<Policies>,
+    tls: Arc<rustls::ServerConfig>,
+    secure: TcpListener,
+    health: TcpListener,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let workers = options.workers.max(1);
+    let state = Arc::new(AppState {
+        policies,
+        admitted: Arc::new(Semaphore::new(workers + options.queue)),
+        running: Arc::new(Semaphore::new(workers)),
+    });
+    let webhook = Router::new()
+        .route("/validate", post(validate))
+        .route("/mutate", post(mutate))
+        .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .with_state(state);
+    let probes = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }));
+
+    let (stop, stopped) = watch::channel(false);
+    let mut health_stopped = stopped.clone();
+    let health_server = tokio::spawn(async move {
+        axum::serve(health, probes)
+            .with_graceful_shutdown(async move {
+                let _ = health_stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = secure.accept() => {
+                let (tcp, _) = match accepted {
+                    Ok(accepted) => accepted,
+                    // A connection that failed before it was accepted
+                    // (reset, too many open files) does not stop the server.
+                    Err(_) => continue,
+                };
+                let acceptor = acceptor.clone();
+                let service = TowerToHyperService::new(webhook.clone());
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    // A client that fails the handshake gets nothing more.
+                    let Ok(stream) = acceptor.accept(tcp).await else { return };
+                    let connection = Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    let _ = watcher.watch(connection).await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(secure);
+    let _ = stop.send(true);
+    graceful.shutdown().await;
+    match health_server.await {
+        Ok(result) => result,
+        Err(error) => Err(io::Error::other(error)),
+    }
+}
+
+async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    admit(state, Endpoint::Validating, body).await
+}
+
+async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    admit(state, Endpoint::Mutating, body).await
+}
+
+/// Answers one review on a worker, or 429 when the queue is full.
+async fn admit(state: Arc<AppState>, endpoint: Endpoint, body: Bytes) -> Response {
+    let Ok(admitted) = state.admitted.clone().try_acquire_owned() else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "every worker is busy and the queue is full; retry",
+        )
+            .into_response();
+    };
+    let Ok(running) = state.running.clone().acquire_owned().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the server is stopping").into_response();
+    };
+    let policies = state.policies.clone();
+    let answered = tokio::task::spawn_blocking(move || {
+        let _held = (admitted, running);
+        let set = match endpoint {
+            Endpoint::Validating => &policies.validating,
+            Endpoint::Mutating => &policies.mutating,
+        };
+        wasm_validate_admission::review(&policies.engine, set, endpoint, &body)
+    })
+    .await;
+    match answered {
+        Ok(Ok(review)) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_vec(&review).expect("a review encodes"),
+        )
+            .into_response(),
+        Ok(Err(error)) => (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the evaluation stopped unexpectedly",
+        )
+            .into_response(),
+    }
+}

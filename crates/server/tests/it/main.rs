@@ -1,0 +1,3 @@
+//! The server's integration tests, one test binary: a module per topic.
+
+mod serve;

@@ -1,0 +1,248 @@
+//! The server end to end on 127.0.0.1: a client that speaks to it as the
+//! API server does (HTTPS trusting the serving certificate's CA, `POST`
+//! with `?timeout=10s`, an AdmissionReview body), health over plain HTTP,
+//! the limits, and shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::StatusCode;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use wasm_validate_engine::{Engine, Limits};
+use wasm_validate_pipeline::{ConfiguredPolicy, PolicySet};
+use wasm_validate_server::{Options, Policies, TlsError, serve, tls_config};
+
+/// A running server: its addresses, the certificate to trust, the way to
+/// stop it, and its task.
+struct Running {
+    secure: SocketAddr,
+    health: SocketAddr,
+    ca: CertificateDer<'static>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("server-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn builtin(engine: &Engine, names: &[&str]) -> PolicySet {
+    PolicySet {
+        policies: names
+            .iter()
+            .map(|name| {
+                let bytes = wasm_validate_builtin::get(name).unwrap();
+                ConfiguredPolicy::new(engine.load(bytes, Limits::default()).unwrap(), json!({}))
+            })
+            .collect(),
+        ..PolicySet::default()
+    }
+}
+
+async fn start(name: &str, engine: Engine, set: PolicySet, options: Options) -> Running {
+    let dir = scratch(name);
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), certified.cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), certified.key_pair.serialize_pem()).unwrap();
+    let tls = tls_config(&dir.join("tls.crt"), &dir.join("tls.key")).unwrap();
+    let secure = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let health = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (secure_addr, health_addr) = (secure.local_addr().unwrap(), health.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let policies = Arc::new(Policies::new(engine, &set));
+    let task = tokio::spawn(serve(policies, tls, secure, health, options, async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        secure: secure_addr,
+        health: health_addr,
+        ca: certified.cert.der().clone(),
+        stop: Some(stop),
+        task,
+    }
+}
+
+/// `POST path?timeout=10s` over HTTPS, trusting only `ca`, as the API
+/// server calls a webhook.
+async fn post(server: &Running, path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(server.ca.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(server.secure).await.unwrap();
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::post(format!("{path}?timeout=10s"))
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.to_vec())
+}
+
+/// `GET path` over plain HTTP: the status line.
+async fn probe(server: &Running, path: &str) -> String {
+    let mut tcp = TcpStream::connect(server.health).await.unwrap();
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).await.unwrap();
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+fn review(object: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "c0ffee00-0000-4000-8000-000000000001",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE",
+            "userInfo": {"username": "test"},
+            "object": object,
+        }
+    }))
+    .unwrap()
+}
+
+fn privileged_pod() -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                    "securityContext": {"privileged": true}}]}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_endpoints_answer_reviews_over_https() {
+    let engine = Engine::default();
+    let set = builtin(
+        &engine,
+        &["privileged", "set-allow-privilege-escalation-false"],
+    );
+    let mut server = start("endpoints", engine, set, Options::default()).await;
+
+    let (status, body) = post(&server, "/validate", review(privileged_pod())).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(answer["kind"], "AdmissionReview");
+    let response = &answer["response"];
+    assert_eq!(response["uid"], "c0ffee00-0000-4000-8000-000000000001");
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 403);
+    assert!(response.get("patch").is_none());
+
+    let mut pod = privileged_pod();
+    pod["spec"]["containers"][0]["securityContext"] = json!({});
+    let (status, body) = post(&server, "/mutate", review(pod)).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["response"]["allowed"], true);
+    assert_eq!(answer["response"]["patchType"], "JSONPatch");
+
+    assert_eq!(probe(&server, "/healthz").await, "HTTP/1.1 200 OK");
+    assert_eq!(probe(&server, "/readyz").await, "HTTP/1.1 200 OK");
+
+    server.stop.take().unwrap().send(()).unwrap();
+    server.task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_oversized_bodies_are_refused() {
+    let engine = Engine::default();
+    let set = builtin(&engine, &["privileged"]);
+    let server = start("limits", engine, set, Options::default()).await;
+    let (status, body) = post(&server, "/validate", b"{not json".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("not an AdmissionReview"));
+    let (status, _) = post(
+        &server,
+        "/validate",
+        vec![b' '; wasm_validate_server::MAX_BODY_BYTES + 1],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_429_at_once() {
+    // One worker, no queue; a policy that runs until its fuel is gone keeps
+    // the worker busy while a second request arrives.
+    let engine = Engine::default();
+    let wat = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/wat/infinite-loop.wat"
+    ))
+    .unwrap();
+    let limits = Limits {
+        fuel: 1_500_000_000,
+        ..Limits::default()
+    };
+    let set = PolicySet {
+        policies: vec![ConfiguredPolicy::new(
+            engine.load(&wat, limits).unwrap(),
+            json!({}),
+        )],
+        ..PolicySet::default()
+    };
+    let options = Options {
+        workers: 1,
+        queue: 0,
+        ..Options::default()
+    };
+    let server = Arc::new(start("queue", engine, set, options).await);
+    let busy = {
+        let server = server.clone();
+        tokio::spawn(async move { post(&server, "/validate", review(privileged_pod())).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = post(&server, "/validate", review(privileged_pod())).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // The busy request still gets its answer: the policy ran out of fuel.
+    let (status, body) = busy.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["response"]["status"]["code"], 500);
+}
+
+#[test]
+fn unusable_certificates_name_the_file() {
+    let dir = scratch("bad-tls");
+    std::fs::write(dir.join("empty.crt"), "").unwrap();
+    let error = tls_config(&dir.join("empty.crt"), &dir.join("missing.key")).unwrap_err();
+    assert!(matches!(error, TlsError::Pem { .. }), "{error}");
+    assert!(error.to_string().contains("empty.crt"), "{error}");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), certified.cert.pem()).unwrap();
+    let error = tls_config(&dir.join("tls.crt"), &dir.join("missing.key")).unwrap_err();
+    assert!(error.to_string().contains("missing.key"), "{error}");
+}
