@@ -14,12 +14,14 @@ mod check;
 mod output;
 mod policy_args;
 mod post_render;
+mod serve;
 
 pub use audit::*;
 pub use check::*;
 pub use output::*;
 pub use policy_args::*;
 pub use post_render::*;
+pub use serve::*;
 
 use policy_args::threads_or_cores;
 

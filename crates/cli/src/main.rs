@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wasm_validate_cli::{OutputFormat, OutputSpec, PolicyArgs, TtyReport, bundle};
+use wasm_validate_cli::{OutputFormat, OutputSpec, PolicyArgs, ServeArgs, TtyReport, bundle};
 
 /// Check and fix Kubernetes manifests with sandboxed WebAssembly policies.
 ///
@@ -76,6 +76,15 @@ enum Command {
     /// Policy bundles for air-gapped clusters: one file with the
     /// configuration, its modules and built-in policies, SHA-256 digests and
     /// an optional Ed25519 signature. See docs/air-gapped.md.
+    /// Serves the policies as a validating (`/validate`) and mutating
+    /// (`/mutate`) admission webhook over HTTPS, with `/healthz` and
+    /// `/readyz` over HTTP, until SIGTERM (see docs/admission.md).
+    Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
     #[command(subcommand)]
     Bundle(BundleCommand),
     /// List the built-in policies.
@@ -154,6 +163,7 @@ fn main() -> ExitCode {
             wasm_validate_cli::list_command(output.first().map_or(OutputFormat::Text, |o| o.format))
         }
         Command::Policies { output } => wasm_validate_cli::list_command(output),
+        Command::Serve { serve, policy } => wasm_validate_cli::serve_command(&serve, &policy),
         Command::Bundle(BundleCommand::Create {
             config,
             output,

@@ -12,6 +12,7 @@ mod outputs;
 mod policy_tests;
 mod post_render;
 mod profiles;
+mod serve;
 
 /// `crates/builtin`'s policy build, for the target it adds when missing.
 #[path = "../../../builtin/policy_build.rs"]

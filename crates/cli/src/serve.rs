@@ -1,0 +1,133 @@
+//! `serve`: the policy set as a validating and mutating admission webhook
+//! (`crates/server`), until SIGTERM or Ctrl-C.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasm_validate_engine::Engine;
+use wasm_validate_report::EXIT_ERROR;
+use wasm_validate_server::{Options, Policies};
+
+use crate::*;
+
+/// The options of `serve`, with kube-apiserver's names where it has one
+/// (`--tls-cert-file`, `--tls-private-key-file`, `--bind-address`,
+/// `--secure-port`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// PEM certificate chain for HTTPS, the serving certificate first (it
+    /// must cover `<service>.<namespace>.svc`).
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert_file: PathBuf,
+    /// PEM private key of the serving certificate.
+    #[arg(long, value_name = "PEM")]
+    pub tls_private_key_file: PathBuf,
+    /// Address both ports listen on.
+    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// Port of the webhook endpoints, `/validate` and `/mutate` (HTTPS); 0
+    /// picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = 8443)]
+    pub secure_port: u16,
+    /// Port of `/healthz` and `/readyz` (plain HTTP); 0 picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = 8080)]
+    pub health_port: u16,
+    /// Evaluations that run at once (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Requests that may wait for a worker before one more is answered 429
+    /// (default: 64 per worker).
+    #[arg(long, value_name = "N")]
+    pub queue: Option<usize>,
+}
+
+/// `serve`: loads the policies (every chosen module must load: a webhook
+/// does not serve part of its policy set), binds both ports, prints where
+/// it serves on stderr, and serves until SIGTERM or Ctrl-C, answering the
+/// requests in flight before it exits. Returns 0 after a shutdown, 2 when
+/// it cannot start (policies, certificate, ports).
+pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
+    let fail = |message: String| {
+        eprintln!("wasm-validate serve: {message}");
+        EXIT_ERROR
+    };
+    let engine = Engine::default();
+    let set = match load_policies(&engine, policy_args).map(|set| set.all_loaded()) {
+        Ok(Ok(set)) => set,
+        Ok(Err(message)) => return fail(message),
+        Err(error) => return fail(error.to_string()),
+    };
+    let tls =
+        match wasm_validate_server::tls_config(&args.tls_cert_file, &args.tls_private_key_file) {
+            Ok(tls) => tls,
+            Err(error) => return fail(error.to_string()),
+        };
+    let mut options = Options::default();
+    if let Some(workers) = args.workers {
+        options.workers = workers.max(1);
+        options.queue = 64 * options.workers;
+    }
+    if let Some(queue) = args.queue {
+        options.queue = queue;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(format!("cannot start the runtime: {error}")),
+    };
+    let policies = Arc::new(Policies::new(engine, &set));
+    let served = runtime.block_on(async {
+        let bind = |port| async move {
+            let address = SocketAddr::new(args.bind_address, port);
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address}: {e}"))
+        };
+        let secure = bind(args.secure_port).await?;
+        let health = bind(args.health_port).await?;
+        let (secure_at, health_at) = (
+            secure.local_addr().map_err(|e| e.to_string())?,
+            health.local_addr().map_err(|e| e.to_string())?,
+        );
+        eprintln!(
+            "wasm-validate serve: {} policies; webhooks on https://{secure_at}/validate and /mutate; health on http://{health_at}/healthz",
+            set.policies.len()
+        );
+        wasm_validate_server::serve(policies, tls, secure, health, options, shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match served {
+        Ok(()) => {
+            eprintln!("wasm-validate serve: stopped");
+            EXIT_OK
+        }
+        Err(message) => fail(message),
+    }
+}
+
+/// Completes on SIGTERM (what the kubelet sends) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
