@@ -17,6 +17,10 @@
 //! - [`tape`]: reading any bytes as an ABI version 2 request (what a guest's
 //!   SDK does) never panics, and what decodes re-encodes to a tape that
 //!   decodes to the same value.
+//! - [`admission_review`]: answering any bytes as an AdmissionReview at
+//!   either endpoint never panics; an answer echoes the request's `uid`, is
+//!   allowed or says why not, and carries a patch (a valid base64 RFC 6902
+//!   patch) only from the mutating endpoint.
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -26,7 +30,13 @@ use wasm_validate_abi::{Patch, Response};
 use wasm_validate_manifest::{Content, Format, ReadLimits, parse_with, render};
 
 /// The fuzz targets, by name (`fuzz/fuzz_targets/NAME.rs`).
-pub const TARGETS: &[&str] = &["manifest", "abi_response", "patch", "tape"];
+pub const TARGETS: &[&str] = &[
+    "manifest",
+    "abi_response",
+    "patch",
+    "tape",
+    "admission_review",
+];
 
 /// Runs the property of `target` on `data`. Panics on an unknown target.
 pub fn run(target: &str, data: &[u8]) {
@@ -35,6 +45,7 @@ pub fn run(target: &str, data: &[u8]) {
         "abi_response" => abi_response(data),
         "patch" => patch(data),
         "tape" => tape(data),
+        "admission_review" => admission_review(data),
         other => panic!("unknown fuzz target {other:?}"),
     }
 }
@@ -131,6 +142,71 @@ fn read_every_field(
         }
     }
     wasm_validate_abi::Response::error(format!("{}", seen.len()))
+}
+
+/// AdmissionReview answering (see the crate docs): the built-in library's
+/// baseline and fixes, loaded once per process.
+pub fn admission_review(data: &[u8]) {
+    use base64::Engine as _;
+    use std::sync::OnceLock;
+    use wasm_validate_admission::{Endpoint, policies_for, review};
+    use wasm_validate_engine::{Engine, Limits};
+    use wasm_validate_pipeline::{ConfiguredPolicy, PolicySet};
+    static LOADED: OnceLock<(Engine, PolicySet, PolicySet)> = OnceLock::new();
+    let (engine, validating, mutating) = LOADED.get_or_init(|| {
+        let engine = Engine::default();
+        let names = wasm_validate_builtin::select(
+            &[
+                wasm_validate_builtin::Profile::Baseline,
+                wasm_validate_builtin::Profile::Fixes,
+            ],
+            |_| false,
+        );
+        let set = PolicySet {
+            policies: names
+                .into_iter()
+                .map(|name| {
+                    let bytes = wasm_validate_builtin::get(name).expect("a built-in policy");
+                    let policy = engine.load(bytes, Limits::default()).expect("it loads");
+                    ConfiguredPolicy::new(policy, json!({}))
+                })
+                .collect(),
+            ..PolicySet::default()
+        };
+        let validating = policies_for(&set, Endpoint::Validating);
+        let mutating = policies_for(&set, Endpoint::Mutating);
+        (engine, validating, mutating)
+    });
+    let uid = serde_json::from_slice::<Value>(data)
+        .ok()
+        .and_then(|v| v["request"]["uid"].as_str().map(str::to_owned));
+    for (endpoint, set) in [
+        (Endpoint::Validating, validating),
+        (Endpoint::Mutating, mutating),
+    ] {
+        let Ok(answered) = review(engine, set, endpoint, data) else {
+            continue;
+        };
+        let response = answered.response.expect("an answer has a response");
+        assert_eq!(Some(&response.uid), uid.as_ref(), "the uid is echoed");
+        assert_eq!(
+            response.allowed,
+            response.status.is_none(),
+            "a denial says why"
+        );
+        assert_eq!(response.patch.is_some(), response.patch_type.is_some());
+        if let Some(patch) = &response.patch {
+            assert_eq!(
+                endpoint,
+                Endpoint::Mutating,
+                "no patch from a validating webhook"
+            );
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(patch)
+                .expect("the patch is base64");
+            serde_json::from_slice::<Patch>(&bytes).expect("the patch is RFC 6902");
+        }
+    }
 }
 
 /// Small limits, so that the fuzzer spends its time on structure, not size.
@@ -444,6 +520,33 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                     &tape::encode(&object),
                     Some(&tape::encode(&object["metadata"])),
                 )
+            })
+            .collect(),
+        "admission_review" => manifest_seeds()
+            .iter()
+            .filter_map(|seed| serde_yaml::from_slice::<Value>(seed).ok())
+            .filter(|v| v.is_object())
+            .take(40)
+            .enumerate()
+            .map(|(i, object)| {
+                let operation = ["CREATE", "UPDATE", "DELETE"][i % 3];
+                let (new, old) = match operation {
+                    "DELETE" => (Value::Null, object),
+                    "UPDATE" => (object.clone(), object),
+                    _ => (object, Value::Null),
+                };
+                serde_json::to_vec(&json!({
+                    "apiVersion": "admission.k8s.io/v1",
+                    "kind": "AdmissionReview",
+                    "request": {
+                        "uid": format!("seed-{i}"),
+                        "operation": operation,
+                        "object": new,
+                        "oldObject": old,
+                        "dryRun": i % 2 == 0,
+                    }
+                }))
+                .expect("JSON encodes")
             })
             .collect(),
         other => panic!("unknown fuzz target {other:?}"),
