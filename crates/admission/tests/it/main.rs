@@ -1,4 +1,5 @@
 //! The admission crate's integration tests, one test binary: a module per
 //! topic.
 
+mod replay;
 mod reviews;
