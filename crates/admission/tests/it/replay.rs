@@ -122,6 +122,9 @@ fn the_endpoints_decide_as_check_does_on_every_real_resource() {
         denied += usize::from(offline_denies);
     }
     // The corpus exercises both outcomes and the patch path.
-    assert!(denied > 50 && denied < resources.len(), "{denied}");
-    assert!(patched > 20, "{patched}");
+    assert!(
+        denied >= 20 && denied < resources.len() && patched >= 20,
+        "{denied} denied, {patched} patched of {}",
+        resources.len()
+    );
 }
