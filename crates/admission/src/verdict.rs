@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use wasm_validate_abi::{Patch, Violation};
-use wasm_validate_pipeline::{Action, Outcome, PolicyResult, PolicySet};
+use wasm_validate_pipeline::{Action, FailurePolicy, Outcome, PolicyResult, PolicySet};
 
 use crate::Endpoint;
 use crate::review::{AdmissionResponse, Status};
@@ -106,11 +106,16 @@ pub(crate) fn assemble(
                     }
                 }
             }
-            // failurePolicy Fail, the Kubernetes default: a policy that
-            // could not run denies, naming the cause.
-            Outcome::Error(message) => {
-                failures.push(format!("[{name}] the policy could not run: {message}"))
-            }
+            // The policy's failurePolicy: Fail (the Kubernetes default)
+            // denies naming the cause, Ignore allows and warns.
+            Outcome::Error(message) => match policy.failure_policy {
+                FailurePolicy::Fail => {
+                    failures.push(format!("[{name}] the policy could not run: {message}"))
+                }
+                FailurePolicy::Ignore => warnings.push(format!(
+                    "[{name}] ignored (failurePolicy Ignore), the policy could not run: {message}"
+                )),
+            },
         }
         if endpoint == Endpoint::Mutating
             && result.patch_applied

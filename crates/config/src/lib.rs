@@ -13,6 +13,7 @@
 //!     id: registries-prod                 # optional: the name it is reported under
 //!     settings: {registries: [registry.example.com/]}
 //!     action: warn                        # deny, warn or audit
+//!     failurePolicy: Ignore               # at admission: Fail (default) or Ignore
 //!     match: {kinds: [Deployment], namespaces: ["prod-*"], labelSelector: {matchLabels: {tier: web}}}
 //!     exclude: [{names: ["legacy-*"]}]
 //!     fuel: 50000000                      # per evaluation
@@ -41,8 +42,8 @@ use serde_json::Value;
 use wasm_validate_builtin::Profile;
 use wasm_validate_engine::{Engine, Limits};
 use wasm_validate_pipeline::{
-    Action, ConfiguredPolicy, Exempt, Exemption, ExemptionSource, Glob, LabelSelector, PolicySet,
-    ResourceFilter,
+    Action, ConfiguredPolicy, Exempt, Exemption, ExemptionSource, FailurePolicy, Glob,
+    LabelSelector, PolicySet, ResourceFilter,
 };
 
 /// The file looked for in the working directory when no `--config` is given.
@@ -96,6 +97,8 @@ impl From<ProfileName> for Profile {
 pub struct Defaults {
     /// Action of every policy (`deny` when not given).
     pub action: Option<Action>,
+    /// `failurePolicy` of every policy at admission (`Fail` when not given).
+    pub failure_policy: Option<FailurePolicy>,
     /// Fuel per evaluation.
     pub fuel: Option<u64>,
     /// Linear memory cap per evaluation, in MiB.
@@ -133,6 +136,9 @@ pub struct PolicySpec {
     pub settings: Option<Value>,
     /// Its action.
     pub action: Option<Action>,
+    /// At admission, what an error of this policy does (`Fail` denies,
+    /// `Ignore` allows with a warning); default `Fail`.
+    pub failure_policy: Option<FailurePolicy>,
     /// It runs only on the resources this selects.
     #[serde(rename = "match")]
     pub matching: Option<FilterSpec>,
@@ -644,6 +650,10 @@ pub fn build_policy_set(
         configured.action = spec
             .and_then(|s| s.action)
             .or(file.defaults.action)
+            .unwrap_or_default();
+        configured.failure_policy = spec
+            .and_then(|s| s.failure_policy)
+            .or(file.defaults.failure_policy)
             .unwrap_or_default();
         if let (Some(spec), Some(pointer)) = (spec, &pointer) {
             configured.include = spec

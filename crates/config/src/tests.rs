@@ -114,9 +114,10 @@ fn semantic_errors_name_the_line_and_key() {
 #[test]
 fn entries_configure_profile_policies_and_ids_allow_twice() {
     let set = build(&format!(
-        "{HEADER}profiles: [baseline]\ndefaults: {{action: warn, fuel: 1000}}\npolicies:
+        "{HEADER}profiles: [baseline]\ndefaults: {{action: warn, fuel: 1000, failurePolicy: Ignore}}\npolicies:
   - policy: privileged
     action: deny
+    failurePolicy: Fail
     fuel: 2000
     match: {{kinds: [Deployment], namespaces: [\"prod-*\"]}}
   - policy: allowed-image-registries
@@ -144,6 +145,7 @@ exemptions:
     );
     let privileged = &set.policies[names.iter().position(|n| *n == "privileged").unwrap()];
     assert_eq!(privileged.action, Action::Deny);
+    assert_eq!(privileged.failure_policy, FailurePolicy::Fail);
     assert_eq!(privileged.policy.limits().fuel, 2000);
     assert_eq!(
         privileged.include.as_ref().unwrap().namespaces[0].pattern(),
@@ -151,6 +153,7 @@ exemptions:
     );
     let host = &set.policies[names.iter().position(|n| *n == "host-namespaces").unwrap()];
     assert_eq!(host.action, Action::Warn);
+    assert_eq!(host.failure_policy, FailurePolicy::Ignore);
     assert_eq!(host.policy.limits().fuel, 1000);
     let dev = set.policies.last().unwrap();
     assert_eq!(dev.action, Action::Audit);
@@ -162,7 +165,7 @@ exemptions:
     assert_eq!(set.exemptions.len(), 1);
     assert_eq!(
         set.exemptions[0].exempt.source,
-        ExemptionSource::Config("wasm-validate.yaml:19".to_owned())
+        ExemptionSource::Config("wasm-validate.yaml:20".to_owned())
     );
 }
 

@@ -22,9 +22,9 @@
 mod scope;
 
 pub use scope::{
-    Action, Exempt, Exemption, ExemptionSource, Glob, IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION,
-    LabelRequirement, LabelSelector, ResourceFilter, SelectorOperator, annotation_exemption,
-    container_of,
+    Action, Exempt, Exemption, ExemptionSource, FailurePolicy, Glob, IGNORE_ANNOTATION,
+    IGNORE_REASON_ANNOTATION, LabelRequirement, LabelSelector, ResourceFilter, SelectorOperator,
+    annotation_exemption, container_of,
 };
 
 use serde_json::Value;
@@ -46,6 +46,8 @@ pub struct ConfiguredPolicy {
     pub id: String,
     /// What its findings do.
     pub action: Action,
+    /// What admission does when it cannot evaluate a request.
+    pub failure_policy: FailurePolicy,
     /// It runs only on resources this filter selects (all when `None`).
     pub include: Option<ResourceFilter>,
     /// It does not run on resources any of these filters select.
@@ -74,6 +76,7 @@ impl ConfiguredPolicy {
             policy,
             settings,
             action: Action::Deny,
+            failure_policy: FailurePolicy::Fail,
             include: None,
             exclude: Vec::new(),
             request_prefix,

@@ -41,6 +41,19 @@ pub enum Action {
     Audit,
 }
 
+/// What admission does when a policy cannot evaluate a request (a trap,
+/// fuel or memory exhausted, a malformed answer), as a webhook
+/// configuration's `failurePolicy` (Kubernetes "Dynamic Admission
+/// Control"). Offline runs report the error either way (exit 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum FailurePolicy {
+    /// The request is denied, naming the error (Kubernetes' default).
+    #[default]
+    Fail,
+    /// The request is allowed; the error is returned as a warning.
+    Ignore,
+}
+
 /// A glob over names (`*` any run of characters, `?` one character,
 /// `[a-z]` a class, `{a,b}` alternatives), matched against the whole name,
 /// case-sensitively.

@@ -10,7 +10,7 @@ use wasm_validate_admission::{
 };
 use wasm_validate_builtin::Profile;
 use wasm_validate_engine::{Engine, Limits};
-use wasm_validate_pipeline::{Action, ConfiguredPolicy, PolicySet};
+use wasm_validate_pipeline::{Action, ConfiguredPolicy, FailurePolicy, PolicySet};
 
 /// The restricted profile and the fixes, as `wasm-validate.yaml` would
 /// choose them.
@@ -271,6 +271,24 @@ fn a_policy_that_cannot_run_denies_with_code_500() {
         status.message
     );
     assert!(status.message.contains("fuel"), "{}", status.message);
+
+    // With failurePolicy Ignore the request is allowed, with the error as a
+    // warning.
+    let mut ignoring = set.clone();
+    ignoring.policies[0].failure_policy = FailurePolicy::Ignore;
+    let response = answer(
+        &engine,
+        &ignoring,
+        Endpoint::Validating,
+        &request("CREATE", restricted_pod(), Value::Null),
+    );
+    assert!(response.allowed);
+    assert_eq!(response.warnings.len(), 1, "{:?}", response.warnings);
+    assert!(
+        response.warnings[0].contains("failurePolicy Ignore"),
+        "{:?}",
+        response.warnings
+    );
 }
 
 #[test]
