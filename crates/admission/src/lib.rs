@@ -88,12 +88,16 @@ pub fn policies_for(set: &PolicySet, endpoint: Endpoint) -> PolicySet {
 /// Answers the AdmissionReview in `body` with `set` (the endpoint's
 /// policies, see [`policies_for`]): the review to send back, with the
 /// request's `uid` echoed. A review without an object to check (CONNECT,
-/// or a DELETE the API server sends no `oldObject` for) is allowed.
+/// or a DELETE the API server sends no `oldObject` for) is allowed. A
+/// policy still running at `deadline` stops with an error, which its
+/// `failurePolicy` then handles like any other, so the request is answered
+/// in time.
 pub fn review(
     engine: &Engine,
     set: &PolicySet,
     endpoint: Endpoint,
     body: &[u8],
+    deadline: Option<std::time::Instant>,
 ) -> Result<AdmissionReview, ReviewError> {
     let review: AdmissionReview =
         serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
@@ -107,7 +111,11 @@ pub fn review(
     if request.uid.is_empty() {
         return Err(ReviewError::NoUid);
     }
-    let response = answer(engine, set, endpoint, request);
+    let mut context = Context::default();
+    if let Some(deadline) = deadline {
+        context = context.with_deadline(deadline);
+    }
+    let response = answer(engine, set, endpoint, request, &context);
     Ok(AdmissionReview {
         api_version: review::API_VERSION.to_owned(),
         kind: review::KIND.to_owned(),
@@ -122,6 +130,7 @@ fn answer(
     set: &PolicySet,
     endpoint: Endpoint,
     request: AdmissionRequest,
+    context: &Context,
 ) -> AdmissionResponse {
     let object = match request.operation {
         Operation::Delete => request.old_object.clone(),
@@ -149,12 +158,7 @@ fn answer(
         operation: request.operation,
         old_object: request.old_object,
     };
-    let results = wasm_validate_pipeline::evaluate_admission(
-        engine,
-        set,
-        &mut resource,
-        &admission,
-        &Context::default(),
-    );
+    let results =
+        wasm_validate_pipeline::evaluate_admission(engine, set, &mut resource, &admission, context);
     verdict::assemble(set, endpoint, request.uid, &results)
 }

@@ -40,6 +40,17 @@ pub struct ServeArgs {
     /// (default: 64 per worker).
     #[arg(long, value_name = "N")]
     pub queue: Option<usize>,
+    /// The longest a request may take (`500ms`, `8s`, `1m`); a policy still
+    /// running then stops with an error its failurePolicy handles. The API
+    /// server's `?timeout=` shortens it. Keep it below the webhook's
+    /// `timeoutSeconds`.
+    #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = duration)]
+    pub request_timeout: std::time::Duration,
+}
+
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    wasm_validate_server::parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 500ms, 8s or 1m"))
 }
 
 /// `serve`: loads the policies (every chosen module must load: a webhook
@@ -71,6 +82,7 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
     if let Some(queue) = args.queue {
         options.queue = queue;
     }
+    options.request_timeout = args.request_timeout;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -104,4 +104,7 @@ pub enum EvalError {
     /// The policy itself reported that it could not evaluate the request.
     #[error("the policy reported an error: {0}")]
     Policy(String),
+    /// The request's wall-clock deadline passed while the policy ran.
+    #[error("deadline: the request's time ran out while the policy ran (after {0} fuel units)")]
+    Deadline(u64),
 }

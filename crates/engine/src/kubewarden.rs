@@ -73,9 +73,13 @@ const ERRNO_FAULT: i32 = 21;
 /// The resources of the current run, which the `kubernetes` host
 /// capability answers from: every object as read (before mutations).
 /// Cheap to clone.
+///
+/// It also carries the wall-clock deadline of the request an evaluation
+/// belongs to, if any (admission): see [`Context::with_deadline`].
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     objects: Arc<Vec<Value>>,
+    deadline: Option<std::time::Instant>,
 }
 
 impl Context {
@@ -84,7 +88,24 @@ impl Context {
     pub fn new(objects: Vec<Value>) -> Context {
         Context {
             objects: Arc::new(objects),
+            deadline: None,
         }
+    }
+
+    /// The same context with a wall-clock deadline: an evaluation still
+    /// running at `deadline` stops with [`crate::EvalError::Deadline`]. The
+    /// engine gives the policy its fuel in slices and checks the clock
+    /// between them, so a policy is stopped within one slice of the
+    /// deadline ([`crate::DEADLINE_FUEL_SLICE`]); fuel stays the same for the
+    /// same evaluation.
+    pub fn with_deadline(mut self, deadline: std::time::Instant) -> Context {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The deadline, if any.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
     }
 }
 

@@ -568,3 +568,41 @@ fn a_guest_that_writes_into_the_tape_harms_nothing() {
     }
     assert_eq!(request, copy);
 }
+
+/// A request's deadline stops an endless policy whatever its fuel budget
+/// (the fuel is handed out in slices and the clock read between them);
+/// a policy that ends in time uses exactly the fuel it uses without a
+/// deadline, and one that runs out of fuel first still reports that.
+#[test]
+fn a_deadline_stops_an_endless_policy_and_changes_no_fuel() {
+    use std::time::{Duration, Instant};
+    use wasm_validate_engine::Context;
+    let engine = Engine::default();
+    // About a day of interpretation: only the deadline can stop it.
+    let endless = engine
+        .load(&wat("infinite-loop"), with_fuel(1 << 50))
+        .unwrap();
+    let started = Instant::now();
+    let context = Context::default().with_deadline(started + Duration::from_millis(200));
+    match engine.evaluate_in(&endless, REQUEST, &context) {
+        Err(EvalError::Deadline(used)) => assert!(used > 0),
+        other => panic!("expected the deadline, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
+
+    let later = Context::default().with_deadline(Instant::now() + Duration::from_secs(3600));
+    let short = engine
+        .load(&wat("infinite-loop"), with_fuel(12_345_678))
+        .unwrap();
+    assert_eq!(
+        engine.evaluate_in(&short, REQUEST, &later).unwrap_err(),
+        EvalError::OutOfFuel(12_345_678)
+    );
+    for name in ["allow-all", "deny-all", "logger"] {
+        let policy = load(&engine, name);
+        let plain = engine.evaluate(&policy, REQUEST).unwrap();
+        let sliced = engine.evaluate_in(&policy, REQUEST, &later).unwrap();
+        assert_eq!(plain.fuel_used, sliced.fuel_used, "{name}");
+        assert_eq!(plain.response, sliced.response, "{name}");
+    }
+}

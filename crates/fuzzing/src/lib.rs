@@ -184,7 +184,7 @@ pub fn admission_review(data: &[u8]) {
         (Endpoint::Validating, validating),
         (Endpoint::Mutating, mutating),
     ] {
-        let Ok(answered) = review(engine, set, endpoint, data) else {
+        let Ok(answered) = review(engine, set, endpoint, data, None) else {
             continue;
         };
         let response = answered.response.expect("an answer has a response");

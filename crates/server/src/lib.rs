@@ -25,10 +25,11 @@ use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -57,16 +58,27 @@ pub struct Options {
     pub queue: usize,
     /// Largest request body in bytes; a larger one is answered 413.
     pub max_body_bytes: usize,
+    /// The longest a request may take, from its arrival to its answer; a
+    /// policy still running then stops with a deadline error (handled by
+    /// its `failurePolicy`). The API server's `?timeout=` on the URL
+    /// shortens it (less [`TIMEOUT_MARGIN`]).
+    pub request_timeout: Duration,
 }
 
+/// What is kept of the API server's `?timeout=` for the network and for
+/// writing the answer: the deadline is that much earlier.
+pub const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
+
 impl Default for Options {
-    /// One worker per CPU, a queue of 64 requests per worker, 3 MiB bodies.
+    /// One worker per CPU, a queue of 64 requests per worker, 3 MiB bodies,
+    /// 8 s per request (below the webhook's default `timeoutSeconds`, 10).
     fn default() -> Self {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         Options {
             workers,
             queue: 64 * workers,
             max_body_bytes: MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(8),
         }
     }
 }
@@ -136,6 +148,7 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, 
 
 struct AppState {
     policies: Arc<Policies>,
+    request_timeout: Duration,
     /// Requests admitted (running or waiting): `workers + queue` permits.
     admitted: Arc<Semaphore>,
     /// Evaluations running: `workers` permits.
@@ -157,6 +170,7 @@ pub async fn serve(
     let workers = options.workers.max(1);
     let state = Arc::new(AppState {
         policies,
+        request_timeout: options.request_timeout,
         admitted: Arc::new(Semaphore::new(workers + options.queue)),
         running: Arc::new(Semaphore::new(workers)),
     });
@@ -215,16 +229,59 @@ pub async fn serve(
     }
 }
 
-async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    admit(state, Endpoint::Validating, body).await
+async fn validate(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    admit(state, Endpoint::Validating, query, body).await
 }
 
-async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    admit(state, Endpoint::Mutating, body).await
+async fn mutate(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    admit(state, Endpoint::Mutating, query, body).await
+}
+
+/// A duration as Go writes the simple ones the API server sends
+/// (`10s`, `500ms`, `2m`, `1.5s`); `None` for anything else.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let (number, unit) = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|at| text.split_at(at))?;
+    let value: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// The deadline of a request that arrived at `now`: the server's timeout,
+/// or the API server's `?timeout=` less [`TIMEOUT_MARGIN`] when shorter.
+fn deadline(now: Instant, timeout: Duration, query: Option<&str>) -> Instant {
+    let asked = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("timeout="))
+        .and_then(parse_duration)
+        .map(|t| t.saturating_sub(TIMEOUT_MARGIN));
+    now + asked.map_or(timeout, |asked| asked.min(timeout))
 }
 
 /// Answers one review on a worker, or 429 when the queue is full.
-async fn admit(state: Arc<AppState>, endpoint: Endpoint, body: Bytes) -> Response {
+async fn admit(
+    state: Arc<AppState>,
+    endpoint: Endpoint,
+    query: Option<String>,
+    body: Bytes,
+) -> Response {
+    let deadline = deadline(Instant::now(), state.request_timeout, query.as_deref());
     let Ok(admitted) = state.admitted.clone().try_acquire_owned() else {
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -242,7 +299,7 @@ async fn admit(state: Arc<AppState>, endpoint: Endpoint, body: Bytes) -> Respons
             Endpoint::Validating => &policies.validating,
             Endpoint::Mutating => &policies.mutating,
         };
-        wasm_validate_admission::review(&policies.engine, set, endpoint, &body)
+        wasm_validate_admission::review(&policies.engine, set, endpoint, &body, Some(deadline))
     })
     .await;
     match answered {

@@ -57,7 +57,7 @@ fn answer(
         "request": {"uid": "replay", "operation": "CREATE", "object": object}
     }))
     .unwrap();
-    review(engine, set, endpoint, &body)
+    review(engine, set, endpoint, &body, None)
         .unwrap()
         .response
         .unwrap()

@@ -49,7 +49,7 @@ fn request(operation: &str, object: Value, old_object: Value) -> Vec<u8> {
 }
 
 fn answer(engine: &Engine, set: &PolicySet, endpoint: Endpoint, body: &[u8]) -> AdmissionResponse {
-    let reviewed = review(engine, set, endpoint, body).unwrap();
+    let reviewed = review(engine, set, endpoint, body, None).unwrap();
     assert_eq!(reviewed.api_version, "admission.k8s.io/v1");
     assert_eq!(reviewed.kind, "AdmissionReview");
     let response = reviewed.response.unwrap();
@@ -295,7 +295,7 @@ fn a_policy_that_cannot_run_denies_with_code_500() {
 fn reviews_that_cannot_be_answered_are_errors() {
     let engine = Engine::default();
     let set = PolicySet::default();
-    let ask = |body: &[u8]| review(&engine, &set, Endpoint::Validating, body).unwrap_err();
+    let ask = |body: &[u8]| review(&engine, &set, Endpoint::Validating, body, None).unwrap_err();
     assert!(matches!(ask(b"{not json"), ReviewError::Malformed(_)));
     let mut body: Value =
         serde_json::from_slice(&request("CREATE", restricted_pod(), Value::Null)).unwrap();

@@ -246,3 +246,49 @@ fn unusable_certificates_name_the_file() {
     let error = tls_config(&dir.join("tls.crt"), &dir.join("missing.key")).unwrap_err();
     assert!(error.to_string().contains("missing.key"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_policy_is_stopped_by_the_request_deadline() {
+    // A budget of fuel no request could spend: only the deadline stops it,
+    // and its failurePolicy (Fail) then denies naming the cause.
+    let engine = Engine::default();
+    let wat = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/wat/infinite-loop.wat"
+    ))
+    .unwrap();
+    let limits = Limits {
+        fuel: 1 << 50,
+        ..Limits::default()
+    };
+    let set = PolicySet {
+        policies: vec![ConfiguredPolicy::new(
+            engine.load(&wat, limits).unwrap(),
+            json!({}),
+        )],
+        ..PolicySet::default()
+    };
+    let options = Options {
+        request_timeout: Duration::from_millis(300),
+        ..Options::default()
+    };
+    let server = start("deadline", engine, set, options).await;
+    let (status, body) = post(&server, "/validate", review(privileged_pod())).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["response"]["allowed"], false);
+    let message = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(message.contains("deadline"), "{message}");
+}
+
+#[test]
+fn go_durations_as_the_api_server_writes_them() {
+    use wasm_validate_server::parse_duration;
+    assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+    assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+    assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+    assert_eq!(parse_duration("10"), None);
+    assert_eq!(parse_duration("s"), None);
+    assert_eq!(parse_duration("3d"), None);
+}
