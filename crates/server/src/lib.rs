@@ -21,9 +21,12 @@
 //! in flight are answered, then [`serve`] returns.
 #![forbid(unsafe_code)]
 
+mod tls;
+
+pub use tls::{ServingCertificate, TlsError};
+
 use std::future::Future;
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,8 +40,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use wasm_validate_admission::Endpoint;
@@ -63,6 +64,8 @@ pub struct Options {
     /// its `failurePolicy`). The API server's `?timeout=` on the URL
     /// shortens it (less [`TIMEOUT_MARGIN`]).
     pub request_timeout: Duration,
+    /// How often the certificate files are read again.
+    pub reload_interval: Duration,
 }
 
 /// What is kept of the API server's `?timeout=` for the network and for
@@ -71,7 +74,8 @@ pub const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
 
 impl Default for Options {
     /// One worker per CPU, a queue of 64 requests per worker, 3 MiB bodies,
-    /// 8 s per request (below the webhook's default `timeoutSeconds`, 10).
+    /// 8 s per request (below the webhook's default `timeoutSeconds`, 10),
+    /// the certificate read again every 10 s.
     fn default() -> Self {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         Options {
@@ -79,6 +83,7 @@ impl Default for Options {
             queue: 64 * workers,
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(8),
+            reload_interval: Duration::from_secs(10),
         }
     }
 }
@@ -102,50 +107,6 @@ impl Policies {
     }
 }
 
-/// A certificate or key that cannot be used for TLS.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    /// A PEM file that cannot be read or holds nothing usable.
-    #[error("{path}: {message}")]
-    Pem {
-        /// The file.
-        path: String,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// rustls refused the pair (for example a key that does not match).
-    #[error("the certificate and key cannot be used: {0}")]
-    Config(String),
-}
-
-/// The TLS configuration for a PEM certificate chain (the serving
-/// certificate first) and its PEM private key (PKCS#8, PKCS#1 or SEC1):
-/// TLS 1.2 and 1.3 with rustls' ring provider, HTTP/1.1 by ALPN.
-pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let pem_error = |path: &Path, message: String| TlsError::Pem {
-        path: path.display().to_string(),
-        message,
-    };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| pem_error(cert, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| pem_error(cert, e.to_string()))?;
-    if chain.is_empty() {
-        return Err(pem_error(cert, "no CERTIFICATE block".to_owned()));
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error(key, e.to_string()))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| TlsError::Config(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .map_err(|e| TlsError::Config(e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
 struct AppState {
     policies: Arc<Policies>,
     request_timeout: Duration,
@@ -156,12 +117,15 @@ struct AppState {
 }
 
 /// Serves until `shutdown` completes, then stops accepting, answers the
-/// requests in flight and returns: the webhook endpoints over TLS (`tls`)
-/// on `secure`, health on `health` (see the crate docs). The listeners
-/// are bound by the caller (so that a test can bind port 0).
+/// requests in flight and returns: the webhook endpoints over TLS with
+/// `certificate` on `secure`, health on `health` (see the crate docs). The
+/// listeners are bound by the caller (so that a test can bind port 0).
+/// The certificate files are read again every `options.reload_interval`;
+/// a changed, usable pair serves every new connection from then on (see
+/// [`ServingCertificate::reload`]).
 pub async fn serve(
     policies: Arc<Policies>,
-    tls: Arc<rustls::ServerConfig>,
+    certificate: Arc<ServingCertificate>,
     secure: TcpListener,
     health: TcpListener,
     options: Options,
@@ -193,7 +157,26 @@ pub async fn serve(
             .await
     });
 
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let acceptor = tokio_rustls::TlsAcceptor::from(certificate.server_config());
+    let reloading = {
+        let certificate = certificate.clone();
+        let interval = options.reload_interval;
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let certificate = certificate.clone();
+                match tokio::task::spawn_blocking(move || certificate.reload()).await {
+                    Ok(Ok(true)) => eprintln!("wasm-validate serve: serving certificate reloaded"),
+                    Ok(Err(error)) => eprintln!(
+                        "wasm-validate serve: the new certificate is refused, the old one keeps serving: {error}"
+                    ),
+                    _ => {}
+                }
+            }
+        })
+    };
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -221,6 +204,7 @@ pub async fn serve(
         }
     }
     drop(secure);
+    reloading.abort();
     let _ = stop.send(true);
     graceful.shutdown().await;
     match health_server.await {

@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use wasm_validate_engine::{Engine, Limits};
 use wasm_validate_pipeline::{ConfiguredPolicy, PolicySet};
-use wasm_validate_server::{Options, Policies, TlsError, serve, tls_config};
+use wasm_validate_server::{Options, Policies, ServingCertificate, TlsError, serve};
 
 /// A running server: its addresses, the certificate to trust, the way to
 /// stop it, and its task.
@@ -27,6 +27,7 @@ struct Running {
     secure: SocketAddr,
     health: SocketAddr,
     ca: CertificateDer<'static>,
+    dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -56,7 +57,7 @@ async fn start(name: &str, engine: Engine, set: PolicySet, options: Options) -> 
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.join("tls.crt"), certified.cert.pem()).unwrap();
     std::fs::write(dir.join("tls.key"), certified.key_pair.serialize_pem()).unwrap();
-    let tls = tls_config(&dir.join("tls.crt"), &dir.join("tls.key")).unwrap();
+    let tls = ServingCertificate::load(&dir.join("tls.crt"), &dir.join("tls.key")).unwrap();
     let secure = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let health = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (secure_addr, health_addr) = (secure.local_addr().unwrap(), health.local_addr().unwrap());
@@ -69,6 +70,7 @@ async fn start(name: &str, engine: Engine, set: PolicySet, options: Options) -> 
         secure: secure_addr,
         health: health_addr,
         ca: certified.cert.der().clone(),
+        dir,
         stop: Some(stop),
         task,
     }
@@ -77,8 +79,23 @@ async fn start(name: &str, engine: Engine, set: PolicySet, options: Options) -> 
 /// `POST path?timeout=10s` over HTTPS, trusting only `ca`, as the API
 /// server calls a webhook.
 async fn post(server: &Running, path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+    post_trusting(server, &[server.ca.clone()], path, body)
+        .await
+        .unwrap()
+}
+
+/// [`post`] trusting the certificates in `trusted`; an error when the
+/// connection or the handshake fails.
+async fn post_trusting(
+    server: &Running,
+    trusted: &[CertificateDer<'static>],
+    path: &str,
+    body: Vec<u8>,
+) -> Result<(StatusCode, Vec<u8>), String> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(server.ca.clone()).unwrap();
+    for ca in trusted {
+        roots.add(ca.clone()).unwrap();
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -91,20 +108,28 @@ async fn post(server: &Running, path: &str, body: Vec<u8>) -> (StatusCode, Vec<u
     let tls = connector
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
-        .unwrap();
+        .map_err(|e| e.to_string())?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
-        .unwrap();
+        .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
     let request = hyper::Request::post(format!("{path}?timeout=10s"))
         .header("host", "localhost")
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
         .unwrap();
-    let response = sender.send_request(request).await.unwrap();
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, bytes.to_vec())
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, bytes.to_vec()))
 }
 
 /// `GET path` over plain HTTP: the status line.
@@ -237,14 +262,23 @@ async fn a_full_queue_answers_429_at_once() {
 #[test]
 fn unusable_certificates_name_the_file() {
     let dir = scratch("bad-tls");
-    std::fs::write(dir.join("empty.crt"), "").unwrap();
-    let error = tls_config(&dir.join("empty.crt"), &dir.join("missing.key")).unwrap_err();
-    assert!(matches!(error, TlsError::Pem { .. }), "{error}");
-    assert!(error.to_string().contains("empty.crt"), "{error}");
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.join("tls.crt"), certified.cert.pem()).unwrap();
-    let error = tls_config(&dir.join("tls.crt"), &dir.join("missing.key")).unwrap_err();
+    std::fs::write(dir.join("tls.key"), certified.key_pair.serialize_pem()).unwrap();
+    std::fs::write(dir.join("empty.crt"), "").unwrap();
+    let load = |cert: &str, key: &str| {
+        ServingCertificate::load(&dir.join(cert), &dir.join(key)).unwrap_err()
+    };
+    let error = load("empty.crt", "tls.key");
+    assert!(matches!(error, TlsError::Pem { .. }), "{error}");
+    assert!(error.to_string().contains("empty.crt"), "{error}");
+    let error = load("tls.crt", "missing.key");
     assert!(error.to_string().contains("missing.key"), "{error}");
+    // A key that is not the certificate's.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.join("other.key"), other.key_pair.serialize_pem()).unwrap();
+    let error = load("tls.crt", "other.key");
+    assert!(matches!(error, TlsError::Config(_)), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,4 +325,70 @@ fn go_durations_as_the_api_server_writes_them() {
     assert_eq!(parse_duration("10"), None);
     assert_eq!(parse_duration("s"), None);
     assert_eq!(parse_duration("3d"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_certificate_rotates_with_requests_in_flight() {
+    let engine = Engine::default();
+    let set = builtin(&engine, &["privileged"]);
+    let options = Options {
+        reload_interval: Duration::from_millis(100),
+        ..Options::default()
+    };
+    let server = Arc::new(start("rotate", engine, set, options).await);
+    let next = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let both = vec![server.ca.clone(), next.cert.der().clone()];
+    // Requests keep coming, trusting either certificate, while the Secret
+    // changes: none fails.
+    let traffic = {
+        let (server, both) = (server.clone(), both.clone());
+        tokio::spawn(async move {
+            let mut answered = 0;
+            for _ in 0..40 {
+                let (status, _) =
+                    post_trusting(&server, &both, "/validate", review(privileged_pod()))
+                        .await
+                        .expect("no request fails during the rotation");
+                assert_eq!(status, StatusCode::OK);
+                answered += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            answered
+        })
+    };
+    // The key first, then the certificate, as a Secret volume may show
+    // them: the half-written pair is refused and the old one serves.
+    std::fs::write(server.dir.join("tls.key"), next.key_pair.serialize_pem()).unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    std::fs::write(server.dir.join("tls.crt"), next.cert.pem()).unwrap();
+    assert_eq!(traffic.await.unwrap(), 40);
+    // Now only the new certificate is presented.
+    let mut rotated = false;
+    for _ in 0..50 {
+        if post_trusting(
+            &server,
+            &[next.cert.der().clone()],
+            "/validate",
+            review(privileged_pod()),
+        )
+        .await
+        .is_ok()
+        {
+            rotated = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rotated, "the new certificate is served");
+    assert!(
+        post_trusting(
+            &server,
+            &[server.ca.clone()],
+            "/validate",
+            review(privileged_pod())
+        )
+        .await
+        .is_err(),
+        "the old certificate is no longer presented"
+    );
 }
