@@ -69,11 +69,13 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         Ok(Err(message)) => return fail(message),
         Err(error) => return fail(error.to_string()),
     };
-    let tls =
-        match wasm_validate_server::tls_config(&args.tls_cert_file, &args.tls_private_key_file) {
-            Ok(tls) => tls,
-            Err(error) => return fail(error.to_string()),
-        };
+    let tls = match wasm_validate_server::ServingCertificate::load(
+        &args.tls_cert_file,
+        &args.tls_private_key_file,
+    ) {
+        Ok(tls) => tls,
+        Err(error) => return fail(error.to_string()),
+    };
     let mut options = Options::default();
     if let Some(workers) = args.workers {
         options.workers = workers.max(1);
