@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wasm_validate_engine::Engine;
 use wasm_validate_report::EXIT_ERROR;
-use wasm_validate_server::{Options, Policies};
+use wasm_validate_server::{Options, Policies, PolicySource};
 
 use crate::*;
 
@@ -46,6 +46,11 @@ pub struct ServeArgs {
     /// `timeoutSeconds`.
     #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = duration)]
     pub request_timeout: std::time::Duration,
+    /// How often the certificate files and the policy set's files (the
+    /// configuration or bundle, `--policy` modules) are read again; a
+    /// change is loaded without a restart.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub reload_interval: std::time::Duration,
 }
 
 fn duration(text: &str) -> Result<std::time::Duration, String> {
@@ -63,6 +68,9 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         eprintln!("wasm-validate serve: {message}");
         EXIT_ERROR
     };
+    let source = ArgsSource(policy_args.clone());
+    // Read before loading, so that a change made meanwhile is reloaded.
+    let fingerprint = source.fingerprint();
     let engine = Engine::default();
     let set = match load_policies(&engine, policy_args).map(|set| set.all_loaded()) {
         Ok(Ok(set)) => set,
@@ -85,6 +93,7 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         options.queue = queue;
     }
     options.request_timeout = args.request_timeout;
+    options.reload_interval = args.reload_interval;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -93,6 +102,7 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         Err(error) => return fail(format!("cannot start the runtime: {error}")),
     };
     let policies = Arc::new(Policies::new(engine, &set));
+    let source: Arc<dyn PolicySource> = Arc::new(source);
     let served = runtime.block_on(async {
         let bind = |port| async move {
             let address = SocketAddr::new(args.bind_address, port);
@@ -110,7 +120,15 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
             "wasm-validate serve: {} policies; webhooks on https://{secure_at}/validate and /mutate; health on http://{health_at}/healthz",
             set.policies.len()
         );
-        wasm_validate_server::serve(policies, tls, secure, health, options, shutdown_signal())
+        wasm_validate_server::serve(
+            policies,
+            Some((source, fingerprint)),
+            tls,
+            secure,
+            health,
+            options,
+            shutdown_signal(),
+        )
             .await
             .map_err(|e| e.to_string())
     });
@@ -120,6 +138,53 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
             EXIT_OK
         }
         Err(message) => fail(message),
+    }
+}
+
+/// The policy set of `serve`'s arguments, for reloads: its fingerprint is
+/// the content of the files the set is read from (the bundle, or the
+/// configuration file, given or found in the working directory, and every
+/// `--policy` module given by path), so that a changed ConfigMap or bundle
+/// is loaded again.
+struct ArgsSource(PolicyArgs);
+
+impl PolicySource for ArgsSource {
+    fn fingerprint(&self) -> Vec<u8> {
+        let args = &self.0;
+        let mut files: Vec<PathBuf> = Vec::new();
+        if let Some(bundle) = &args.bundle {
+            files.push(bundle.clone());
+        } else if !args.no_config {
+            files.push(
+                args.config
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("wasm-validate.yaml")),
+            );
+        }
+        files.extend(
+            args.policies
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.is_file()),
+        );
+        let mut fingerprint = Vec::new();
+        for file in files {
+            fingerprint.extend_from_slice(file.as_os_str().as_encoded_bytes());
+            match std::fs::read(&file) {
+                Ok(bytes) => fingerprint.extend_from_slice(&bytes),
+                Err(error) => fingerprint.extend_from_slice(error.to_string().as_bytes()),
+            }
+        }
+        fingerprint
+    }
+
+    fn load(&self) -> Result<Policies, String> {
+        // A new engine: wasmi keeps compiled code in its engine for good.
+        let engine = Engine::default();
+        let set = load_policies(&engine, &self.0)
+            .map_err(|e| e.to_string())?
+            .all_loaded()?;
+        Ok(Policies::new(engine, &set))
     }
 }
 

@@ -88,6 +88,16 @@ impl Default for Options {
     }
 }
 
+/// Where the policy set comes from, for reloads without a restart.
+pub trait PolicySource: Send + Sync + 'static {
+    /// Bytes whose change means the set must be loaded again (the
+    /// configuration file, a bundle); read every reload interval.
+    fn fingerprint(&self) -> Vec<u8>;
+    /// Loads and checks the whole set (every module must load). An error
+    /// leaves the running set in place.
+    fn load(&self) -> Result<Policies, String>;
+}
+
 /// The engine and each endpoint's policies, taken from one policy set.
 pub struct Policies {
     engine: Engine,
@@ -108,7 +118,9 @@ impl Policies {
 }
 
 struct AppState {
-    policies: Arc<Policies>,
+    /// The set requests are answered with; a reload replaces it, and a
+    /// request keeps the set it started with.
+    policies: std::sync::RwLock<Arc<Policies>>,
     request_timeout: Duration,
     /// Requests admitted (running or waiting): `workers + queue` permits.
     admitted: Arc<Semaphore>,
@@ -122,9 +134,15 @@ struct AppState {
 /// listeners are bound by the caller (so that a test can bind port 0).
 /// The certificate files are read again every `options.reload_interval`;
 /// a changed, usable pair serves every new connection from then on (see
-/// [`ServingCertificate::reload`]).
+/// [`ServingCertificate::reload`]). When a `source` is given, with the
+/// fingerprint it had when `policies` were loaded from it (read before
+/// loading, so that no change is missed), its fingerprint is read as
+/// often: a changed one loads the set again, which
+/// replaces the running set atomically if it loads completely and is
+/// refused (with a message on stderr, the old set serving on) if not.
 pub async fn serve(
     policies: Arc<Policies>,
+    source: Option<(Arc<dyn PolicySource>, Vec<u8>)>,
     certificate: Arc<ServingCertificate>,
     secure: TcpListener,
     health: TcpListener,
@@ -133,7 +151,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let workers = options.workers.max(1);
     let state = Arc::new(AppState {
-        policies,
+        policies: std::sync::RwLock::new(policies),
         request_timeout: options.request_timeout,
         admitted: Arc::new(Semaphore::new(workers + options.queue)),
         running: Arc::new(Semaphore::new(workers)),
@@ -142,7 +160,7 @@ pub async fn serve(
         .route("/validate", post(validate))
         .route("/mutate", post(mutate))
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
-        .with_state(state);
+        .with_state(state.clone());
     let probes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }));
@@ -161,9 +179,14 @@ pub async fn serve(
     let reloading = {
         let certificate = certificate.clone();
         let interval = options.reload_interval;
+        let state = state.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.tick().await;
+            let (source, mut seen) = match source {
+                Some((source, fingerprint)) => (Some(source), Some(fingerprint)),
+                None => (None, None),
+            };
             loop {
                 ticks.tick().await;
                 let certificate = certificate.clone();
@@ -173,6 +196,35 @@ pub async fn serve(
                         "wasm-validate serve: the new certificate is refused, the old one keeps serving: {error}"
                     ),
                     _ => {}
+                }
+                let Some(source) = source.clone() else {
+                    continue;
+                };
+                let (fingerprint, loaded) = match tokio::task::spawn_blocking(move || {
+                    let fingerprint = source.fingerprint();
+                    (fingerprint, source)
+                })
+                .await
+                {
+                    Ok((fingerprint, source)) if Some(&fingerprint) != seen.as_ref() => {
+                        let loaded = tokio::task::spawn_blocking(move || source.load()).await;
+                        (fingerprint, loaded)
+                    }
+                    _ => continue,
+                };
+                seen = Some(fingerprint);
+                match loaded {
+                    Ok(Ok(policies)) => {
+                        let count =
+                            policies.validating.policies.len() + policies.mutating.policies.len();
+                        *state.policies.write().unwrap_or_else(|e| e.into_inner()) =
+                            Arc::new(policies);
+                        eprintln!("wasm-validate serve: policy set reloaded ({count} policies)");
+                    }
+                    Ok(Err(error)) => eprintln!(
+                        "wasm-validate serve: the new policy set is refused, the old one keeps serving: {error}"
+                    ),
+                    Err(_) => {}
                 }
             }
         })
@@ -276,7 +328,11 @@ async fn admit(
     let Ok(running) = state.running.clone().acquire_owned().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "the server is stopping").into_response();
     };
-    let policies = state.policies.clone();
+    let policies = state
+        .policies
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let answered = tokio::task::spawn_blocking(move || {
         let _held = (admitted, running);
         let set = match endpoint {

@@ -98,3 +98,78 @@ fn serve_refuses_to_start_without_a_usable_certificate() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("missing.crt"), "{stderr}");
 }
+
+#[test]
+#[cfg(unix)]
+fn serve_reloads_a_changed_configuration_and_refuses_a_broken_one() {
+    let dir = scratch("serve", "reload");
+    let (cert, key) = certificate(&dir);
+    let config = "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nprofiles: [baseline]\n";
+    std::fs::write(dir.join("wasm-validate.yaml"), config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+        .args([
+            "serve",
+            "--bind-address",
+            "127.0.0.1",
+            "--reload-interval",
+            "100ms",
+        ])
+        .args(["--secure-port", "0", "--health-port", "0"])
+        .args(["--tls-cert-file", &cert, "--tls-private-key-file", &key])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Lines of stderr as they come, so that a missing one fails the test
+    // after a while instead of hanging it.
+    let (lines, received) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            if lines.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || {
+        received
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a line on stderr within a minute")
+    };
+    let line = next();
+    let baseline =
+        wasm_validate_builtin::select(&[wasm_validate_builtin::Profile::Baseline], |_| false).len();
+    assert!(line.contains(&format!("{baseline} policies")), "{line}");
+
+    let restricted = config.replace("[baseline]", "[restricted]");
+    // Replaced at once, as a ConfigMap volume does (a rename), so that no
+    // half-written file is read.
+    let replace = |text: &str| {
+        std::fs::write(dir.join("next.yaml"), text).unwrap();
+        std::fs::rename(dir.join("next.yaml"), dir.join("wasm-validate.yaml")).unwrap();
+    };
+    replace(&restricted);
+    let line = next();
+    let count =
+        wasm_validate_builtin::select(&[wasm_validate_builtin::Profile::Restricted], |_| false)
+            .len();
+    assert!(
+        line.contains(&format!("policy set reloaded ({count} policies)")),
+        "{line}"
+    );
+
+    replace("profiles: [nonsense]\n");
+    let line = next();
+    assert!(
+        line.contains("the new policy set is refused, the old one keeps serving"),
+        "{line}"
+    );
+    assert!(line.contains("wasm-validate.yaml"), "{line}");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use wasm_validate_engine::{Engine, Limits};
 use wasm_validate_pipeline::{ConfiguredPolicy, PolicySet};
-use wasm_validate_server::{Options, Policies, ServingCertificate, TlsError, serve};
+use wasm_validate_server::{Options, Policies, PolicySource, ServingCertificate, TlsError, serve};
 
 /// A running server: its addresses, the certificate to trust, the way to
 /// stop it, and its task.
@@ -53,6 +53,16 @@ fn builtin(engine: &Engine, names: &[&str]) -> PolicySet {
 }
 
 async fn start(name: &str, engine: Engine, set: PolicySet, options: Options) -> Running {
+    start_with(name, engine, set, None, options).await
+}
+
+async fn start_with(
+    name: &str,
+    engine: Engine,
+    set: PolicySet,
+    source: Option<(Arc<dyn PolicySource>, Vec<u8>)>,
+    options: Options,
+) -> Running {
     let dir = scratch(name);
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.join("tls.crt"), certified.cert.pem()).unwrap();
@@ -63,9 +73,17 @@ async fn start(name: &str, engine: Engine, set: PolicySet, options: Options) -> 
     let (secure_addr, health_addr) = (secure.local_addr().unwrap(), health.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let policies = Arc::new(Policies::new(engine, &set));
-    let task = tokio::spawn(serve(policies, tls, secure, health, options, async move {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(serve(
+        policies,
+        source,
+        tls,
+        secure,
+        health,
+        options,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Running {
         secure: secure_addr,
         health: health_addr,
@@ -79,7 +97,7 @@ async fn start(name: &str, engine: Engine, set: PolicySet, options: Options) -> 
 /// `POST path?timeout=10s` over HTTPS, trusting only `ca`, as the API
 /// server calls a webhook.
 async fn post(server: &Running, path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
-    post_trusting(server, &[server.ca.clone()], path, body)
+    post_trusting(server, std::slice::from_ref(&server.ca), path, body)
         .await
         .unwrap()
 }
@@ -383,12 +401,79 @@ async fn the_certificate_rotates_with_requests_in_flight() {
     assert!(
         post_trusting(
             &server,
-            &[server.ca.clone()],
+            std::slice::from_ref(&server.ca),
             "/validate",
             review(privileged_pod())
         )
         .await
         .is_err(),
         "the old certificate is no longer presented"
+    );
+}
+
+/// A policy source a test switches: version 0 is the set the server
+/// starts with, 1 loads `host-namespaces` alone, 2 fails to load.
+struct Switch(std::sync::Mutex<u8>);
+
+impl PolicySource for Switch {
+    fn fingerprint(&self) -> Vec<u8> {
+        vec![*self.0.lock().unwrap()]
+    }
+
+    fn load(&self) -> Result<Policies, String> {
+        match *self.0.lock().unwrap() {
+            1 => {
+                let engine = Engine::default();
+                let set = builtin(&engine, &["host-namespaces"]);
+                Ok(Policies::new(engine, &set))
+            }
+            version => Err(format!("version {version} does not load")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_policy_set_replaces_the_running_one_and_a_broken_one_is_refused() {
+    let engine = Engine::default();
+    let set = builtin(&engine, &["privileged"]);
+    let switch = Arc::new(Switch(std::sync::Mutex::new(0)));
+    let options = Options {
+        reload_interval: Duration::from_millis(100),
+        ..Options::default()
+    };
+    let server = start_with(
+        "reload",
+        engine,
+        set,
+        Some((switch.clone() as Arc<dyn PolicySource>, vec![0])),
+        options,
+    )
+    .await;
+    let allowed = |body: Vec<u8>| {
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        answer["response"]["allowed"].as_bool().unwrap()
+    };
+    let (_, body) = post(&server, "/validate", review(privileged_pod())).await;
+    assert!(!allowed(body), "privileged denies at first");
+
+    *switch.0.lock().unwrap() = 1;
+    let mut reloaded = false;
+    for _ in 0..100 {
+        let (_, body) = post(&server, "/validate", review(privileged_pod())).await;
+        if allowed(body) {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reloaded, "the new set (host-namespaces only) answers");
+
+    *switch.0.lock().unwrap() = 2;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, body) = post(&server, "/validate", review(privileged_pod())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        allowed(body),
+        "the broken set is refused; the last good one serves"
     );
 }
