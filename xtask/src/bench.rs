@@ -487,12 +487,22 @@ pub fn bench(options: &Options) -> Result<(), String> {
 /// `document` with the text between [`BEGIN`] and [`END`] replaced by
 /// `report`; the markers and the report are appended when missing.
 pub fn splice(document: &str, report: &str) -> String {
-    let generated = format!("{BEGIN}\n{}\n{END}", report.trim_end());
-    match (document.find(BEGIN), document.find(END)) {
+    splice_between(document, BEGIN, END, report)
+}
+
+/// [`splice`] between other markers (`cargo xtask load` has its own).
+pub fn splice_between(
+    document: &str,
+    begin_marker: &str,
+    end_marker: &str,
+    report: &str,
+) -> String {
+    let generated = format!("{begin_marker}\n{}\n{end_marker}", report.trim_end());
+    match (document.find(begin_marker), document.find(end_marker)) {
         (Some(begin), Some(end)) if begin < end => format!(
             "{}{generated}{}",
             &document[..begin],
-            &document[end + END.len()..]
+            &document[end + end_marker.len()..]
         ),
         _ => format!("{}\n\n{generated}\n", document.trim_end()),
     }

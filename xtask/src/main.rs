@@ -21,6 +21,10 @@
 //!   threads, Wasm against native per policy, post-render, optionally
 //!   Checkov); prints the report and writes it into `docs/performance.md`
 //!   (see `bench.rs`).
+//! - `load [--seconds N] [--no-write]`: the admission server under load on
+//!   127.0.0.1 (1, 16 and 64 connections, requests/s, latency
+//!   percentiles, peak RSS); writes into `docs/performance.md` (see
+//!   `load.rs`).
 //! - `dist [--target TRIPLE]... [--release-url URL] [--out DIR]`: release
 //!   archives, the Helm 4 plugin archive, the krew manifest with its URL and
 //!   digests filled, SHA256SUMS (see `dist.rs`).
@@ -45,6 +49,7 @@ mod cross;
 mod dist;
 mod fuzz;
 mod hostile;
+mod load;
 mod measure;
 #[path = "../../crates/builtin/policy_build.rs"]
 mod policy_build;
@@ -419,6 +424,28 @@ fn bench_command(args: &[&str]) -> Result<(), String> {
     bench::bench(&options)
 }
 
+/// `cargo xtask load [--seconds N] [--no-write]`: see [`load`].
+fn load_command(args: &[&str]) -> Result<(), String> {
+    let mut options = load::Options {
+        seconds: 5,
+        write: true,
+    };
+    let mut args = args.iter();
+    while let Some(&arg) = args.next() {
+        match arg {
+            "--seconds" => {
+                options.seconds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--seconds needs a number")?
+            }
+            "--no-write" => options.write = false,
+            _ => return Err(format!("load: unknown argument {arg}")),
+        }
+    }
+    load::load(&options)
+}
+
 /// `cargo xtask corpus [--resources N] [--out DIR]`: see [`corpus`].
 fn corpus_command(args: &[&str]) -> Result<(), String> {
     let mut resources = 50_000;
@@ -464,6 +491,7 @@ fn main() -> ExitCode {
         ["fuzz", rest @ ..] => fuzz::fuzz(&workspace(), rest),
         ["hostile"] => hostile::hostile(&workspace()),
         ["bench", rest @ ..] => bench_command(rest),
+        ["load", rest @ ..] => load_command(rest),
         ["audit-memory"] => audit_memory(&[5000, 50000]),
         ["audit-memory", counts @ ..] => counts
             .iter()
@@ -471,7 +499,7 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<usize>, String>>()
             .and_then(|counts| audit_memory(&counts)),
         _ => Err(
-            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]... | hostile"
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | load [--seconds N] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]... | hostile"
                 .to_owned(),
         ),
     };
