@@ -99,6 +99,41 @@ pub fn review(
     body: &[u8],
     deadline: Option<std::time::Instant>,
 ) -> Result<AdmissionReview, ReviewError> {
+    review_detailed(engine, set, endpoint, body, deadline).map(|reviewed| reviewed.review)
+}
+
+/// What one policy did on a request, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluated {
+    /// The policy's name (its `id`).
+    pub policy: String,
+    /// `pass`, `fail` or `error`.
+    pub outcome: &'static str,
+    /// Fuel it used (0 when it failed to run).
+    pub fuel: u64,
+}
+
+/// A review answered, with what the server reports about it.
+#[derive(Debug, Clone)]
+pub struct Reviewed {
+    /// The review to send back.
+    pub review: AdmissionReview,
+    /// The request's operation.
+    pub operation: Operation,
+    /// The request's kind (`request.kind.kind`).
+    pub kind: String,
+    /// Each policy that ran, in policy order.
+    pub evaluations: Vec<Evaluated>,
+}
+
+/// [`review`], with the operation, the kind and what each policy did.
+pub fn review_detailed(
+    engine: &Engine,
+    set: &PolicySet,
+    endpoint: Endpoint,
+    body: &[u8],
+    deadline: Option<std::time::Instant>,
+) -> Result<Reviewed, ReviewError> {
     let review: AdmissionReview =
         serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
     if review.api_version != review::API_VERSION {
@@ -115,12 +150,18 @@ pub fn review(
     if let Some(deadline) = deadline {
         context = context.with_deadline(deadline);
     }
-    let response = answer(engine, set, endpoint, request, &context);
-    Ok(AdmissionReview {
-        api_version: review::API_VERSION.to_owned(),
-        kind: review::KIND.to_owned(),
-        request: None,
-        response: Some(response),
+    let (operation, kind) = (request.operation, request.kind.kind.clone());
+    let (response, evaluations) = answer(engine, set, endpoint, request, &context);
+    Ok(Reviewed {
+        review: AdmissionReview {
+            api_version: review::API_VERSION.to_owned(),
+            kind: review::KIND.to_owned(),
+            request: None,
+            response: Some(response),
+        },
+        operation,
+        kind,
+        evaluations,
     })
 }
 
@@ -131,17 +172,18 @@ fn answer(
     endpoint: Endpoint,
     request: AdmissionRequest,
     context: &Context,
-) -> AdmissionResponse {
+) -> (AdmissionResponse, Vec<Evaluated>) {
     let object = match request.operation {
         Operation::Delete => request.old_object.clone(),
         _ => request.object.clone(),
     };
     let Some(object) = object.filter(Value::is_object) else {
-        return AdmissionResponse {
+        let allowed = AdmissionResponse {
             uid: request.uid,
             allowed: true,
             ..AdmissionResponse::default()
         };
+        return (allowed, Vec::new());
     };
     let mut resource = Resource {
         object,
@@ -160,5 +202,20 @@ fn answer(
     };
     let results =
         wasm_validate_pipeline::evaluate_admission(engine, set, &mut resource, &admission, context);
-    verdict::assemble(set, endpoint, request.uid, &results)
+    let evaluations = results
+        .iter()
+        .map(|result| Evaluated {
+            policy: set.policies[result.policy].name().to_owned(),
+            outcome: match result.outcome {
+                wasm_validate_pipeline::Outcome::Pass => "pass",
+                wasm_validate_pipeline::Outcome::Fail(_) => "fail",
+                wasm_validate_pipeline::Outcome::Error(_) => "error",
+            },
+            fuel: result.fuel_used,
+        })
+        .collect();
+    (
+        verdict::assemble(set, endpoint, request.uid, &results),
+        evaluations,
+    )
 }

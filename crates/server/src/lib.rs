@@ -15,12 +15,14 @@
 //! instead of waiting (the API server then applies the webhook's
 //! `failurePolicy`). Endpoints (HTTP): `GET /healthz` (the process serves)
 //! and `GET /readyz` (the policy set is loaded; it is, before either
-//! listener accepts a connection).
+//! listener accepts a connection), and `GET /metrics` (Prometheus, see
+//! `metrics.rs`).
 //!
 //! Shutdown (SIGTERM in the binary): both listeners stop accepting, requests
 //! in flight are answered, then [`serve`] returns.
 #![forbid(unsafe_code)]
 
+mod metrics;
 mod tls;
 
 pub use tls::{ServingCertificate, TlsError};
@@ -118,6 +120,7 @@ impl Policies {
 }
 
 struct AppState {
+    metrics: Arc<metrics::Metrics>,
     /// The set requests are answered with; a reload replaces it, and a
     /// request keeps the set it started with.
     policies: std::sync::RwLock<Arc<Policies>>,
@@ -150,7 +153,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let workers = options.workers.max(1);
+    let metrics = Arc::new(metrics::Metrics::new());
     let state = Arc::new(AppState {
+        metrics: metrics.clone(),
         policies: std::sync::RwLock::new(policies),
         request_timeout: options.request_timeout,
         admitted: Arc::new(Semaphore::new(workers + options.queue)),
@@ -163,7 +168,22 @@ pub async fn serve(
         .with_state(state.clone());
     let probes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }));
+        .route("/readyz", get(|| async { "ready" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        );
 
     let (stop, stopped) = watch::channel(false);
     let mut health_stopped = stopped.clone();
@@ -191,10 +211,16 @@ pub async fn serve(
                 ticks.tick().await;
                 let certificate = certificate.clone();
                 match tokio::task::spawn_blocking(move || certificate.reload()).await {
-                    Ok(Ok(true)) => eprintln!("wasm-validate serve: serving certificate reloaded"),
-                    Ok(Err(error)) => eprintln!(
-                        "wasm-validate serve: the new certificate is refused, the old one keeps serving: {error}"
-                    ),
+                    Ok(Ok(true)) => {
+                        state.metrics.reload("certificate", true);
+                        eprintln!("wasm-validate serve: serving certificate reloaded");
+                    }
+                    Ok(Err(error)) => {
+                        state.metrics.reload("certificate", false);
+                        eprintln!(
+                            "wasm-validate serve: the new certificate is refused, the old one keeps serving: {error}"
+                        );
+                    }
                     _ => {}
                 }
                 let Some(source) = source.clone() else {
@@ -215,15 +241,19 @@ pub async fn serve(
                 seen = Some(fingerprint);
                 match loaded {
                     Ok(Ok(policies)) => {
+                        state.metrics.reload("policies", true);
                         let count =
                             policies.validating.policies.len() + policies.mutating.policies.len();
                         *state.policies.write().unwrap_or_else(|e| e.into_inner()) =
                             Arc::new(policies);
                         eprintln!("wasm-validate serve: policy set reloaded ({count} policies)");
                     }
-                    Ok(Err(error)) => eprintln!(
-                        "wasm-validate serve: the new policy set is refused, the old one keeps serving: {error}"
-                    ),
+                    Ok(Err(error)) => {
+                        state.metrics.reload("policies", false);
+                        eprintln!(
+                            "wasm-validate serve: the new policy set is refused, the old one keeps serving: {error}"
+                        );
+                    }
                     Err(_) => {}
                 }
             }
@@ -319,12 +349,17 @@ async fn admit(
 ) -> Response {
     let deadline = deadline(Instant::now(), state.request_timeout, query.as_deref());
     let Ok(admitted) = state.admitted.clone().try_acquire_owned() else {
+        state.metrics.request(endpoint, "", "", "busy", None);
         return (
             StatusCode::TOO_MANY_REQUESTS,
             "every worker is busy and the queue is full; retry",
         )
             .into_response();
     };
+    let started = Instant::now();
+    let in_flight = state.metrics.in_flight().clone();
+    in_flight.inc();
+    let _in_flight = Done(in_flight);
     let Ok(running) = state.running.clone().acquire_owned().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "the server is stopping").into_response();
     };
@@ -339,20 +374,56 @@ async fn admit(
             Endpoint::Validating => &policies.validating,
             Endpoint::Mutating => &policies.mutating,
         };
-        wasm_validate_admission::review(&policies.engine, set, endpoint, &body, Some(deadline))
+        wasm_validate_admission::review_detailed(
+            &policies.engine,
+            set,
+            endpoint,
+            &body,
+            Some(deadline),
+        )
     })
     .await;
+    let metrics = &state.metrics;
     match answered {
-        Ok(Ok(review)) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::to_vec(&review).expect("a review encodes"),
-        )
-            .into_response(),
-        Ok(Err(error)) => (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+        Ok(Ok(reviewed)) => {
+            let allowed = reviewed.review.response.as_ref().is_some_and(|r| r.allowed);
+            let operation = serde_json::to_value(reviewed.operation)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            metrics.request(
+                endpoint,
+                &operation,
+                &reviewed.kind,
+                if allowed { "allowed" } else { "denied" },
+                Some(started.elapsed().as_secs_f64()),
+            );
+            for evaluated in &reviewed.evaluations {
+                metrics.evaluation(&evaluated.policy, evaluated.outcome, evaluated.fuel);
+            }
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::to_vec(&reviewed.review).expect("a review encodes"),
+            )
+                .into_response()
+        }
+        Ok(Err(error)) => {
+            metrics.request(endpoint, "", "", "invalid", None);
+            (StatusCode::BAD_REQUEST, error.to_string()).into_response()
+        }
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "the evaluation stopped unexpectedly",
         )
             .into_response(),
+    }
+}
+
+/// Decrements the in-flight gauge when a request is done, however it ends.
+struct Done(prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }

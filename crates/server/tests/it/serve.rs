@@ -150,6 +150,19 @@ async fn post_trusting(
     Ok((status, bytes.to_vec()))
 }
 
+/// `GET path` over plain HTTP: the whole response.
+async fn get_text(server: &Running, path: &str) -> String {
+    let mut tcp = TcpStream::connect(server.health).await.unwrap();
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).await.unwrap();
+    text
+}
+
 /// `GET path` over plain HTTP: the status line.
 async fn probe(server: &Running, path: &str) -> String {
     let mut tcp = TcpStream::connect(server.health).await.unwrap();
@@ -214,6 +227,17 @@ async fn both_endpoints_answer_reviews_over_https() {
 
     assert_eq!(probe(&server, "/healthz").await, "HTTP/1.1 200 OK");
     assert_eq!(probe(&server, "/readyz").await, "HTTP/1.1 200 OK");
+
+    let metrics = get_text(&server, "/metrics").await;
+    for line in [
+        r#"wasm_validate_admission_requests_total{endpoint="validate",operation="CREATE",kind="Pod",result="denied"} 1"#,
+        r#"wasm_validate_admission_requests_total{endpoint="mutate",operation="CREATE",kind="Pod",result="allowed"} 1"#,
+        r#"wasm_validate_policy_evaluations_total{policy="privileged",outcome="fail"} 1"#,
+        r#"wasm_validate_admission_request_duration_seconds_count{endpoint="validate"} 1"#,
+        "wasm_validate_admission_requests_in_flight 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
 
     server.stop.take().unwrap().send(()).unwrap();
     server.task.await.unwrap().unwrap();

@@ -1,0 +1,191 @@
+//! The server's Prometheus metrics, served as text at `GET /metrics` on
+//! the health port (the exposition format of `prometheus-client`).
+//!
+//! - `wasm_validate_admission_requests_total{endpoint,operation,kind,result}`:
+//!   answered reviews (`allowed`, `denied`) and refused requests (`invalid`
+//!   for 400, `busy` for 429);
+//! - `wasm_validate_admission_request_duration_seconds{endpoint}`: from the
+//!   body read to the answer ready, a histogram;
+//! - `wasm_validate_policy_evaluations_total{policy,outcome}` (`pass`,
+//!   `fail`, `error`) and `wasm_validate_policy_fuel_total{policy}`;
+//! - `wasm_validate_admission_requests_in_flight`: requests running or
+//!   waiting for a worker;
+//! - `wasm_validate_reloads_total{what,result}`: `certificate` or
+//!   `policies`, `loaded` or `refused`.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use wasm_validate_admission::Endpoint;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: &'static str,
+    operation: String,
+    kind: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EvaluationLabels {
+    policy: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PolicyLabels {
+    policy: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    what: &'static str,
+    result: &'static str,
+}
+
+/// Every metric the server keeps, and the registry that encodes them.
+pub(crate) struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<EndpointLabels, Histogram>,
+    evaluations: Family<EvaluationLabels, Counter>,
+    fuel: Family<PolicyLabels, Counter<u64, AtomicU64>>,
+    in_flight: Gauge,
+    reloads: Family<ReloadLabels, Counter>,
+}
+
+fn endpoint_name(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Validating => "validate",
+        Endpoint::Mutating => "mutate",
+    }
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("wasm_validate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "admission_requests",
+            "Admission requests by endpoint, operation, kind and result",
+            requests.clone(),
+        );
+        let durations = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0,
+            ])
+        });
+        registry.register(
+            "admission_request_duration_seconds",
+            "Time from a request's body to its answer",
+            durations.clone(),
+        );
+        let evaluations = Family::<EvaluationLabels, Counter>::default();
+        registry.register(
+            "policy_evaluations",
+            "Policy evaluations at admission by policy and outcome",
+            evaluations.clone(),
+        );
+        let fuel = Family::<PolicyLabels, Counter<u64, AtomicU64>>::default();
+        registry.register(
+            "policy_fuel",
+            "Fuel used by policy at admission",
+            fuel.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "admission_requests_in_flight",
+            "Requests running or waiting for a worker",
+            in_flight.clone(),
+        );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "reloads",
+            "Reloads of the certificate or the policy set, loaded or refused",
+            reloads.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            durations,
+            evaluations,
+            fuel,
+            in_flight,
+            reloads,
+        }
+    }
+
+    /// A request answered or refused.
+    pub(crate) fn request(
+        &self,
+        endpoint: Endpoint,
+        operation: &str,
+        kind: &str,
+        result: &'static str,
+        seconds: Option<f64>,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                endpoint: endpoint_name(endpoint),
+                operation: operation.to_owned(),
+                kind: kind.to_owned(),
+                result,
+            })
+            .inc();
+        if let Some(seconds) = seconds {
+            self.durations
+                .get_or_create(&EndpointLabels {
+                    endpoint: endpoint_name(endpoint),
+                })
+                .observe(seconds);
+        }
+    }
+
+    /// What a policy did on a request.
+    pub(crate) fn evaluation(&self, policy: &str, outcome: &'static str, fuel: u64) {
+        self.evaluations
+            .get_or_create(&EvaluationLabels {
+                policy: policy.to_owned(),
+                outcome,
+            })
+            .inc();
+        self.fuel
+            .get_or_create(&PolicyLabels {
+                policy: policy.to_owned(),
+            })
+            .inc_by(fuel);
+    }
+
+    /// The requests running or waiting now.
+    pub(crate) fn in_flight(&self) -> &Gauge {
+        &self.in_flight
+    }
+
+    /// A reload of `what` (`certificate`, `policies`).
+    pub(crate) fn reload(&self, what: &'static str, loaded: bool) {
+        self.reloads
+            .get_or_create(&ReloadLabels {
+                what,
+                result: if loaded { "loaded" } else { "refused" },
+            })
+            .inc();
+    }
+
+    /// Every metric in the Prometheus text format.
+    pub(crate) fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String does not fail");
+        text
+    }
+}
