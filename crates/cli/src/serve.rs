@@ -18,11 +18,22 @@ use crate::*;
 pub struct ServeArgs {
     /// PEM certificate chain for HTTPS, the serving certificate first (it
     /// must cover `<service>.<namespace>.svc`).
-    #[arg(long, value_name = "PEM")]
-    pub tls_cert_file: PathBuf,
+    #[arg(
+        long,
+        value_name = "PEM",
+        required_unless_present = "self_signed",
+        requires = "tls_private_key_file"
+    )]
+    pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of the serving certificate.
-    #[arg(long, value_name = "PEM")]
-    pub tls_private_key_file: PathBuf,
+    #[arg(long, value_name = "PEM", requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// Development: make a CA and a serving certificate for this DNS name
+    /// (for example `wasm-validate.wasm-validate.svc`), write them to a
+    /// temporary directory and print the CA as the webhook's `caBundle` on
+    /// stdout. Not for production: the CA's key is thrown away.
+    #[arg(long, value_name = "DNS_NAME", conflicts_with_all = ["tls_cert_file", "tls_private_key_file"])]
+    pub self_signed: Option<String>,
     /// Address both ports listen on.
     #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
     pub bind_address: IpAddr,
@@ -77,10 +88,23 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         Ok(Err(message)) => return fail(message),
         Err(error) => return fail(error.to_string()),
     };
-    let tls = match wasm_validate_server::ServingCertificate::load(
+    let (cert_file, key_file) = match (
         &args.tls_cert_file,
         &args.tls_private_key_file,
+        &args.self_signed,
     ) {
+        (Some(cert), Some(key), _) => (cert.clone(), key.clone()),
+        (_, _, Some(name)) => match self_signed(name) {
+            Ok(files) => files,
+            Err(error) => return fail(format!("--self-signed {name}: {error}")),
+        },
+        _ => {
+            return fail(
+                "give --tls-cert-file and --tls-private-key-file, or --self-signed".to_owned(),
+            );
+        }
+    };
+    let tls = match wasm_validate_server::ServingCertificate::load(&cert_file, &key_file) {
         Ok(tls) => tls,
         Err(error) => return fail(error.to_string()),
     };
@@ -139,6 +163,44 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         }
         Err(message) => fail(message),
     }
+}
+
+/// `--self-signed NAME`: a CA and a serving certificate for `NAME` signed by
+/// it, written to a new temporary directory; prints the CA, base64-encoded,
+/// as the `caBundle` to give the webhook configurations. Returns the
+/// certificate and key files.
+fn self_signed(name: &str) -> Result<(PathBuf, PathBuf), String> {
+    use base64::Engine as _;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let fail = |e: rcgen::Error| e.to_string();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "wasm-validate development CA");
+    let ca_key = KeyPair::generate().map_err(fail)?;
+    let ca = ca_params.self_signed(&ca_key).map_err(fail)?;
+    let params = CertificateParams::new(vec![name.to_owned()]).map_err(fail)?;
+    let key = KeyPair::generate().map_err(fail)?;
+    let cert = params.signed_by(&key, &ca, &ca_key).map_err(fail)?;
+    let dir = std::env::temp_dir().join(format!("wasm-validate-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (cert_file, key_file) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write(&cert_file, cert.pem())?;
+    write(&key_file, key.serialize_pem())?;
+    write(&dir.join("ca.crt"), ca.pem())?;
+    println!(
+        "caBundle: {}",
+        base64::engine::general_purpose::STANDARD.encode(ca.pem())
+    );
+    eprintln!(
+        "wasm-validate serve: a development certificate for {name} in {} (ca.crt, tls.crt, tls.key)",
+        dir.display()
+    );
+    Ok((cert_file, key_file))
 }
 
 /// The policy set of `serve`'s arguments, for reloads: its fingerprint is

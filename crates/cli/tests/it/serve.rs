@@ -173,3 +173,60 @@ fn serve_reloads_a_changed_configuration_and_refuses_a_broken_one() {
         .status();
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+#[cfg(unix)]
+fn serve_self_signed_prints_the_ca_bundle_of_its_certificate() {
+    use base64::Engine as _;
+    let dir = scratch("serve", "self-signed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+        .args(["serve", "--no-config", "--bind-address", "127.0.0.1"])
+        .args(["--secure-port", "0", "--health-port", "0"])
+        .args(["--self-signed", "localhost"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut bundle = String::new();
+    stdout.read_line(&mut bundle).unwrap();
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(bundle.trim().strip_prefix("caBundle: ").unwrap())
+        .unwrap();
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let files = line
+        .split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (").next())
+        .unwrap()
+        .to_owned();
+    let files = std::path::Path::new(&files);
+    assert_eq!(std::fs::read(files.join("ca.crt")).unwrap(), ca);
+    // The serving certificate is signed by that CA (when openssl is here).
+    if let Ok(verified) = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(files.join("ca.crt"))
+        .arg(files.join("tls.crt"))
+        .output()
+    {
+        assert!(verified.status.success(), "{verified:?}");
+    }
+    line.clear();
+    stderr.read_line(&mut line).unwrap();
+    let health = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    assert!(get(&health, "/healthz").starts_with("HTTP/1.1 200"));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
