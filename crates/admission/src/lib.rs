@@ -147,6 +147,18 @@ pub fn review_detailed(
         return Err(ReviewError::NoUid);
     }
     let mut context = Context::default();
+    // Kubewarden policies get the request as the API server sent it (read
+    // again only when the set has one).
+    if set
+        .policies
+        .iter()
+        .any(|p| p.policy.protocol() == wasm_validate_engine::Protocol::Kubewarden)
+    {
+        let raw = serde_json::from_slice::<Value>(body)
+            .map(|mut v| v["request"].take())
+            .unwrap_or(Value::Null);
+        context = context.with_admission_request(raw);
+    }
     if let Some(deadline) = deadline {
         context = context.with_deadline(deadline);
     }

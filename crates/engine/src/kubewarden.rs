@@ -80,6 +80,7 @@ const ERRNO_FAULT: i32 = 21;
 pub struct Context {
     objects: Arc<Vec<Value>>,
     deadline: Option<std::time::Instant>,
+    request: Option<Arc<Value>>,
 }
 
 impl Context {
@@ -89,6 +90,7 @@ impl Context {
         Context {
             objects: Arc::new(objects),
             deadline: None,
+            request: None,
         }
     }
 
@@ -106,6 +108,21 @@ impl Context {
     /// The deadline, if any.
     pub fn deadline(&self) -> Option<std::time::Instant> {
         self.deadline
+    }
+
+    /// The same context for an admission request: `request` is the
+    /// `admission.k8s.io/v1` AdmissionRequest as the API server sent it.
+    /// Kubewarden policies then receive it (its uid, user, namespace, name,
+    /// operation, old object and options) instead of the CREATE made up for
+    /// offline runs, with `object` set to the object being evaluated.
+    pub fn with_admission_request(mut self, request: Value) -> Context {
+        self.request = Some(Arc::new(request));
+        self
+    }
+
+    /// The admission request, if any.
+    pub fn admission_request(&self) -> Option<&Value> {
+        self.request.as_deref()
     }
 }
 
@@ -865,7 +882,20 @@ impl FieldSelector {
 /// `system:authenticated`); `oldObject` is null; the resource is the kind's
 /// plural as Kubernetes guesses it (lowercase, `s`/`es`/`ies`); a missing
 /// namespace is `""`.
-pub(crate) fn validate_payload(object: &Value, settings: &Value) -> Value {
+pub(crate) fn validate_payload(
+    object: &Value,
+    settings: &Value,
+    admission_request: Option<&Value>,
+) -> Value {
+    if let Some(request) = admission_request {
+        let mut request = request.clone();
+        // The object as the earlier (mutating) policies left it; a DELETE
+        // keeps its null object and its oldObject.
+        if !request["object"].is_null() {
+            request["object"] = object.clone();
+        }
+        return json!({"request": request, "settings": settings});
+    }
     let api_version = object["apiVersion"].as_str().unwrap_or("");
     let kind = object["kind"].as_str().unwrap_or("");
     let (group, version) = abi::split_api_version(api_version);
@@ -1016,7 +1046,7 @@ mod tests {
     fn the_admission_request_is_built_from_the_object() {
         let object = json!({"apiVersion": "apps/v1", "kind": "Deployment",
                             "metadata": {"name": "web", "namespace": "shop"}});
-        let payload = validate_payload(&object, &json!({"a": 1}));
+        let payload = validate_payload(&object, &json!({"a": 1}), None);
         let request = &payload["request"];
         assert_eq!(request["operation"], "CREATE");
         assert_eq!(

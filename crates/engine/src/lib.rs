@@ -627,7 +627,11 @@ impl Engine {
         if policy.kubewarden.is_some() {
             let request: serde_json::Value = serde_json::from_slice(request)
                 .map_err(|e| EvalError::Trap(format!("the host sent an invalid request: {e}")))?;
-            let payload = kubewarden::validate_payload(&request["object"], &request["settings"]);
+            let payload = kubewarden::validate_payload(
+                &request["object"],
+                &request["settings"],
+                context.admission_request(),
+            );
             let payload = serde_json::to_vec(&payload).expect("JSON encodes");
             let (answer, mut evaluation) = self.wapc_call(policy, "validate", &payload, context)?;
             evaluation.response =

@@ -371,3 +371,34 @@ fn the_default_fuel_budget_fits_a_large_crd() {
         EvalError::OutOfFuel(100_000_000)
     );
 }
+
+/// At admission a Kubewarden policy receives the AdmissionRequest the API
+/// server sent (here its namespace, which the policy's context-aware lookup
+/// uses), not the CREATE made up from the object offline.
+#[test]
+fn at_admission_the_policy_receives_the_real_request() {
+    let engine = Engine::default();
+    let policy = load(&engine);
+    let object = pod("web", "from-the-object", json!({"containers": []}));
+    let body = request(&object, json!({"requiredConfigMap": "settings"}));
+    let message = |evaluation: wasm_validate_engine::Evaluation| {
+        evaluation.response.violations[0].message.clone()
+    };
+    let offline = message(engine.evaluate(&policy, &body).unwrap());
+    assert!(
+        offline.contains("namespace \"from-the-object\""),
+        "{offline}"
+    );
+    let context = wasm_validate_engine::Context::default().with_admission_request(json!({
+        "uid": "9f3a", "operation": "UPDATE", "name": "web", "namespace": "from-the-api-server",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "userInfo": {"username": "alice", "groups": ["devs"]},
+        "object": object, "oldObject": object, "dryRun": true,
+    }));
+    let admitted = message(engine.evaluate_in(&policy, &body, &context).unwrap());
+    assert!(
+        admitted.contains("namespace \"from-the-api-server\""),
+        "{admitted}"
+    );
+}
