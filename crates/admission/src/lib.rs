@@ -122,6 +122,12 @@ pub struct Reviewed {
     pub operation: Operation,
     /// The request's kind (`request.kind.kind`).
     pub kind: String,
+    /// The request's uid.
+    pub uid: String,
+    /// The request's namespace (empty for cluster-scoped resources).
+    pub namespace: String,
+    /// The request's name.
+    pub name: String,
     /// Each policy that ran, in policy order.
     pub evaluations: Vec<Evaluated>,
 }
@@ -163,6 +169,11 @@ pub fn review_detailed(
         context = context.with_deadline(deadline);
     }
     let (operation, kind) = (request.operation, request.kind.kind.clone());
+    let (uid, namespace, name) = (
+        request.uid.clone(),
+        request.namespace.clone(),
+        request.name.clone(),
+    );
     let (response, evaluations) = answer(engine, set, endpoint, request, &context);
     Ok(Reviewed {
         review: AdmissionReview {
@@ -173,6 +184,9 @@ pub fn review_detailed(
         },
         operation,
         kind,
+        uid,
+        namespace,
+        name,
         evaluations,
     })
 }

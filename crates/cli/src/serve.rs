@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use wasm_validate_engine::Engine;
 use wasm_validate_report::EXIT_ERROR;
+use wasm_validate_server::log::{self, LogFormat};
 use wasm_validate_server::{Options, Policies, PolicySource};
 
 use crate::*;
@@ -62,6 +63,19 @@ pub struct ServeArgs {
     /// change is loaded without a restart.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
     pub reload_interval: std::time::Duration,
+    /// Log format on stderr: one line per request and event, as text or as
+    /// JSON objects with `ts`, `level`, `msg` and the request's `uid`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub logging_format: LoggingFormat,
+}
+
+/// `--logging-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoggingFormat {
+    /// `wasm-validate serve: message (key=value, ...)`.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 fn duration(text: &str) -> Result<std::time::Duration, String> {
@@ -118,6 +132,10 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
     }
     options.request_timeout = args.request_timeout;
     options.reload_interval = args.reload_interval;
+    options.logging_format = match args.logging_format {
+        LoggingFormat::Text => LogFormat::Text,
+        LoggingFormat::Json => LogFormat::Json,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,9 +158,14 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
             secure.local_addr().map_err(|e| e.to_string())?,
             health.local_addr().map_err(|e| e.to_string())?,
         );
-        eprintln!(
-            "wasm-validate serve: {} policies; webhooks on https://{secure_at}/validate and /mutate; health on http://{health_at}/healthz",
-            set.policies.len()
+        log::event(
+            options.logging_format,
+            "info",
+            &format!(
+                "{} policies; webhooks on https://{secure_at}/validate and /mutate; health on http://{health_at}/healthz",
+                set.policies.len()
+            ),
+            &[],
         );
         wasm_validate_server::serve(
             policies,
@@ -158,7 +181,7 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
     });
     match served {
         Ok(()) => {
-            eprintln!("wasm-validate serve: stopped");
+            log::event(options.logging_format, "info", "stopped", &[]);
             EXIT_OK
         }
         Err(message) => fail(message),

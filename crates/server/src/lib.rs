@@ -22,6 +22,7 @@
 //! in flight are answered, then [`serve`] returns.
 #![forbid(unsafe_code)]
 
+pub mod log;
 mod metrics;
 mod tls;
 
@@ -68,6 +69,8 @@ pub struct Options {
     pub request_timeout: Duration,
     /// How often the certificate files are read again.
     pub reload_interval: Duration,
+    /// How the log on stderr is written.
+    pub logging_format: log::LogFormat,
 }
 
 /// What is kept of the API server's `?timeout=` for the network and for
@@ -86,6 +89,7 @@ impl Default for Options {
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(8),
             reload_interval: Duration::from_secs(10),
+            logging_format: log::LogFormat::Text,
         }
     }
 }
@@ -121,6 +125,7 @@ impl Policies {
 
 struct AppState {
     metrics: Arc<metrics::Metrics>,
+    logging: log::LogFormat,
     /// The set requests are answered with; a reload replaces it, and a
     /// request keeps the set it started with.
     policies: std::sync::RwLock<Arc<Policies>>,
@@ -156,6 +161,7 @@ pub async fn serve(
     let metrics = Arc::new(metrics::Metrics::new());
     let state = Arc::new(AppState {
         metrics: metrics.clone(),
+        logging: options.logging_format,
         policies: std::sync::RwLock::new(policies),
         request_timeout: options.request_timeout,
         admitted: Arc::new(Semaphore::new(workers + options.queue)),
@@ -213,12 +219,17 @@ pub async fn serve(
                 match tokio::task::spawn_blocking(move || certificate.reload()).await {
                     Ok(Ok(true)) => {
                         state.metrics.reload("certificate", true);
-                        eprintln!("wasm-validate serve: serving certificate reloaded");
+                        log::event(state.logging, "info", "serving certificate reloaded", &[]);
                     }
                     Ok(Err(error)) => {
                         state.metrics.reload("certificate", false);
-                        eprintln!(
-                            "wasm-validate serve: the new certificate is refused, the old one keeps serving: {error}"
+                        log::event(
+                            state.logging,
+                            "error",
+                            &format!(
+                                "the new certificate is refused, the old one keeps serving: {error}"
+                            ),
+                            &[],
                         );
                     }
                     _ => {}
@@ -250,8 +261,13 @@ pub async fn serve(
                     }
                     Ok(Err(error)) => {
                         state.metrics.reload("policies", false);
-                        eprintln!(
-                            "wasm-validate serve: the new policy set is refused, the old one keeps serving: {error}"
+                        log::event(
+                            state.logging,
+                            "error",
+                            &format!(
+                                "the new policy set is refused, the old one keeps serving: {error}"
+                            ),
+                            &[],
                         );
                     }
                     Err(_) => {}
@@ -401,6 +417,44 @@ async fn admit(
             for evaluated in &reviewed.evaluations {
                 metrics.evaluation(&evaluated.policy, evaluated.outcome, evaluated.fuel);
             }
+            let response = reviewed.review.response.as_ref();
+            let failed: Vec<&str> = reviewed
+                .evaluations
+                .iter()
+                .filter(|e| e.outcome != "pass")
+                .map(|e| e.policy.as_str())
+                .collect();
+            log::event(
+                state.logging,
+                "info",
+                "admission",
+                &[
+                    ("uid", reviewed.uid.clone().into()),
+                    (
+                        "endpoint",
+                        if endpoint == Endpoint::Validating {
+                            "validate"
+                        } else {
+                            "mutate"
+                        }
+                        .into(),
+                    ),
+                    ("operation", operation.clone().into()),
+                    ("kind", reviewed.kind.clone().into()),
+                    ("namespace", reviewed.namespace.clone().into()),
+                    ("name", reviewed.name.clone().into()),
+                    ("allowed", allowed.into()),
+                    (
+                        "code",
+                        response
+                            .and_then(|r| r.status.as_ref())
+                            .map(|s| s.code)
+                            .into(),
+                    ),
+                    ("policies", failed.into()),
+                    ("ms", (started.elapsed().as_secs_f64() * 1000.0).into()),
+                ],
+            );
             (
                 [(header::CONTENT_TYPE, "application/json")],
                 serde_json::to_vec(&reviewed.review).expect("a review encodes"),

@@ -501,3 +501,25 @@ async fn a_changed_policy_set_replaces_the_running_one_and_a_broken_one_is_refus
         "the broken set is refused; the last good one serves"
     );
 }
+
+#[test]
+fn log_lines_as_text_and_as_json() {
+    use wasm_validate_server::log::{LogFormat, line};
+    let fields = [
+        ("uid", json!("a1")),
+        ("allowed", json!(false)),
+        ("code", json!(403)),
+    ];
+    assert_eq!(
+        line(LogFormat::Text, "info", "admission", &fields),
+        "wasm-validate serve: admission (uid=a1, allowed=false, code=403)"
+    );
+    let json: Value =
+        serde_json::from_str(&line(LogFormat::Json, "info", "admission", &fields)).unwrap();
+    assert_eq!(json["level"], "info");
+    assert_eq!(json["msg"], "admission");
+    assert_eq!(json["uid"], "a1");
+    assert_eq!(json["allowed"], false);
+    assert_eq!(json["code"], 403);
+    assert!(json["ts"].as_f64().unwrap() > 1.7e9);
+}
