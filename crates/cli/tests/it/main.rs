@@ -2,6 +2,7 @@
 //! extra binary re-links the whole dependency graph): a module per topic.
 
 mod bundle;
+mod chart;
 mod check;
 mod common;
 

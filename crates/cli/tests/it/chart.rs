@@ -1,0 +1,198 @@
+//! The Helm chart under `deploy/`, linted and rendered by Helm 4's own chart
+//! engine (PyPI's helm-python-sdk, `deploy/render.py`; there is no helm
+//! binary): it lints clean, every rendering passes the built-in library
+//! (the restricted profile and the best practices) with no finding, and
+//! the webhook configurations send the API server's requests for exactly
+//! the resources the chart's policies match.
+//!
+//! CI installs helm-python-sdk into a virtualenv and names its Python in
+//! `WASM_VALIDATE_PYTHON`; without a Python that has it, the test says so
+//! and checks nothing.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{root, scratch};
+
+/// A Python with helm-python-sdk, if there is one.
+fn python() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("WASM_VALIDATE_PYTHON").map(PathBuf::from),
+        Some(root().join("target/venv/bin/python")),
+    ];
+    candidates.into_iter().flatten().find(|python| {
+        Command::new(python)
+            .args(["-c", "import helm_python"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+fn documents(text: &str) -> Vec<Value> {
+    text.split("\n---\n")
+        .filter_map(|d| serde_yaml::from_str::<Value>(d).ok())
+        .filter(Value::is_object)
+        .collect()
+}
+
+#[test]
+fn the_chart_lints_passes_its_own_policies_and_asks_for_what_they_match() {
+    let Some(python) = python() else {
+        eprintln!(
+            "chart test skipped: no Python with helm-python-sdk (set WASM_VALIDATE_PYTHON; .ci/run installs it)"
+        );
+        return;
+    };
+    let dir = scratch("chart", "render");
+    let out = dir.join("render.json");
+    let status = Command::new(&python)
+        .arg(root().join("deploy/render.py"))
+        .arg(root().join("deploy/wasm-validate"))
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+
+    // Lint (strict): no errors, nothing above info.
+    assert_eq!(
+        report["lint"]["errors"],
+        serde_json::json!([]),
+        "{report:#}"
+    );
+    for message in report["lint"]["messages"].as_array().unwrap() {
+        assert!(message["severity"].as_u64().unwrap() <= 1, "{message}");
+    }
+
+    // The plural resources the chart's policies match (its configuration's
+    // profiles), by API group.
+    let config = std::fs::read_to_string(root().join("deploy/wasm-validate/values.yaml")).unwrap();
+    let values: Value = serde_yaml::from_str(&config).unwrap();
+    let chosen: Value = serde_yaml::from_str(values["config"].as_str().unwrap()).unwrap();
+    let profiles: Vec<wasm_validate_builtin::Profile> = chosen["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| match p.as_str().unwrap() {
+            "baseline" => wasm_validate_builtin::Profile::Baseline,
+            "restricted" => wasm_validate_builtin::Profile::Restricted,
+            "best-practices" => wasm_validate_builtin::Profile::BestPractices,
+            "fixes" => wasm_validate_builtin::Profile::Fixes,
+            other => panic!("profile {other}"),
+        })
+        .collect();
+    let names = wasm_validate_builtin::select(&profiles, |_| false);
+    // A rule names groups and kinds independently; what exists is the
+    // kinds each built-in group serves (the removed `extensions` group no
+    // longer does).
+    let mut matched = BTreeSet::new();
+    for metadata in wasm_validate_builtin::catalog()
+        .iter()
+        .filter(|m| names.contains(&m.name.as_str()))
+    {
+        for rule in &metadata.rules {
+            for (group, kinds) in wasm_validate_manifest::kinds::BUILTIN_KINDS {
+                if *group == "extensions" || !rule.api_groups.iter().any(|g| g == group) {
+                    continue;
+                }
+                for kind in kinds.iter().filter(|k| rule.kinds.iter().any(|r| r == *k)) {
+                    matched.insert((group.to_string(), wasm_validate_abi::plural_of(kind)));
+                }
+            }
+        }
+    }
+
+    for (name, rendered) in report["renders"].as_object().unwrap() {
+        let text: Vec<&str> = rendered
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(Value::as_str)
+            .collect();
+        let text = text.join("\n---\n");
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(&file, &text).unwrap();
+        // The built-in library finds nothing in the chart's own manifests.
+        let check = Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+            .args(["check", "--no-config"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let objects = documents(&text);
+        let webhooks: Vec<&Value> = objects
+            .iter()
+            .filter(|o| {
+                o["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.ends_with("WebhookConfiguration"))
+            })
+            .collect();
+        assert!(!webhooks.is_empty(), "{name}");
+        for configuration in webhooks {
+            for webhook in configuration["webhooks"].as_array().unwrap() {
+                assert_eq!(
+                    webhook["admissionReviewVersions"],
+                    serde_json::json!(["v1"])
+                );
+                assert_eq!(webhook["sideEffects"], "None");
+                let excluded = &webhook["namespaceSelector"]["matchExpressions"][0]["values"];
+                assert!(
+                    excluded
+                        .as_array()
+                        .unwrap()
+                        .contains(&Value::from("wasm-validate")),
+                    "{name}: the server's own namespace is excluded"
+                );
+                let mut asked = BTreeSet::new();
+                for rule in webhook["rules"].as_array().unwrap() {
+                    for group in rule["apiGroups"].as_array().unwrap() {
+                        for resource in rule["resources"].as_array().unwrap() {
+                            asked.insert((
+                                group.as_str().unwrap().to_owned(),
+                                resource.as_str().unwrap().to_owned(),
+                            ));
+                        }
+                    }
+                }
+                assert_eq!(asked, matched, "{name}: webhook rules against policy rules");
+            }
+        }
+    }
+    // The non-default values: no cert-manager (a given Secret and
+    // caBundle), no mutating webhook, three replicas.
+    let own = &report["renders"]["own-certificate"];
+    let joined: String = own
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    let objects = documents(&joined);
+    assert!(
+        !objects
+            .iter()
+            .any(|o| o["kind"] == "MutatingWebhookConfiguration")
+    );
+    assert!(!objects.iter().any(|o| o["kind"] == "Certificate"));
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let validating = objects
+        .iter()
+        .find(|o| o["kind"] == "ValidatingWebhookConfiguration")
+        .unwrap();
+    assert_eq!(
+        validating["webhooks"][0]["clientConfig"]["caBundle"],
+        "Q0EK"
+    );
+    assert_eq!(validating["webhooks"][0]["failurePolicy"], "Ignore");
+}

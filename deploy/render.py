@@ -1,0 +1,34 @@
+"""Lints and renders the chart under deploy/ with PyPI's helm-python-sdk
+(Helm 4's chart engine, no helm binary), for crates/cli's chart tests.
+
+usage: render.py CHART_DIR OUT.json
+
+Writes {"lint": <lint report, strict>, "renders": {NAME: {template: text}}}
+for the default values and for each set of values in VALUES below.
+"""
+
+import json
+import sys
+
+import helm_python as helm
+
+VALUES = {
+    "default": {},
+    "own-certificate": {
+        "replicas": 3,
+        "tls": {"certManager": False, "secretName": "webhook-tls", "caBundle": "Q0EK"},
+        "webhook": {"mutating": False, "failurePolicy": "Ignore", "timeoutSeconds": 5},
+    },
+}
+
+chart_dir, out = sys.argv[1], sys.argv[2]
+chart = helm.Chart.load(chart_dir)
+report = {
+    "lint": helm.lint(chart_dir, strict=True),
+    "renders": {
+        name: chart.render(values, name="wv", namespace="wasm-validate", is_install=True)
+        for name, values in VALUES.items()
+    },
+}
+with open(out, "w") as f:
+    json.dump(report, f)
