@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -39,7 +39,7 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn builtin(engine: &Engine, names: &[&str]) -> PolicySet {
+fn builtin(engine: &Engine, names: &[&'static str]) -> PolicySet {
     PolicySet {
         policies: names
             .iter()
@@ -522,4 +522,167 @@ fn log_lines_as_text_and_as_json() {
     assert_eq!(json["allowed"], false);
     assert_eq!(json["code"], 403);
     assert!(json["ts"].as_f64().unwrap() > 1.7e9);
+}
+
+/// The checks the API server makes on every webhook response
+/// (k8s.io/apiserver's webhook admission code): the review's apiVersion
+/// and kind, the request's uid echoed, no patch from a validating webhook,
+/// a patch only with `patchType: JSONPatch`, and a status when denied.
+fn api_server_accepts(endpoint: &str, body: &[u8], uid: &str) -> Value {
+    let answer: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(answer["kind"], "AdmissionReview");
+    let response = &answer["response"];
+    assert_eq!(response["uid"], uid);
+    let allowed = response["allowed"].as_bool().unwrap();
+    assert_eq!(
+        response.get("patch").is_some(),
+        response.get("patchType").is_some()
+    );
+    if endpoint == "/validate" {
+        assert!(response.get("patch").is_none());
+    }
+    if !allowed {
+        assert!(
+            response["status"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_real_workload_through_both_endpoints_over_https() {
+    let engine = Engine::default();
+    let names = wasm_validate_builtin::select(
+        &[
+            wasm_validate_builtin::Profile::Fixes,
+            wasm_validate_builtin::Profile::Restricted,
+        ],
+        |_| false,
+    );
+    let set = builtin(&engine, &names);
+    let server = start("replay", engine, set, Options::default()).await;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/real");
+    let mut objects = Vec::new();
+    for file in ["microservices-demo.yaml", "argo-cd-install.yaml"] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        for document in text.split("\n---") {
+            if let Ok(object) = serde_yaml::from_str::<Value>(document)
+                && object["spec"].is_object()
+                && [
+                    "Pod",
+                    "Deployment",
+                    "StatefulSet",
+                    "DaemonSet",
+                    "Job",
+                    "CronJob",
+                ]
+                .contains(&object["kind"].as_str().unwrap_or(""))
+            {
+                objects.push(object);
+            }
+        }
+    }
+    assert!(objects.len() >= 15, "{}", objects.len());
+    let (mut denied, mut patched) = (0, 0);
+    for (i, object) in objects.iter().enumerate() {
+        let uid = format!("replay-{i}");
+        let body = |object: &Value| {
+            serde_json::to_vec(&json!({
+                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "request": {"uid": uid, "operation": "CREATE", "object": object},
+            }))
+            .unwrap()
+        };
+        let (status, answer) = post(&server, "/mutate", body(object)).await;
+        assert_eq!(status, StatusCode::OK);
+        let answer = api_server_accepts("/mutate", &answer, &uid);
+        patched += usize::from(answer["response"].get("patch").is_some());
+        let (status, answer) = post(&server, "/validate", body(object)).await;
+        assert_eq!(status, StatusCode::OK);
+        let answer = api_server_accepts("/validate", &answer, &uid);
+        denied += usize::from(answer["response"]["allowed"] == false);
+    }
+    assert!(
+        denied > 0 && patched > 0,
+        "{denied} denied, {patched} patched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_every_request_in_flight() {
+    // Each request takes a while (a policy that burns its billion fuel, a
+    // few hundred ms), six of them on two workers, and the stop comes while
+    // they run or wait: each still gets its answer.
+    let engine = Engine::default();
+    let wat = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/wat/infinite-loop.wat"
+    ))
+    .unwrap();
+    let limits = Limits {
+        fuel: 1_000_000_000,
+        ..Limits::default()
+    };
+    let set = PolicySet {
+        policies: vec![ConfiguredPolicy::new(
+            engine.load(&wat, limits).unwrap(),
+            json!({}),
+        )],
+        ..PolicySet::default()
+    };
+    let options = Options {
+        workers: 2,
+        ..Options::default()
+    };
+    let mut server = start("shutdown", engine, set, options).await;
+    let started = Instant::now();
+    let server_ref = Arc::new((
+        server.secure,
+        server.health,
+        server.ca.clone(),
+        server.dir.clone(),
+    ));
+    let mut requests = Vec::new();
+    for _ in 0..6 {
+        let running = Running {
+            secure: server_ref.0,
+            health: server_ref.1,
+            ca: server_ref.2.clone(),
+            dir: server_ref.3.clone(),
+            stop: None,
+            task: tokio::spawn(async { Ok(()) }),
+        };
+        requests.push(tokio::spawn(async move {
+            post_trusting(
+                &running,
+                std::slice::from_ref(&running.ca),
+                "/validate",
+                review(privileged_pod()),
+            )
+            .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.stop.take().unwrap().send(()).unwrap();
+    let stopped = started.elapsed();
+    for request in requests {
+        let (status, body) = request
+            .await
+            .unwrap()
+            .expect("answered despite the shutdown");
+        assert_eq!(status, StatusCode::OK);
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(answer["response"]["status"]["code"], 500);
+    }
+    // The answers came well after the stop: they were running or waiting
+    // when it came.
+    assert!(
+        started.elapsed() > stopped + Duration::from_millis(200),
+        "stopped at {stopped:?}, answered by {:?}",
+        started.elapsed()
+    );
+    server.task.await.unwrap().unwrap();
 }
