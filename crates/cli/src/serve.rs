@@ -14,20 +14,16 @@ use crate::*;
 
 /// The options of `serve`, with kube-apiserver's names where it has one
 /// (`--tls-cert-file`, `--tls-private-key-file`, `--bind-address`,
-/// `--secure-port`).
+/// `--secure-port`). Each may also be set in the configuration file's
+/// `serve:` section (`tlsCertFile`, `securePort`, ...); a flag wins.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// PEM certificate chain for HTTPS, the serving certificate first (it
     /// must cover `<service>.<namespace>.svc`).
-    #[arg(
-        long,
-        value_name = "PEM",
-        required_unless_present = "self_signed",
-        requires = "tls_private_key_file"
-    )]
+    #[arg(long, value_name = "PEM")]
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of the serving certificate.
-    #[arg(long, value_name = "PEM", requires = "tls_cert_file")]
+    #[arg(long, value_name = "PEM")]
     pub tls_private_key_file: Option<PathBuf>,
     /// Development: make a CA and a serving certificate for this DNS name
     /// (for example `wasm-validate.wasm-validate.svc`), write them to a
@@ -35,16 +31,17 @@ pub struct ServeArgs {
     /// stdout. Not for production: the CA's key is thrown away.
     #[arg(long, value_name = "DNS_NAME", conflicts_with_all = ["tls_cert_file", "tls_private_key_file"])]
     pub self_signed: Option<String>,
-    /// Address both ports listen on.
-    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
-    pub bind_address: IpAddr,
+    /// Address both ports listen on [default: 0.0.0.0].
+    #[arg(long, value_name = "IP")]
+    pub bind_address: Option<IpAddr>,
     /// Port of the webhook endpoints, `/validate` and `/mutate` (HTTPS); 0
-    /// picks a free one.
-    #[arg(long, value_name = "PORT", default_value_t = 8443)]
-    pub secure_port: u16,
-    /// Port of `/healthz` and `/readyz` (plain HTTP); 0 picks a free one.
-    #[arg(long, value_name = "PORT", default_value_t = 8080)]
-    pub health_port: u16,
+    /// picks a free one [default: 8443].
+    #[arg(long, value_name = "PORT")]
+    pub secure_port: Option<u16>,
+    /// Port of `/healthz`, `/readyz` and `/metrics` (plain HTTP); 0 picks a
+    /// free one [default: 8080].
+    #[arg(long, value_name = "PORT")]
+    pub health_port: Option<u16>,
     /// Evaluations that run at once (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -55,18 +52,19 @@ pub struct ServeArgs {
     /// The longest a request may take (`500ms`, `8s`, `1m`); a policy still
     /// running then stops with an error its failurePolicy handles. The API
     /// server's `?timeout=` shortens it. Keep it below the webhook's
-    /// `timeoutSeconds`.
-    #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = duration)]
-    pub request_timeout: std::time::Duration,
+    /// `timeoutSeconds` [default: 8s].
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub request_timeout: Option<std::time::Duration>,
     /// How often the certificate files and the policy set's files (the
     /// configuration or bundle, `--policy` modules) are read again; a
-    /// change is loaded without a restart.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
-    pub reload_interval: std::time::Duration,
+    /// change is loaded without a restart [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub reload_interval: Option<std::time::Duration>,
     /// Log format on stderr: one line per request and event, as text or as
-    /// JSON objects with `ts`, `level`, `msg` and the request's `uid`.
-    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
-    pub logging_format: LoggingFormat,
+    /// JSON objects with `ts`, `level`, `msg` and the request's `uid`
+    /// [default: text].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub logging_format: Option<LoggingFormat>,
 }
 
 /// `--logging-format`.
@@ -102,19 +100,74 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         Ok(Err(message)) => return fail(message),
         Err(error) => return fail(error.to_string()),
     };
-    let (cert_file, key_file) = match (
-        &args.tls_cert_file,
-        &args.tls_private_key_file,
-        &args.self_signed,
-    ) {
-        (Some(cert), Some(key), _) => (cert.clone(), key.clone()),
+    // The configuration's `serve:` section, under the flags.
+    let spec = if policy_args.no_config || policy_args.bundle.is_some() {
+        None
+    } else {
+        match wasm_validate_config::Config::discover(policy_args.config.as_deref()) {
+            Ok(config) => config.and_then(|c| c.serve.map(|s| (s, c.base))),
+            Err(error) => return fail(error.0),
+        }
+    };
+    let (spec, base) = spec.unwrap_or_default();
+    let from_config = |path: &Option<PathBuf>| path.as_ref().map(|p| base.join(p));
+    let config_duration =
+        |value: &Option<String>, key: &str| -> Result<Option<std::time::Duration>, String> {
+            value
+                .as_deref()
+                .map(|text| {
+                    duration(text).map_err(|e| format!("serve.{key} in the configuration: {e}"))
+                })
+                .transpose()
+        };
+    let request_timeout = match config_duration(&spec.request_timeout, "requestTimeout") {
+        Ok(value) => args
+            .request_timeout
+            .or(value)
+            .unwrap_or(std::time::Duration::from_secs(8)),
+        Err(message) => return fail(message),
+    };
+    let reload_interval = match config_duration(&spec.reload_interval, "reloadInterval") {
+        Ok(value) => args
+            .reload_interval
+            .or(value)
+            .unwrap_or(std::time::Duration::from_secs(10)),
+        Err(message) => return fail(message),
+    };
+    let logging_format = match args.logging_format {
+        Some(LoggingFormat::Json) => LogFormat::Json,
+        Some(LoggingFormat::Text) => LogFormat::Text,
+        None => match spec.logging_format {
+            Some(wasm_validate_config::LoggingFormat::Json) => LogFormat::Json,
+            _ => LogFormat::Text,
+        },
+    };
+    let bind_address = args
+        .bind_address
+        .or(spec.bind_address)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let secure_port = args.secure_port.or(spec.secure_port).unwrap_or(8443);
+    let health_port = args.health_port.or(spec.health_port).unwrap_or(8080);
+    let workers = args.workers.or(spec.workers);
+    let queue = args.queue.or(spec.queue);
+    let cert = args
+        .tls_cert_file
+        .clone()
+        .or_else(|| from_config(&spec.tls_cert_file));
+    let key = args
+        .tls_private_key_file
+        .clone()
+        .or_else(|| from_config(&spec.tls_private_key_file));
+    let (cert_file, key_file) = match (cert, key, &args.self_signed) {
         (_, _, Some(name)) => match self_signed(name) {
             Ok(files) => files,
             Err(error) => return fail(format!("--self-signed {name}: {error}")),
         },
+        (Some(cert), Some(key), None) => (cert, key),
         _ => {
             return fail(
-                "give --tls-cert-file and --tls-private-key-file, or --self-signed".to_owned(),
+                "give --tls-cert-file and --tls-private-key-file (or serve.tlsCertFile and serve.tlsPrivateKeyFile in the configuration), or --self-signed"
+                    .to_owned(),
             );
         }
     };
@@ -123,19 +176,16 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         Err(error) => return fail(error.to_string()),
     };
     let mut options = Options::default();
-    if let Some(workers) = args.workers {
+    if let Some(workers) = workers {
         options.workers = workers.max(1);
         options.queue = 64 * options.workers;
     }
-    if let Some(queue) = args.queue {
+    if let Some(queue) = queue {
         options.queue = queue;
     }
-    options.request_timeout = args.request_timeout;
-    options.reload_interval = args.reload_interval;
-    options.logging_format = match args.logging_format {
-        LoggingFormat::Text => LogFormat::Text,
-        LoggingFormat::Json => LogFormat::Json,
-    };
+    options.request_timeout = request_timeout;
+    options.reload_interval = reload_interval;
+    options.logging_format = logging_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -147,13 +197,13 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
     let source: Arc<dyn PolicySource> = Arc::new(source);
     let served = runtime.block_on(async {
         let bind = |port| async move {
-            let address = SocketAddr::new(args.bind_address, port);
+            let address = SocketAddr::new(bind_address, port);
             tokio::net::TcpListener::bind(address)
                 .await
                 .map_err(|e| format!("cannot listen on {address}: {e}"))
         };
-        let secure = bind(args.secure_port).await?;
-        let health = bind(args.health_port).await?;
+        let secure = bind(secure_port).await?;
+        let health = bind(health_port).await?;
         let (secure_at, health_at) = (
             secure.local_addr().map_err(|e| e.to_string())?,
             health.local_addr().map_err(|e| e.to_string())?,

@@ -25,6 +25,7 @@
 //!     namespaces: ["kube-*"]
 //!     names: ["node-exporter*"]
 //!     containers: ["exporter"]            # optional: only findings in these containers
+//! serve: {securePort: 8443, requestTimeout: 8s, loggingFormat: json}   # wasm-validate serve's flags
 //! ```
 //!
 //! Unknown keys, wrong types, bad globs, bad label selectors, unknown
@@ -34,7 +35,9 @@
 
 use std::path::{Path, PathBuf};
 
+mod serve;
 mod source;
+pub use serve::{LoggingFormat, ServeSpec};
 pub use source::SourceText;
 
 use serde::Deserialize;
@@ -209,6 +212,7 @@ struct ConfigFile {
     #[serde(default)]
     exemptions: Vec<ExemptionSpec>,
     annotation_exemptions: Option<bool>,
+    serve: Option<ServeSpec>,
 }
 
 /// A configuration read from a file.
@@ -216,6 +220,8 @@ struct ConfigFile {
 pub struct Config {
     /// The policy part.
     pub policies: PolicyConfig,
+    /// `serve:`: options of `wasm-validate serve` (see [`ServeSpec`]).
+    pub serve: Option<ServeSpec>,
     /// The file's text, for error lines.
     pub source: SourceText,
     /// The directory policy paths are relative to.
@@ -281,6 +287,7 @@ impl Config {
                 exemptions: file.exemptions,
                 annotation_exemptions: file.annotation_exemptions,
             },
+            serve: file.serve,
             source,
             base,
             bundled: None,

@@ -196,6 +196,7 @@ pub fn run_suite(engine: &Engine, path: &Path, options: Options) -> Result<Suite
             exemptions: suite.exemptions,
             annotation_exemptions: suite.annotation_exemptions,
         },
+        serve: None,
         source: source.clone(),
         base: base.clone(),
         bundled: None,

@@ -230,3 +230,51 @@ fn serve_self_signed_prints_the_ca_bundle_of_its_certificate() {
         .status();
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+#[cfg(unix)]
+fn serve_takes_its_options_from_the_configuration_under_the_flags() {
+    let dir = scratch("serve", "configured");
+    let (cert, key) = certificate(&dir);
+    assert!(cert.ends_with("tls.crt") && key.ends_with("tls.key"));
+    std::fs::write(
+        dir.join("wasm-validate.yaml"),
+        "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nprofiles: [baseline]\n\
+         serve: {tlsCertFile: tls.crt, tlsPrivateKeyFile: tls.key, bindAddress: 127.0.0.1,\n\
+         \x20 securePort: 0, healthPort: 0, loggingFormat: json, requestTimeout: 2s}\n",
+    )
+    .unwrap();
+    // Only the log format is given as a flag, and it wins.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+        .args(["serve", "--logging-format", "text"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("wasm-validate serve: "), "{line}");
+    assert!(line.contains("https://127.0.0.1:"), "{line}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // A wrong key in `serve:` is refused naming it.
+    std::fs::write(
+        dir.join("wasm-validate.yaml"),
+        "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nserve: {securePorts: 1}\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+        .args(["serve", "--self-signed", "localhost"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("securePorts"), "{stderr}");
+}
