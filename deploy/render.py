@@ -18,6 +18,7 @@ VALUES = {
         "replicas": 3,
         "tls": {"certManager": False, "secretName": "webhook-tls", "caBundle": "Q0EK"},
         "webhook": {"mutating": False, "failurePolicy": "Ignore", "timeoutSeconds": 5},
+        "audit": {"enabled": True},
     },
 }
 

@@ -168,7 +168,8 @@ fn the_chart_lints_passes_its_own_policies_and_asks_for_what_they_match() {
         }
     }
     // The non-default values: no cert-manager (a given Secret and
-    // caBundle), no mutating webhook, three replicas.
+    // caBundle), no mutating webhook, three replicas, and the audit
+    // CronJob with its RBAC.
     let own = &report["renders"]["own-certificate"];
     let joined: String = own
         .as_object()
@@ -195,4 +196,35 @@ fn the_chart_lints_passes_its_own_policies_and_asks_for_what_they_match() {
         "Q0EK"
     );
     assert_eq!(validating["webhooks"][0]["failurePolicy"], "Ignore");
+    let cronjob = objects.iter().find(|o| o["kind"] == "CronJob").unwrap();
+    let command =
+        &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0];
+    assert!(
+        command
+            .as_str()
+            .unwrap()
+            .contains("-o policyreport | kubectl apply -f -")
+    );
+    let role = objects.iter().find(|o| o["kind"] == "ClusterRole").unwrap();
+    let mut listed = BTreeSet::new();
+    for rule in role["rules"].as_array().unwrap() {
+        if rule["verbs"] == serde_json::json!(["list"]) {
+            for group in rule["apiGroups"].as_array().unwrap() {
+                for resource in rule["resources"].as_array().unwrap() {
+                    listed.insert((
+                        group.as_str().unwrap().to_owned(),
+                        resource.as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        listed, matched,
+        "the audit may list what the policies check"
+    );
+    assert!(
+        objects.iter().any(|o| o["kind"] == "ClusterRoleBinding"),
+        "the audit's role is bound"
+    );
 }
