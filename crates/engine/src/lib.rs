@@ -26,7 +26,10 @@ mod module;
 mod response;
 
 pub use error::{EvalError, LoadError};
-pub use kubewarden::{Context, KUBEWARDEN_METADATA_SECTION};
+mod context;
+
+pub use context::Context;
+pub use kubewarden::KUBEWARDEN_METADATA_SECTION;
 pub use limits::{EngineConfig, Limits};
 pub use response::read_response;
 
