@@ -24,11 +24,13 @@
 //! subtree in one step (see [`view`]). Settings are small and decoded with
 //! serde into the policy's own type.
 
+pub mod pods;
 pub mod pss;
 pub mod response;
 pub mod view;
 pub mod workload;
 
+pub use pods::{ContainerKind, ContainerRef, POD_SPEC_KINDS, PodSpecRef};
 pub use response::encode_response;
 pub use view::{Document, StringMap, Strings, ValueRef};
 pub use wasm_validate_abi as abi;
@@ -37,10 +39,10 @@ pub use wasm_validate_abi::{
     escape_pointer_token,
 };
 pub use workload::{
-    AppArmorProfile, Capabilities, Container, ContainerKind, ContainerPort, ContainerRef, Handler,
-    HostAction, JobTemplateSpec, Lifecycle, Object, ObjectMeta, POD_SPEC_KINDS, PodOs,
-    PodSecurityContext, PodSpec, PodSpecRef, PodTemplateSpec, ResourceRequirements, SeLinuxOptions,
-    SeccompProfile, SecurityContext, SecurityProfile, Sysctl, Volume, WindowsOptions,
+    AppArmorProfile, Capabilities, Container, ContainerPort, Handler, HostAction, JobTemplateSpec,
+    Lifecycle, Object, ObjectMeta, PodOs, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SeLinuxOptions, SeccompProfile, SecurityContext, SecurityProfile, Sysctl,
+    Volume, WindowsOptions,
 };
 
 /// A violation with its message and the JSON Pointer of the offending field.
