@@ -281,6 +281,19 @@ pub enum Operation {
     Connect,
 }
 
+impl Operation {
+    /// The operation as Kubernetes writes it: `CREATE`, `UPDATE`, `DELETE`,
+    /// `CONNECT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+        }
+    }
+}
+
 /// The request the host writes into the guest: `{"operation", "settings", "object"}`,
 /// in that key order. `S` is the policy's settings type and `O` its view of the
 /// resource object; a guest may decode only the fields it needs.

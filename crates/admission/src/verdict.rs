@@ -101,7 +101,7 @@ pub(crate) fn assemble(
                     Action::Deny => denials.extend(lines),
                     Action::Warn => warnings.extend(lines),
                     Action::Audit => {
-                        let text: Vec<String> = violations.iter().map(|v| line(name, v)).collect();
+                        let text: Vec<String> = lines.collect();
                         audit.insert(annotation_key(name), text.join("; "));
                     }
                 }

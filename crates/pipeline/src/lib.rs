@@ -485,8 +485,9 @@ impl Encoded<'_> {
         match self.operation {
             Operation::Create => request.extend_from_slice(&configured.request_prefix),
             other => {
-                request.extend_from_slice(br#"{"operation":"#);
-                serde_json::to_writer(&mut request, &other).expect("an operation encodes");
+                request.extend_from_slice(br#"{"operation":""#);
+                request.extend_from_slice(other.as_str().as_bytes());
+                request.push(b'"');
                 request.extend_from_slice(&configured.request_prefix[create.len()..]);
             }
         }

@@ -403,13 +403,10 @@ async fn admit(
     match answered {
         Ok(Ok(reviewed)) => {
             let allowed = reviewed.review.response.as_ref().is_some_and(|r| r.allowed);
-            let operation = serde_json::to_value(reviewed.operation)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let operation = reviewed.operation.as_str();
             metrics.request(
                 endpoint,
-                &operation,
+                operation,
                 &reviewed.kind,
                 if allowed { "allowed" } else { "denied" },
                 Some(started.elapsed().as_secs_f64()),
@@ -439,7 +436,7 @@ async fn admit(
                         }
                         .into(),
                     ),
-                    ("operation", operation.clone().into()),
+                    ("operation", operation.into()),
                     ("kind", reviewed.kind.clone().into()),
                     ("namespace", reviewed.namespace.clone().into()),
                     ("name", reviewed.name.clone().into()),

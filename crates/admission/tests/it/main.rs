@@ -3,3 +3,23 @@
 
 mod replay;
 mod reviews;
+
+use serde_json::json;
+use wasm_validate_builtin::Profile;
+use wasm_validate_engine::{Engine, Limits};
+use wasm_validate_pipeline::{ConfiguredPolicy, PolicySet};
+
+/// The built-in policies of `profiles`, as `wasm-validate.yaml` would
+/// choose them (those that need settings left out).
+pub fn library(engine: &Engine, profiles: &[Profile]) -> PolicySet {
+    PolicySet {
+        policies: wasm_validate_builtin::select(profiles, |_| false)
+            .into_iter()
+            .map(|name| {
+                let bytes = wasm_validate_builtin::get(name).unwrap();
+                ConfiguredPolicy::new(engine.load(bytes, Limits::default()).unwrap(), json!({}))
+            })
+            .collect(),
+        ..PolicySet::default()
+    }
+}

@@ -8,9 +8,9 @@
 use serde_json::{Value, json};
 use wasm_validate_admission::{AdmissionResponse, Endpoint, policies_for, review};
 use wasm_validate_builtin::Profile;
-use wasm_validate_engine::{Engine, Limits};
+use wasm_validate_engine::Engine;
 use wasm_validate_manifest::{Format, Resource, parse};
-use wasm_validate_pipeline::{Action, ConfiguredPolicy, Outcome, PolicySet};
+use wasm_validate_pipeline::{Action, Outcome, PolicySet};
 
 fn real_resources() -> Vec<Resource> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/real");
@@ -66,19 +66,10 @@ fn answer(
 #[test]
 fn the_endpoints_decide_as_check_does_on_every_real_resource() {
     let engine = Engine::default();
-    let set = PolicySet {
-        policies: wasm_validate_builtin::select(
-            &[Profile::Fixes, Profile::Restricted, Profile::BestPractices],
-            |_| false,
-        )
-        .into_iter()
-        .map(|name| {
-            let bytes = wasm_validate_builtin::get(name).unwrap();
-            ConfiguredPolicy::new(engine.load(bytes, Limits::default()).unwrap(), json!({}))
-        })
-        .collect(),
-        ..PolicySet::default()
-    };
+    let set = crate::library(
+        &engine,
+        &[Profile::Fixes, Profile::Restricted, Profile::BestPractices],
+    );
     let (validating, mutating) = (
         policies_for(&set, Endpoint::Validating),
         policies_for(&set, Endpoint::Mutating),

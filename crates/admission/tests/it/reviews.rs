@@ -15,16 +15,7 @@ use wasm_validate_pipeline::{Action, ConfiguredPolicy, FailurePolicy, PolicySet}
 /// The restricted profile and the fixes, as `wasm-validate.yaml` would
 /// choose them.
 fn library(engine: &Engine) -> PolicySet {
-    PolicySet {
-        policies: wasm_validate_builtin::select(&[Profile::Fixes, Profile::Restricted], |_| false)
-            .into_iter()
-            .map(|name| {
-                let bytes = wasm_validate_builtin::get(name).unwrap();
-                ConfiguredPolicy::new(engine.load(bytes, Limits::default()).unwrap(), json!({}))
-            })
-            .collect(),
-        ..PolicySet::default()
-    }
+    crate::library(engine, &[Profile::Fixes, Profile::Restricted])
 }
 
 fn request(operation: &str, object: Value, old_object: Value) -> Vec<u8> {

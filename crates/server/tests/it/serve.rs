@@ -52,6 +52,27 @@ fn builtin(engine: &Engine, names: &[&'static str]) -> PolicySet {
     }
 }
 
+/// A set of one policy that loops until its `fuel` is spent
+/// (`testdata/wat/infinite-loop.wat`).
+fn endless(engine: &Engine, fuel: u64) -> PolicySet {
+    let wat = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/wat/infinite-loop.wat"
+    ))
+    .unwrap();
+    let limits = Limits {
+        fuel,
+        ..Limits::default()
+    };
+    PolicySet {
+        policies: vec![ConfiguredPolicy::new(
+            engine.load(&wat, limits).unwrap(),
+            json!({}),
+        )],
+        ..PolicySet::default()
+    }
+}
+
 async fn start(name: &str, engine: Engine, set: PolicySet, options: Options) -> Running {
     start_with(name, engine, set, None, options).await
 }
@@ -265,22 +286,7 @@ async fn a_full_queue_answers_429_at_once() {
     // One worker, no queue; a policy that runs until its fuel is gone keeps
     // the worker busy while a second request arrives.
     let engine = Engine::default();
-    let wat = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/wat/infinite-loop.wat"
-    ))
-    .unwrap();
-    let limits = Limits {
-        fuel: 1_500_000_000,
-        ..Limits::default()
-    };
-    let set = PolicySet {
-        policies: vec![ConfiguredPolicy::new(
-            engine.load(&wat, limits).unwrap(),
-            json!({}),
-        )],
-        ..PolicySet::default()
-    };
+    let set = endless(&engine, 1_500_000_000);
     let options = Options {
         workers: 1,
         queue: 0,
@@ -328,22 +334,7 @@ async fn an_endless_policy_is_stopped_by_the_request_deadline() {
     // A budget of fuel no request could spend: only the deadline stops it,
     // and its failurePolicy (Fail) then denies naming the cause.
     let engine = Engine::default();
-    let wat = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/wat/infinite-loop.wat"
-    ))
-    .unwrap();
-    let limits = Limits {
-        fuel: 1 << 50,
-        ..Limits::default()
-    };
-    let set = PolicySet {
-        policies: vec![ConfiguredPolicy::new(
-            engine.load(&wat, limits).unwrap(),
-            json!({}),
-        )],
-        ..PolicySet::default()
-    };
+    let set = endless(&engine, 1 << 50);
     let options = Options {
         request_timeout: Duration::from_millis(300),
         ..Options::default()
@@ -617,22 +608,7 @@ async fn shutdown_answers_every_request_in_flight() {
     // few hundred ms), six of them on two workers, and the stop comes while
     // they run or wait: each still gets its answer.
     let engine = Engine::default();
-    let wat = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/wat/infinite-loop.wat"
-    ))
-    .unwrap();
-    let limits = Limits {
-        fuel: 1_000_000_000,
-        ..Limits::default()
-    };
-    let set = PolicySet {
-        policies: vec![ConfiguredPolicy::new(
-            engine.load(&wat, limits).unwrap(),
-            json!({}),
-        )],
-        ..PolicySet::default()
-    };
+    let set = endless(&engine, 1_000_000_000);
     let options = Options {
         workers: 2,
         ..Options::default()
