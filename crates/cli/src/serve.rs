@@ -60,8 +60,9 @@ pub struct ServeArgs {
     /// change is loaded without a restart [default: 10s].
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub reload_interval: Option<std::time::Duration>,
-    /// Log format on stderr: one line per request and event, as text or as
-    /// JSON objects with `ts`, `level`, `msg` and the request's `uid`
+    /// Log format on stderr: one line per event and per request that is
+    /// denied or that a policy did not pass, as text or as JSON objects
+    /// with `ts`, `level`, `msg` and the request's `uid`
     /// [default: text].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub logging_format: Option<LoggingFormat>,

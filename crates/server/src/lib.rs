@@ -421,37 +421,33 @@ async fn admit(
                 .filter(|e| e.outcome != "pass")
                 .map(|e| e.policy.as_str())
                 .collect();
-            log::event(
-                state.logging,
-                "info",
-                "admission",
-                &[
-                    ("uid", reviewed.uid.clone().into()),
-                    (
-                        "endpoint",
-                        if endpoint == Endpoint::Validating {
-                            "validate"
-                        } else {
-                            "mutate"
-                        }
-                        .into(),
-                    ),
-                    ("operation", operation.into()),
-                    ("kind", reviewed.kind.clone().into()),
-                    ("namespace", reviewed.namespace.clone().into()),
-                    ("name", reviewed.name.clone().into()),
-                    ("allowed", allowed.into()),
-                    (
-                        "code",
-                        response
-                            .and_then(|r| r.status.as_ref())
-                            .map(|s| s.code)
-                            .into(),
-                    ),
-                    ("policies", failed.into()),
-                    ("ms", (started.elapsed().as_secs_f64() * 1000.0).into()),
-                ],
-            );
+            // Requests every policy passed are only counted (metrics): a
+            // line for each would cost the hot path and flood the log.
+            if !allowed || !failed.is_empty() {
+                log::event(
+                    state.logging,
+                    "info",
+                    "admission",
+                    &[
+                        ("uid", reviewed.uid.clone().into()),
+                        ("endpoint", metrics::endpoint_name(endpoint).into()),
+                        ("operation", operation.into()),
+                        ("kind", reviewed.kind.clone().into()),
+                        ("namespace", reviewed.namespace.clone().into()),
+                        ("name", reviewed.name.clone().into()),
+                        ("allowed", allowed.into()),
+                        (
+                            "code",
+                            response
+                                .and_then(|r| r.status.as_ref())
+                                .map(|s| s.code)
+                                .into(),
+                        ),
+                        ("policies", failed.into()),
+                        ("ms", (started.elapsed().as_secs_f64() * 1000.0).into()),
+                    ],
+                );
+            }
             (
                 [(header::CONTENT_TYPE, "application/json")],
                 serde_json::to_vec(&reviewed.review).expect("a review encodes"),

@@ -64,7 +64,8 @@ pub(crate) struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
 }
 
-fn endpoint_name(endpoint: Endpoint) -> &'static str {
+/// The endpoint as metrics and logs name it: `validate`, `mutate`.
+pub(crate) fn endpoint_name(endpoint: Endpoint) -> &'static str {
     match endpoint {
         Endpoint::Validating => "validate",
         Endpoint::Mutating => "mutate",
