@@ -10,8 +10,18 @@ pub const TARGET: &str = "wasm32-unknown-unknown";
 
 /// The policy crates: folder names under `policies/` that hold a Cargo.toml, sorted.
 pub fn policy_names(workspace: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(workspace.join("policies"))
-        .expect("policies/ exists")
+    crate_names(&workspace.join("policies"))
+}
+
+/// The runtime crates (interpreters for other policy languages): folder
+/// names under `runtimes/` that hold a Cargo.toml, sorted.
+fn runtime_names(workspace: &Path) -> Vec<String> {
+    crate_names(&workspace.join("runtimes"))
+}
+
+fn crate_names(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
         .filter_map(|entry| entry.ok())
         .filter(|entry| entry.path().join("Cargo.toml").is_file())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
@@ -82,6 +92,57 @@ pub fn build(
         eprintln!("{added}");
     }
     let names = policy_names(workspace);
+    let mut command = guest_build(cargo, workspace, target_dir);
+    for name in &names {
+        command.args(["--package", &format!("policy-{name}")]);
+    }
+    command.env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=32768");
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the policy library for {TARGET} failed ({status}); \
+             is the target installed? `rustup target add {TARGET}`"
+        ));
+    }
+    collect(names, target_dir, "policy")
+}
+
+/// Builds every runtime under `runtimes/` like the policies (the `policy`
+/// profile, the same target directory) and returns `(name, path of the
+/// .wasm)`. Two differences: a 1 MiB stack (Rust's default; regorus's
+/// parser and interpreter recurse), and `__stack_pointer` exported, since a
+/// runtime is prepared once and snapshotted (`wv_prepare`), and the engine
+/// refuses to snapshot a module whose mutable globals it cannot read.
+pub fn build_runtimes(
+    cargo: &std::ffi::OsStr,
+    workspace: &Path,
+    target_dir: &Path,
+) -> Result<Vec<(String, PathBuf)>, String> {
+    let names = runtime_names(workspace);
+    let mut command = guest_build(cargo, workspace, target_dir);
+    for name in &names {
+        command.args(["--package", &format!("runtime-{name}")]);
+    }
+    command.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        "-Clink-arg=-zstack-size=1048576\x1f-Clink-arg=--export=__stack_pointer",
+    );
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the runtimes for {TARGET} failed ({status})"
+        ));
+    }
+    collect(names, target_dir, "runtime")
+}
+
+/// A `cargo build` of guest crates for [`TARGET`] with the `policy`
+/// profile into `target_dir`, with the outer build's settings removed.
+fn guest_build(cargo: &std::ffi::OsStr, workspace: &Path, target_dir: &Path) -> Command {
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
@@ -95,9 +156,6 @@ pub fn build(
         ])
         .arg("--target-dir")
         .arg(target_dir);
-    for name in &names {
-        command.args(["--package", &format!("policy-{name}")]);
-    }
     // Settings of an outer build that must not leak into the guest build.
     for var in [
         "RUSTFLAGS",
@@ -110,23 +168,22 @@ pub fn build(
     ] {
         command.env_remove(var);
     }
-    command.env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=32768");
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "building the policy library for {TARGET} failed ({status}); \
-             is the target installed? `rustup target add {TARGET}`"
-        ));
-    }
+    command
+}
+
+/// The built modules of crates `{prefix}-{name}`.
+fn collect(
+    names: Vec<String>,
+    target_dir: &Path,
+    prefix: &str,
+) -> Result<Vec<(String, PathBuf)>, String> {
     names
         .into_iter()
         .map(|name| {
             let wasm = target_dir
                 .join(TARGET)
                 .join("policy")
-                .join(format!("policy_{}.wasm", name.replace('-', "_")));
+                .join(format!("{prefix}_{}.wasm", name.replace('-', "_")));
             if wasm.is_file() {
                 Ok((name, wasm))
             } else {

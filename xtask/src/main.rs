@@ -1,8 +1,9 @@
 //! `cargo xtask <command>`:
 //!
-//! - `build-policies [--out DIR]`: compiles `policies/` to
+//! - `build-policies [--out DIR]`: compiles `policies/` and `runtimes/` to
 //!   `wasm32-unknown-unknown` and copies the modules to DIR (default
-//!   `target/policies/out`), for use with `--policy PATH.wasm` elsewhere.
+//!   `target/policies/out`; runtimes as `runtime-NAME.wasm`), for use with
+//!   `--policy PATH.wasm` elsewhere.
 //! - `docs [--check]`: writes `docs/policies.md` from the policies'
 //!   metadata; with `--check`, fails when the file is out of date.
 //! - `ci`: the checks of `.ci/run` (fmt, clippy, docs, cargo-deny, tests,
@@ -71,7 +72,11 @@ fn cargo() -> std::ffi::OsString {
 fn build_policies(out: Option<PathBuf>) -> Result<(), String> {
     let root = workspace();
     let out = out.unwrap_or_else(|| root.join("target/policies/out"));
-    let built = policy_build::build(&cargo(), &root, &root.join("target/policies"))?;
+    let target = root.join("target/policies");
+    let mut built = policy_build::build(&cargo(), &root, &target)?;
+    for (name, wasm) in policy_build::build_runtimes(&cargo(), &root, &target.join("runtimes"))? {
+        built.push((format!("runtime-{name}"), wasm));
+    }
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     for (name, wasm) in built {
         let to = out.join(format!("{name}.wasm"));

@@ -55,6 +55,15 @@ pub mod exports {
     /// nothing to report", else `(response_ptr << 32) | response_len` of a
     /// JSON [`crate::Response`] in the guest's memory.
     pub const EVALUATE: &str = "wv_evaluate";
+    /// Optional `wv_prepare(ptr: i32, len: i32) -> i64`: called once with
+    /// the policy's settings (a [`crate::tape`] section at `ptr..ptr+len`)
+    /// before any evaluation, so the module can do its settings' expensive
+    /// work once (the Rego runtime compiles the policy's modules). The host
+    /// keeps the memory and mutable globals it leaves as the starting state
+    /// of every evaluation (`docs/abi.md`, "Preparation"). Returns 0 when
+    /// ready, else a response as `wv_evaluate` does; a response with an
+    /// `error` refuses the settings.
+    pub const PREPARE: &str = "wv_prepare";
 }
 
 /// Severity of a policy's findings, as in SARIF and PolicyReport results.

@@ -24,6 +24,17 @@ pub fn policies() -> Vec<(&'static str, &'static [u8])> {
         .collect()
 }
 
+/// The module of a built-in runtime, an interpreter for another policy
+/// language built from `runtimes/<name>` (`"rego"`: regorus), if there is
+/// one. A runtime exports `wv_prepare` and is prepared with the program it
+/// runs (`wasm_validate_engine::Engine::prepare`).
+pub fn runtime(name: &str) -> Option<&'static [u8]> {
+    RUNTIMES
+        .iter()
+        .find(|(candidate, _)| *candidate == name)
+        .map(|(_, bytes)| *bytes)
+}
+
 /// The metadata of every built-in policy, sorted by name.
 ///
 /// # Panics

@@ -24,6 +24,7 @@ pub mod kubewarden;
 mod limits;
 mod module;
 mod response;
+mod snapshot;
 
 pub use error::{EvalError, LoadError};
 mod context;
@@ -151,6 +152,11 @@ pub struct Policy {
     metadata: Metadata,
     limits: Limits,
     kubewarden: Option<kubewarden::KubewardenInfo>,
+    /// For a module that exports `wv_prepare`: its mutable globals' export
+    /// names (checked at load, see `snapshot.rs`).
+    preparable: Option<std::sync::Arc<[String]>>,
+    /// The state `wv_prepare` left ([`Engine::prepare`]).
+    snapshot: Option<std::sync::Arc<snapshot::Snapshot>>,
 }
 
 impl fmt::Debug for Policy {
@@ -199,6 +205,24 @@ impl Policy {
             Some(_) => 1,
             None => self.metadata.abi_version,
         }
+    }
+
+    /// Whether the module exports `wv_prepare` and so must be prepared with
+    /// its settings ([`Engine::prepare`]) before it is evaluated.
+    pub fn is_preparable(&self) -> bool {
+        self.preparable.is_some()
+    }
+
+    /// Whether [`Engine::prepare`] made this policy (its evaluations start
+    /// from the prepared state).
+    pub fn is_prepared(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Bytes of memory each evaluation of a prepared policy restores into
+    /// its fresh instance (0 when not prepared).
+    pub fn prepared_bytes(&self) -> usize {
+        self.snapshot.as_ref().map_or(0, |s| s.restored_bytes())
     }
 
     /// Whether the policy looks up other resources (a Kubewarden policy
@@ -389,6 +413,8 @@ impl Engine {
                 metadata,
                 limits,
                 kubewarden: Some(info),
+                preparable: None,
+                snapshot: None,
             };
             let answer = self
                 .wapc_call(&policy, "protocol_version", b"", &Context::default())
@@ -431,11 +457,27 @@ impl Engine {
         }
         check_exports(&module)?;
         let metadata = read_metadata(&module)?;
+        let preparable = match module.get_export(abi::exports::PREPARE) {
+            None => None,
+            Some(ExternType::Func(ty))
+                if ty.params() == [ValType::I32; 2] && ty.results() == [ValType::I64] =>
+            {
+                Some(snapshot::check_preparable(&binary)?.into())
+            }
+            Some(_) => {
+                return Err(LoadError::Export {
+                    name: abi::exports::PREPARE,
+                    problem: "must be a function of type [I32, I32] -> [I64]".to_owned(),
+                });
+            }
+        };
         Ok(Policy {
             module,
             metadata,
             limits,
             kubewarden: None,
+            preparable,
+            snapshot: None,
         })
     }
 
@@ -645,31 +687,24 @@ impl Engine {
         let mut store = self.store(&limits, kubewarden::WapcState::default())?;
         let classify = |error: wasmi::Error| self.classify(error, &limits);
 
-        let instance = self
-            .linker
-            .instantiate_and_start(&mut store, &policy.module)
-            .map_err(|e| match classify(e) {
-                EvalError::Trap(message) => EvalError::Instantiation(message),
-                other => other,
-            })?;
-        let memory = instance
-            .get_memory(&store, abi::exports::MEMORY)
-            .ok_or_else(|| EvalError::Instantiation("no memory export".to_owned()))?;
-        let alloc = instance
-            .get_typed_func::<i32, i32>(&store, abi::exports::ALLOC)
-            .map_err(classify)?;
+        let (instance, memory) = self.instantiate_native(&mut store, policy, &limits)?;
+        match (&policy.snapshot, &policy.preparable) {
+            (Some(snapshot), _) => snapshot
+                .restore(&mut store, &instance, memory)
+                .map_err(classify)?,
+            (None, Some(_)) => {
+                return Err(EvalError::Instantiation(
+                    "the module exports wv_prepare and must be prepared with its settings \
+                     before it is evaluated (a host mistake)"
+                        .to_owned(),
+                ));
+            }
+            (None, None) => {}
+        }
         let evaluate = instance
             .get_typed_func::<(i32, i32), i64>(&store, abi::exports::EVALUATE)
             .map_err(classify)?;
-
-        let len = i32::try_from(request.len()).map_err(|_| EvalError::Alloc(request.len()))?;
-        let ptr = alloc.call(&mut store, len).map_err(classify)?;
-        if ptr == 0 {
-            return Err(EvalError::Alloc(request.len()));
-        }
-        memory
-            .write(&mut store, ptr as u32 as usize, request)
-            .map_err(|_| EvalError::Alloc(request.len()))?;
+        let (ptr, len) = self.write_input(&mut store, &instance, memory, request, &limits)?;
         let packed = call_with_deadline(
             &mut store,
             &evaluate,
@@ -692,6 +727,53 @@ impl Engine {
             fuel_used: limits.fuel - fuel_left,
             logs: state.logs,
         })
+    }
+
+    /// Instantiates a native module in `store` and finds its memory.
+    fn instantiate_native(
+        &self,
+        store: &mut Store<HostState>,
+        policy: &Policy,
+        limits: &Limits,
+    ) -> Result<(wasmi::Instance, wasmi::Memory), EvalError> {
+        let instance = self
+            .linker
+            .instantiate_and_start(&mut *store, &policy.module)
+            .map_err(|e| match self.classify(e, limits) {
+                EvalError::Trap(message) => EvalError::Instantiation(message),
+                other => other,
+            })?;
+        let memory = instance
+            .get_memory(&*store, abi::exports::MEMORY)
+            .ok_or_else(|| EvalError::Instantiation("no memory export".to_owned()))?;
+        Ok((instance, memory))
+    }
+
+    /// Copies `input` into a buffer the guest reserves with `wv_alloc`;
+    /// returns its offset and length, as `wv_evaluate` and `wv_prepare`
+    /// take them.
+    fn write_input(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &wasmi::Instance,
+        memory: wasmi::Memory,
+        input: &[u8],
+        limits: &Limits,
+    ) -> Result<(i32, i32), EvalError> {
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&*store, abi::exports::ALLOC)
+            .map_err(|e| self.classify(e, limits))?;
+        let len = i32::try_from(input.len()).map_err(|_| EvalError::Alloc(input.len()))?;
+        let ptr = alloc
+            .call(&mut *store, len)
+            .map_err(|e| self.classify(e, limits))?;
+        if ptr == 0 {
+            return Err(EvalError::Alloc(input.len()));
+        }
+        memory
+            .write(&mut *store, ptr as u32 as usize, input)
+            .map_err(|_| EvalError::Alloc(input.len()))?;
+        Ok((ptr, len))
     }
 
     fn classify(&self, error: wasmi::Error, limits: &Limits) -> EvalError {

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 #[path = "support/repeat.rs"]
 mod support;
 
+#[path = "support/prepare.rs"]
+mod prepare;
+
 use wasm_validate_engine::{Engine, EngineConfig, EvalError, Limits, LoadError, Policy};
 
 fn wat(name: &str) -> Vec<u8> {

@@ -222,7 +222,7 @@ pub mod __private {
     }
 
     #[cfg(target_arch = "wasm32")]
-    pub use crate::guest::{alloc, evaluate};
+    pub use crate::guest::{alloc, answer, evaluate, take};
 }
 
 /// The guest's global allocator: a bump allocator that never frees.
@@ -233,7 +233,11 @@ pub mod __private {
 /// heap and about 3,800 with this allocator. Growth stays bounded by the host's
 /// memory limit; a policy that allocates without bound ends with a
 /// memory-limit error, as it would anyway.
-#[cfg(target_arch = "wasm32")]
+///
+/// The `bump-allocator` feature (on by default) installs it; a module that
+/// is prepared once and snapshotted (`wv_prepare`, the runtimes) frees what
+/// preparation used and turns the feature off to keep Rust's allocator.
+#[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]
 #[allow(unsafe_code)]
 mod bump {
     use core::alloc::{GlobalAlloc, Layout};
@@ -335,17 +339,28 @@ mod guest {
         S: for<'a> serde::Deserialize<'a>,
         F: for<'d> Fn(&Request<S, crate::Object<'d>>) -> Response,
     {
-        let len = len as usize;
-        // SAFETY: `ptr` and `len` are exactly what `alloc(len)` returned and
-        // reserved (capacity == length == len); the host wrote into that buffer
-        // and passes ownership back with this call, once.
-        let request = unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) };
+        let request = take(ptr, len);
         let response = crate::evaluate_tape(&request, f);
         drop(request);
+        answer(&response)
+    }
+
+    /// Takes back the buffer from [`alloc`] that the host filled.
+    pub fn take(ptr: i32, len: i32) -> Vec<u8> {
+        let len = len as usize;
+        // SAFETY: `ptr` and `len` are exactly what `alloc(len)` returned and
+        // reserved (capacity == length == len); the host wrote into that
+        // buffer and passes ownership back with this call, once.
+        unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) }
+    }
+
+    /// Leaks `response` for the host to read and returns what `wv_evaluate`
+    /// returns: 0 for a plain allow, else `(ptr << 32) | len`.
+    pub fn answer(response: &Response) -> i64 {
         if response.is_plain_allow() {
             return 0;
         }
-        let encoded = crate::encode_response(&response).into_boxed_slice();
+        let encoded = crate::encode_response(response).into_boxed_slice();
         let out_len = encoded.len() as u64;
         let out_ptr = Box::into_raw(encoded) as *mut u8 as u32 as u64;
         ((out_ptr << 32) | out_len) as i64

@@ -5,4 +5,5 @@ mod fuel;
 mod no_jit;
 mod policies;
 mod properties;
+mod rego;
 mod types;

@@ -1,0 +1,132 @@
+//! The Rego runtime through the engine: prepared once with a program,
+//! evaluated on requests, every evaluation starting from the prepared state.
+
+use serde_json::{Value, json};
+use wasm_validate_abi::Response;
+use wasm_validate_engine::{Engine, EvalError, Limits, Policy};
+
+const REQUIRED_LABELS: &str = r#"package k8srequiredlabels
+
+get_message(parameters, _default) = msg {
+  not parameters.message
+  msg := _default
+}
+
+get_message(parameters, _default) = msg {
+  msg := parameters.message
+}
+
+violation[{"msg": msg, "details": {"missing_labels": missing}}] {
+  provided := {label | input.review.object.metadata.labels[label]}
+  required := {label | label := input.parameters.labels[_].key}
+  missing := required - provided
+  count(missing) > 0
+  def_msg := sprintf("you must provide labels: %v", [missing])
+  msg := get_message(input.parameters, def_msg)
+}
+"#;
+
+fn runtime(engine: &Engine) -> Policy {
+    let wasm = wasm_validate_builtin::runtime("rego").expect("the Rego runtime is built in");
+    engine
+        .load(wasm, Limits::default())
+        .expect("the runtime loads")
+}
+
+fn program(rego: &str, parameters: Value) -> Value {
+    json!({
+        "modules": [{"path": "template.rego", "rego": rego}],
+        "regoVersion": 0,
+        "deny": ["violation"],
+        "input": "gatekeeper",
+        "parameters": parameters,
+    })
+}
+
+fn evaluate(engine: &Engine, policy: &Policy, object: Value) -> Response {
+    let request = json!({"operation": "CREATE", "settings": {}, "object": object});
+    engine
+        .evaluate(policy, &serde_json::to_vec(&request).unwrap())
+        .expect("the evaluation runs")
+        .response
+}
+
+fn pod(labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": labels}})
+}
+
+#[test]
+fn a_gatekeeper_template_denies_with_its_message_and_allows_otherwise() {
+    let engine = Engine::default();
+    let runtime = runtime(&engine);
+    assert!(runtime.is_preparable());
+    let policy = engine
+        .prepare(
+            &runtime,
+            &program(REQUIRED_LABELS, json!({"labels": [{"key": "owner"}]})),
+        )
+        .expect("the template compiles");
+    assert!(policy.is_prepared());
+    let denied = evaluate(&engine, &policy, pod(json!({"app": "x"})));
+    assert!(!denied.allowed);
+    assert_eq!(denied.violations.len(), 1);
+    assert_eq!(
+        denied.violations[0].message,
+        r#"you must provide labels: {"owner"}"#
+    );
+    let allowed = evaluate(&engine, &policy, pod(json!({"owner": "me"})));
+    assert_eq!(allowed, Response::allow());
+}
+
+#[test]
+fn an_unprepared_runtime_is_refused_by_the_engine() {
+    let engine = Engine::default();
+    let runtime = runtime(&engine);
+    let request = json!({"operation": "CREATE", "settings": {}, "object": pod(json!({}))});
+    let error = engine
+        .evaluate(&runtime, &serde_json::to_vec(&request).unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(&error, EvalError::Instantiation(m) if m.contains("must be prepared")),
+        "{error}"
+    );
+}
+
+#[test]
+fn rego_that_does_not_parse_is_a_preparation_error_naming_the_position() {
+    let engine = Engine::default();
+    let runtime = runtime(&engine);
+    let error = engine
+        .prepare(
+            &runtime,
+            &program(
+                "package x\nviolation[{\"msg\": m}] {\n  m := \n}\n",
+                json!({}),
+            ),
+        )
+        .unwrap_err();
+    let EvalError::Policy(message) = &error else {
+        panic!("{error}")
+    };
+    assert!(message.contains("template.rego"), "{message}");
+}
+
+#[test]
+fn evaluations_do_not_see_each_other() {
+    // A rule whose result would differ if anything (a cached input, a rule
+    // cache) survived from one evaluation to the next.
+    let engine = Engine::default();
+    let runtime = runtime(&engine);
+    let policy = engine
+        .prepare(
+            &runtime,
+            &program(REQUIRED_LABELS, json!({"labels": [{"key": "a"}]})),
+        )
+        .unwrap();
+    let first = evaluate(&engine, &policy, pod(json!({})));
+    let second = evaluate(&engine, &policy, pod(json!({"a": "1"})));
+    let third = evaluate(&engine, &policy, pod(json!({})));
+    assert!(!first.allowed);
+    assert!(second.allowed);
+    assert_eq!(first, third);
+}

@@ -1,0 +1,339 @@
+//! wasm-validate's Rego runtime: a policy module (ABI version 2, with
+//! `wv_prepare`) that runs Rego with regorus, so that user Rego is
+//! evaluated inside the same Wasm sandbox, under the same fuel and memory
+//! limits, as every other policy. The host never runs Rego natively.
+//!
+//! `wv_prepare` receives the [`Program`] as the policy's settings: the Rego
+//! modules, the rules to query and how to build `input`. It parses and
+//! compiles them once; the engine keeps the resulting memory as the
+//! starting state of every evaluation (`docs/abi.md`, "Preparation").
+//! `wv_evaluate` then builds `input` from the request, evaluates each rule
+//! and turns what it yields into violations (the `deny` rules) or warnings
+//! (the `warn` rules); see [`result_message`] for the shape of a result.
+#![deny(unsafe_code)]
+
+use std::cell::RefCell;
+
+use regorus::{CompiledPolicy, Engine, Value};
+use serde::Deserialize;
+use wasm_validate_abi::tape::{RequestView, Tape};
+use wasm_validate_abi::{Operation, Response, Violation};
+
+/// The runtime's metadata, also embedded in the module.
+pub const METADATA_JSON: &str = include_str!("../metadata.json");
+
+/// What the runtime runs: the settings given to `wv_prepare`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Program {
+    /// The Rego modules: a template's `rego` and its `libs`, or a
+    /// Conftest policy directory's files.
+    pub modules: Vec<Module>,
+    /// Rego language version: 0 (OPA before 1.0, what Gatekeeper templates
+    /// use) or 1.
+    pub rego_version: u8,
+    /// Rules of the first module's package whose results deny
+    /// (`violation` for Gatekeeper; `deny` and `violation` for Conftest).
+    /// A rule that no module defines is skipped.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Rules whose results are warnings (`warn` for Conftest).
+    #[serde(default)]
+    pub warn: Vec<String>,
+    /// How `input` is built from the request.
+    pub input: InputShape,
+    /// `input.parameters` for [`InputShape::Gatekeeper`]: the constraint's
+    /// `spec.parameters`.
+    #[serde(default)]
+    pub parameters: serde_json::Value,
+    /// The `data` document besides the modules (Gatekeeper's
+    /// `data.inventory`).
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+}
+
+/// One Rego module.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Module {
+    /// Where it came from, for error messages (a file, or a template and
+    /// field).
+    pub path: String,
+    /// Its source.
+    pub rego: String,
+}
+
+/// How `input` is built from a request.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InputShape {
+    /// Gatekeeper's: `{"review": {kind, name, namespace, operation,
+    /// object, oldObject, userInfo, dryRun}, "parameters": ...}`, as its
+    /// Kubernetes target handler builds it.
+    Gatekeeper,
+    /// Conftest's: the document itself.
+    Document,
+}
+
+struct Prepared {
+    input: InputShape,
+    parameters: Value,
+    deny: Vec<CompiledPolicy>,
+    warn: Vec<CompiledPolicy>,
+}
+
+thread_local! {
+    static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+}
+
+/// Parses and compiles `program`: what `wv_prepare` runs. Errors name the
+/// module and position regorus reports.
+pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
+    let program: Program = settings
+        .deserialize()
+        .map_err(|e| format!("the Rego program: {e}"))?;
+    let mut engine = Engine::new();
+    engine.set_rego_v0(match program.rego_version {
+        0 => true,
+        1 => false,
+        other => return Err(format!("Rego version {other} does not exist (0 or 1)")),
+    });
+    let mut packages = Vec::new();
+    for module in &program.modules {
+        let package = engine
+            .add_policy(module.path.clone(), module.rego.clone())
+            .map_err(|e| e.to_string())?;
+        packages.push((module.path.as_str(), package));
+    }
+    let package = packages
+        .first()
+        .map(|(_, package)| package.clone())
+        .ok_or("the Rego program has no module")?;
+    if let Some(data) = &program.data {
+        engine
+            .add_data(Value::from(data.clone()))
+            .map_err(|e| format!("data: {e}"))?;
+    }
+    // A rule is queried when a module of the first module's package
+    // declares it (Conftest's `warn` may be absent).
+    let defined = |engine: &Engine, rule: &str| {
+        packages.iter().any(|(path, candidate)| {
+            *candidate == package
+                && engine
+                    .has_declared_rule_rooted_at(path, rule)
+                    .unwrap_or(false)
+        })
+    };
+    let mut compile = |rules: &[String]| -> Result<Vec<CompiledPolicy>, String> {
+        let mut compiled = Vec::new();
+        for rule in rules {
+            if !defined(&engine, rule) {
+                continue;
+            }
+            let path = format!("{package}.{rule}");
+            compiled.push(
+                engine
+                    .compile_with_entrypoint(&path.as_str().into())
+                    .map_err(|e| format!("{path}: {e}"))?,
+            );
+        }
+        Ok(compiled)
+    };
+    let deny = compile(&program.deny)?;
+    let warn = compile(&program.warn)?;
+    let prepared = Prepared {
+        input: program.input,
+        parameters: Value::from(program.parameters),
+        deny,
+        warn,
+    };
+    PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
+    Ok(())
+}
+
+/// Evaluates a version 2 request against the prepared program: what
+/// `wv_evaluate` runs.
+pub fn evaluate(request: &[u8]) -> Response {
+    let view = match RequestView::parse(request) {
+        Ok(view) => view,
+        Err(error) => return Response::error(format!("cannot decode the request: {error}")),
+    };
+    PREPARED.with(|prepared| {
+        let prepared = prepared.borrow();
+        let Some(prepared) = prepared.as_ref() else {
+            return Response::error("the Rego runtime was not prepared with a program");
+        };
+        let input = match build_input(prepared, &view) {
+            Ok(input) => input,
+            Err(error) => return Response::error(format!("cannot decode the request: {error}")),
+        };
+        let mut violations = Vec::new();
+        let mut warnings = Vec::new();
+        for (rules, deny) in [(&prepared.deny, true), (&prepared.warn, false)] {
+            for rule in rules {
+                let results = match rule.eval_with_input(input.clone()) {
+                    Ok(results) => results,
+                    Err(error) => return Response::error(error.to_string()),
+                };
+                for result in results_of(&results) {
+                    let message = result_message(result);
+                    if deny {
+                        violations.push(Violation {
+                            message,
+                            path: String::new(),
+                        });
+                    } else {
+                        warnings.push(message);
+                    }
+                }
+            }
+        }
+        let mut response = Response::from_violations(violations);
+        response.warnings = warnings;
+        response
+    })
+}
+
+fn build_input(prepared: &Prepared, view: &RequestView<'_>) -> Result<Value, String> {
+    let object: Value = view.object.deserialize().map_err(|e| e.to_string())?;
+    if prepared.input == InputShape::Document {
+        return Ok(object);
+    }
+    let old: Option<Value> = view
+        .old_object
+        .map(|tape| tape.deserialize())
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let field = |value: &Value, path: &[&str]| -> Option<Value> {
+        let mut at = value;
+        for key in path {
+            at = at.as_object().ok()?.get(&Value::from(*key))?;
+        }
+        Some(at.clone())
+    };
+    // DELETE requests carry the object as the old object.
+    let subject = match (&old, view.operation) {
+        (Some(old), Operation::Delete) => old,
+        _ => &object,
+    };
+    let api_version = field(subject, &["apiVersion"])
+        .and_then(|v| v.as_string().ok().map(|s| s.to_string()))
+        .unwrap_or_default();
+    let (group, version) = match api_version.split_once('/') {
+        Some((group, version)) => (group.to_owned(), version.to_owned()),
+        None => (String::new(), api_version.clone()),
+    };
+    let kind = field(subject, &["kind"]).unwrap_or(Value::from(""));
+    let mut review = std::collections::BTreeMap::new();
+    let mut gvk = std::collections::BTreeMap::new();
+    gvk.insert(Value::from("group"), Value::from(group));
+    gvk.insert(Value::from("version"), Value::from(version));
+    gvk.insert(Value::from("kind"), kind);
+    review.insert(Value::from("kind"), Value::from(gvk));
+    if let Some(name) = field(subject, &["metadata", "name"]) {
+        review.insert(Value::from("name"), name);
+    }
+    if let Some(namespace) = field(subject, &["metadata", "namespace"]) {
+        review.insert(Value::from("namespace"), namespace);
+    }
+    review.insert(
+        Value::from("operation"),
+        Value::from(operation_name(view.operation)),
+    );
+    review.insert(Value::from("userInfo"), Value::new_object());
+    review.insert(Value::from("dryRun"), Value::from(false));
+    match view.operation {
+        Operation::Delete => {
+            review.insert(Value::from("oldObject"), subject.clone());
+        }
+        _ => {
+            review.insert(Value::from("object"), object.clone());
+            if let Some(old) = old {
+                review.insert(Value::from("oldObject"), old);
+            }
+        }
+    }
+    let mut input = std::collections::BTreeMap::new();
+    input.insert(Value::from("review"), Value::from(review));
+    input.insert(Value::from("parameters"), prepared.parameters.clone());
+    Ok(Value::from(input))
+}
+
+fn operation_name(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
+}
+
+/// The items a rule yielded: a partial set's members, an array's items, a
+/// single value, or none when the rule is undefined or `false`.
+fn results_of(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Undefined | Value::Null | Value::Bool(false) => Vec::new(),
+        Value::Set(set) => set.iter().collect(),
+        Value::Array(array) => array.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// A result's message: a string as it is; an object's `msg` (Gatekeeper's
+/// `{"msg": ..., "details": ...}`, Conftest's `{"msg": ...}`); anything
+/// else as JSON.
+pub fn result_message(result: &Value) -> String {
+    if let Ok(text) = result.as_string() {
+        return text.to_string();
+    }
+    if let Ok(object) = result.as_object()
+        && let Some(msg) = object.get(&Value::from("msg"))
+        && let Ok(text) = msg.as_string()
+    {
+        return text.to_string();
+    }
+    result
+        .to_json_str()
+        .unwrap_or_else(|_| "(a result that is not JSON)".to_owned())
+}
+
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod guest {
+    use wasm_validate_abi::Response;
+
+    // SAFETY: the link section holds the metadata bytes; `#[used]` keeps it.
+    #[unsafe(link_section = "wasm-validate.metadata")]
+    #[used]
+    static METADATA: [u8; super::METADATA_JSON.len()] = bytes(super::METADATA_JSON);
+
+    use wasm_validate_sdk::__private::{alloc, answer, bytes, take};
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn wv_abi_version() -> i32 {
+        2
+    }
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn wv_alloc(len: i32) -> i32 {
+        alloc(len)
+    }
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn wv_prepare(ptr: i32, len: i32) -> i64 {
+        let settings = take(ptr, len);
+        let result = wasm_validate_abi::tape::Tape::parse(&settings)
+            .map_err(|e| format!("cannot decode the settings: {e}"))
+            .and_then(|tape| super::prepare(&tape));
+        match result {
+            Ok(()) => 0,
+            Err(error) => answer(&Response::error(error)),
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn wv_evaluate(ptr: i32, len: i32) -> i64 {
+        let request = take(ptr, len);
+        answer(&super::evaluate(&request))
+    }
+}

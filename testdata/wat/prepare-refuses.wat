@@ -1,0 +1,17 @@
+;; A preparable module whose `wv_prepare` refuses every settings object.
+(module
+  (@custom "wasm-validate.metadata" "{\"abiVersion\":1,\"name\":\"prepare-refuses\",\"description\":\"hostile test module\",\"severity\":\"low\",\"rules\":[{\"apiGroups\":[\"*\"],\"kinds\":[\"*\"]}]}")
+  (memory (export "memory") 1)
+  (global $bump (export "bump") (mut i32) (i32.const 4096))
+  (func (export "wv_abi_version") (result i32) (i32.const 1))
+  (func (export "wv_alloc") (param $len i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $bump))
+    (global.set $bump (i32.add (global.get $bump) (local.get $len)))
+    (if (i32.gt_u (global.get $bump) (i32.mul (memory.size) (i32.const 65536)))
+      (then (drop (memory.grow (i32.add (i32.div_u (local.get $len) (i32.const 65536)) (i32.const 1))))))
+    (local.get $ptr))
+  (data (i32.const 16) "{\"allowed\":true,\"error\":\"these settings are refused\"}")
+  (func (export "wv_prepare") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 53)))
+  (func (export "wv_evaluate") (param i32 i32) (result i64) (i64.const 0)))

@@ -1,0 +1,21 @@
+;; Hostile for preparation: code that changes a table, which a snapshot
+;; of memory and globals would not restore; refused at load.
+(module
+  (@custom "wasm-validate.metadata" "{\"abiVersion\":1,\"name\":\"prepare-table-set\",\"description\":\"hostile test module\",\"severity\":\"low\",\"rules\":[{\"apiGroups\":[\"*\"],\"kinds\":[\"*\"]}]}")
+  (memory (export "memory") 1)
+  (table 2 funcref)
+  (global $bump (export "bump") (mut i32) (i32.const 4096))
+  (func $f)
+  (func (export "wv_abi_version") (result i32) (i32.const 1))
+  (func (export "wv_alloc") (param $len i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $bump))
+    (global.set $bump (i32.add (global.get $bump) (local.get $len)))
+    (if (i32.gt_u (global.get $bump) (i32.mul (memory.size) (i32.const 65536)))
+      (then (drop (memory.grow (i32.add (i32.div_u (local.get $len) (i32.const 65536)) (i32.const 1))))))
+    (local.get $ptr))
+  (func (export "wv_prepare") (param i32 i32) (result i64)
+    (table.set (i32.const 0) (ref.func $f))
+    (i64.const 0))
+  (func (export "wv_evaluate") (param i32 i32) (result i64) (i64.const 0))
+  (elem declare func $f))
