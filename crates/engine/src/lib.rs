@@ -174,6 +174,18 @@ impl Policy {
         &self.metadata
     }
 
+    /// Replaces the metadata the policy is described and matched by: for a
+    /// runtime prepared with a program (a Gatekeeper constraint), the
+    /// program's own name, description and rules. The ABI version and
+    /// `mutating` stay the module's own, since they say how to talk to it.
+    pub fn set_metadata(&mut self, metadata: Metadata) {
+        self.metadata = Metadata {
+            abi_version: self.metadata.abi_version,
+            mutating: self.metadata.mutating,
+            ..metadata
+        };
+    }
+
     /// The policy's name (from its metadata).
     pub fn name(&self) -> &str {
         &self.metadata.name

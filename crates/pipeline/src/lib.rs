@@ -52,6 +52,9 @@ pub struct ConfiguredPolicy {
     pub include: Option<ResourceFilter>,
     /// It does not run on resources any of these filters select.
     pub exclude: Vec<ResourceFilter>,
+    /// A selection the policy's own format brings (Gatekeeper's `match`),
+    /// applied besides the metadata's rules and the filters above.
+    pub selector: Option<std::sync::Arc<dyn Selector>>,
     request_prefix: Vec<u8>,
     settings_tape: Vec<u8>,
 }
@@ -79,6 +82,7 @@ impl ConfiguredPolicy {
             failure_policy: FailurePolicy::Fail,
             include: None,
             exclude: Vec::new(),
+            selector: None,
             request_prefix,
             settings_tape,
         }
@@ -124,7 +128,15 @@ impl ConfiguredPolicy {
             .applies_at(resource.api_version(), resource.kind(), operation)
             && self.include.as_ref().is_none_or(|f| f.matches(resource))
             && !self.exclude.iter().any(|f| f.matches(resource))
+            && self.selector.as_ref().is_none_or(|s| s.selects(resource))
     }
+}
+
+/// Which resources a policy runs on, as a foreign policy format defines it
+/// (Gatekeeper's constraint `match`, in `wasm-validate-gatekeeper`).
+pub trait Selector: std::fmt::Debug + Send + Sync {
+    /// Whether the policy runs on `resource`.
+    fn selects(&self, resource: &Resource) -> bool;
 }
 
 /// Settings that do not satisfy a policy's schema: the policy's name and one

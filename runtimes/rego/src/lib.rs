@@ -14,6 +14,9 @@
 
 use std::cell::RefCell;
 
+pub mod compat;
+pub mod sprintf;
+
 use regorus::{CompiledPolicy, Engine, Value};
 use serde::Deserialize;
 use wasm_validate_abi::tape::{RequestView, Tape};
@@ -98,10 +101,28 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         1 => false,
         other => return Err(format!("Rego version {other} does not exist (0 or 1)")),
     });
+    engine
+        .add_extension(
+            "sprintf".into(),
+            2,
+            Box::new(|args: Vec<Value>| {
+                let (Some(Value::String(format)), Some(Value::Array(values))) =
+                    (args.first(), args.get(1))
+                else {
+                    anyhow::bail!("sprintf: operand 1 must be string and operand 2 must be array");
+                };
+                let values: Vec<Value> = values.iter().cloned().collect();
+                Ok(Value::from(sprintf::sprintf(format, &values)))
+            }),
+        )
+        .map_err(|e| format!("sprintf: {e}"))?;
     let mut packages = Vec::new();
     for module in &program.modules {
         let package = engine
-            .add_policy(module.path.clone(), module.rego.clone())
+            .add_policy(
+                module.path.clone(),
+                compat::normalize(&module.path, &module.rego),
+            )
             .map_err(|e| e.to_string())?;
         packages.push((module.path.as_str(), package));
     }
@@ -242,6 +263,16 @@ fn build_input(prepared: &Prepared, view: &RequestView<'_>) -> Result<Value, Str
     );
     review.insert(Value::from("userInfo"), Value::new_object());
     review.insert(Value::from("dryRun"), Value::from(false));
+    // The rest of an admission request (userInfo, dryRun, uid, ...), when
+    // the host gives it in the settings' `review`.
+    let settings: Value = view.settings.deserialize().map_err(|e| e.to_string())?;
+    if let Ok(settings) = settings.as_object()
+        && let Some(Value::Object(extra)) = settings.get(&Value::from("review"))
+    {
+        for (key, value) in extra.iter() {
+            review.insert(key.clone(), value.clone());
+        }
+    }
     match view.operation {
         Operation::Delete => {
             review.insert(Value::from("oldObject"), subject.clone());

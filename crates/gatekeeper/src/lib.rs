@@ -1,0 +1,358 @@
+//! OPA Gatekeeper's policy formats, turned into the pipeline's policies:
+//! the one home of everything Gatekeeper-specific.
+//!
+//! - [`Template`]: a ConstraintTemplate (its constraint kind, parameters
+//!   schema and Rego).
+//! - [`Constraint`]: an instance of a template's kind, with `match`,
+//!   `parameters` and `enforcementAction`.
+//! - [`Library`]: templates and constraints read from files, paired and
+//!   checked (each constraint's parameters against its template's schema).
+//! - [`Library::policies`]: one [`ConfiguredPolicy`] per constraint. Each
+//!   runs the built-in Rego runtime (regorus compiled to Wasm,
+//!   `runtimes/rego`) prepared with the template's Rego, the constraint's
+//!   parameters and, for templates that read it, `data.inventory`
+//!   ([`inventory`]). The host never evaluates Rego itself.
+//! - [`suite`]: gator's `Suite` test files (`gator verify`).
+//!
+//! Gatekeeper's `input`: `{"review": {kind, name, namespace, operation,
+//! object, oldObject, userInfo, dryRun}, "parameters": ...}`, built by the
+//! runtime from the request; a violation is one result of the template's
+//! `violation` rule, its `msg` the message.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use wasm_validate_abi::{Metadata, Rule, Severity};
+use wasm_validate_engine::{Engine, Policy};
+use wasm_validate_manifest::Parsed;
+use wasm_validate_pipeline::ConfiguredPolicy;
+
+mod constraint;
+pub mod inventory;
+mod matching;
+pub mod suite;
+mod template;
+
+pub use constraint::{CONSTRAINT_GROUP, Constraint, EnforcementAction};
+pub use inventory::inventory;
+pub use matching::{KindMatch, Match, MatchSelector, Namespaces, namespaces_of};
+pub use template::{TARGET, TEMPLATE_GROUP, Template};
+
+/// Where an object was read: the file, its 1-based document and line, and
+/// the parsed file to find the line of a field in.
+#[derive(Clone)]
+pub struct Location {
+    /// The file as the user named it.
+    pub file: Arc<str>,
+    /// 1-based document in the file.
+    pub document: usize,
+    /// Index in a `List` document's items.
+    pub item: Option<usize>,
+    /// 1-based line of the document's start.
+    pub line: usize,
+    /// The parsed file, for [`Location::line_of`].
+    pub parsed: Option<Arc<Parsed>>,
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: document {}", self.file, self.line, self.document)
+    }
+}
+
+impl Location {
+    /// The line of the field at `pointer` (RFC 6901) in the object, or of
+    /// the document's start when it cannot be found.
+    pub fn line_of(&self, pointer: &str) -> usize {
+        self.parsed
+            .as_ref()
+            .and_then(|p| p.line_of(self.document, self.item, pointer))
+            .unwrap_or(self.line)
+    }
+
+    /// This location at the line of `pointer`.
+    pub fn at(&self, pointer: &str) -> Location {
+        Location {
+            line: self.line_of(pointer),
+            ..self.clone()
+        }
+    }
+}
+
+/// A Gatekeeper object that cannot be used: `file:line: document N:
+/// message`. The CLIs exit 2 on it (bad input).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct GatekeeperError {
+    /// Where.
+    pub location: Location,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl GatekeeperError {
+    /// An error at `location`.
+    pub fn new(location: &Location, message: impl Into<String>) -> Self {
+        GatekeeperError {
+            location: location.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether `object` is a Gatekeeper template or constraint.
+pub fn is_gatekeeper_object(object: &Value) -> bool {
+    Template::is_template(object) || Constraint::is_constraint(object)
+}
+
+/// Templates and constraints, as read.
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    /// The templates, in reading order.
+    pub templates: Vec<Template>,
+    /// The constraints, in reading order.
+    pub constraints: Vec<Constraint>,
+}
+
+impl Library {
+    /// Adds the Gatekeeper objects of a parsed file; returns how many it
+    /// took. Objects of other kinds are left alone.
+    pub fn add_parsed(&mut self, parsed: Arc<Parsed>) -> Result<usize, GatekeeperError> {
+        let mut taken = 0;
+        for resource in &parsed.resources {
+            let location = Location {
+                file: resource.source.file.clone(),
+                document: resource.source.document,
+                item: resource.source.item,
+                line: resource.source.line,
+                parsed: Some(parsed.clone()),
+            };
+            if Template::is_template(&resource.object) {
+                self.templates
+                    .push(Template::from_object(&resource.object, location)?);
+                taken += 1;
+            } else if Constraint::is_constraint(&resource.object) {
+                self.constraints
+                    .push(Constraint::from_object(&resource.object, location)?);
+                taken += 1;
+            }
+        }
+        Ok(taken)
+    }
+
+    /// The template that defines `kind`.
+    pub fn template_for(&self, kind: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.kind == kind)
+    }
+
+    /// Pairs every constraint with its template and checks its parameters.
+    /// Errors: a constraint whose kind no template defines; parameters the
+    /// template's schema refuses (one error per problem, at the line of
+    /// the parameter); two templates for one kind.
+    pub fn check(&self) -> Result<(), Vec<GatekeeperError>> {
+        let mut errors = Vec::new();
+        for (index, template) in self.templates.iter().enumerate() {
+            if let Some(first) = self.templates[..index]
+                .iter()
+                .find(|t| t.kind == template.kind)
+            {
+                errors.push(GatekeeperError::new(
+                    &template.location,
+                    format!(
+                        "a second ConstraintTemplate for kind {} (the first is at {})",
+                        template.kind, first.location
+                    ),
+                ));
+            }
+        }
+        for constraint in &self.constraints {
+            let Some(template) = self.template_for(&constraint.kind) else {
+                errors.push(GatekeeperError::new(
+                    &constraint.location,
+                    format!(
+                        "{} {}: no ConstraintTemplate defines the kind {}",
+                        constraint.kind, constraint.name, constraint.kind
+                    ),
+                ));
+                continue;
+            };
+            if let Err(problems) = constraint.check_parameters(template) {
+                for (pointer, problem) in problems {
+                    errors.push(GatekeeperError::new(
+                        &constraint.location.at(&pointer),
+                        format!(
+                            "{} {}: {pointer}: {problem}",
+                            constraint.kind, constraint.name
+                        ),
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// One policy per constraint, in reading order, each the Rego runtime
+    /// prepared with its template and parameters (and `data.inventory`
+    /// from `objects` when the template reads it), reported as
+    /// `Kind/name`, with the constraint's action and `match`.
+    /// `namespaces` are the Namespace objects the run knows (for
+    /// `namespaceSelector`). Call [`Library::check`] first.
+    ///
+    /// Errors: a template whose Rego does not parse or compile (regorus's
+    /// message, with its line in the template's Rego), at the template.
+    pub fn policies(
+        &self,
+        engine: &Engine,
+        runtime: &Policy,
+        objects: &[&Value],
+        namespaces: Arc<Namespaces>,
+    ) -> Result<Vec<ConfiguredPolicy>, GatekeeperError> {
+        let mut inventory_value = None;
+        self.constraints
+            .iter()
+            .filter_map(|c| self.template_for(&c.kind).map(|t| (t, c)))
+            .map(|(template, constraint)| {
+                let data = if template.reads_inventory() {
+                    let inventory_value =
+                        inventory_value.get_or_insert_with(|| inventory(objects.iter().copied()));
+                    Some(json!({"inventory": inventory_value}))
+                } else {
+                    None
+                };
+                let policy = prepare(engine, runtime, template, constraint, data)?;
+                let mut configured =
+                    ConfiguredPolicy::new(policy, Value::Object(Default::default()));
+                configured.id = format!("{}/{}", constraint.kind, constraint.name);
+                configured.action = constraint.enforcement_action.action();
+                configured.selector = Some(Arc::new(MatchSelector {
+                    matcher: constraint.matcher.clone(),
+                    namespaces: namespaces.clone(),
+                }));
+                Ok(configured)
+            })
+            .collect()
+    }
+}
+
+impl Template {
+    /// Whether the template's Rego reads `data.inventory` (referential
+    /// policies); only those are given the run's objects.
+    pub fn reads_inventory(&self) -> bool {
+        std::iter::once(&self.rego)
+            .chain(&self.libs)
+            .any(|rego| rego.contains("data.inventory"))
+    }
+
+    /// The Rego runtime's program for a constraint of this template
+    /// (`runtimes/rego`'s `Program`).
+    pub fn program(&self, parameters: &Value, data: Option<Value>) -> Value {
+        let mut modules = vec![json!({
+            "path": format!("{} (ConstraintTemplate {})", self.location.file, self.name),
+            "rego": self.rego,
+        })];
+        for (index, lib) in self.libs.iter().enumerate() {
+            modules.push(json!({
+                "path": format!("{} (ConstraintTemplate {}, libs[{index}])", self.location.file, self.name),
+                "rego": lib,
+            }));
+        }
+        let mut program = json!({
+            "modules": modules,
+            "regoVersion": self.rego_version,
+            "deny": ["violation"],
+            "input": "gatekeeper",
+            "parameters": parameters,
+        });
+        if let Some(data) = data {
+            program["data"] = data;
+        }
+        program
+    }
+
+    /// The metadata a constraint of this template is described and matched
+    /// by: the template's name, title and description, and rules from the
+    /// constraint's `match.kinds` (all kinds when it has none).
+    pub fn metadata_for(&self, constraint: &Constraint) -> Metadata {
+        let rules = if constraint.matcher.kinds.is_empty() {
+            vec![rule(vec!["*".into()], vec!["*".into()])]
+        } else {
+            constraint
+                .matcher
+                .kinds
+                .iter()
+                .map(|k| {
+                    let kinds = if k.kinds.is_empty() {
+                        vec!["*".into()]
+                    } else {
+                        k.kinds.clone()
+                    };
+                    rule(k.api_groups.clone(), kinds)
+                })
+                .collect()
+        };
+        let description = match (&self.title, &self.description) {
+            (Some(title), Some(description)) => format!("{title}: {description}"),
+            (Some(text), None) | (None, Some(text)) => text.clone(),
+            (None, None) => format!("Gatekeeper ConstraintTemplate {}", self.name),
+        };
+        Metadata {
+            abi_version: wasm_validate_abi::ABI_VERSION,
+            name: self.name.clone(),
+            description,
+            severity: Severity::Medium,
+            rules,
+            mutating: false,
+            settings_schema: None,
+            references: Vec::new(),
+            category: Some("gatekeeper".into()),
+            level: None,
+            control: None,
+            overrides: Vec::new(),
+            aliases: Vec::new(),
+        }
+    }
+}
+
+fn rule(api_groups: Vec<String>, kinds: Vec<String>) -> Rule {
+    serde_json::from_value(json!({"apiGroups": api_groups, "kinds": kinds}))
+        .expect("a rule from groups and kinds")
+}
+
+/// The Rego runtime prepared for one constraint, described by its template.
+pub fn prepare(
+    engine: &Engine,
+    runtime: &Policy,
+    template: &Template,
+    constraint: &Constraint,
+    data: Option<Value>,
+) -> Result<Policy, GatekeeperError> {
+    let program = template.program(&constraint.parameters, data);
+    let mut policy = engine.prepare(runtime, &program).map_err(|e| {
+        GatekeeperError::new(
+            &template.location,
+            format!("ConstraintTemplate {}: {e}", template.name),
+        )
+    })?;
+    policy.set_metadata(template.metadata_for(constraint));
+    Ok(policy)
+}
+
+/// The built-in Rego runtime, loaded (once per call; keep the result).
+pub fn load_runtime(engine: &Engine) -> Policy {
+    let wasm = wasm_validate_builtin::runtime("rego").expect("the Rego runtime is built in");
+    engine
+        .load_prevalidated(wasm, Default::default(), "rego")
+        .expect("the built-in Rego runtime loads")
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the Gatekeeper formats.
+
+mod conformance;
