@@ -119,7 +119,9 @@ pub const BATCH_BYTES: u64 = 4 << 20;
 /// are read, parsed and checked in batches of about [`BATCH_BYTES`] and
 /// dropped after each, so memory follows the size of one batch and of the
 /// report, not of the whole input. When a context-aware policy is chosen
-/// (its lookups see every resource of the run) everything is read at once.
+/// (its lookups see every resource of the run), or one prepared with the
+/// run's objects (a Gatekeeper constraint that reads `data.inventory`),
+/// everything is read at once.
 pub fn check_report<P: AsRef<Path> + Sync>(
     paths: &[P],
     recursive: bool,
@@ -128,7 +130,11 @@ pub fn check_report<P: AsRef<Path> + Sync>(
     let engine = Engine::default();
     let set = load_policies(&engine, policy_args)?;
     let threads = policy_args.threads();
-    let context_aware = set.policies.iter().any(|p| p.policy.is_context_aware());
+    // Policies that look at other resources of the run (context-aware
+    // Kubewarden lookups, Gatekeeper's data.inventory) need every input
+    // read before any is checked.
+    let context_aware =
+        set.policies.iter().any(|p| p.policy.is_context_aware()) || set.needs_run_objects();
     let limits = policy_args.read_limits();
     Ok(in_pool(threads, || {
         let (batches, errors) = match manifest::collect_inputs(paths, recursive) {

@@ -35,6 +35,7 @@
 
 use std::path::{Path, PathBuf};
 
+mod foreign;
 mod serve;
 mod source;
 pub use serve::{LoggingFormat, ServeSpec};
@@ -524,6 +525,22 @@ pub fn build_policy_set(
         ignore_annotations: file.annotation_exemptions == Some(false),
         ..PolicySet::default()
     };
+    // Gatekeeper YAML is read as one whole, so that a constraint may find
+    // its template under another path.
+    let gatekeeper_paths: Vec<PathBuf> = choices
+        .iter()
+        .map(|choice| module_file(base, choice))
+        .zip(&choices)
+        .filter(|(path, choice)| foreign::is_gatekeeper_reference(&choice.reference, path))
+        .map(|(path, _)| path)
+        .collect();
+    let gatekeeper = match (bundled, gatekeeper_paths.is_empty()) {
+        (None, false) => Some(
+            foreign::Gatekeeper::read(engine, &gatekeeper_paths)
+                .map_err(|e| ConfigError(format!("Gatekeeper policies: {e}")))?,
+        ),
+        _ => None,
+    };
     for choice in &choices {
         let pointer = choice.spec.map(|(i, _)| format!("/policies/{i}"));
         let place = |suffix: &str| match &pointer {
@@ -532,6 +549,55 @@ pub fn build_policy_set(
         };
         let spec = choice.spec.map(|(_, s)| s);
         let reference = &choice.reference;
+        let defaults = Limits::default();
+        // Fuel given anywhere is an exact cap; the default grows with the
+        // request's size (Limits::fuel_per_request_byte).
+        let explicit_fuel = spec
+            .and_then(|s| s.fuel)
+            .or(command_line.fuel)
+            .or(file.defaults.fuel);
+        let fuel = explicit_fuel.unwrap_or(defaults.fuel);
+        let fuel_per_request_byte = match explicit_fuel {
+            Some(_) => 0,
+            None => defaults.fuel_per_request_byte,
+        };
+        let memory = spec
+            .and_then(|s| s.memory_limit)
+            .or(command_line.memory_limit)
+            .or(file.defaults.memory_limit)
+            .map_or(defaults.memory_bytes, |mib| mib.saturating_mul(1 << 20));
+        let limits = Limits {
+            fuel,
+            fuel_per_request_byte,
+            memory_bytes: memory,
+            ..defaults
+        };
+        if let Some(gatekeeper) = &gatekeeper
+            && foreign::is_gatekeeper_reference(reference, &module_file(base, choice))
+        {
+            let policies = gatekeeper
+                .policies_from(engine, &module_file(base, choice), limits)
+                .map_err(|e| ConfigError(format!("{}: {e}", place("/policy"))))?;
+            for mut configured in policies {
+                if set.policies.iter().any(|p| p.id == configured.id) {
+                    return Err(ConfigError(format!(
+                        "{}: a policy named {} is already chosen",
+                        place("/policy"),
+                        configured.id
+                    )));
+                }
+                // The constraint's enforcementAction, unless the entry gives one.
+                if let Some(action) = spec.and_then(|s| s.action) {
+                    configured.action = action;
+                }
+                configured.failure_policy = spec
+                    .and_then(|s| s.failure_policy)
+                    .or(file.defaults.failure_policy)
+                    .unwrap_or_default();
+                set.policies.push(configured);
+            }
+            continue;
+        }
         let builtin = !is_module_path(reference);
         let from_bundle = match bundled {
             Some(bundled) if !builtin && spec.is_some() => Some(
@@ -572,29 +638,6 @@ pub fn build_policy_set(
                     ))
                 })?
                 .into()
-        };
-        let defaults = Limits::default();
-        // Fuel given anywhere is an exact cap; the default grows with the
-        // request's size (Limits::fuel_per_request_byte).
-        let explicit_fuel = spec
-            .and_then(|s| s.fuel)
-            .or(command_line.fuel)
-            .or(file.defaults.fuel);
-        let fuel = explicit_fuel.unwrap_or(defaults.fuel);
-        let fuel_per_request_byte = match explicit_fuel {
-            Some(_) => 0,
-            None => defaults.fuel_per_request_byte,
-        };
-        let memory = spec
-            .and_then(|s| s.memory_limit)
-            .or(command_line.memory_limit)
-            .or(file.defaults.memory_limit)
-            .map_or(defaults.memory_bytes, |mib| mib.saturating_mul(1 << 20));
-        let limits = Limits {
-            fuel,
-            fuel_per_request_byte,
-            memory_bytes: memory,
-            ..defaults
         };
         // A Kubewarden module without a title annotation is named after its file.
         let stem = std::path::Path::new(reference.as_str())

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use wasm_validate_abi::{Metadata, Rule, Severity};
 use wasm_validate_engine::{Engine, Policy};
 use wasm_validate_manifest::Parsed;
-use wasm_validate_pipeline::ConfiguredPolicy;
+use wasm_validate_pipeline::{ConfiguredPolicy, RunObjects, Selector};
 
 mod constraint;
 pub mod inventory;
@@ -204,11 +204,12 @@ impl Library {
     }
 
     /// One policy per constraint, in reading order, each the Rego runtime
-    /// prepared with its template and parameters (and `data.inventory`
-    /// from `objects` when the template reads it), reported as
-    /// `Kind/name`, with the constraint's action and `match`.
-    /// `namespaces` are the Namespace objects the run knows (for
-    /// `namespaceSelector`). Call [`Library::check`] first.
+    /// prepared with its template and parameters, reported as `Kind/name`,
+    /// with the constraint's action and `match`. A constraint whose
+    /// template reads `data.inventory`, or whose match has a
+    /// `namespaceSelector`, is prepared again for each run with the run's
+    /// objects ([`wasm_validate_pipeline::RunObjects`]): the inventory, and
+    /// the Namespaces among them. Call [`Library::check`] first.
     ///
     /// Errors: a template whose Rego does not parse or compile (regorus's
     /// message, with its line in the template's Rego), at the template.
@@ -216,21 +217,13 @@ impl Library {
         &self,
         engine: &Engine,
         runtime: &Policy,
-        objects: &[&Value],
-        namespaces: Arc<Namespaces>,
     ) -> Result<Vec<ConfiguredPolicy>, GatekeeperError> {
-        let mut inventory_value = None;
         self.constraints
             .iter()
             .filter_map(|c| self.template_for(&c.kind).map(|t| (t, c)))
             .map(|(template, constraint)| {
-                let data = if template.reads_inventory() {
-                    let inventory_value =
-                        inventory_value.get_or_insert_with(|| inventory(objects.iter().copied()));
-                    Some(json!({"inventory": inventory_value}))
-                } else {
-                    None
-                };
+                let reads_inventory = template.reads_inventory();
+                let data = reads_inventory.then(|| json!({"inventory": inventory([])}));
                 let policy = prepare(engine, runtime, template, constraint, data)?;
                 let mut configured =
                     ConfiguredPolicy::new(policy, Value::Object(Default::default()));
@@ -238,11 +231,53 @@ impl Library {
                 configured.action = constraint.enforcement_action.action();
                 configured.selector = Some(Arc::new(MatchSelector {
                     matcher: constraint.matcher.clone(),
-                    namespaces: namespaces.clone(),
+                    namespaces: Arc::new(Namespaces::new()),
                 }));
+                if reads_inventory || constraint.matcher.namespace_selector.is_some() {
+                    configured.run_objects = Some(Arc::new(RunPrepared {
+                        runtime: runtime.clone(),
+                        template: template.clone(),
+                        constraint: constraint.clone(),
+                    }));
+                }
                 Ok(configured)
             })
             .collect()
+    }
+}
+
+/// A constraint prepared for each run: its inventory and Namespaces are
+/// the run's objects.
+#[derive(Debug)]
+struct RunPrepared {
+    runtime: Policy,
+    template: Template,
+    constraint: Constraint,
+}
+
+impl RunObjects for RunPrepared {
+    fn prepare(
+        &self,
+        engine: &Engine,
+        objects: &[&Value],
+    ) -> Result<(Policy, Option<Arc<dyn Selector>>), String> {
+        let data = self
+            .template
+            .reads_inventory()
+            .then(|| json!({"inventory": inventory(objects.iter().copied())}));
+        let policy = prepare(
+            engine,
+            &self.runtime,
+            &self.template,
+            &self.constraint,
+            data,
+        )
+        .map_err(|e| e.to_string())?;
+        let selector = MatchSelector {
+            matcher: self.constraint.matcher.clone(),
+            namespaces: Arc::new(namespaces_of(objects.iter().copied())),
+        };
+        Ok((policy, Some(Arc::new(selector))))
     }
 }
 
@@ -349,10 +384,17 @@ pub fn prepare(
     Ok(policy)
 }
 
-/// The built-in Rego runtime, loaded (once per call; keep the result).
+/// The built-in Rego runtime, loaded with the default limits (once per
+/// call; keep the result).
 pub fn load_runtime(engine: &Engine) -> Policy {
+    load_runtime_with(engine, Default::default())
+}
+
+/// The built-in Rego runtime, loaded; every evaluation of the constraints
+/// prepared from it runs under `limits`.
+pub fn load_runtime_with(engine: &Engine, limits: wasm_validate_engine::Limits) -> Policy {
     let wasm = wasm_validate_builtin::runtime("rego").expect("the Rego runtime is built in");
     engine
-        .load_prevalidated(wasm, Default::default(), "rego")
+        .load_prevalidated(wasm, limits, "rego")
         .expect("the built-in Rego runtime loads")
 }

@@ -19,7 +19,10 @@
 //! applied.
 #![forbid(unsafe_code)]
 
+mod run_objects;
 mod scope;
+
+pub use run_objects::RunObjects;
 
 pub use scope::{
     Action, Exempt, Exemption, ExemptionSource, FailurePolicy, Glob, IGNORE_ANNOTATION,
@@ -55,6 +58,12 @@ pub struct ConfiguredPolicy {
     /// A selection the policy's own format brings (Gatekeeper's `match`),
     /// applied besides the metadata's rules and the filters above.
     pub selector: Option<std::sync::Arc<dyn Selector>>,
+    /// Set when the policy is prepared with the objects of each run
+    /// ([`RunObjects`]).
+    pub run_objects: Option<std::sync::Arc<dyn RunObjects>>,
+    /// Why the policy cannot run (its preparation for the run failed):
+    /// every evaluation it would make is this error.
+    pub unavailable: Option<String>,
     request_prefix: Vec<u8>,
     settings_tape: Vec<u8>,
 }
@@ -83,6 +92,8 @@ impl ConfiguredPolicy {
             include: None,
             exclude: Vec::new(),
             selector: None,
+            run_objects: None,
+            unavailable: None,
             request_prefix,
             settings_tape,
         }
@@ -291,6 +302,14 @@ pub fn run(
     threads: usize,
 ) -> Vec<Vec<PolicyResult>> {
     use rayon::prelude::*;
+    let prepared;
+    let set = if set.needs_run_objects() {
+        let objects: Vec<&Value> = resources.iter().map(|r| &r.object).collect();
+        prepared = set.with_run_objects(engine, &objects);
+        &prepared
+    } else {
+        set
+    };
     // Context-aware (Kubewarden) policies look up the other resources of the
     // run, as they were read; the copy is made only when one is configured.
     let context = if set.policies.iter().any(|p| p.policy.is_context_aware()) {
@@ -521,12 +540,17 @@ fn evaluate_one(
     context: &Context,
 ) -> PolicyResult {
     let configured = &set.policies[index];
-    let request = encoded.request(configured);
-    let mut result = match engine.evaluate_in(&configured.policy, &request, context) {
+    let evaluated = match &configured.unavailable {
+        Some(error) => Err(error.clone()),
+        None => engine
+            .evaluate_in(&configured.policy, &encoded.request(configured), context)
+            .map_err(|e| e.to_string()),
+    };
+    let mut result = match evaluated {
         Ok(evaluation) => from_evaluation(index, evaluation),
         Err(error) => PolicyResult {
             policy: index,
-            outcome: Outcome::Error(error.to_string()),
+            outcome: Outcome::Error(error),
             warnings: Vec::new(),
             patch: None,
             patch_applied: false,

@@ -21,6 +21,11 @@
 //! leave it out) or every finding was exempted. A suite file is named
 //! `wasm-validate-test.yaml`; a directory is searched recursively for them.
 //!
+//! Gatekeeper's gator suites (`kind: Suite`, `test.gatekeeper.sh/v1alpha1`,
+//! what `gator verify` reads) are found the same way, in any `.yaml` or
+//! `.yml` file, and run by `wasm_validate_gatekeeper::suite`; they take no
+//! snapshots.
+//!
 //! With snapshots on, the result of every policy on every resource of a
 //! suite is also written to `snapshots/<suite>.snap.yaml` beside the suite
 //! (reviewable YAML) and compared on each run: a change fails, and `update`
@@ -136,7 +141,7 @@ pub fn find_suites(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             let name = path.file_name().unwrap_or_default();
             if path.is_dir() && name != "target" && !name.to_string_lossy().starts_with('.') {
                 walk(&path, out)?;
-            } else if name == SUITE_FILE {
+            } else if name == SUITE_FILE || is_gator_suite(&path) {
                 out.push(path);
             }
         }
@@ -153,6 +158,54 @@ pub fn find_suites(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(out)
+}
+
+/// Whether `path` is a YAML file holding a gator `Suite`
+/// (`wasm_validate_gatekeeper::suite`).
+fn is_gator_suite(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+        && path.file_name() != Some(std::ffi::OsStr::new(SUITE_FILE))
+        && std::fs::read_to_string(path)
+            .is_ok_and(|text| wasm_validate_gatekeeper::suite::is_suite(&text))
+}
+
+/// Runs a gator suite and reports it like ours: `PASS`/`FAIL path: N cases`
+/// and a line per failed case. Returns whether it passed.
+fn run_gator_suite(
+    engine: &Engine,
+    runtime: &mut Option<wasm_validate_engine::Policy>,
+    path: &Path,
+    out: &mut dyn std::io::Write,
+) -> Result<(bool, usize), String> {
+    use wasm_validate_gatekeeper::suite::{Outcome, run_suite};
+    let runtime = runtime.get_or_insert_with(|| wasm_validate_gatekeeper::load_runtime(engine));
+    let results = run_suite(engine, runtime, path)?;
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Failed(why) => Some(format!("{} / {}: {why}", r.test, r.case)),
+            _ => None,
+        })
+        .collect();
+    let skipped = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Skipped)
+        .count();
+    let verdict = if failures.is_empty() { "PASS" } else { "FAIL" };
+    let skipped = match skipped {
+        0 => String::new(),
+        n => format!(", {n} skipped"),
+    };
+    let _ = writeln!(
+        out,
+        "{verdict} {} (gator): {} cases{skipped}",
+        path.display(),
+        results.len()
+    );
+    for failure in &failures {
+        let _ = writeln!(out, "  {failure}");
+    }
+    Ok((failures.is_empty(), results.len()))
 }
 
 /// `Kind/name` or `Kind/namespace/name`.
@@ -411,7 +464,7 @@ fn snapshot(suite: &Path, report: &CheckReport, update: bool) -> Result<Snapshot
 pub fn run_all(paths: &[PathBuf], options: Options, out: &mut dyn std::io::Write) -> u8 {
     let suites = match find_suites(paths) {
         Ok(suites) if suites.is_empty() => {
-            let _ = writeln!(out, "ERROR no {SUITE_FILE} found");
+            let _ = writeln!(out, "ERROR no {SUITE_FILE} and no gator Suite found");
             return 2;
         }
         Ok(suites) => suites,
@@ -422,7 +475,25 @@ pub fn run_all(paths: &[PathBuf], options: Options, out: &mut dyn std::io::Write
     };
     let engine = Engine::default();
     let (mut passed, mut failed, mut errors, mut checked) = (0, 0, 0, 0);
+    let mut rego_runtime = None;
     for suite in &suites {
+        if is_gator_suite(suite) {
+            match run_gator_suite(&engine, &mut rego_runtime, suite, out) {
+                Err(message) => {
+                    errors += 1;
+                    let _ = writeln!(out, "ERROR {message}");
+                }
+                Ok((ok, cases)) => {
+                    checked += cases;
+                    if ok {
+                        passed += 1;
+                    } else {
+                        failed += 1;
+                    }
+                }
+            }
+            continue;
+        }
         match run_suite(&engine, suite, options) {
             Err(message) => {
                 errors += 1;

@@ -1,0 +1,175 @@
+//! Gatekeeper templates and constraints through the CLI: `--policy` with
+//! their YAML in `check`, and gator suites in `test`
+//! (testdata/gatekeeper, written for these tests).
+
+use crate::common::{json, run, scratch};
+
+const TEMPLATE: &str = "testdata/gatekeeper/requiredlabels/template.yaml";
+const CONSTRAINT: &str = "testdata/gatekeeper/requiredlabels/constraint.yaml";
+const OBJECTS: &str = "testdata/gatekeeper/requiredlabels/objects.yaml";
+
+#[test]
+fn a_constraint_checks_the_objects_its_match_selects() {
+    let output = run(
+        &[
+            "check", "--policy", TEMPLATE, "--policy", CONSTRAINT, "-o", "json", OBJECTS,
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    assert_eq!(
+        report["policies"][0]["name"],
+        "WvRequiredLabels/team-and-tier"
+    );
+    assert_eq!(report["policies"][0]["category"], "gatekeeper");
+    // The labelled Pod passes, the bare one fails; the Pod in kube-system
+    // (excludedNamespaces) and the Service (not in match.kinds) are not
+    // evaluated.
+    let results = report["results"].as_array().unwrap();
+    let verdicts: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["resource"]["name"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(verdicts, [("labelled", "pass"), ("bare", "fail")]);
+    assert_eq!(
+        results[1]["violations"][0]["message"],
+        r#"Pod <bare> lacks the labels {"team", "tier"}"#
+    );
+    assert_eq!(results[1]["violations"][0]["line"], 12);
+}
+
+#[test]
+fn a_referential_template_sees_the_runs_objects_as_its_inventory() {
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            "testdata/gatekeeper/uniquehost/",
+            "-o",
+            "json",
+            "testdata/gatekeeper/uniquehost/ingresses.yaml",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    let failed: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["result"] == "fail")
+        .map(|r| r["resource"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["shop", "shop-copy"]);
+}
+
+#[test]
+fn parameters_the_schema_refuses_are_exit_2_with_file_line_and_key() {
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            TEMPLATE,
+            "--policy",
+            "testdata/gatekeeper/bad/constraint-wrong-parameters.yaml",
+            OBJECTS,
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "testdata/gatekeeper/bad/constraint-wrong-parameters.yaml:7: document 1: \
+             WvRequiredLabels wrong: /spec/parameters/labels: \"team\" is not of type \"array\""
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_constraint_without_its_template_and_a_cel_only_template_are_refused() {
+    let output = run(&["check", "--policy", CONSTRAINT, OBJECTS], None);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no ConstraintTemplate defines the kind WvRequiredLabels"),
+        "{stderr}"
+    );
+
+    let dir = scratch("gatekeeper", "cel-only");
+    let template = std::fs::read_to_string(crate::common::root().join(TEMPLATE)).unwrap();
+    let rego_at = template.find("      rego: |").unwrap();
+    let cel = format!(
+        "{}      code:\n        - engine: K8sNativeValidation\n          source:\n            validations:\n              - expression: \"true\"\n",
+        &template[..rego_at]
+    );
+    std::fs::write(dir.join("template.yaml"), cel).unwrap();
+    let path = dir.join("template.yaml");
+    let output = run(
+        &["check", "--policy", path.to_str().unwrap(), OBJECTS],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("has only the K8sNativeValidation (CEL) engine"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rego_that_does_not_compile_is_exit_2_naming_the_template_and_line() {
+    let dir = scratch("gatekeeper", "broken-rego");
+    let template = std::fs::read_to_string(crate::common::root().join(TEMPLATE))
+        .unwrap()
+        .replace("count(missing) > 0", "count(missing) > > 0");
+    std::fs::write(dir.join("template.yaml"), template).unwrap();
+    std::fs::copy(
+        crate::common::root().join(CONSTRAINT),
+        dir.join("constraint.yaml"),
+    )
+    .unwrap();
+    let policy = format!("{}/", dir.display());
+    let output = run(&["check", "--policy", &policy, OBJECTS], None);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ConstraintTemplate wvrequiredlabels"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(":7:"), "the Rego line: {stderr}");
+}
+
+#[test]
+fn gator_suites_run_under_test_and_a_failed_assertion_is_exit_1() {
+    let output = run(&["test", "testdata/gatekeeper"], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("PASS testdata/gatekeeper/requiredlabels/suite.yaml (gator): 3 cases"));
+    assert!(stdout.contains("PASS testdata/gatekeeper/uniquehost/suite.yaml (gator): 2 cases"));
+
+    let dir = scratch("gatekeeper", "failing-suite");
+    let source = crate::common::root().join("testdata/gatekeeper/requiredlabels");
+    for file in ["template.yaml", "constraint.yaml", "pod-labelled.yaml"] {
+        std::fs::copy(source.join(file), dir.join(file)).unwrap();
+    }
+    std::fs::write(
+        dir.join("suite.yaml"),
+        "kind: Suite\napiVersion: test.gatekeeper.sh/v1alpha1\ntests:\n- name: t\n  template: template.yaml\n  constraint: constraint.yaml\n  cases:\n  - name: wrongly-expects-a-violation\n    object: pod-labelled.yaml\n    assertions:\n    - violations: yes\n",
+    )
+    .unwrap();
+    let output = run(&["test", dir.to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("t / wrongly-expects-a-violation: assertion 0: expected at least one violation(s), got 0"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,63 @@
+//! Policies prepared with the objects of a run: a foreign format whose
+//! policies read other objects than the one under review (Gatekeeper's
+//! `data.inventory`, and the Namespaces its `namespaceSelector` reads)
+//! gives them a [`RunObjects`]; [`run`](crate::run) prepares those once per
+//! run, over every resource read, before any evaluation.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use wasm_validate_engine::{Engine, Policy};
+
+use crate::{ConfiguredPolicy, PolicySet, Selector};
+
+/// Makes a policy for a run over `objects`.
+pub trait RunObjects: std::fmt::Debug + Send + Sync {
+    /// The policy to evaluate and the selector to match with, for a run
+    /// over `objects`; an error is the result of every evaluation the
+    /// policy would have made.
+    fn prepare(
+        &self,
+        engine: &Engine,
+        objects: &[&Value],
+    ) -> Result<(Policy, Option<Arc<dyn Selector>>), String>;
+}
+
+impl ConfiguredPolicy {
+    /// Whether the policy must be prepared with the run's objects
+    /// ([`PolicySet::with_run_objects`]); commands then read every input
+    /// before checking any.
+    pub fn needs_run_objects(&self) -> bool {
+        self.run_objects.is_some()
+    }
+}
+
+impl PolicySet {
+    /// Whether a policy must be prepared with the run's objects.
+    pub fn needs_run_objects(&self) -> bool {
+        self.policies
+            .iter()
+            .any(ConfiguredPolicy::needs_run_objects)
+    }
+
+    /// The set with each policy that needs them prepared with `objects`;
+    /// one that fails is kept with [`ConfiguredPolicy::unavailable`] set.
+    pub fn with_run_objects(&self, engine: &Engine, objects: &[&Value]) -> PolicySet {
+        let mut set = self.clone();
+        for configured in &mut set.policies {
+            let Some(run_objects) = configured.run_objects.take() else {
+                continue;
+            };
+            match run_objects.prepare(engine, objects) {
+                Ok((policy, selector)) => {
+                    configured.policy = policy;
+                    if selector.is_some() {
+                        configured.selector = selector;
+                    }
+                }
+                Err(error) => configured.unavailable = Some(error),
+            }
+        }
+        set
+    }
+}
