@@ -38,9 +38,12 @@ impl From<ProfileArg> for Profile {
 /// limits of reading inputs (shared by every command that reads manifests).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PolicyArgs {
-    /// Policy to run: a built-in name (or alias), or a path to a `.wasm` (or
-    /// `.wat`) module. Repeatable. Without --policy and --profile: the
-    /// restricted and best-practices profiles.
+    /// Policy to run: a built-in name (or alias); a path to a `.wasm` (or
+    /// `.wat`) module; Gatekeeper ConstraintTemplates and constraints (a
+    /// YAML file, or a directory given as a path like `./gatekeeper`); or
+    /// Conftest Rego (a `.rego` file, or a directory holding them).
+    /// Repeatable. Without --policy and --profile: the restricted and
+    /// best-practices profiles.
     #[arg(long = "policy", short = 'p', value_name = "NAME|PATH")]
     pub policies: Vec<String>,
     /// Run a profile of the built-in library: baseline, restricted (includes
@@ -53,6 +56,12 @@ pub struct PolicyArgs {
     /// settings for a built-in policy also selects it. Repeatable.
     #[arg(long = "settings", value_name = "NAME=VALUE")]
     pub settings: Vec<String>,
+    /// Conftest namespace (Rego package) to run from a Rego policy path
+    /// (`--policy policy/`), as Conftest's `--namespace`: `main` by
+    /// default, `*` for every package (Conftest's `--all-namespaces`).
+    /// Repeatable.
+    #[arg(long = "rego-namespace", value_name = "PACKAGE")]
+    pub rego_namespaces: Vec<String>,
     /// Fuel (deterministic instruction budget) per evaluation, an exact cap
     /// [default: the configuration's `defaults.fuel`, else 100000000 plus
     /// 1000 per byte of the request, so that large objects are not cut
@@ -227,6 +236,7 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
         settings: parse_settings(&args.settings)?,
         fuel: args.fuel,
         memory_limit: args.memory_limit,
+        rego_namespaces: args.rego_namespaces.clone(),
     };
     wasm_validate_config::build_policy_set(engine, config.as_ref(), &command_line)
         .map_err(|e| SetupError(e.0))

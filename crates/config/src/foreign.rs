@@ -1,8 +1,13 @@
-//! Policies in foreign formats, chosen by path like a module: a YAML file
-//! (`.yaml`, `.yml`) or a directory of them holding Gatekeeper
-//! ConstraintTemplates and constraints becomes one policy per constraint
-//! (`wasm_validate_gatekeeper`). The formats' own crates do the work; this
-//! file only recognises the path and reads the files.
+//! Policies in foreign formats, chosen by path like a module:
+//!
+//! - a `.rego` file, or a directory holding `.rego` files: Conftest
+//!   policies, one policy per chosen namespace (`wasm_validate_conftest`);
+//! - a YAML file (`.yaml`, `.yml`) or a directory of them holding
+//!   Gatekeeper ConstraintTemplates and constraints: one policy per
+//!   constraint (`wasm_validate_gatekeeper`).
+//!
+//! The formats' own crates do the work; this file only recognises the path
+//! and reads the files.
 
 use std::path::{Path, PathBuf};
 
@@ -11,13 +16,35 @@ use wasm_validate_gatekeeper::Library;
 use wasm_validate_manifest as manifest;
 use wasm_validate_pipeline::ConfiguredPolicy;
 
+/// Whether the policy `reference` (read at `path`) names Conftest Rego: a
+/// `.rego` file, or a directory given as a path (with a `/`) that holds
+/// `.rego` files.
+pub(crate) fn is_conftest_reference(reference: &str, path: &Path) -> bool {
+    let rego_file = path.extension().is_some_and(|e| e == "rego");
+    rego_file
+        || (reference.contains('/') && path.is_dir() && wasm_validate_conftest::is_rego_path(path))
+}
+
+/// The Conftest policies of `path` for the chosen `namespaces` (`main`
+/// when none), each evaluation under `limits`.
+pub(crate) fn conftest_policies(
+    engine: &Engine,
+    path: &Path,
+    namespaces: &[String],
+    limits: Limits,
+) -> Result<Vec<ConfiguredPolicy>, String> {
+    let modules = wasm_validate_conftest::read_modules(path)?;
+    wasm_validate_conftest::policies(engine, &modules, namespaces, limits)
+}
+
 /// Whether the policy `reference` (read at `path`) names Gatekeeper YAML
 /// rather than a module or a built-in policy: a file ending in `.yaml` or
 /// `.yml`, or a directory given as a path (with a `/`, as `./gatekeeper`;
 /// a bare word is a built-in policy's name).
 pub(crate) fn is_gatekeeper_reference(reference: &str, path: &Path) -> bool {
     let yaml = |p: &Path| p.extension().is_some_and(|e| e == "yaml" || e == "yml");
-    yaml(path) || (reference.contains('/') && path.is_dir())
+    yaml(path)
+        || (reference.contains('/') && path.is_dir() && !is_conftest_reference(reference, path))
 }
 
 /// The Gatekeeper templates and constraints of every path a run chooses,

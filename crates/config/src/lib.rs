@@ -327,6 +327,9 @@ pub struct CommandLine {
     pub fuel: Option<u64>,
     /// `--memory-limit` in MiB: overrides `defaults.memoryLimit`.
     pub memory_limit: Option<usize>,
+    /// `--rego-namespace`: the Conftest namespaces (Rego packages) to run
+    /// from Rego policy paths; `main` when empty, every one with `*`.
+    pub rego_namespaces: Vec<String>,
 }
 
 /// One policy to load and where it was asked for.
@@ -572,12 +575,19 @@ pub fn build_policy_set(
             memory_bytes: memory,
             ..defaults
         };
-        if let Some(gatekeeper) = &gatekeeper
-            && foreign::is_gatekeeper_reference(reference, &module_file(base, choice))
-        {
-            let policies = gatekeeper
-                .policies_from(engine, &module_file(base, choice), limits)
-                .map_err(|e| ConfigError(format!("{}: {e}", place("/policy"))))?;
+        let path = module_file(base, choice);
+        let foreign = match &gatekeeper {
+            _ if bundled.is_none() && foreign::is_conftest_reference(reference, &path) => Some(
+                foreign::conftest_policies(engine, &path, &command_line.rego_namespaces, limits),
+            ),
+            Some(gatekeeper) if foreign::is_gatekeeper_reference(reference, &path) => {
+                Some(gatekeeper.policies_from(engine, &path, limits))
+            }
+            _ => None,
+        };
+        if let Some(policies) = foreign {
+            let policies =
+                policies.map_err(|e| ConfigError(format!("{}: {e}", place("/policy"))))?;
             for mut configured in policies {
                 if set.policies.iter().any(|p| p.id == configured.id) {
                     return Err(ConfigError(format!(

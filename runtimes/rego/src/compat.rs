@@ -13,21 +13,67 @@
 
 use regorus::unstable::{Lexer, Source, Token, TokenKind};
 
+/// The names of the rules `rego` declares at its top level (`deny` for
+/// `deny[msg] { ... }`, `deny contains msg if ...`, `default deny := ...`),
+/// in order, repeated as often as declared; empty when it does not lex.
+pub fn rule_names(path: &str, rego: &str) -> Vec<String> {
+    let Some(tokens) = tokens(path, rego) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    let mut previous_line = 0;
+    let mut statement_start = true;
+    for (index, token) in tokens.iter().enumerate() {
+        let text = token.1.text();
+        let top = depth == 0;
+        if top && (statement_start || token.1.line > previous_line) {
+            let name = match text {
+                "package" | "import" | "else" => None,
+                "default" => tokens.get(index + 1).map(|t| t.1.text()),
+                _ if token.0 == TokenKind::Ident => Some(text),
+                _ => None,
+            };
+            if let Some(name) = name {
+                names.push(name.to_owned());
+            }
+        }
+        statement_start = false;
+        if token.0 == TokenKind::Symbol {
+            match text {
+                "(" | "[" | "{" => depth += 1,
+                ")" | "]" | "}" => {
+                    depth = depth.saturating_sub(1);
+                    statement_start = depth == 0 && text == "}";
+                }
+                _ => {}
+            }
+        }
+        previous_line = token.1.line;
+    }
+    names
+}
+
+/// `rego`'s tokens, or `None` when it does not lex.
+fn tokens(path: &str, rego: &str) -> Option<Vec<Token>> {
+    let source = Source::from_contents(path.to_owned(), rego.to_owned()).ok()?;
+    let mut lexer = Lexer::new(&source);
+    let mut tokens = Vec::new();
+    loop {
+        match lexer.next_token() {
+            Ok(token) if token.0 == TokenKind::Eof => return Some(tokens),
+            Ok(token) => tokens.push(token),
+            Err(_) => return None,
+        }
+    }
+}
+
 /// `rego` with the rewrites above; unchanged when it does not lex (the
 /// parser then reports the error).
 pub fn normalize(path: &str, rego: &str) -> String {
-    let Ok(source) = Source::from_contents(path.to_owned(), rego.to_owned()) else {
+    let Some(tokens) = tokens(path, rego) else {
         return rego.to_owned();
     };
-    let mut lexer = Lexer::new(&source);
-    let mut tokens: Vec<Token> = Vec::new();
-    loop {
-        match lexer.next_token() {
-            Ok(token) if token.0 == TokenKind::Eof => break,
-            Ok(token) => tokens.push(token),
-            Err(_) => return rego.to_owned(),
-        }
-    }
     let symbol = |t: &Token, s: &str| t.0 == TokenKind::Symbol && t.1.text() == s;
     let mut inserts: Vec<(usize, String)> = Vec::new();
     // Depth of () and [] (where a newline does not end an expression) and
@@ -129,6 +175,15 @@ mod tests {
         // Strings and comments are not code.
         let quiet = "package p\n# x\n# (y)\ns := \"} {\"\n";
         assert_eq!(normalize("p.rego", quiet), quiet);
+    }
+
+    #[test]
+    fn rule_names_are_the_heads_of_top_level_statements() {
+        let rego = "package main\nimport rego.v1\n\ndeny contains msg if {\n  input.kind == \"Pod\"\n  msg := \"x\"\n}\n\ndeny_privileged[msg] {\n  msg := {\"a\": 1}\n}\n\ndefault allow := false\nwarn[m] { m := \"w\" } else = 1 { true }\nhelper(x) = y {\n  y := x\n}\n";
+        assert_eq!(
+            rule_names("p.rego", rego),
+            ["deny", "deny_privileged", "allow", "warn", "helper"]
+        );
     }
 
     #[test]

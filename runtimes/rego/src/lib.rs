@@ -43,6 +43,11 @@ pub struct Program {
     /// Rules whose results are warnings (`warn` for Conftest).
     #[serde(default)]
     pub warn: Vec<String>,
+    /// Conftest's rule naming: a rule listed in `deny` or `warn` also
+    /// stands for every rule of the package named after it with a suffix
+    /// (`deny_privileged` for `deny`).
+    #[serde(default)]
+    pub rule_prefixes: bool,
     /// How `input` is built from the request.
     pub input: InputShape,
     /// `input.parameters` for [`InputShape::Gatekeeper`]: the constraint's
@@ -145,6 +150,39 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
                     .unwrap_or(false)
         })
     };
+    // With prefixes, every rule of the package named `rule` or `rule_*`.
+    let declared: Vec<String> = if program.rule_prefixes {
+        let mut names: Vec<String> = program
+            .modules
+            .iter()
+            .zip(&packages)
+            .filter(|(_, (_, p))| *p == package)
+            .flat_map(|(module, _)| compat::rule_names(&module.path, &module.rego))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    } else {
+        Vec::new()
+    };
+    let expand = |rules: &[String]| -> Vec<String> {
+        if !program.rule_prefixes {
+            return rules.to_vec();
+        }
+        declared
+            .iter()
+            .filter(|name| {
+                rules.iter().any(|rule| {
+                    *name == rule
+                        || name
+                            .strip_prefix(rule.as_str())
+                            .is_some_and(|rest| rest.starts_with('_'))
+                })
+            })
+            .cloned()
+            .collect()
+    };
+    let (deny_rules, warn_rules) = (expand(&program.deny), expand(&program.warn));
     let mut compile = |rules: &[String]| -> Result<Vec<CompiledPolicy>, String> {
         let mut compiled = Vec::new();
         for rule in rules {
@@ -160,8 +198,8 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         }
         Ok(compiled)
     };
-    let deny = compile(&program.deny)?;
-    let warn = compile(&program.warn)?;
+    let deny = compile(&deny_rules)?;
+    let warn = compile(&warn_rules)?;
     let prepared = Prepared {
         input: program.input,
         parameters: Value::from(program.parameters),

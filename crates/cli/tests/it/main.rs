@@ -7,6 +7,7 @@ mod check;
 mod common;
 
 mod config;
+mod conftest;
 mod gatekeeper;
 mod helm;
 mod kubewarden;

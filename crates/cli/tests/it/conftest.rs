@@ -1,0 +1,125 @@
+//! Conftest policies through the CLI: `--policy` with `.rego` files or a
+//! directory of them, `--rego-namespace`, deny/violation/warn rules
+//! (testdata/conftest, written for these tests).
+
+use crate::common::{json, run};
+
+fn findings(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for result in report["results"].as_array().unwrap() {
+        let resource = result["resource"]["name"].as_str().unwrap().to_owned();
+        let policy = result["policy"].as_str().unwrap().to_owned();
+        for violation in result["violations"].as_array().into_iter().flatten() {
+            let message = violation["message"].as_str().unwrap().to_owned();
+            out.push((resource.clone(), policy.clone(), message));
+        }
+        for warning in result["warnings"].as_array().into_iter().flatten() {
+            let message = format!("warn: {}", warning.as_str().unwrap());
+            out.push((resource.clone(), policy.clone(), message));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_main_namespace_denies_and_warns_and_test_files_are_not_read() {
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            "testdata/conftest/policy/",
+            "-o",
+            "json",
+            "testdata/conftest/manifests.yaml",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    let expected = [
+        (
+            "web",
+            "data.main",
+            "Deployment web: containers must not run as root",
+        ),
+        (
+            "web",
+            "data.main",
+            "Deployment web: image registry.example/web:latest uses the latest tag",
+        ),
+        (
+            "web",
+            "data.main",
+            "warn: Deployment web has a single replica",
+        ),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(findings(&report), expected);
+}
+
+#[test]
+fn every_namespace_with_a_star_and_v0_modules_are_read_as_v0() {
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            "testdata/conftest/policy/",
+            "--rego-namespace",
+            "*",
+            "-o",
+            "json",
+            "testdata/conftest/manifests.yaml",
+        ],
+        None,
+    );
+    let report = json(&output);
+    assert!(findings(&report).contains(&(
+        "api".into(),
+        "data.kubernetes.services".into(),
+        "Service api: NodePort is not allowed".into()
+    )));
+
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            "testdata/conftest/v0/labels.rego",
+            "-o",
+            "json",
+            "testdata/conftest/manifests.yaml",
+        ],
+        None,
+    );
+    assert_eq!(
+        findings(&json(&output)),
+        [(
+            "api".to_owned(),
+            "data.main".to_owned(),
+            "Service api has no app label".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn a_namespace_no_module_declares_is_exit_2() {
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            "testdata/conftest/policy/",
+            "--rego-namespace",
+            "nothing.here",
+            "testdata/conftest/manifests.yaml",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no Rego module declares the namespace (package) nothing.here"),
+        "{stderr}"
+    );
+}

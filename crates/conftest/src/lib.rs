@@ -1,0 +1,200 @@
+//! Conftest's policy format, turned into the pipeline's policies: the one
+//! home of everything Conftest-specific.
+//! Source: <https://www.conftest.dev/> (policy, namespaces, rules).
+//!
+//! A policy path is a `.rego` file or a directory searched recursively for
+//! them (Conftest's `--policy`); `*_test.rego` files are left out, as
+//! Conftest leaves them to `conftest verify`. Modules are grouped by their
+//! package (Conftest's namespace, `main` by default); each chosen
+//! namespace becomes one policy, reported as `data.<namespace>`, whose
+//! input is each document as it is. Its rules named `deny`, `violation`
+//! (or with a suffix: `deny_privileged`) deny with each result; `warn`
+//! rules warn. A result is a string, or an object whose `msg` is the
+//! message, as in Conftest. Rego v1 unless a module says otherwise is
+//! Conftest's own default since OPA 1.0; modules that use v0 syntax are
+//! read as v0 (`--rego-version`-like detection: a module that does not
+//! parse as v1 is retried as v0).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use wasm_validate_engine::{Engine, Limits, Policy};
+use wasm_validate_pipeline::ConfiguredPolicy;
+
+/// Conftest's default namespace.
+pub const DEFAULT_NAMESPACE: &str = "main";
+
+/// A Rego module read from a policy path.
+#[derive(Debug, Clone)]
+pub struct Module {
+    /// Its file.
+    pub path: PathBuf,
+    /// Its source.
+    pub rego: String,
+    /// Its package (`main`, `kubernetes.deployments`).
+    pub package: String,
+}
+
+/// Whether `path` is Conftest Rego: a `.rego` file, or a directory that
+/// holds one (at any depth).
+pub fn is_rego_path(path: &Path) -> bool {
+    if path.is_dir() {
+        rego_files(path).is_ok_and(|files| !files.is_empty())
+    } else {
+        path.extension().is_some_and(|e| e == "rego")
+    }
+}
+
+/// The `.rego` files under `path` (itself if a file), sorted, without
+/// `*_test.rego`.
+fn rego_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for entry in entries {
+            found.extend(rego_files(&entry)?);
+        }
+    } else if path.extension().is_some_and(|e| e == "rego")
+        && !path.to_string_lossy().ends_with("_test.rego")
+    {
+        found.push(path.to_owned());
+    }
+    Ok(found)
+}
+
+/// The package a module declares (its first `package` line).
+fn package_of(rego: &str) -> Option<String> {
+    rego.lines().find_map(|line| {
+        let line = line.trim();
+        let rest = line.strip_prefix("package")?;
+        if !rest.starts_with(char::is_whitespace) {
+            return None;
+        }
+        let name = rest.split('#').next()?.trim();
+        (!name.is_empty()).then(|| name.to_owned())
+    })
+}
+
+/// Reads the modules under `path`. Errors: an unreadable file, a module
+/// without a `package`, no module at all.
+pub fn read_modules(path: &Path) -> Result<Vec<Module>, String> {
+    let files = rego_files(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if files.is_empty() {
+        return Err(format!("{}: no .rego file", path.display()));
+    }
+    files
+        .into_iter()
+        .map(|file| {
+            let rego =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let package = package_of(&rego)
+                .ok_or_else(|| format!("{}: no package declaration", file.display()))?;
+            Ok(Module {
+                path: file,
+                rego,
+                package,
+            })
+        })
+        .collect()
+}
+
+/// The Rego runtime's program for one namespace: its modules first, then
+/// every other module (a namespace may import another's rules).
+fn program(modules: &[Module], namespace: &str, rego_version: u8) -> Value {
+    let ordered = modules
+        .iter()
+        .filter(|m| m.package == namespace)
+        .chain(modules.iter().filter(|m| m.package != namespace));
+    json!({
+        "modules": ordered
+            .map(|m| json!({"path": m.path.display().to_string(), "rego": m.rego}))
+            .collect::<Vec<_>>(),
+        "regoVersion": rego_version,
+        "deny": ["deny", "violation"],
+        "warn": ["warn"],
+        "rulePrefixes": true,
+        "input": "document",
+    })
+}
+
+/// One policy per chosen namespace (`*` chooses every package the modules
+/// declare), each the Rego runtime (loaded with `limits`) prepared with
+/// the modules, reported as `data.<namespace>`. The modules are read as
+/// Rego v1, or as v0 when they do not compile as v1 (Conftest's
+/// `--rego-version` choice, made for the user).
+///
+/// Errors: a chosen namespace no module declares; Rego that compiles
+/// neither way (regorus's message for v1, with file and line).
+pub fn policies(
+    engine: &Engine,
+    modules: &[Module],
+    namespaces: &[String],
+    limits: Limits,
+) -> Result<Vec<ConfiguredPolicy>, String> {
+    let mut chosen: Vec<String> = if namespaces.iter().any(|n| n == "*") {
+        modules.iter().map(|m| m.package.clone()).collect()
+    } else if namespaces.is_empty() {
+        vec![DEFAULT_NAMESPACE.to_owned()]
+    } else {
+        namespaces.to_vec()
+    };
+    chosen.dedup();
+    let mut seen = Vec::new();
+    chosen.retain(|n| {
+        let new = !seen.contains(n);
+        seen.push(n.clone());
+        new
+    });
+    let runtime = load_runtime(engine, limits);
+    chosen
+        .iter()
+        .map(|namespace| {
+            if !modules.iter().any(|m| &m.package == namespace) {
+                let declared: Vec<&str> = modules.iter().map(|m| m.package.as_str()).collect();
+                return Err(format!(
+                    "no Rego module declares the namespace (package) {namespace}; the modules declare {}",
+                    declared.join(", ")
+                ));
+            }
+            let policy = match engine.prepare(&runtime, &program(modules, namespace, 1)) {
+                Ok(policy) => policy,
+                Err(v1_error) => engine
+                    .prepare(&runtime, &program(modules, namespace, 0))
+                    .map_err(|_| v1_error.to_string())?,
+            };
+            let mut configured = ConfiguredPolicy::new(policy, json!({}));
+            configured.id = format!("data.{namespace}");
+            let mut metadata = configured.policy.metadata().clone();
+            metadata.name = configured.id.clone();
+            metadata.description = format!("Conftest rules of package {namespace}");
+            metadata.category = Some("conftest".into());
+            configured.policy.set_metadata(metadata);
+            Ok(configured)
+        })
+        .collect()
+}
+
+fn load_runtime(engine: &Engine, limits: Limits) -> Policy {
+    let wasm = wasm_validate_builtin::runtime("rego").expect("the Rego runtime is built in");
+    engine
+        .load_prevalidated(wasm, limits, "rego")
+        .expect("the built-in Rego runtime loads")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages_are_read_from_the_package_line() {
+        assert_eq!(package_of("# c\npackage main\n"), Some("main".into()));
+        assert_eq!(
+            package_of("package kubernetes.deployments # x\n"),
+            Some("kubernetes.deployments".into())
+        );
+        assert_eq!(package_of("packages := 1\n"), None);
+    }
+}
