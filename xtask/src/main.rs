@@ -523,15 +523,16 @@ mod supply_chain {
 
     /// Every crate root (`src/lib.rs`, `src/main.rs`, `build.rs`) of the
     /// workspace forbids unsafe code, except the guest SDK, which needs it
-    /// for the ABI's exports and allocator, and the policies, whose only
-    /// unsafe is what the SDK's `export_policy!` expands to (they keep the
-    /// workspace's `unsafe_code = "deny"`). Unsafe blocks are checked for
+    /// for the ABI's exports and allocator, and the policies and runtimes,
+    /// whose only unsafe is what the SDK's `export_policy!` and
+    /// `export_runtime!` expand to (they keep the workspace's
+    /// `unsafe_code = "deny"`). Unsafe blocks are checked for
     /// their `// SAFETY:` comment by clippy's `undocumented_unsafe_blocks`.
     #[test]
     fn every_crate_without_unsafe_forbids_it() {
         let root = workspace();
         let mut roots = Vec::new();
-        for dir in ["crates", "policies"] {
+        for dir in ["crates", "policies", "runtimes"] {
             for entry in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
                 for file in ["src/lib.rs", "src/main.rs", "build.rs"] {
                     let path = entry.path().join(file);
@@ -547,13 +548,12 @@ mod supply_chain {
         for path in roots {
             let text = std::fs::read_to_string(&path).unwrap();
             let relative = path.strip_prefix(&root).unwrap().display().to_string();
-            let exempt = relative == "crates/sdk/src/lib.rs" || relative.starts_with("policies/");
+            // Policies and runtimes: only what the SDK's export macros expand to.
+            let guest = relative.starts_with("policies/") || relative.starts_with("runtimes/");
+            let exempt = relative == "crates/sdk/src/lib.rs" || guest;
             let forbids = text.contains("#![forbid(unsafe_code)]");
             if exempt {
-                assert!(
-                    relative.starts_with("policies/") || !forbids,
-                    "{relative}: the SDK needs unsafe"
-                );
+                assert!(guest || !forbids, "{relative}: the SDK needs unsafe");
                 assert!(
                     !text.contains("allow(unsafe_code)") || relative == "crates/sdk/src/lib.rs",
                     "{relative} allows unsafe code"

@@ -14,6 +14,7 @@
 //! Conftest's own default since OPA 1.0; modules that use v0 syntax are
 //! read as v0 (`--rego-version`-like detection: a module that does not
 //! parse as v1 is retried as v0).
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 

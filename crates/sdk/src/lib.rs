@@ -421,6 +421,57 @@ macro_rules! export_policy {
     };
 }
 
+/// Exports a runtime, a module prepared once with the program it runs
+/// (`wv_prepare`, `docs/abi.md`): `export_runtime!(metadata = <&'static
+/// str JSON>, prepare = <fn(&[u8]) -> Result<(), String>>, evaluate =
+/// <fn(&[u8]) -> Response>)`. `prepare` gets the settings tape section and
+/// `evaluate` the version 2 request; an `Err` from `prepare` refuses the
+/// settings with its message. On wasm32 this defines the ABI's exports and
+/// the metadata section; on other targets nothing.
+#[macro_export]
+macro_rules! export_runtime {
+    (metadata = $metadata:expr, prepare = $prepare:path, evaluate = $evaluate:path $(,)?) => {
+        // SAFETY: the unsafe attributes name the ABI's exports and its
+        // metadata section; each name is defined once per module, by this
+        // macro, and the functions are safe Rust.
+        #[cfg(target_arch = "wasm32")]
+        #[allow(unsafe_code)]
+        const _: () = {
+            const RUNTIME_METADATA: &str = $metadata;
+
+            #[unsafe(link_section = "wasm-validate.metadata")]
+            #[used]
+            static METADATA: [u8; RUNTIME_METADATA.len()] =
+                $crate::__private::bytes(RUNTIME_METADATA);
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn wv_abi_version() -> i32 {
+                $crate::abi::ABI_VERSION as i32
+            }
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn wv_alloc(len: i32) -> i32 {
+                $crate::__private::alloc(len)
+            }
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn wv_prepare(ptr: i32, len: i32) -> i64 {
+                let settings = $crate::__private::take(ptr, len);
+                match $prepare(&settings) {
+                    Ok(()) => 0,
+                    Err(error) => $crate::__private::answer(&$crate::Response::error(error)),
+                }
+            }
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn wv_evaluate(ptr: i32, len: i32) -> i64 {
+                let request = $crate::__private::take(ptr, len);
+                $crate::__private::answer(&$evaluate(&request))
+            }
+        };
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

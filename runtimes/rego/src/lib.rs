@@ -366,43 +366,14 @@ pub fn result_message(result: &Value) -> String {
         .unwrap_or_else(|_| "(a result that is not JSON)".to_owned())
 }
 
-#[cfg(target_arch = "wasm32")]
-#[allow(unsafe_code)]
-mod guest {
-    use wasm_validate_abi::Response;
+wasm_validate_sdk::export_runtime!(
+    metadata = METADATA_JSON,
+    prepare = prepare_settings,
+    evaluate = evaluate,
+);
 
-    // SAFETY: the link section holds the metadata bytes; `#[used]` keeps it.
-    #[unsafe(link_section = "wasm-validate.metadata")]
-    #[used]
-    static METADATA: [u8; super::METADATA_JSON.len()] = bytes(super::METADATA_JSON);
-
-    use wasm_validate_sdk::__private::{alloc, answer, bytes, take};
-
-    #[unsafe(no_mangle)]
-    pub extern "C" fn wv_abi_version() -> i32 {
-        2
-    }
-
-    #[unsafe(no_mangle)]
-    pub extern "C" fn wv_alloc(len: i32) -> i32 {
-        alloc(len)
-    }
-
-    #[unsafe(no_mangle)]
-    pub extern "C" fn wv_prepare(ptr: i32, len: i32) -> i64 {
-        let settings = take(ptr, len);
-        let result = wasm_validate_abi::tape::Tape::parse(&settings)
-            .map_err(|e| format!("cannot decode the settings: {e}"))
-            .and_then(|tape| super::prepare(&tape));
-        match result {
-            Ok(()) => 0,
-            Err(error) => answer(&Response::error(error)),
-        }
-    }
-
-    #[unsafe(no_mangle)]
-    pub extern "C" fn wv_evaluate(ptr: i32, len: i32) -> i64 {
-        let request = take(ptr, len);
-        answer(&super::evaluate(&request))
-    }
+/// `wv_prepare`: [`prepare`] on the settings tape section.
+pub fn prepare_settings(settings: &[u8]) -> Result<(), String> {
+    let tape = Tape::parse(settings).map_err(|e| format!("cannot decode the settings: {e}"))?;
+    prepare(&tape)
 }
