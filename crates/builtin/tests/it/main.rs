@@ -6,4 +6,5 @@ mod no_jit;
 mod policies;
 mod properties;
 mod rego;
+mod rego_hostile;
 mod types;
