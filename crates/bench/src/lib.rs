@@ -8,6 +8,8 @@
 //! ratio is what the sandbox costs.
 #![forbid(unsafe_code)]
 
+pub mod rego;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};

@@ -6,6 +6,12 @@
 //! (name, applies, Wasm median/min/max, native tape median/min/max, native
 //! JSON median/min/max, fuel), which `cargo xtask bench` reads. Figures, not
 //! assertions; build with `--release`.
+//!
+//! `policy-bench --rego TEMPLATE CONSTRAINT [--rego TEMPLATE CONSTRAINT]...`
+//! measures Gatekeeper constraints in the Rego runtime instead
+//! ([`wasm_validate_bench::rego`]); with `--tsv`, one line per constraint:
+//! name, violations, Wasm median/min/max, native median/min/max, fuel,
+//! snapshot bytes, prepare ms.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -19,6 +25,7 @@ fn main() -> ExitCode {
         env!("CARGO_MANIFEST_DIR")
     );
     let (mut rounds, mut round_ms, mut tsv) = (11usize, 20u64, false);
+    let mut rego: Vec<(String, String)> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -34,6 +41,11 @@ fn main() -> ExitCode {
                 tsv = true;
                 Ok(())
             }
+            "--rego" => value().and_then(|template| {
+                let constraint = args.next().ok_or("--rego needs TEMPLATE CONSTRAINT")?;
+                rego.push((template, constraint));
+                Ok(())
+            }),
             _ => Err(format!("unknown argument {arg}")),
         };
         if let Err(error) = parsed {
@@ -51,6 +63,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !rego.is_empty() {
+        return rego_figures(&rego, &object, rounds, Duration::from_millis(round_ms), tsv);
+    }
     let figures = measure_all(&object, rounds, Duration::from_millis(round_ms));
     if tsv {
         for f in &figures {
@@ -93,6 +108,60 @@ fn main() -> ExitCode {
     ratios.sort_by(f64::total_cmp);
     if let Some(middle) = ratios.get(ratios.len() / 2) {
         println!("median ratio (the middle one): {middle:.1}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn rego_figures(
+    pairs: &[(String, String)],
+    object: &serde_json::Value,
+    rounds: usize,
+    round: Duration,
+    tsv: bool,
+) -> ExitCode {
+    use wasm_validate_bench::rego::measure;
+    for (template, constraint) in pairs {
+        let f = match measure(
+            std::path::Path::new(template),
+            std::path::Path::new(constraint),
+            object,
+            rounds,
+            round,
+        ) {
+            Ok(f) => f,
+            Err(error) => {
+                eprintln!("policy-bench: {constraint}: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        if tsv {
+            println!(
+                "{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{}\t{}\t{:.2}",
+                f.name,
+                f.violations,
+                f.wasm.median_us,
+                f.wasm.min_us,
+                f.wasm.max_us,
+                f.native.median_us,
+                f.native.min_us,
+                f.native.max_us,
+                f.fuel,
+                f.snapshot_bytes,
+                f.prepare_ms
+            );
+        } else {
+            println!(
+                "{}: {} violations; Wasm {:.1} us, native {:.1} us ({:.1}x); fuel {}; snapshot {} KiB; prepare {:.1} ms",
+                f.name,
+                f.violations,
+                f.wasm.median_us,
+                f.native.median_us,
+                f.wasm.median_us / f.native.median_us,
+                f.fuel,
+                f.snapshot_bytes / 1024,
+                f.prepare_ms
+            );
+        }
     }
     ExitCode::SUCCESS
 }

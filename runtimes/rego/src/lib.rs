@@ -15,6 +15,7 @@
 use std::cell::RefCell;
 
 pub mod compat;
+pub mod input;
 pub mod sprintf;
 
 use regorus::{CompiledPolicy, Engine, Value};
@@ -254,13 +255,13 @@ pub fn evaluate(request: &[u8]) -> Response {
 }
 
 fn build_input(prepared: &Prepared, view: &RequestView<'_>) -> Result<Value, String> {
-    let object: Value = view.object.deserialize().map_err(|e| e.to_string())?;
+    let object = input::value_of(&view.object).map_err(|e| e.to_string())?;
     if prepared.input == InputShape::Document {
         return Ok(object);
     }
     let old: Option<Value> = view
         .old_object
-        .map(|tape| tape.deserialize())
+        .map(|tape| input::value_of(&tape))
         .transpose()
         .map_err(|e| e.to_string())?;
     let field = |value: &Value, path: &[&str]| -> Option<Value> {

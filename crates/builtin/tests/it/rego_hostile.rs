@@ -22,7 +22,12 @@ fn program(rego: &str) -> Value {
 
 /// Prepares `rego` and evaluates it on `object`: the preparation's error,
 /// or the evaluation's (an engine error or the policy's error response).
-fn outcome(engine: &Engine, limits: Limits, rego: &str, object: &Value) -> Result<Vec<String>, String> {
+fn outcome(
+    engine: &Engine,
+    limits: Limits,
+    rego: &str,
+    object: &Value,
+) -> Result<Vec<String>, String> {
     let policy = engine
         .prepare(&runtime(engine, limits), &program(rego))
         .map_err(|e| format!("prepare: {e}"))?;
@@ -32,7 +37,12 @@ fn outcome(engine: &Engine, limits: Limits, rego: &str, object: &Value) -> Resul
         .map_err(|e| format!("evaluate: {e}"))?;
     match evaluation.response.error {
         Some(error) => Err(format!("policy: {error}")),
-        None => Ok(evaluation.response.violations.into_iter().map(|v| v.message).collect()),
+        None => Ok(evaluation
+            .response
+            .violations
+            .into_iter()
+            .map(|v| v.message)
+            .collect()),
     }
 }
 
@@ -95,7 +105,10 @@ fn walking_a_large_input_is_bounded_by_fuel() {
         ..Limits::default()
     };
     let error = outcome(&engine, limits, rego, &object).unwrap_err();
-    assert!(error.contains("out of fuel") || error.contains("memory limit"), "{error}");
+    assert!(
+        error.contains("out of fuel") || error.contains("memory limit"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -107,7 +120,10 @@ fn a_regex_built_to_backtrack_runs_in_linear_time() {
     let mut object = pod();
     object["metadata"]["name"] = Value::from(format!("{}!", "a".repeat(5_000)));
     let rego = "package hostile\nimport rego.v1\ndeny contains \"matched\" if {\n  regex.match(`^(a+)+$`, input.metadata.name)\n}\n";
-    assert_eq!(outcome(&engine, Limits::default(), rego, &object), Ok(vec![]));
+    assert_eq!(
+        outcome(&engine, Limits::default(), rego, &object),
+        Ok(vec![])
+    );
 }
 
 #[test]
@@ -116,7 +132,8 @@ fn the_runtime_keeps_working_after_a_hostile_program() {
     let limits = Limits::default();
     let hostile = "package hostile\nimport rego.v1\ndeny contains msg if {\n  n := count(numbers.range(1, 1000000000))\n  msg := sprintf(\"%d\", [n])\n}\n";
     assert!(outcome(&engine, limits, hostile, &pod()).is_err());
-    let fine = "package fine\nimport rego.v1\ndeny contains \"no labels\" if not input.metadata.labels\n";
+    let fine =
+        "package fine\nimport rego.v1\ndeny contains \"no labels\" if not input.metadata.labels\n";
     assert_eq!(
         outcome(&engine, limits, fine, &pod()),
         Ok(vec!["no labels".to_owned()])
