@@ -295,6 +295,96 @@ mod bump {
     }
 }
 
+/// The runtimes' global allocator: Rust's own (dlmalloc) while a runtime
+/// prepares, so that what compiling frees is reused and the snapshot stays
+/// small; from the end of `wv_prepare` on (the state every evaluation
+/// starts from), a bump allocator above the prepared heap that never
+/// frees, as the policies' does: each evaluation runs in a fresh instance
+/// and is thrown away. Blocks from the preparation freed during an
+/// evaluation go back to dlmalloc. Measured in wasmi on the typical Pod:
+/// building the Rego runtime's `input` took about 40% less fuel.
+///
+/// The `prepared-arena` feature installs it (for runtimes; off by
+/// default).
+#[cfg(all(target_arch = "wasm32", feature = "prepared-arena"))]
+#[allow(unsafe_code)]
+mod arena {
+    use core::alloc::{GlobalAlloc, Layout};
+    use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::alloc::System;
+
+    const PAGE: usize = 65536;
+
+    struct Arena {
+        /// First byte of the bump region; 0 while preparing.
+        start: AtomicUsize,
+        next: AtomicUsize,
+        end: AtomicUsize,
+    }
+
+    #[global_allocator]
+    static ARENA: Arena = Arena {
+        start: AtomicUsize::new(0),
+        next: AtomicUsize::new(0),
+        end: AtomicUsize::new(0),
+    };
+
+    /// Switches to bump allocation above the current memory (called once,
+    /// at the end of a successful `wv_prepare`).
+    pub fn start() {
+        let top = core::arch::wasm32::memory_size(0) * PAGE;
+        ARENA.next.store(top, Relaxed);
+        ARENA.end.store(top, Relaxed);
+        ARENA.start.store(top, Relaxed);
+    }
+
+    // SAFETY: before `start`, every call goes to `System` unchanged. After
+    // it, `alloc` returns null or a block of `layout.size()` bytes aligned
+    // to `layout.align()` in pages grown after every block dlmalloc owns
+    // (dlmalloc is never asked to allocate again, so it never grows into
+    // them); the bump pointer only moves forward, so blocks never overlap.
+    // `dealloc` hands dlmalloc's blocks (below `start`) back to it and
+    // ignores the bump region's. Wasm guests here are single-threaded.
+    unsafe impl GlobalAlloc for Arena {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if self.start.load(Relaxed) == 0 {
+                // SAFETY: forwarded with the caller's guarantees.
+                return unsafe { System.alloc(layout) };
+            }
+            let next = self.next.load(Relaxed).next_multiple_of(layout.align());
+            let Some(stop) = next.checked_add(layout.size()) else {
+                return core::ptr::null_mut();
+            };
+            let end = self.end.load(Relaxed);
+            if stop > end {
+                let pages = (stop - end).div_ceil(PAGE);
+                if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
+                    return core::ptr::null_mut();
+                }
+                self.end.store(end + pages * PAGE, Relaxed);
+            }
+            self.next.store(stop, Relaxed);
+            next as *mut u8
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            let start = self.start.load(Relaxed);
+            if start == 0 || (ptr as usize) < start {
+                // SAFETY: a block dlmalloc allocated (below the bump
+                // region), freed once by the caller.
+                unsafe { System.dealloc(ptr, layout) }
+            }
+        }
+    }
+}
+
+/// Starts the runtimes' evaluation allocator, when installed (see `arena`).
+#[doc(hidden)]
+pub fn __start_evaluation_allocator() {
+    #[cfg(all(target_arch = "wasm32", feature = "prepared-arena"))]
+    arena::start();
+}
+
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 mod guest {
@@ -458,7 +548,11 @@ macro_rules! export_runtime {
             pub extern "C" fn wv_prepare(ptr: i32, len: i32) -> i64 {
                 let settings = $crate::__private::take(ptr, len);
                 match $prepare(&settings) {
-                    Ok(()) => 0,
+                    Ok(()) => {
+                        drop(settings);
+                        $crate::__start_evaluation_allocator();
+                        0
+                    }
                     Err(error) => $crate::__private::answer(&$crate::Response::error(error)),
                 }
             }
