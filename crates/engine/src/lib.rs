@@ -474,7 +474,7 @@ impl Engine {
             Some(ExternType::Func(ty))
                 if ty.params() == [ValType::I32; 2] && ty.results() == [ValType::I64] =>
             {
-                Some(snapshot::check_preparable(&binary)?.into())
+                Some(snapshot::check_preparable(&binary, validate)?.into())
             }
             Some(_) => {
                 return Err(LoadError::Export {
