@@ -14,6 +14,7 @@
 //! 3. per policy, microseconds per evaluation of the typical Pod as Wasm
 //!    in wasmi and natively (`policy-bench`, crates/bench), and the ratio;
 //! 4. `post-render` of the cert-manager stream as Helm 3 sends it;
+//! 6. the Rego runtime ([`crate::bench_rego`]);
 //! 5. with `--checkov`, Checkov's Kubernetes checks (installed from PyPI in
 //!    a virtual environment under `target/bench`) on `testdata/real` and on
 //!    the typical Pod: a peer doing different work, shown for scale.
@@ -54,14 +55,14 @@ pub struct Options {
 }
 
 /// Several runs of one command.
-struct Series {
+pub(crate) struct Series {
     walls: Vec<f64>,
     max_rss_kib: u64,
     code: Option<i32>,
 }
 
 impl Series {
-    fn median(&self) -> f64 {
+    pub(crate) fn median(&self) -> f64 {
         measure::median(&mut self.walls.clone())
     }
     fn min(&self) -> f64 {
@@ -70,11 +71,11 @@ impl Series {
     fn max(&self) -> f64 {
         self.walls.iter().copied().fold(0.0, f64::max)
     }
-    fn rss_mib(&self) -> f64 {
+    pub(crate) fn rss_mib(&self) -> f64 {
         self.max_rss_kib as f64 / 1024.0
     }
     /// `median (min–max)` in milliseconds or seconds.
-    fn wall(&self, unit: Unit) -> String {
+    pub(crate) fn wall(&self, unit: Unit) -> String {
         let f = |s: f64| match unit {
             Unit::Ms => format!("{:.1}", s * 1e3),
             Unit::S => format!("{s:.2}"),
@@ -84,12 +85,12 @@ impl Series {
 }
 
 #[derive(Clone, Copy)]
-enum Unit {
+pub(crate) enum Unit {
     Ms,
     S,
 }
 
-fn series(
+pub(crate) fn series(
     runs: usize,
     program: &Path,
     args: &[String],
@@ -116,7 +117,7 @@ fn series(
     Ok(out)
 }
 
-fn strings(args: &[&str]) -> Vec<String> {
+pub(crate) fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
 
@@ -241,7 +242,7 @@ fn cpu_model() -> String {
 
 /// Says whether `value` meets a target `limit` (at most, or at least when
 /// `at_least`), and by how much it misses.
-fn verdict(value: f64, limit: f64, at_least: bool) -> String {
+pub(crate) fn verdict(value: f64, limit: f64, at_least: bool) -> String {
     let met = if at_least {
         value >= limit
     } else {
@@ -472,6 +473,9 @@ pub fn bench(options: &Options) -> Result<(), String> {
         rss_worst * 100.0,
         verdict(rss_worst, 1.0, false),
     );
+
+    report.push_str("\n\n");
+    report.push_str(&crate::bench_rego::section(&root, &binary, runs)?);
 
     println!("\n{report}");
     if options.write {

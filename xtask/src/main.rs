@@ -45,6 +45,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod bench_rego;
 mod corpus;
 mod cross;
 mod dist;
