@@ -153,13 +153,12 @@ pub fn review_detailed(
         return Err(ReviewError::NoUid);
     }
     let mut context = Context::default();
-    // Kubewarden policies get the request as the API server sent it (read
-    // again only when the set has one).
-    if set
-        .policies
-        .iter()
-        .any(|p| p.policy.protocol() == wasm_validate_engine::Protocol::Kubewarden)
-    {
+    // Kubewarden policies, and policies that take `input.review` in their
+    // settings (Gatekeeper's), get the request as the API server sent it
+    // (read again only when the set has one).
+    if set.policies.iter().any(|p| {
+        p.policy.protocol() == wasm_validate_engine::Protocol::Kubewarden || p.review_in_settings
+    }) {
         let raw = serde_json::from_slice::<Value>(body)
             .map(|mut v| v["request"].take())
             .unwrap_or(Value::Null);

@@ -229,6 +229,7 @@ impl Library {
                     ConfiguredPolicy::new(policy, Value::Object(Default::default()));
                 configured.id = format!("{}/{}", constraint.kind, constraint.name);
                 configured.action = constraint.enforcement_action.action();
+                configured.review_in_settings = true;
                 configured.selector = Some(Arc::new(MatchSelector {
                     matcher: constraint.matcher.clone(),
                     namespaces: Arc::new(Namespaces::new()),

@@ -64,6 +64,11 @@ pub struct ConfiguredPolicy {
     /// Why the policy cannot run (its preparation for the run failed):
     /// every evaluation it would make is this error.
     pub unavailable: Option<String>,
+    /// At admission, the policy receives the request's other fields
+    /// (`userInfo`, `uid`, `dryRun`, `name`, `namespace`, `kind`, ...) in
+    /// its settings' `review` member: the Rego runtime's protocol for
+    /// Gatekeeper's `input.review` (docs/abi.md, "Preparation").
+    pub review_in_settings: bool,
     request_prefix: Vec<u8>,
     settings_tape: Vec<u8>,
 }
@@ -94,6 +99,7 @@ impl ConfiguredPolicy {
             selector: None,
             run_objects: None,
             unavailable: None,
+            review_in_settings: false,
             request_prefix,
             settings_tape,
         }
@@ -496,6 +502,31 @@ impl Encoded<'_> {
         }
     }
 
+    /// [`Encoded::request`] with the admission request's fields other than
+    /// the objects in the settings' `review` member (version 2 modules).
+    fn request_with_review(&self, configured: &ConfiguredPolicy, admission: &Value) -> Vec<u8> {
+        let Some(object) = self
+            .tape
+            .as_deref()
+            .filter(|_| configured.policy.abi_version() == 2)
+        else {
+            return self.request(configured);
+        };
+        let mut review = admission.as_object().cloned().unwrap_or_default();
+        review.remove("object");
+        review.remove("oldObject");
+        let mut settings = configured.settings.clone();
+        if let Value::Object(map) = &mut settings {
+            map.insert("review".into(), Value::Object(review));
+        }
+        tape::request(
+            self.operation,
+            &tape::encode(&settings),
+            object,
+            self.old_tape.as_deref(),
+        )
+    }
+
     /// The request for one policy: its settings and the object, in the
     /// form its ABI takes ([`Encoded::prepare`] made it).
     fn request(&self, configured: &ConfiguredPolicy) -> Vec<u8> {
@@ -540,10 +571,16 @@ fn evaluate_one(
     context: &Context,
 ) -> PolicyResult {
     let configured = &set.policies[index];
+    let request = match context.admission_request() {
+        Some(admission) if configured.review_in_settings => {
+            encoded.request_with_review(configured, admission)
+        }
+        _ => encoded.request(configured),
+    };
     let evaluated = match &configured.unavailable {
         Some(error) => Err(error.clone()),
         None => engine
-            .evaluate_in(&configured.policy, &encoded.request(configured), context)
+            .evaluate_in(&configured.policy, &request, context)
             .map_err(|e| e.to_string()),
     };
     let mut result = match evaluated {
