@@ -66,7 +66,8 @@ impl Progress {
 
 /// Audits a live cluster (`kubectl wasm-validate` without `-f`): lists the
 /// resources the policies' rules select, page by page, and runs the policies
-/// on each page. Text, JSON and GitHub reports are written page by page
+/// on each page (on all pages together at the end when a policy is prepared
+/// with the run's objects, as a referential Gatekeeper constraint is). Text, JSON and GitHub reports are written page by page
 /// ([`wasm_validate_report::StreamWriter`]), so memory is bounded by the page
 /// size; SARIF, JUnit and PolicyReport need every result first and keep the
 /// results in memory. Resource types that cannot be read (403) are input
@@ -119,14 +120,20 @@ pub fn audit_command(
     };
     let mut write_error = None;
     let mut progress = Progress::on_stderr();
-    let outcome = wasm_validate_cluster::audit(cluster, &rules, &mut |page| {
-        let mut resources = page.resources;
+    // Policies prepared with the run's objects (Gatekeeper's
+    // data.inventory) must see every object read: the pages are then kept
+    // and checked together at the end, so memory follows the cluster's
+    // size instead of a page's.
+    let whole_run = set.needs_run_objects();
+    let mut kept: Vec<wasm_validate_manifest::Resource> = Vec::new();
+    let mut check_page = |mut resources: Vec<wasm_validate_manifest::Resource>,
+                          sink: &mut AuditSink<_>| {
         let results = pipeline::run(&engine, &set, &mut resources, threads);
         let mut page_report = CheckReport::new(&set, &resources, &results, &[]);
         if !set.ignore_annotations {
             notice_unknown_ignores(&mut page_report, &set, &resources);
         }
-        let summary_resources = match &mut sink {
+        match sink {
             AuditSink::Collect(report) => {
                 report.merge(page_report);
                 report.summary.resources
@@ -137,9 +144,20 @@ pub fn audit_command(
                 }
                 writer.totals_mut().summary.resources
             }
+        }
+    };
+    let outcome = wasm_validate_cluster::audit(cluster, &rules, &mut |page| {
+        let checked = if whole_run {
+            kept.extend(page.resources);
+            kept.len()
+        } else {
+            check_page(page.resources, &mut sink)
         };
-        progress.update(summary_resources, &page.resource_type);
+        progress.update(checked, &page.resource_type);
     });
+    if whole_run {
+        check_page(std::mem::take(&mut kept), &mut sink);
+    }
     progress.finish();
     let outcome = match outcome {
         Ok(outcome) => outcome,
