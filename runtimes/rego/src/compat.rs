@@ -54,6 +54,98 @@ pub fn rule_names(path: &str, rego: &str) -> Vec<String> {
     names
 }
 
+/// Rego's keywords, which a `(` may follow without a call.
+const KEYWORDS: [&str; 15] = [
+    "not", "some", "every", "in", "if", "contains", "else", "with", "as", "default", "import",
+    "package", "true", "false", "null",
+];
+
+/// The functions `rego` calls that `known` does not know, each with its
+/// line and column: a call is a name or dotted path (`count`,
+/// `regex.match`) followed by `(` on the same line, not after a keyword,
+/// not under `data.`, and not starting with one of the module's import
+/// aliases (`import data.lib.k8s` makes `k8s.f(x)` the library's).
+pub fn unknown_calls(
+    path: &str,
+    rego: &str,
+    known: impl Fn(&str) -> bool,
+) -> Vec<(String, u32, u32)> {
+    let Some(tokens) = tokens(path, rego) else {
+        return Vec::new();
+    };
+    // Import aliases: the last component, or what follows `as`.
+    let mut aliases: Vec<String> = Vec::new();
+    for (index, token) in tokens.iter().enumerate() {
+        if token.1.text() != "import" {
+            continue;
+        }
+        let line = token.1.line;
+        let rest: Vec<&Token> = tokens[index + 1..]
+            .iter()
+            .take_while(|t| t.1.line == line)
+            .collect();
+        let alias = match rest.iter().position(|t| t.1.text() == "as") {
+            Some(at) => rest.get(at + 1).map(|t| t.1.text()),
+            None => rest
+                .iter()
+                .rev()
+                .find(|t| t.0 == TokenKind::Ident)
+                .map(|t| t.1.text()),
+        };
+        aliases.extend(alias.map(str::to_owned));
+    }
+    let mut unknown = Vec::new();
+    for (index, token) in tokens.iter().enumerate() {
+        if !(token.0 == TokenKind::Symbol && token.1.text() == "(") {
+            continue;
+        }
+        // Walk back over `ident (. ident)*` on the same line.
+        let mut parts: Vec<&str> = Vec::new();
+        let mut at = index;
+        let mut expect_ident = true;
+        while at > 0 {
+            let previous = &tokens[at - 1];
+            if previous.1.line != token.1.line {
+                break;
+            }
+            let text = previous.1.text();
+            let ident = expect_ident && previous.0 == TokenKind::Ident;
+            let dot = !expect_ident && previous.0 == TokenKind::Symbol && text == ".";
+            if !ident && !dot {
+                break;
+            }
+            if ident {
+                parts.push(text);
+            }
+            expect_ident = !expect_ident;
+            at -= 1;
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        // A `.` before the path (`x.y.f(`) belongs to a longer reference
+        // that did not start with an identifier (`input[0].f(`): not a call
+        // to check.
+        if tokens[at].1.text() == "." {
+            continue;
+        }
+        parts.reverse();
+        let first = parts[0];
+        if parts.len() == 1 && KEYWORDS.contains(&first) {
+            continue;
+        }
+        if first == "data" || first == "input" || aliases.iter().any(|a| a == first) {
+            continue;
+        }
+        let name = parts.join(".");
+        if !known(&name) {
+            let start = &tokens[at].1;
+            unknown.push((name, start.line, start.col));
+        }
+    }
+    unknown
+}
+
 /// `rego`'s tokens, or `None` when it does not lex.
 fn tokens(path: &str, rego: &str) -> Option<Vec<Token>> {
     let source = Source::from_contents(path.to_owned(), rego.to_owned()).ok()?;
@@ -175,6 +267,16 @@ mod tests {
         // Strings and comments are not code.
         let quiet = "package p\n# x\n# (y)\ns := \"} {\"\n";
         assert_eq!(normalize("p.rego", quiet), quiet);
+    }
+
+    #[test]
+    fn unknown_calls_are_found_with_their_position() {
+        let rego = "package p\nimport data.lib.k8s\nimport data.lib.other as o\nviolation[m] {\n  count(input.x) > 0\n  k8s.is_pod(input)\n  o.f(1)\n  helper(2)\n  not (1 == 2)\n  t := time.now_ns()\n  input.list[0].x.y(1)\n  m := sprintf(\"%v\", [t])\n}\nhelper(x) { x > 1 }\n";
+        let known = |name: &str| ["count", "sprintf", "helper"].contains(&name);
+        assert_eq!(
+            unknown_calls("p.rego", rego, known),
+            [("time.now_ns".to_owned(), 10, 8)]
+        );
     }
 
     #[test]

@@ -136,6 +136,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         .first()
         .map(|(_, package)| package.clone())
         .ok_or("the Rego program has no module")?;
+    check_calls(&program.modules, &packages)?;
     if let Some(data) = &program.data {
         engine
             .add_data(Value::from(data.clone()))
@@ -208,6 +209,40 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         warn,
     };
     PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
+    Ok(())
+}
+
+/// Refuses, before anything is evaluated, a call to a function that is
+/// neither a builtin regorus has here, nor OPA's `sprintf` and `print`,
+/// nor a function of the module's package (its imports and `data.`
+/// references are left to the evaluation): regorus itself would find it
+/// only when the rule runs. Names the function and its file, line and
+/// column.
+fn check_calls(modules: &[Module], packages: &[(&str, String)]) -> Result<(), String> {
+    for (module, (_, package)) in modules.iter().zip(packages) {
+        let declared: Vec<String> = modules
+            .iter()
+            .zip(packages)
+            .filter(|(_, (_, p))| p == package)
+            .flat_map(|(m, _)| compat::rule_names(&m.path, &m.rego))
+            .collect();
+        let known = |name: &str| {
+            regorus::unstable::BUILTINS.contains_key(name)
+                || matches!(name, "sprintf" | "print")
+                || declared.iter().any(|d| d == name)
+        };
+        if let Some((name, line, col)) = compat::unknown_calls(&module.path, &module.rego, known)
+            .into_iter()
+            .next()
+        {
+            return Err(format!(
+                "{}:{line}:{col}: the function {name} is not available: neither a builtin of \
+                 the Rego runtime (regorus without clock, network or randomness: docs/rego.md) \
+                 nor a function of package {package}",
+                module.path
+            ));
+        }
+    }
     Ok(())
 }
 

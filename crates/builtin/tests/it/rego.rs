@@ -130,3 +130,20 @@ fn evaluations_do_not_see_each_other() {
     assert!(second.allowed);
     assert_eq!(first, third);
 }
+
+#[test]
+fn a_function_the_runtime_lacks_is_refused_when_the_program_is_prepared() {
+    let engine = Engine::default();
+    let runtime = runtime(&engine);
+    let rego = "package x\n\nviolation[{\"msg\": msg}] {\n  t := time.now_ns()\n  msg := sprintf(\"%v\", [t])\n}\n";
+    let error = engine
+        .prepare(&runtime, &program(rego, json!({})))
+        .unwrap_err();
+    let EvalError::Policy(message) = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        message.starts_with("template.rego:4:8: the function time.now_ns is not available"),
+        "{message}"
+    );
+}
