@@ -147,10 +147,16 @@ fn create(
                 if contents.modules.iter().any(|(r, _, _)| *r == reference) {
                     continue;
                 }
-                let bytes = read(&path, "module")?;
-                let name = path
+                // A module's bytes; Gatekeeper YAML and Conftest Rego (a
+                // file or a directory) packed as one JSON file.
+                let bytes =
+                    wasm_validate_config::bundle_bytes(&reference, &path).map_err(SetupError)?;
+                let mut name = path
                     .file_name()
                     .map_or_else(|| "module".to_owned(), |n| n.to_string_lossy().into_owned());
+                if bytes.starts_with(br#"{"wasm-validate-sources""#) {
+                    name.push_str(".sources.json");
+                }
                 contents.modules.push((reference, name, bytes));
             }
         }

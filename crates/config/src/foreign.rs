@@ -7,82 +7,179 @@
 //!   constraint (`wasm_validate_gatekeeper`).
 //!
 //! The formats' own crates do the work; this file only recognises the path
-//! and reads the files.
+//! and reads the files ([`Sources`]), from the file system or from a
+//! bundle, which carries them packed as one JSON file ([`bundle_bytes`]).
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use wasm_validate_engine::{Engine, Limits, Policy};
 use wasm_validate_gatekeeper::Library;
 use wasm_validate_manifest as manifest;
 use wasm_validate_pipeline::ConfiguredPolicy;
 
-/// Whether the policy `reference` (read at `path`) names Conftest Rego: a
-/// `.rego` file, or a directory given as a path (with a `/`) that holds
-/// `.rego` files.
-pub(crate) fn is_conftest_reference(reference: &str, path: &Path) -> bool {
-    let rego_file = path.extension().is_some_and(|e| e == "rego");
-    rego_file
-        || (reference.contains('/') && path.is_dir() && wasm_validate_conftest::is_rego_path(path))
+/// A foreign policy format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Format {
+    /// Gatekeeper ConstraintTemplates and constraints (YAML).
+    Gatekeeper,
+    /// Conftest Rego files.
+    Conftest,
 }
 
-/// The Conftest policies of `path` for the chosen `namespaces` (`main`
+/// The files a foreign policy reference names: each with the name it is
+/// reported under (its path) and its bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Sources {
+    pub(crate) format: Format,
+    pub(crate) files: Vec<SourceFile>,
+}
+
+/// One file of [`Sources`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SourceFile {
+    pub(crate) path: String,
+    pub(crate) text: String,
+}
+
+/// The key that marks a bundled module as packed [`Sources`].
+const PACK_KEY: &str = "wasm-validate-sources";
+
+/// The format the policy `reference` (read at `path`) names, if it is a
+/// foreign one: Conftest for a `.rego` file or a directory given as a path
+/// (with a `/`) holding `.rego` files; Gatekeeper for a `.yaml`/`.yml` file
+/// or another directory given as a path. A bare word is a built-in
+/// policy's name, never a directory.
+pub(crate) fn format_of(reference: &str, path: &Path) -> Option<Format> {
+    let directory = reference.contains('/') && path.is_dir();
+    let extension = path.extension().and_then(|e| e.to_str());
+    match extension {
+        Some("rego") => Some(Format::Conftest),
+        Some("yaml" | "yml") => Some(Format::Gatekeeper),
+        _ if directory && wasm_validate_conftest::is_rego_path(path) => Some(Format::Conftest),
+        _ if directory => Some(Format::Gatekeeper),
+        _ => None,
+    }
+}
+
+impl Sources {
+    /// Reads the files of a `format` reference at `path`: its `.rego` files
+    /// (Conftest), or its `.yaml`, `.yml` and `.json` files, recursively
+    /// (Gatekeeper). Errors name the file.
+    pub(crate) fn read(format: Format, path: &Path) -> Result<Sources, String> {
+        let files: Vec<(PathBuf, Vec<u8>)> = match format {
+            Format::Conftest => wasm_validate_conftest::read_files(path)?,
+            Format::Gatekeeper => manifest::collect_inputs(&[path], true)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter_map(|input| match input {
+                    manifest::Input::File(file) => Some(file),
+                    manifest::Input::Stdin => None,
+                })
+                .map(|file| {
+                    let bytes =
+                        std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                    Ok((file, bytes))
+                })
+                .collect::<Result<_, String>>()?,
+        };
+        let files = files
+            .into_iter()
+            .map(|(file, bytes)| {
+                Ok(SourceFile {
+                    text: String::from_utf8(bytes)
+                        .map_err(|_| format!("{}: not UTF-8 text", file.display()))?,
+                    path: file.display().to_string(),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Sources { format, files })
+    }
+
+    /// Sources packed by [`pack_sources`], if `bytes` are such a pack.
+    pub(crate) fn unpack(bytes: &[u8]) -> Option<Result<Sources, String>> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let packed = value.get(PACK_KEY)?.clone();
+        Some(serde_json::from_value(packed).map_err(|e| format!("a packed policy source: {e}")))
+    }
+}
+
+/// What a bundle carries for the policy `reference` read at `path`: the
+/// module's bytes, or, for a foreign reference, its files packed as one
+/// JSON document (`{"wasm-validate-sources": {"format", "files": [{"path",
+/// "text"}]}}`) that a bundled run reads instead of the file system.
+pub fn bundle_bytes(reference: &str, path: &Path) -> Result<Vec<u8>, String> {
+    match format_of(reference, path) {
+        Some(format) => {
+            let sources = Sources::read(format, path)?;
+            Ok(
+                serde_json::to_vec(&serde_json::json!({ PACK_KEY: sources }))
+                    .expect("sources encode"),
+            )
+        }
+        None => std::fs::read(path)
+            .map_err(|e| format!("{}: cannot read the module: {e}", path.display())),
+    }
+}
+
+/// The Conftest policies of `sources` for the chosen `namespaces` (`main`
 /// when none), each evaluation under `limits`.
 pub(crate) fn conftest_policies(
     engine: &Engine,
-    path: &Path,
+    sources: &Sources,
     namespaces: &[String],
     limits: Limits,
 ) -> Result<Vec<ConfiguredPolicy>, String> {
-    let modules = wasm_validate_conftest::read_modules(path)?;
+    let modules = wasm_validate_conftest::modules_from(
+        sources
+            .files
+            .iter()
+            .map(|f| (PathBuf::from(&f.path), f.text.clone().into_bytes()))
+            .collect(),
+    )?;
     wasm_validate_conftest::policies(engine, &modules, namespaces, limits)
 }
 
-/// Whether the policy `reference` (read at `path`) names Gatekeeper YAML
-/// rather than a module or a built-in policy: a file ending in `.yaml` or
-/// `.yml`, or a directory given as a path (with a `/`, as `./gatekeeper`;
-/// a bare word is a built-in policy's name).
-pub(crate) fn is_gatekeeper_reference(reference: &str, path: &Path) -> bool {
-    let yaml = |p: &Path| p.extension().is_some_and(|e| e == "yaml" || e == "yml");
-    yaml(path)
-        || (reference.contains('/') && path.is_dir() && !is_conftest_reference(reference, path))
-}
-
-/// The Gatekeeper templates and constraints of every path a run chooses,
-/// read together: a constraint's template may come from another path
-/// (`--policy templates/ --policy constraints/`, as gator takes `-f` twice).
+/// The Gatekeeper templates and constraints of every reference a run
+/// chooses, read together: a constraint's template may come from another
+/// path (`--policy templates/ --policy constraints/`, as gator takes `-f`
+/// twice).
 pub(crate) struct Gatekeeper {
     library: Library,
     runtime: Policy,
 }
 
 impl Gatekeeper {
-    /// Reads `paths` (files, or directories read recursively) and checks
-    /// the whole: every constraint has its template and valid parameters.
-    /// Errors (as `file:line: document N: message` lines): an unreadable
-    /// file, a path with no template or constraint at all, an object that
-    /// is not valid Gatekeeper, a constraint without its template or with
-    /// parameters its schema refuses.
-    pub(crate) fn read(engine: &Engine, paths: &[PathBuf]) -> Result<Gatekeeper, String> {
+    /// Reads every reference's sources and checks the whole: every
+    /// constraint has its template and valid parameters. Errors (as
+    /// `file:line: document N: message` lines): a reference with no
+    /// template or constraint at all, an object that is not valid
+    /// Gatekeeper, a constraint without its template or with parameters its
+    /// schema refuses.
+    pub(crate) fn read(
+        engine: &Engine,
+        references: &[(String, Sources)],
+    ) -> Result<Gatekeeper, String> {
         let mut library = Library::default();
-        for path in paths {
-            let (parsed, errors) =
-                manifest::read_all(&[path], true, &manifest::ReadLimits::default());
-            if let Some(error) = errors.first() {
-                return Err(error.to_string());
-            }
+        for (reference, sources) in references {
             let mut taken = 0;
-            for one in parsed {
-                if let Some(error) = one.errors.first() {
+            for file in &sources.files {
+                let parsed = manifest::parse(
+                    &file.path,
+                    file.text.clone().into_bytes(),
+                    manifest::Format::for_name(&file.path),
+                );
+                if let Some(error) = parsed.errors.first() {
                     return Err(error.to_string());
                 }
                 taken += library
-                    .add_parsed(std::sync::Arc::new(one))
+                    .add_parsed(std::sync::Arc::new(parsed))
                     .map_err(|e| e.to_string())?;
             }
             if taken == 0 {
                 return Err(format!(
-                    "{} holds no Gatekeeper ConstraintTemplate or constraint",
-                    path.display()
+                    "{reference} holds no Gatekeeper ConstraintTemplate or constraint"
                 ));
             }
         }
@@ -99,29 +196,26 @@ impl Gatekeeper {
         })
     }
 
-    /// One policy per constraint read from `path`, each evaluation under
-    /// `limits`. Errors: Rego that does not compile.
+    /// One policy per constraint read from `sources`, each evaluation
+    /// under `limits`. Errors: Rego that does not compile, a function the
+    /// runtime lacks.
     pub(crate) fn policies_from(
         &self,
         engine: &Engine,
-        path: &Path,
+        sources: &Sources,
         limits: Limits,
     ) -> Result<Vec<ConfiguredPolicy>, String> {
-        let name = path.display().to_string();
-        let from_path = Library {
+        let from_these = Library {
             templates: self.library.templates.clone(),
             constraints: self
                 .library
                 .constraints
                 .iter()
-                .filter(|c| {
-                    let file = Path::new(&*c.location.file);
-                    file == path || file.starts_with(&name)
-                })
+                .filter(|c| sources.files.iter().any(|f| *f.path == *c.location.file))
                 .cloned()
                 .collect(),
         };
-        let mut policies = from_path
+        let mut policies = from_these
             .policies(engine, &self.runtime)
             .map_err(|e| e.to_string())?;
         for configured in &mut policies {

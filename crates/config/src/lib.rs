@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 mod foreign;
 mod serve;
 mod source;
+pub use foreign::bundle_bytes;
 pub use serve::{LoggingFormat, ServeSpec};
 pub use source::SourceText;
 
@@ -528,23 +529,42 @@ pub fn build_policy_set(
         ignore_annotations: file.annotation_exemptions == Some(false),
         ..PolicySet::default()
     };
-    // Gatekeeper YAML is read as one whole, so that a constraint may find
-    // its template under another path.
-    let gatekeeper_paths: Vec<PathBuf> = choices
+    // Foreign references' files (Gatekeeper YAML, Conftest Rego), from the
+    // file system or from the bundle; Gatekeeper's are read as one whole,
+    // so that a constraint may find its template under another path.
+    let mut sources: Vec<Option<foreign::Sources>> = Vec::with_capacity(choices.len());
+    for choice in &choices {
+        let path = module_file(base, choice);
+        let read = match bundled {
+            Some(bundled) => bundled
+                .by_reference
+                .get(choice.reference.as_str())
+                .and_then(|bytes| foreign::Sources::unpack(bytes))
+                .transpose(),
+            None => foreign::format_of(&choice.reference, &path)
+                .map(|format| foreign::Sources::read(format, &path))
+                .transpose(),
+        };
+        sources.push(read.map_err(|e| ConfigError(format!("--policy {}: {e}", choice.reference)))?);
+    }
+    let gatekeeper_sources: Vec<(String, foreign::Sources)> = choices
         .iter()
-        .map(|choice| module_file(base, choice))
-        .zip(&choices)
-        .filter(|(path, choice)| foreign::is_gatekeeper_reference(&choice.reference, path))
-        .map(|(path, _)| path)
+        .zip(&sources)
+        .filter_map(|(choice, sources)| {
+            sources
+                .as_ref()
+                .filter(|s| s.format == foreign::Format::Gatekeeper)
+                .map(|s| (choice.reference.clone(), s.clone()))
+        })
         .collect();
-    let gatekeeper = match (bundled, gatekeeper_paths.is_empty()) {
-        (None, false) => Some(
-            foreign::Gatekeeper::read(engine, &gatekeeper_paths)
+    let gatekeeper = match gatekeeper_sources.is_empty() {
+        true => None,
+        false => Some(
+            foreign::Gatekeeper::read(engine, &gatekeeper_sources)
                 .map_err(|e| ConfigError(format!("Gatekeeper policies: {e}")))?,
         ),
-        _ => None,
     };
-    for choice in &choices {
+    for (choice, sources) in choices.iter().zip(&sources) {
         let pointer = choice.spec.map(|(i, _)| format!("/policies/{i}"));
         let place = |suffix: &str| match &pointer {
             Some(p) => source.at(&format!("{p}{suffix}")),
@@ -575,13 +595,12 @@ pub fn build_policy_set(
             memory_bytes: memory,
             ..defaults
         };
-        let path = module_file(base, choice);
-        let foreign = match &gatekeeper {
-            _ if bundled.is_none() && foreign::is_conftest_reference(reference, &path) => Some(
-                foreign::conftest_policies(engine, &path, &command_line.rego_namespaces, limits),
+        let foreign = match (sources, &gatekeeper) {
+            (Some(sources), _) if sources.format == foreign::Format::Conftest => Some(
+                foreign::conftest_policies(engine, sources, &command_line.rego_namespaces, limits),
             ),
-            Some(gatekeeper) if foreign::is_gatekeeper_reference(reference, &path) => {
-                Some(gatekeeper.policies_from(engine, &path, limits))
+            (Some(sources), Some(gatekeeper)) => {
+                Some(gatekeeper.policies_from(engine, sources, limits))
             }
             _ => None,
         };

@@ -79,9 +79,10 @@ fn package_of(rego: &str) -> Option<String> {
     })
 }
 
-/// Reads the modules under `path`. Errors: an unreadable file, a module
-/// without a `package`, no module at all.
-pub fn read_modules(path: &Path) -> Result<Vec<Module>, String> {
+/// The `.rego` files under `path` (itself if a file) that a policy path
+/// reads, sorted, `*_test.rego` left out, with their contents. Errors: an
+/// unreadable file or directory, no `.rego` file at all.
+pub fn read_files(path: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
     let files = rego_files(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if files.is_empty() {
         return Err(format!("{}: no .rego file", path.display()));
@@ -89,17 +90,35 @@ pub fn read_modules(path: &Path) -> Result<Vec<Module>, String> {
     files
         .into_iter()
         .map(|file| {
-            let rego =
-                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            Ok((file, bytes))
+        })
+        .collect()
+}
+
+/// The modules of `files` (name and contents, as [`read_files`] gives
+/// them, or as a bundle carries them). Errors: a file that is not UTF-8, a
+/// module without a `package`.
+pub fn modules_from(files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<Module>, String> {
+    files
+        .into_iter()
+        .map(|(path, bytes)| {
+            let rego = String::from_utf8(bytes)
+                .map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
             let package = package_of(&rego)
-                .ok_or_else(|| format!("{}: no package declaration", file.display()))?;
+                .ok_or_else(|| format!("{}: no package declaration", path.display()))?;
             Ok(Module {
-                path: file,
+                path,
                 rego,
                 package,
             })
         })
         .collect()
+}
+
+/// Reads the modules under `path` ([`read_files`], [`modules_from`]).
+pub fn read_modules(path: &Path) -> Result<Vec<Module>, String> {
+    modules_from(read_files(path)?)
 }
 
 /// The Rego runtime's program for one namespace: its modules first, then

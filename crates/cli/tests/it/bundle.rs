@@ -407,3 +407,88 @@ fn bundles_are_reproducible_and_refuse_what_would_not_load() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// Copies the files of `from` (a directory of `testdata`) into `to`.
+fn copy_dir(from: &str, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(root().join(from)).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_bundle_carries_gatekeeper_and_conftest_policies_to_the_edge() {
+    let dir = scratch("foreign-author");
+    copy_dir(
+        "testdata/gatekeeper/requiredlabels",
+        &dir.join("gatekeeper"),
+    );
+    copy_dir("testdata/conftest/policy", &dir.join("conftest"));
+    std::fs::write(
+        dir.join("wasm-validate.yaml"),
+        "apiVersion: wasm-validate.dev/v1\nkind: Configuration\npolicies:\n  - policy: ./gatekeeper/\n  - policy: ./conftest/\n",
+    )
+    .unwrap();
+    let output = run_in(&dir, &["bundle", "create", "-o", "policies.tgz"], None);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("2 policies, modules: 0 built-in, 2 from files"));
+    // On the edge there is no policy file, only the bundle.
+    let edge = scratch("foreign-edge");
+    std::fs::copy(dir.join("policies.tgz"), edge.join("policies.tgz")).unwrap();
+    std::fs::copy(
+        root().join("testdata/gatekeeper/requiredlabels/objects.yaml"),
+        edge.join("objects.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("testdata/conftest/manifests.yaml"),
+        edge.join("manifests.yaml"),
+    )
+    .unwrap();
+    let output = run_in(
+        &edge,
+        &[
+            "check",
+            "--bundle",
+            "policies.tgz",
+            "-o",
+            "json",
+            "objects.yaml",
+            "manifests.yaml",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report = report(&output);
+    let policies: Vec<&str> = report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(policies, ["WvRequiredLabels/team-and-tier", "data.main"]);
+    let failed: Vec<(&str, &str)> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["result"] == "fail")
+        .map(|r| {
+            (
+                r["policy"].as_str().unwrap(),
+                r["resource"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("WvRequiredLabels/team-and-tier", "bare"),
+            ("WvRequiredLabels/team-and-tier", "web"),
+            ("data.main", "web"),
+            ("WvRequiredLabels/team-and-tier", "api"),
+        ]
+    );
+}
