@@ -20,6 +20,9 @@ VALUES = {
         "webhook": {"mutating": False, "failurePolicy": "Ignore", "timeoutSeconds": 5},
         "audit": {"enabled": True},
     },
+    "generated-certificate": {
+        "tls": {"certManager": False, "generate": True},
+    },
 }
 
 chart_dir, out = sys.argv[1], sys.argv[2]

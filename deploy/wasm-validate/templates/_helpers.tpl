@@ -8,4 +8,4 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/name: wasm-validate
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
-{{- define "wv.secret" -}}{{ if .Values.tls.certManager }}{{ include "wv.name" . }}-tls{{ else }}{{ required "tls.secretName is required without cert-manager" .Values.tls.secretName }}{{ end }}{{- end -}}
+{{- define "wv.secret" -}}{{ if or .Values.tls.certManager .Values.tls.generate }}{{ include "wv.name" . }}-tls{{ else }}{{ required "tls.secretName is required without cert-manager or tls.generate" .Values.tls.secretName }}{{ end }}{{- end -}}
