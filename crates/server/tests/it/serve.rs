@@ -662,3 +662,89 @@ async fn shutdown_answers_every_request_in_flight() {
     );
     server.task.await.unwrap().unwrap();
 }
+
+/// A review of `object` as the API server sends it for a `kind`.
+fn review_of(kind: &str, object: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "c0ffee00-0000-4000-8000-000000000002",
+            "kind": {"group": "", "version": "v1", "kind": kind},
+            "operation": "CREATE",
+            "userInfo": {"username": "test"},
+            "object": object,
+        }
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_policy_beside_the_library_holds_up_only_its_own_requests() {
+    // The library's Pod policies, and two hostile policies that select
+    // only ConfigMaps: an endless loop (stopped by the request's deadline)
+    // and a memory bomb (stopped by the memory limit).
+    let engine = Engine::default();
+    let mut set = builtin(
+        &engine,
+        &["privileged", "host-namespaces", "run-as-non-root"],
+    );
+    for (name, fuel) in [("infinite-loop", 1u64 << 50), ("memory-bomb", 100_000_000)] {
+        let wat = std::fs::read(format!(
+            "{}/../../testdata/wat/{name}.wat",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let limits = Limits {
+            fuel,
+            ..Limits::default()
+        };
+        let mut hostile = ConfiguredPolicy::new(engine.load(&wat, limits).unwrap(), json!({}));
+        hostile.include = Some(wasm_validate_pipeline::ResourceFilter {
+            kinds: vec![wasm_validate_pipeline::Glob::new("ConfigMap").unwrap()],
+            ..Default::default()
+        });
+        set.policies.push(hostile);
+    }
+    let deadline = Duration::from_millis(300);
+    let options = Options {
+        request_timeout: deadline,
+        ..Options::default()
+    };
+    let server = Arc::new(start("hostile-beside", engine, set, options).await);
+    let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let server = server.clone();
+        let hostile = i % 6 == 0;
+        let body = if hostile {
+            review_of("ConfigMap", config_map.clone())
+        } else {
+            review(privileged_pod())
+        };
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let (status, body) = post(&server, "/validate", body).await;
+            (hostile, status, body, started.elapsed())
+        }));
+    }
+    // Bounds, not speed: a hostile request ends at its deadline (plus the
+    // server's margin); another waits at most for the workers the hostile
+    // ones hold, about one deadline.
+    let bound = deadline * 2 + wasm_validate_server::TIMEOUT_MARGIN + Duration::from_secs(1);
+    for task in tasks {
+        let (hostile, status, body, took) = task.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(answer["response"]["allowed"], false);
+        let message = answer["response"]["status"]["message"].as_str().unwrap();
+        if hostile {
+            assert!(message.contains("deadline"), "{message}");
+            assert!(message.contains("memory limit"), "{message}");
+        } else {
+            assert!(message.contains("privileged"), "{message}");
+            assert!(!message.contains("deadline"), "{message}");
+        }
+        assert!(took < bound, "a request took {took:?} (bound {bound:?})");
+    }
+}
