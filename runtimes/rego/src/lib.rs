@@ -275,7 +275,7 @@ pub fn evaluate(request: &[u8]) -> Response {
                     if deny {
                         violations.push(Violation {
                             message,
-                            path: String::new(),
+                            path: result_pointer(result),
                         });
                     } else {
                         warnings.push(message);
@@ -384,6 +384,49 @@ fn results_of(value: &Value) -> Vec<&Value> {
     }
 }
 
+/// The JSON Pointer (RFC 6901) of the field a result names, when its
+/// `details` name one: `details.path` as a pointer (`/spec/replicas`), or
+/// `details.field` as a dotted path with indexes
+/// (`spec.containers[0].image`); else `""`, the whole object.
+pub fn result_pointer(result: &Value) -> String {
+    let Ok(object) = result.as_object() else {
+        return String::new();
+    };
+    let Some(details) = object.get(&Value::from("details")) else {
+        return String::new();
+    };
+    let Ok(details) = details.as_object() else {
+        return String::new();
+    };
+    let text = |key: &str| {
+        details
+            .get(&Value::from(key))
+            .and_then(|v| v.as_string().ok().map(|s| s.to_string()))
+    };
+    if let Some(pointer) = text("path").filter(|p| p.starts_with('/')) {
+        return pointer;
+    }
+    let Some(field) = text("field").filter(|f| !f.is_empty()) else {
+        return String::new();
+    };
+    let mut pointer = String::new();
+    for part in field.split('.') {
+        let (name, indexes) = match part.find('[') {
+            Some(at) => (&part[..at], &part[at..]),
+            None => (part, ""),
+        };
+        if !name.is_empty() {
+            pointer.push('/');
+            pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        }
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            pointer.push('/');
+            pointer.push_str(index.trim_end_matches(']'));
+        }
+    }
+    pointer
+}
+
 /// A result's message: a string as it is; an object's `msg` (Gatekeeper's
 /// `{"msg": ..., "details": ...}`, Conftest's `{"msg": ...}`); anything
 /// else as JSON.
@@ -412,4 +455,40 @@ wasm_validate_sdk::export_runtime!(
 pub fn prepare_settings(settings: &[u8]) -> Result<(), String> {
     let tape = Tape::parse(settings).map_err(|e| format!("cannot decode the settings: {e}"))?;
     prepare(&tape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(json: &str) -> Value {
+        Value::from_json_str(json).unwrap()
+    }
+
+    #[test]
+    fn details_naming_a_field_give_its_pointer() {
+        assert_eq!(
+            result_pointer(&result(
+                r#"{"msg": "m", "details": {"path": "/spec/replicas"}}"#
+            )),
+            "/spec/replicas"
+        );
+        assert_eq!(
+            result_pointer(&result(
+                r#"{"msg": "m", "details": {"field": "spec.containers[0].image"}}"#
+            )),
+            "/spec/containers/0/image"
+        );
+        assert_eq!(
+            result_pointer(&result(
+                r#"{"msg": "m", "details": {"field": "metadata.annotations.a/b"}}"#
+            )),
+            "/metadata/annotations/a~1b"
+        );
+        assert_eq!(
+            result_pointer(&result(r#"{"msg": "m", "details": {"missing": ["x"]}}"#)),
+            ""
+        );
+        assert_eq!(result_pointer(&result(r#""a string result""#)), "");
+    }
 }

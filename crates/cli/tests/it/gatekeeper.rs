@@ -173,3 +173,63 @@ fn gator_suites_run_under_test_and_a_failed_assertion_is_exit_1() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_violation_whose_details_name_a_field_points_at_its_line() {
+    let dir = scratch("gatekeeper", "details-field");
+    std::fs::write(
+        dir.join("policy.yaml"),
+        r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: wvminreplicas
+spec:
+  crd:
+    spec:
+      names:
+        kind: WvMinReplicas
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package wvminreplicas
+
+        violation[{"msg": msg, "details": {"field": "spec.replicas"}}] {
+          input.review.object.spec.replicas < 2
+          msg := sprintf("%v replica(s) is fewer than 2", [input.review.object.spec.replicas])
+        }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: WvMinReplicas
+metadata:
+  name: two
+spec:
+  match:
+    kinds: [{apiGroups: [apps], kinds: [Deployment]}]
+"#,
+    )
+    .unwrap();
+    let policy = dir.join("policy.yaml");
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            policy.to_str().unwrap(),
+            "-o",
+            "json",
+            "testdata/conftest/manifests.yaml",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    let failed = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["result"] == "fail")
+        .unwrap();
+    assert_eq!(failed["resource"]["name"], "web");
+    assert_eq!(failed["violations"][0]["path"], "/spec/replicas");
+    // testdata/conftest/manifests.yaml: `replicas: 1` of the first Deployment.
+    assert_eq!(failed["violations"][0]["line"], 7);
+}
