@@ -177,7 +177,11 @@ pub fn admission_review(data: &[u8]) {
         let mutating = policies_for(&set, Endpoint::Mutating);
         (engine, validating, mutating)
     });
-    let uid = serde_json::from_slice::<Value>(data)
+    // The review's decoder, like the API server's (Go's encoding/json),
+    // does not refuse invalid UTF-8 inside a string it skips (an unknown
+    // field): the uid the answer must echo is read the same way, with such
+    // bytes replaced (found by fuzzing: testdata/fuzz/admission_review/crash-8414f5c8...).
+    let uid = serde_json::from_str::<Value>(&String::from_utf8_lossy(data))
         .ok()
         .and_then(|v| v["request"]["uid"].as_str().map(str::to_owned));
     for (endpoint, set) in [
