@@ -1,4 +1,5 @@
 use super::*;
+use wasm_validate_pipeline::{Action, FailurePolicy};
 
 fn config(text: &str) -> Result<Config, ConfigError> {
     Config::from_text("wasm-validate.yaml", text.to_owned(), PathBuf::from("."))
