@@ -209,6 +209,9 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
             secure.local_addr().map_err(|e| e.to_string())?,
             health.local_addr().map_err(|e| e.to_string())?,
         );
+        // Before the line that says it serves: a SIGTERM from then on is
+        // a graceful shutdown.
+        let shutdown = shutdown_signal();
         log::event(
             options.logging_format,
             "info",
@@ -225,7 +228,7 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
             secure,
             health,
             options,
-            shutdown_signal(),
+            shutdown,
         )
             .await
             .map_err(|e| e.to_string())
@@ -324,25 +327,23 @@ impl PolicySource for ArgsSource {
     }
 }
 
-/// Completes on SIGTERM (what the kubelet sends) or Ctrl-C.
-async fn shutdown_signal() {
+/// Completes on SIGTERM (what the kubelet sends) or Ctrl-C. The SIGTERM
+/// handler is installed when this is called, not when the future is first
+/// polled: a SIGTERM that comes right after the "listening" line (a
+/// kubelet, a test) is then a graceful shutdown, never the default action
+/// that kills the process. Call it inside the runtime.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut terminate) = terminate {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
