@@ -225,6 +225,63 @@ pub mod __private {
     pub use crate::guest::{alloc, answer, evaluate, take};
 }
 
+/// A region of linear memory handed out by bumping a pointer, grown a page
+/// at a time with `memory.grow`: the allocation both guest allocators
+/// share (the policies' `bump`, the runtimes' `arena` after preparation).
+#[cfg(all(
+    target_arch = "wasm32",
+    any(feature = "bump-allocator", feature = "prepared-arena")
+))]
+mod region {
+    use core::alloc::Layout;
+    use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    pub(crate) const PAGE: usize = 65536;
+
+    /// `[next, end)` is free; `end` is the end of linear memory.
+    pub(crate) struct Region {
+        pub(crate) next: AtomicUsize,
+        pub(crate) end: AtomicUsize,
+    }
+
+    impl Region {
+        pub(crate) const fn new() -> Region {
+            Region {
+                next: AtomicUsize::new(0),
+                end: AtomicUsize::new(0),
+            }
+        }
+
+        /// Starts the region at `at`, up to the current end of memory.
+        pub(crate) fn start_at(&self, at: usize) {
+            self.next.store(at, Relaxed);
+            self.end
+                .store(core::arch::wasm32::memory_size(0) * PAGE, Relaxed);
+        }
+
+        /// The address of a block of `layout.size()` bytes aligned to
+        /// `layout.align()` that no earlier block overlaps (the pointer only
+        /// moves forward, memory only grows), or null when memory cannot
+        /// grow to hold it.
+        pub(crate) fn take(&self, layout: Layout) -> *mut u8 {
+            let start = self.next.load(Relaxed).next_multiple_of(layout.align());
+            let Some(stop) = start.checked_add(layout.size()) else {
+                return core::ptr::null_mut();
+            };
+            let end = self.end.load(Relaxed);
+            if stop > end {
+                let pages = (stop - end).div_ceil(PAGE);
+                if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
+                    return core::ptr::null_mut();
+                }
+                self.end.store(end + pages * PAGE, Relaxed);
+            }
+            self.next.store(stop, Relaxed);
+            start as *mut u8
+        }
+    }
+}
+
 /// The guest's global allocator: a bump allocator that never frees.
 ///
 /// The host runs every evaluation in a fresh instance and throws it away
@@ -241,9 +298,9 @@ pub mod __private {
 #[allow(unsafe_code)]
 mod bump {
     use core::alloc::{GlobalAlloc, Layout};
-    use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use core::sync::atomic::Ordering::Relaxed;
 
-    const PAGE: usize = 65536;
+    use crate::region::Region;
 
     // SAFETY: wasm-ld defines `__heap_base`; only its address is taken,
     // never its value.
@@ -252,43 +309,22 @@ mod bump {
         static __heap_base: u8;
     }
 
-    struct Bump {
-        next: AtomicUsize,
-        end: AtomicUsize,
-    }
+    struct Bump(Region);
 
     #[global_allocator]
-    static ALLOCATOR: Bump = Bump {
-        next: AtomicUsize::new(0),
-        end: AtomicUsize::new(0),
-    };
+    static ALLOCATOR: Bump = Bump(Region::new());
 
     // SAFETY: `alloc` returns either null or a block of `layout.size()` bytes
     // aligned to `layout.align()` inside linear memory that no other block
-    // overlaps (the bump pointer only moves forward, and memory only grows);
-    // Wasm guests here are single-threaded.
+    // overlaps (`Region::take`: the pointer only moves forward from the
+    // heap base, and memory only grows); Wasm guests here are
+    // single-threaded.
     unsafe impl GlobalAlloc for Bump {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            let mut next = self.next.load(Relaxed);
-            if next == 0 {
-                next = core::ptr::addr_of!(__heap_base) as usize;
-                self.end
-                    .store(core::arch::wasm32::memory_size(0) * PAGE, Relaxed);
+            if self.0.next.load(Relaxed) == 0 {
+                self.0.start_at(core::ptr::addr_of!(__heap_base) as usize);
             }
-            let start = next.next_multiple_of(layout.align());
-            let Some(stop) = start.checked_add(layout.size()) else {
-                return core::ptr::null_mut();
-            };
-            let end = self.end.load(Relaxed);
-            if stop > end {
-                let pages = (stop - end).div_ceil(PAGE);
-                if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
-                    return core::ptr::null_mut();
-                }
-                self.end.store(end + pages * PAGE, Relaxed);
-            }
-            self.next.store(stop, Relaxed);
-            start as *mut u8
+            self.0.take(layout)
         }
 
         unsafe fn dealloc(&self, _ptr: *mut u8, _layout: Layout) {}
@@ -313,58 +349,41 @@ mod arena {
     use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use std::alloc::System;
 
-    const PAGE: usize = 65536;
+    use crate::region::{PAGE, Region};
 
     struct Arena {
         /// First byte of the bump region; 0 while preparing.
         start: AtomicUsize,
-        next: AtomicUsize,
-        end: AtomicUsize,
+        region: Region,
     }
 
     #[global_allocator]
     static ARENA: Arena = Arena {
         start: AtomicUsize::new(0),
-        next: AtomicUsize::new(0),
-        end: AtomicUsize::new(0),
+        region: Region::new(),
     };
 
     /// Switches to bump allocation above the current memory (called once,
     /// at the end of a successful `wv_prepare`).
     pub fn start() {
         let top = core::arch::wasm32::memory_size(0) * PAGE;
-        ARENA.next.store(top, Relaxed);
-        ARENA.end.store(top, Relaxed);
+        ARENA.region.start_at(top);
         ARENA.start.store(top, Relaxed);
     }
 
     // SAFETY: before `start`, every call goes to `System` unchanged. After
-    // it, `alloc` returns null or a block of `layout.size()` bytes aligned
-    // to `layout.align()` in pages grown after every block dlmalloc owns
-    // (dlmalloc is never asked to allocate again, so it never grows into
-    // them); the bump pointer only moves forward, so blocks never overlap.
-    // `dealloc` hands dlmalloc's blocks (below `start`) back to it and
-    // ignores the bump region's. Wasm guests here are single-threaded.
+    // it, `alloc` returns null or a block from `Region::take` in pages grown
+    // after every block dlmalloc owns (dlmalloc is never asked to allocate
+    // again, so it never grows into them); blocks never overlap. `dealloc`
+    // hands dlmalloc's blocks (below `start`) back to it and ignores the
+    // bump region's. Wasm guests here are single-threaded.
     unsafe impl GlobalAlloc for Arena {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             if self.start.load(Relaxed) == 0 {
                 // SAFETY: forwarded with the caller's guarantees.
                 return unsafe { System.alloc(layout) };
             }
-            let next = self.next.load(Relaxed).next_multiple_of(layout.align());
-            let Some(stop) = next.checked_add(layout.size()) else {
-                return core::ptr::null_mut();
-            };
-            let end = self.end.load(Relaxed);
-            if stop > end {
-                let pages = (stop - end).div_ceil(PAGE);
-                if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
-                    return core::ptr::null_mut();
-                }
-                self.end.store(end + pages * PAGE, Relaxed);
-            }
-            self.next.store(stop, Relaxed);
-            next as *mut u8
+            self.region.take(layout)
         }
 
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
