@@ -108,11 +108,6 @@ impl GatekeeperError {
     }
 }
 
-/// Whether `object` is a Gatekeeper template or constraint.
-pub fn is_gatekeeper_object(object: &Value) -> bool {
-    Template::is_template(object) || Constraint::is_constraint(object)
-}
-
 /// Templates and constraints, as read.
 #[derive(Debug, Clone, Default)]
 pub struct Library {
@@ -386,16 +381,11 @@ pub fn prepare(
 }
 
 /// The built-in Rego runtime, loaded with the default limits (once per
-/// call; keep the result).
+/// call; keep the result). A constraint's policy takes other limits with
+/// `Policy::set_limits`.
 pub fn load_runtime(engine: &Engine) -> Policy {
-    load_runtime_with(engine, Default::default())
-}
-
-/// The built-in Rego runtime, loaded; every evaluation of the constraints
-/// prepared from it runs under `limits`.
-pub fn load_runtime_with(engine: &Engine, limits: wasm_validate_engine::Limits) -> Policy {
     let wasm = wasm_validate_builtin::runtime("rego").expect("the Rego runtime is built in");
     engine
-        .load_prevalidated(wasm, limits, "rego")
+        .load_prevalidated(wasm, Default::default(), "rego")
         .expect("the built-in Rego runtime loads")
 }

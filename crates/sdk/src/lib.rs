@@ -476,6 +476,30 @@ mod guest {
     }
 }
 
+/// What [`export_policy!`] and [`export_runtime!`] both define on wasm32:
+/// the metadata section from the `&'static str` constant `$metadata`,
+/// `wv_abi_version` and `wv_alloc`. Internal; expands inside their
+/// `#[allow(unsafe_code)]` block.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_common {
+    ($metadata:ident) => {
+        #[unsafe(link_section = "wasm-validate.metadata")]
+        #[used]
+        static METADATA: [u8; $metadata.len()] = $crate::__private::bytes($metadata);
+
+        #[unsafe(no_mangle)]
+        pub extern "C" fn wv_abi_version() -> i32 {
+            $crate::abi::ABI_VERSION as i32
+        }
+
+        #[unsafe(no_mangle)]
+        pub extern "C" fn wv_alloc(len: i32) -> i32 {
+            $crate::__private::alloc(len)
+        }
+    };
+}
+
 /// Exports a policy: `export_policy!(metadata = <&'static str JSON>, evaluate = <fn path>)`.
 ///
 /// The evaluate function has the shape `fn(&Request<S, Object>) -> Response`
@@ -508,19 +532,7 @@ macro_rules! export_policy {
         #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]
         const _: () = {
-            #[unsafe(link_section = "wasm-validate.metadata")]
-            #[used]
-            static METADATA: [u8; METADATA_JSON.len()] = $crate::__private::bytes(METADATA_JSON);
-
-            #[unsafe(no_mangle)]
-            pub extern "C" fn wv_abi_version() -> i32 {
-                $crate::abi::ABI_VERSION as i32
-            }
-
-            #[unsafe(no_mangle)]
-            pub extern "C" fn wv_alloc(len: i32) -> i32 {
-                $crate::__private::alloc(len)
-            }
+            $crate::__export_common!(METADATA_JSON);
 
             #[unsafe(no_mangle)]
             pub extern "C" fn wv_evaluate(ptr: i32, len: i32) -> i64 {
@@ -547,21 +559,7 @@ macro_rules! export_runtime {
         #[allow(unsafe_code)]
         const _: () = {
             const RUNTIME_METADATA: &str = $metadata;
-
-            #[unsafe(link_section = "wasm-validate.metadata")]
-            #[used]
-            static METADATA: [u8; RUNTIME_METADATA.len()] =
-                $crate::__private::bytes(RUNTIME_METADATA);
-
-            #[unsafe(no_mangle)]
-            pub extern "C" fn wv_abi_version() -> i32 {
-                $crate::abi::ABI_VERSION as i32
-            }
-
-            #[unsafe(no_mangle)]
-            pub extern "C" fn wv_alloc(len: i32) -> i32 {
-                $crate::__private::alloc(len)
-            }
+            $crate::__export_common!(RUNTIME_METADATA);
 
             #[unsafe(no_mangle)]
             pub extern "C" fn wv_prepare(ptr: i32, len: i32) -> i64 {
