@@ -55,6 +55,7 @@ mod load;
 mod measure;
 #[path = "../../crates/builtin/policy_build.rs"]
 mod policy_build;
+mod schemas;
 mod targets;
 
 use wasm_validate_abi::{Level, Metadata};
@@ -496,6 +497,7 @@ fn main() -> ExitCode {
         ["cross", rest @ ..] => cross::cross(&workspace(), rest),
         ["fuzz", rest @ ..] => fuzz::fuzz(&workspace(), rest),
         ["hostile"] => hostile::hostile(&workspace()),
+        ["schemas", rest @ ..] => schemas::schemas(&workspace(), rest),
         ["bench", rest @ ..] => bench_command(rest),
         ["load", rest @ ..] => load_command(rest),
         ["audit-memory"] => audit_memory(&[5000, 50000]),
@@ -505,7 +507,7 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<usize>, String>>()
             .and_then(|counts| audit_memory(&counts)),
         _ => Err(
-            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | load [--seconds N] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]... | hostile"
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | load [--seconds N] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]... | hostile | schemas [--from DIR] [--versions 1.35,1.36,1.37]"
                 .to_owned(),
         ),
     };

@@ -1,0 +1,5 @@
+//! The schema stage's integration tests: the fixtures under
+//! `testdata/schema/` and the built-in versions.
+
+mod fixtures;
+mod versions;
