@@ -82,6 +82,9 @@ pub fn policies_for(set: &PolicySet, endpoint: Endpoint) -> PolicySet {
         exemptions: set.exemptions.clone(),
         ignore_annotations: set.ignore_annotations,
         unloadable: Vec::new(),
+        // Admission runs no schema stage: the API server has checked the
+        // object against its schema before it calls a webhook.
+        schema: None,
     }
 }
 

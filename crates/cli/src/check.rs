@@ -6,15 +6,18 @@ use std::path::Path;
 use wasm_validate_engine::Engine;
 use wasm_validate_manifest::{self as manifest, ManifestError, Parsed};
 use wasm_validate_pipeline::{self as pipeline, PolicySet};
-use wasm_validate_report::{CheckReport, EXIT_ERROR};
+use wasm_validate_report::{CheckReport, EXIT_ERROR, InputError};
+use wasm_validate_schema::Schemas;
 
 use crate::*;
 
-/// Runs the policies over every resource of the parsed inputs (mutating
-/// them in place) and builds the report.
+/// Runs the schema stage (with `schemas`, when the set has a stage) and
+/// the policies over every resource of the parsed inputs (mutating them in
+/// place) and builds the report.
 pub fn run_check(
     engine: &Engine,
     set: &PolicySet,
+    schemas: Option<&Schemas>,
     parsed: &mut [Parsed],
     input_errors: &[ManifestError],
     threads: usize,
@@ -24,8 +27,12 @@ pub fn run_check(
         .iter_mut()
         .flat_map(|p| std::mem::take(&mut p.resources))
         .collect();
+    let outcomes = schemas.map(|s| pipeline::check_schemas(s, &resources));
     let results = pipeline::run(engine, set, &mut resources, threads);
     let mut report = CheckReport::new(set, &resources, &results, input_errors);
+    if let (Some(stage), Some(outcomes)) = (&set.schema, &outcomes) {
+        report.add_schema_results(stage, &resources, outcomes);
+    }
     if !set.ignore_annotations {
         notice_unknown_ignores(&mut report, set, &resources);
     }
@@ -105,8 +112,17 @@ pub fn check_inputs<P: AsRef<Path> + Sync>(
     let threads = policy_args.threads();
     Ok(in_pool(threads, || {
         let (mut parsed, errors) = manifest::read_all(paths, recursive, &policy_args.read_limits());
-        let mut report = run_check(&engine, &set, &mut parsed, &errors, threads);
+        let schemas = run_schemas(&set, &[], &parsed);
+        let mut report = run_check(
+            &engine,
+            &set,
+            schemas.as_ref(),
+            &mut parsed,
+            &errors,
+            threads,
+        );
         report_unloadable(&mut report, &set);
+        close_schema_report(&mut report, schemas.as_ref());
         (parsed, report)
     }))
 }
@@ -133,21 +149,43 @@ pub fn check_report<P: AsRef<Path> + Sync>(
     // Policies that look at other resources of the run (context-aware
     // Kubewarden lookups, Gatekeeper's data.inventory) need every input
     // read before any is checked.
-    let context_aware =
+    let mut context_aware =
         set.policies.iter().any(|p| p.policy.is_context_aware()) || set.needs_run_objects();
     let limits = policy_args.read_limits();
     Ok(in_pool(threads, || {
-        let (batches, errors) = match manifest::collect_inputs(paths, recursive) {
+        let inputs = manifest::collect_inputs(paths, recursive);
+        // The schema stage needs the CRDs among the inputs before it checks
+        // any resource: files that mention CustomResourceDefinition are read
+        // for them first; stdin, which cannot be read twice, makes the run
+        // read everything at once.
+        let mut schemas = None;
+        if let (Some(_), Ok(inputs)) = (&set.schema, &inputs) {
+            let (files, stdin): (Vec<_>, Vec<_>) =
+                inputs.iter().cloned().partition(|i| i.name() != "-");
+            context_aware |= !stdin.is_empty();
+            schemas = run_schemas(&set, &files, &[]);
+        }
+        let (batches, errors) = match inputs {
             Ok(inputs) if context_aware => (vec![inputs], Vec::new()),
             Ok(inputs) => (manifest::batches(inputs, BATCH_BYTES), Vec::new()),
             Err(error) => (Vec::new(), vec![error]),
         };
-        let mut report = run_check(&engine, &set, &mut [], &errors, threads);
+        let mut report = run_check(&engine, &set, None, &mut [], &errors, threads);
         report_unloadable(&mut report, &set);
         for batch in batches {
             if context_aware {
                 let (mut parsed, errors) = manifest::read_inputs(&batch, &limits);
-                report.merge(run_check(&engine, &set, &mut parsed, &errors, threads));
+                if let Some(schemas) = &mut schemas {
+                    add_input_crds(schemas, &parsed);
+                }
+                report.merge(run_check(
+                    &engine,
+                    &set,
+                    schemas.as_ref(),
+                    &mut parsed,
+                    &errors,
+                    threads,
+                ));
                 continue;
             }
             // Each file is read, checked and located as one task, so that
@@ -159,15 +197,78 @@ pub fn check_report<P: AsRef<Path> + Sync>(
                 .map(|input| {
                     let (mut parsed, errors) =
                         manifest::read_inputs(std::slice::from_ref(input), &limits);
-                    run_check(&engine, &set, &mut parsed, &errors, threads)
+                    run_check(
+                        &engine,
+                        &set,
+                        schemas.as_ref(),
+                        &mut parsed,
+                        &errors,
+                        threads,
+                    )
                 })
                 .collect();
             for one in reports {
                 report.merge(one);
             }
         }
+        close_schema_report(&mut report, schemas.as_ref());
         report
     }))
+}
+
+/// The schemas a run checks with, when the set has a schema stage: the
+/// stage's (built-in kinds and `--crd-path` CRDs) plus the CRDs among the
+/// inputs, from `files` (each read only if it mentions
+/// `CustomResourceDefinition`) and from `parsed`.
+fn run_schemas(set: &PolicySet, files: &[manifest::Input], parsed: &[Parsed]) -> Option<Schemas> {
+    let stage = set.schema.as_ref()?;
+    let mut schemas = (*stage.schemas).clone();
+    let finder = memchr::memmem::Finder::new(b"CustomResourceDefinition");
+    for input in files {
+        let name = input.name();
+        let mentions = std::fs::read(&name).is_ok_and(|bytes| finder.find(&bytes).is_some());
+        if mentions {
+            let (parsed, _) = manifest::read_inputs(
+                std::slice::from_ref(input),
+                &manifest::ReadLimits::default(),
+            );
+            add_input_crds(&mut schemas, &parsed);
+        }
+    }
+    add_input_crds(&mut schemas, parsed);
+    Some(schemas)
+}
+
+/// Adds the CustomResourceDefinitions among `parsed`'s resources.
+fn add_input_crds(schemas: &mut Schemas, parsed: &[Parsed]) {
+    for input in parsed {
+        for resource in &input.resources {
+            if Schemas::is_crd(&resource.object) {
+                let source = format!("{}:{}", resource.source.file, resource.source.line);
+                schemas.add_crd(&resource.object, &source);
+            }
+        }
+    }
+}
+
+/// The schema stage's notices that concern the run, not one resource: a
+/// notice per CRD version whose CEL rules were not checked; and "no schema
+/// for KIND" said once per kind.
+fn close_schema_report(report: &mut CheckReport, schemas: Option<&Schemas>) {
+    let Some(schemas) = schemas else { return };
+    for (source, message) in schemas.unchecked_rules() {
+        let (file, line) = match source.rsplit_once(':') {
+            Some((file, line)) => (file.to_owned(), line.parse().ok()),
+            None => (source, None),
+        };
+        report.notices.push(InputError {
+            file,
+            document: None,
+            line,
+            message,
+        });
+    }
+    report.dedupe_notices();
 }
 
 /// Runs `work` on a rayon pool of `threads` threads (at least 1), which the

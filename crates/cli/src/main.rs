@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wasm_validate_cli::{OutputFormat, OutputSpec, PolicyArgs, ServeArgs, TtyReport, bundle};
+use wasm_validate_cli::{
+    OutputFormat, OutputSpec, PolicyArgs, SchemaArgs, ServeArgs, TtyReport, bundle,
+};
 
 /// Check and fix Kubernetes manifests with sandboxed WebAssembly policies.
 ///
@@ -35,6 +37,8 @@ enum Command {
         #[arg(long)]
         list_policies: bool,
         #[command(flatten)]
+        schema: SchemaArgs,
+        #[command(flatten)]
         policy: PolicyArgs,
     },
     /// Helm post-renderer: manifests on stdin, mutated manifests on stdout;
@@ -51,6 +55,8 @@ enum Command {
         /// hides), always or never.
         #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
         tty_report: TtyReport,
+        #[command(flatten)]
+        schema: SchemaArgs,
         #[command(flatten)]
         policy: PolicyArgs,
     },
@@ -188,20 +194,28 @@ fn main() -> ExitCode {
         Command::Check {
             paths,
             output,
-            policy,
+            schema,
+            mut policy,
             ..
-        } => wasm_validate_cli::check_command(&paths, true, &policy, &output),
+        } => {
+            policy.schema = Some(schema.options());
+            wasm_validate_cli::check_command(&paths, true, &policy, &output)
+        }
         Command::PostRender {
             report_file,
             report_format,
             tty_report,
-            policy,
-        } => wasm_validate_cli::post_render_command(
-            &policy,
-            report_file.as_deref(),
-            report_format,
-            tty_report,
-        ),
+            schema,
+            mut policy,
+        } => {
+            policy.schema = Some(schema.options());
+            wasm_validate_cli::post_render_command(
+                &policy,
+                report_file.as_deref(),
+                report_format,
+                tty_report,
+            )
+        }
     };
     ExitCode::from(code)
 }

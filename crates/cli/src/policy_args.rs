@@ -116,6 +116,48 @@ pub struct PolicyArgs {
     /// a warning). Input and policy errors exit 2 either way.
     #[arg(long, value_enum, value_name = "LEVEL", default_value = "deny")]
     pub fail_on: FailOnArg,
+    /// The schema stage's options, set by the commands that run it from
+    /// their [`SchemaArgs`]; `None` runs no schema stage.
+    #[arg(skip)]
+    pub schema: Option<wasm_validate_config::SchemaOptions>,
+}
+
+/// `--schema`, `--kubernetes-version` and `--crd-path`: the schema stage of
+/// `check`, `post-render` and `kubectl wasm-validate -f` (docs/schema.md).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SchemaArgs {
+    /// Check each resource against its Kubernetes or CRD schema before the
+    /// policies, as the API server with fieldValidation=Strict: `on`
+    /// (default; a kind without a schema gets a notice), `strict` (a kind
+    /// without a schema is an error, exit 2) or `off` [default: the
+    /// configuration's `schema.mode`, else on].
+    #[arg(long = "schema", value_name = "MODE", value_parser = parse_schema_mode)]
+    pub mode: Option<wasm_validate_schema::Mode>,
+    /// The Kubernetes version whose built-in schemas apply, as 1.37 or
+    /// v1.37.0 [default: the configuration's `schema.kubernetesVersion`,
+    /// else the newest built in].
+    #[arg(long, value_name = "VERSION")]
+    pub kubernetes_version: Option<String>,
+    /// CustomResourceDefinitions to check custom resources against: a file,
+    /// or a directory searched recursively. Repeatable. CRDs among the
+    /// checked inputs are used too.
+    #[arg(long = "crd-path", value_name = "FILE|DIR")]
+    pub crd_paths: Vec<std::path::PathBuf>,
+}
+
+fn parse_schema_mode(value: &str) -> Result<wasm_validate_schema::Mode, String> {
+    value.parse()
+}
+
+impl SchemaArgs {
+    /// The options the configuration resolves the stage with.
+    pub fn options(&self) -> wasm_validate_config::SchemaOptions {
+        wasm_validate_config::SchemaOptions {
+            mode: self.mode,
+            kubernetes_version: self.kubernetes_version.clone(),
+            crd_paths: self.crd_paths.clone(),
+        }
+    }
 }
 
 /// `--fail-on`.
@@ -237,6 +279,7 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
         fuel: args.fuel,
         memory_limit: args.memory_limit,
         rego_namespaces: args.rego_namespaces.clone(),
+        schema: args.schema.clone(),
     };
     wasm_validate_config::build_policy_set(engine, config.as_ref(), &command_line)
         .map_err(|e| SetupError(e.0))

@@ -176,6 +176,7 @@ struct ConfigFile {
     exemptions: Vec<ExemptionSpec>,
     annotation_exemptions: Option<bool>,
     serve: Option<ServeSpec>,
+    schema: Option<crate::SchemaSpec>,
 }
 
 /// A configuration read from a file.
@@ -185,6 +186,8 @@ pub struct Config {
     pub policies: PolicyConfig,
     /// `serve:`: options of `wasm-validate serve` (see [`ServeSpec`]).
     pub serve: Option<ServeSpec>,
+    /// `schema:`: the schema stage's options (see [`crate::SchemaSpec`]).
+    pub schema: Option<crate::SchemaSpec>,
     /// The file's text, for error lines.
     pub source: SourceText,
     /// The directory policy paths are relative to.
@@ -251,6 +254,7 @@ impl Config {
                 annotation_exemptions: file.annotation_exemptions,
             },
             serve: file.serve,
+            schema: file.schema,
             source,
             base,
             bundled: None,

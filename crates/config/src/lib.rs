@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 
 mod file;
 mod foreign;
+mod schema;
 mod serve;
 mod source;
 pub use file::{
@@ -44,6 +45,7 @@ pub use file::{
     ExemptionSpec, FilterSpec, KIND, PolicyConfig, PolicySpec, ProfileName,
 };
 pub use foreign::bundle_bytes;
+pub use schema::{SchemaOptions, SchemaSpec, schema_stage};
 pub use serve::{LoggingFormat, ServeSpec};
 pub use source::SourceText;
 
@@ -72,6 +74,9 @@ pub struct CommandLine {
     /// `--rego-namespace`: the Conftest namespaces (Rego packages) to run
     /// from Rego policy paths; `main` when empty, every one with `*`.
     pub rego_namespaces: Vec<String>,
+    /// The schema stage's flags, for the commands that run it (`check`,
+    /// `post-render`, `kubectl wasm-validate -f`); `None` for the others.
+    pub schema: Option<SchemaOptions>,
 }
 
 /// One policy to load and where it was asked for.
@@ -270,6 +275,9 @@ pub fn build_policy_set(
         ignore_annotations: file.annotation_exemptions == Some(false),
         ..PolicySet::default()
     };
+    if let Some(options) = &command_line.schema {
+        set.schema = schema_stage(config.and_then(|c| c.schema.as_ref()), base, options)?;
+    }
     // Foreign references' files (Gatekeeper YAML, Conftest Rego), from the
     // file system or from the bundle; Gatekeeper's are read as one whole,
     // so that a constraint may find its template under another path.

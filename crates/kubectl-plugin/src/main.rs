@@ -60,6 +60,9 @@ struct Cli {
     /// Without -f: items per list request.
     #[arg(long, value_name = "N", default_value_t = 500)]
     chunk_size: u32,
+    /// With -f: the schema stage (--schema, --kubernetes-version, --crd-path).
+    #[command(flatten)]
+    schema: wasm_validate_cli::SchemaArgs,
     #[command(flatten)]
     policy: PolicyArgs,
 }
@@ -104,10 +107,12 @@ fn main() -> ExitCode {
             cli.output,
         ));
     }
+    let mut policy = cli.policy;
+    policy.schema = Some(cli.schema.options());
     ExitCode::from(wasm_validate_cli::check_command(
         &cli.filenames,
         cli.recursive,
-        &cli.policy,
+        &policy,
         &[wasm_validate_cli::OutputSpec {
             format: cli.output,
             path: None,

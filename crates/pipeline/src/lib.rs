@@ -229,6 +229,34 @@ pub struct PolicySet {
     /// import, a wrong export, too large): they check nothing, and a run
     /// reports each as an error (exit 2) beside the other policies' results.
     pub unloadable: Vec<Unloadable>,
+    /// The schema stage, when the run has one: every resource is checked
+    /// against its Kubernetes or CRD schema before the policies
+    /// ([`check_schemas`]).
+    pub schema: Option<SchemaStage>,
+}
+
+/// The schema stage of a run (`wasm-validate-schema`): its mode and the
+/// schemas (a Kubernetes version's built-in kinds, and the CRDs given).
+#[derive(Debug, Clone)]
+pub struct SchemaStage {
+    /// `on` or `strict` (`off` is no stage).
+    pub mode: wasm_validate_schema::Mode,
+    /// The schemas; a run adds the CRDs among its inputs to a copy.
+    pub schemas: std::sync::Arc<wasm_validate_schema::Schemas>,
+}
+
+/// Checks every resource against `schemas`, in parallel (on the current
+/// rayon pool), before any policy runs: one outcome per resource, in input
+/// order. The objects are checked as read (before mutations).
+pub fn check_schemas(
+    schemas: &wasm_validate_schema::Schemas,
+    resources: &[Resource],
+) -> Vec<wasm_validate_schema::Outcome> {
+    use rayon::prelude::*;
+    resources
+        .par_iter()
+        .map(|resource| schemas.validate(&resource.object))
+        .collect()
 }
 
 impl PolicySet {

@@ -250,6 +250,7 @@ pub fn run_suite(engine: &Engine, path: &Path, options: Options) -> Result<Suite
             annotation_exemptions: suite.annotation_exemptions,
         },
         serve: None,
+        schema: None,
         source: source.clone(),
         base: base.clone(),
         bundled: None,

@@ -19,7 +19,10 @@ mod policy_report;
 
 pub use policy_report::POLICY_REPORT_API_VERSION;
 mod sarif;
+mod schema;
 mod stream;
+
+pub use schema::SCHEMA_POLICY;
 
 pub use stream::{StreamFormat, StreamWriter};
 

@@ -10,7 +10,7 @@ use crate::Finding;
 use crate::model::{Arena, Compiler, Dialect, NodeId, escape};
 
 /// One version of a CRD.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct CrdVersion {
     pub name: String,
     pub served: bool,
@@ -21,7 +21,7 @@ pub(crate) struct CrdVersion {
 }
 
 /// A CRD as the schema stage uses it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Crd {
     /// `metadata.name` (`widgets.example.com`).
     pub name: String,

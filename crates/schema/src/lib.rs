@@ -113,7 +113,7 @@ pub struct Outcome {
 
 /// The schemas of a run: one Kubernetes version's built-in kinds and the
 /// CRDs read so far.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Schemas {
     builtin: &'static builtin::BuiltIn,
     /// By (group, kind).
@@ -199,18 +199,22 @@ impl Schemas {
         out
     }
 
-    /// One notice per CRD version with `x-kubernetes-validations` rules:
-    /// they are CEL, which this stage does not evaluate, so custom
-    /// resources of that version are checked without them.
-    pub fn unchecked_rules(&self) -> Vec<String> {
-        let mut notices: Vec<String> = self
+    /// One notice per CRD version with `x-kubernetes-validations` rules,
+    /// as `(where the CRD was read, message)`: the rules are CEL, which this
+    /// stage does not evaluate, so custom resources of that version are
+    /// checked without them.
+    pub fn unchecked_rules(&self) -> Vec<(String, String)> {
+        let mut notices: Vec<(String, String)> = self
             .crds
             .values()
             .flat_map(|crd| {
                 crd.versions.iter().filter(|v| v.cel_rules > 0).map(move |v| {
-                    format!(
-                        "CustomResourceDefinition {} ({}), version {}: {} x-kubernetes-validations rule(s) are CEL and were not checked",
-                        crd.name, crd.source, v.name, v.cel_rules
+                    (
+                        crd.source.clone(),
+                        format!(
+                            "CustomResourceDefinition {}, version {}: {} x-kubernetes-validations rule(s) are CEL and were not checked",
+                            crd.name, v.name, v.cel_rules
+                        ),
                     )
                 })
             })

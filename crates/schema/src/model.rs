@@ -122,7 +122,7 @@ pub(crate) struct Node {
 
 /// The nodes of one schema (a Kubernetes version's definitions, or one
 /// served version of a CRD).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Arena {
     pub nodes: Vec<Node>,
 }

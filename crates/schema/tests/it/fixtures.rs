@@ -128,9 +128,10 @@ fn cel_rules_of_a_crd_are_named_as_not_checked() {
     }
     assert_eq!(
         schemas.unchecked_rules(),
-        vec![
-            "CustomResourceDefinition widgets.example.com (crds.yaml), version v1: 1 x-kubernetes-validations rule(s) are CEL and were not checked"
+        vec![(
+            "crds.yaml".to_owned(),
+            "CustomResourceDefinition widgets.example.com, version v1: 1 x-kubernetes-validations rule(s) are CEL and were not checked"
                 .to_owned()
-        ]
+        )]
     );
 }

@@ -1,0 +1,116 @@
+//! `schema:` in `wasm-validate.yaml` and the schema stage of a run: the
+//! mode (`off`, `on`, `strict`), the Kubernetes version whose built-in
+//! schemas apply, and CRD files (docs/schema.md). A flag given on the
+//! command line wins over the file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use wasm_validate_manifest as manifest;
+use wasm_validate_pipeline::SchemaStage;
+use wasm_validate_schema::{DEFAULT_VERSION, Mode, Schemas};
+
+use crate::ConfigError;
+
+/// The `schema` section of the configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SchemaSpec {
+    /// `--schema`: `off`, `on` or `strict`.
+    pub mode: Option<String>,
+    /// `--kubernetes-version` (`1.37`).
+    pub kubernetes_version: Option<String>,
+    /// `--crd-path`: CRD files or directories, relative to the
+    /// configuration file's directory.
+    #[serde(default)]
+    pub crd_paths: Vec<PathBuf>,
+}
+
+/// The schema options of a command that runs the stage (`check`,
+/// `post-render`, `kubectl wasm-validate -f`).
+#[derive(Debug, Clone, Default)]
+pub struct SchemaOptions {
+    /// `--schema`, when given.
+    pub mode: Option<Mode>,
+    /// `--kubernetes-version`, when given.
+    pub kubernetes_version: Option<String>,
+    /// `--crd-path`, relative to the working directory.
+    pub crd_paths: Vec<PathBuf>,
+}
+
+/// The run's schema stage: `None` when the mode is `off`. The flags win
+/// over the file's `schema` section; the default is `on` with the newest
+/// built-in Kubernetes version. CRDs of both the file's `crdPaths` and
+/// `--crd-path` are read (a path with no CustomResourceDefinition, or one
+/// that cannot be read or parsed, is an error naming it).
+pub fn schema_stage(
+    spec: Option<&SchemaSpec>,
+    base: &Path,
+    options: &SchemaOptions,
+) -> Result<Option<SchemaStage>, ConfigError> {
+    let file_mode = match spec.and_then(|s| s.mode.as_deref()) {
+        Some(mode) => Some(
+            mode.parse::<Mode>()
+                .map_err(|e| ConfigError(format!("schema.mode: {e}")))?,
+        ),
+        None => None,
+    };
+    let mode = options.mode.or(file_mode).unwrap_or_default();
+    if mode == Mode::Off {
+        return Ok(None);
+    }
+    let version = options
+        .kubernetes_version
+        .as_deref()
+        .or(spec.and_then(|s| s.kubernetes_version.as_deref()))
+        .unwrap_or(DEFAULT_VERSION);
+    let mut schemas =
+        Schemas::new(version).map_err(|e| ConfigError(format!("--kubernetes-version: {e}")))?;
+    let paths = spec
+        .map(|s| s.crd_paths.iter().map(|p| base.join(p)).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(options.crd_paths.iter().cloned());
+    for path in paths {
+        add_crds(&mut schemas, &path)?;
+    }
+    Ok(Some(SchemaStage {
+        mode,
+        schemas: Arc::new(schemas),
+    }))
+}
+
+/// Reads every CustomResourceDefinition under `path` (a file, or a
+/// directory walked recursively for `.yaml`, `.yml` and `.json` files).
+fn add_crds(schemas: &mut Schemas, path: &Path) -> Result<(), ConfigError> {
+    let inputs = manifest::collect_inputs(&[path], true)
+        .map_err(|e| ConfigError(format!("--crd-path {}: {}", path.display(), e.message)))?;
+    let (parsed, errors) = manifest::read_inputs(&inputs, &manifest::ReadLimits::default());
+    if let Some(e) = errors.first() {
+        return Err(ConfigError(format!("--crd-path {}: {}", e.file, e.message)));
+    }
+    let mut found = 0;
+    for input in &parsed {
+        if let Some(e) = input.errors.first() {
+            let at = e.line.map(|l| format!(":{l}")).unwrap_or_default();
+            return Err(ConfigError(format!(
+                "--crd-path {}{at}: {}",
+                e.file, e.message
+            )));
+        }
+        for resource in &input.resources {
+            let source = format!("{}:{}", resource.source.file, resource.source.line);
+            if schemas.add_crd(&resource.object, &source) {
+                found += 1;
+            }
+        }
+    }
+    if found == 0 {
+        return Err(ConfigError(format!(
+            "--crd-path {}: no CustomResourceDefinition found",
+            path.display()
+        )));
+    }
+    Ok(())
+}
