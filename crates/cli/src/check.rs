@@ -30,8 +30,10 @@ pub fn run_check(
     let outcomes = schemas.map(|s| pipeline::check_schemas(s, &resources));
     let results = pipeline::run(engine, set, &mut resources, threads);
     let mut report = CheckReport::new(set, &resources, &results, input_errors);
-    if let (Some(stage), Some(outcomes)) = (&set.schema, &outcomes) {
-        report.add_schema_results(stage, &resources, outcomes);
+    // The report names the stage even with no resources (the head report
+    // of a batched check, which the batches' reports are merged into).
+    if let Some(stage) = &set.schema {
+        report.add_schema_results(stage, &resources, &outcomes.unwrap_or_default());
     }
     if !set.ignore_annotations {
         notice_unknown_ignores(&mut report, set, &resources);

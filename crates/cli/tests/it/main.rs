@@ -15,6 +15,7 @@ mod outputs;
 mod policy_tests;
 mod post_render;
 mod profiles;
+mod schema;
 mod serve;
 
 /// `crates/builtin`'s policy build, for the target it adds when missing.

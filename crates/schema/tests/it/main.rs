@@ -2,4 +2,5 @@
 //! `testdata/schema/` and the built-in versions.
 
 mod fixtures;
+mod peer;
 mod versions;
