@@ -14,7 +14,8 @@
 //! 3. per policy, microseconds per evaluation of the typical Pod as Wasm
 //!    in wasmi and natively (`policy-bench`, crates/bench), and the ratio;
 //! 4. `post-render` of the cert-manager stream as Helm 3 sends it;
-//! 6. the Rego runtime ([`crate::bench_rego`]);
+//! 6. the schema stage ([`crate::bench_schema`]);
+//! 7. the Rego runtime ([`crate::bench_rego`]);
 //! 5. with `--checkov`, Checkov's Kubernetes checks (installed from PyPI in
 //!    a virtual environment under `target/bench`) on `testdata/real` and on
 //!    the typical Pod: a peer doing different work, shown for scale.
@@ -141,7 +142,7 @@ fn input_bytes(path: &Path) -> u64 {
 fn counts(binary: &Path, input: &Path, out: &Path) -> Result<(u64, u64), String> {
     let report = out.join("counts.json");
     Command::new(binary)
-        .args(["check", "--no-config", "-o"])
+        .args(["check", "--no-config", "--schema=off", "-o"])
         .arg(format!("json={}", report.display()))
         .arg(input)
         .output()
@@ -296,13 +297,18 @@ pub fn bench(options: &Options) -> Result<(), String> {
     let cold = series(
         runs * 4,
         &binary,
-        &strings(&["check", "--no-config", &pod.display().to_string()]),
+        &strings(&[
+            "check",
+            "--no-config",
+            "--schema=off",
+            &pod.display().to_string(),
+        ]),
         None,
     )?;
     let cold_ms = cold.median() * 1e3;
     let _ = writeln!(
         w,
-        "### Cold start\n\n`wasm-validate check testdata/bench/typical-pod.yaml`: one Pod (microservices-demo's frontend), the whole default library (restricted level and best practices, 23 policies), from process start to exit, {} runs.\n\n| ms | peak memory (MiB) | exit |\n|---:|---:|---:|\n| {} | {:.1} | {} |\n",
+        "### Cold start\n\n`wasm-validate check --schema=off testdata/bench/typical-pod.yaml` (the policy engine's figures; the schema stage has its own section below): one Pod (microservices-demo's frontend), the whole default library (restricted level and best practices, 23 policies), from process start to exit, {} runs.\n\n| ms | peak memory (MiB) | exit |\n|---:|---:|---:|\n| {} | {:.1} | {} |\n",
         runs * 4,
         cold.wall(Unit::Ms),
         cold.rss_mib(),
@@ -316,7 +322,7 @@ pub fn bench(options: &Options) -> Result<(), String> {
     ];
     let _ = writeln!(
         w,
-        "### Throughput and memory\n\n`wasm-validate check --threads T INPUT` with the default library, text report to /dev/null, {runs} runs each. The generated corpus is `cargo xtask corpus --resources {}`: {} files, {:.1} MB (see `xtask/src/corpus.rs` for what it holds). Memory target: at most twice the input size plus 64 MiB.\n\n| input | input MB | threads | wall s | resources/s | evaluations/s | peak memory MiB | memory target MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|",
+        "### Throughput and memory\n\n`wasm-validate check --schema=off --threads T INPUT` with the default library, text report to /dev/null, {runs} runs each. The generated corpus is `cargo xtask corpus --resources {}`: {} files, {:.1} MB (see `xtask/src/corpus.rs` for what it holds). Memory target: at most twice the input size plus 64 MiB.\n\n| input | input MB | threads | wall s | resources/s | evaluations/s | peak memory MiB | memory target MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|",
         corpus.resources,
         corpus.files,
         corpus.bytes as f64 / 1e6
@@ -335,6 +341,7 @@ pub fn bench(options: &Options) -> Result<(), String> {
                 &strings(&[
                     "check",
                     "--no-config",
+                    "--schema=off",
                     "--threads",
                     &threads.to_string(),
                     &path.display().to_string(),
@@ -475,6 +482,14 @@ pub fn bench(options: &Options) -> Result<(), String> {
     );
 
     report.push_str("\n\n");
+    report.push_str(&crate::bench_schema::section(
+        &root,
+        &binary,
+        &corpus.dir,
+        corpus.resources,
+        runs,
+    )?);
+    report.push('\n');
     report.push_str(&crate::bench_rego::section(&root, &binary, runs)?);
 
     println!("\n{report}");

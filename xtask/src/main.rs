@@ -46,6 +46,7 @@ use std::process::{Command, ExitCode};
 
 mod bench;
 mod bench_rego;
+mod bench_schema;
 mod corpus;
 mod cross;
 mod dist;

@@ -161,6 +161,23 @@ fn create(
             }
         }
     }
+    // The CRDs of `schema.crdPaths`, so that the schema stage of an
+    // air-gapped check is the one of the machine that made the bundle
+    // (the Kubernetes version is in the configuration itself).
+    for (i, path) in config
+        .schema
+        .iter()
+        .flat_map(|s| s.crd_paths.iter())
+        .enumerate()
+    {
+        let bytes = wasm_validate_config::crd_bundle_bytes(&config.base.join(path))
+            .map_err(|e| SetupError(e.0))?;
+        contents.modules.push((
+            wasm_validate_config::crd_reference(path),
+            format!("crds-{i}.yaml"),
+            bytes,
+        ));
+    }
     let bytes = bundle::create(&contents, signer.as_ref())
         .map_err(|e| SetupError(format!("{}: {e}", output.display())))?;
     std::fs::write(output, &bytes)

@@ -45,7 +45,7 @@ pub use file::{
     ExemptionSpec, FilterSpec, KIND, PolicyConfig, PolicySpec, ProfileName,
 };
 pub use foreign::bundle_bytes;
-pub use schema::{SchemaOptions, SchemaSpec, schema_stage};
+pub use schema::{SchemaOptions, SchemaSpec, crd_bundle_bytes, crd_reference, schema_stage};
 pub use serve::{LoggingFormat, ServeSpec};
 pub use source::SourceText;
 
@@ -276,7 +276,12 @@ pub fn build_policy_set(
         ..PolicySet::default()
     };
     if let Some(options) = &command_line.schema {
-        set.schema = schema_stage(config.and_then(|c| c.schema.as_ref()), base, options)?;
+        set.schema = schema_stage(
+            config.and_then(|c| c.schema.as_ref()),
+            base,
+            bundled,
+            options,
+        )?;
     }
     // Foreign references' files (Gatekeeper YAML, Conftest Rego), from the
     // file system or from the bundle; Gatekeeper's are read as one whole,

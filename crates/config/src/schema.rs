@@ -44,9 +44,13 @@ pub struct SchemaOptions {
 /// built-in Kubernetes version. CRDs of both the file's `crdPaths` and
 /// `--crd-path` are read (a path with no CustomResourceDefinition, or one
 /// that cannot be read or parsed, is an error naming it).
+///
+/// From a bundle (`bundled`), the file's `crdPaths` are read from the CRDs
+/// the bundle carries (see [`crd_bundle_bytes`]), never from the file system.
 pub fn schema_stage(
     spec: Option<&SchemaSpec>,
     base: &Path,
+    bundled: Option<&crate::BundledModules>,
     options: &SchemaOptions,
 ) -> Result<Option<SchemaStage>, ConfigError> {
     let file_mode = match spec.and_then(|s| s.mode.as_deref()) {
@@ -67,13 +71,24 @@ pub fn schema_stage(
         .unwrap_or(DEFAULT_VERSION);
     let mut schemas =
         Schemas::new(version).map_err(|e| ConfigError(format!("--kubernetes-version: {e}")))?;
-    let paths = spec
-        .map(|s| s.crd_paths.iter().map(|p| base.join(p)).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(options.crd_paths.iter().cloned());
-    for path in paths {
-        add_crds(&mut schemas, &path)?;
+    for path in spec.map(|s| s.crd_paths.as_slice()).unwrap_or_default() {
+        match bundled {
+            Some(bundled) => {
+                let reference = crd_reference(path);
+                let bytes = bundled.by_reference.get(&reference).ok_or_else(|| {
+                    ConfigError(format!(
+                        "schema.crdPaths: {}: not in the bundle",
+                        path.display()
+                    ))
+                })?;
+                let parsed = manifest::parse(&reference, bytes.clone(), manifest::Format::Yaml);
+                add_parsed(&mut schemas, &[parsed], path)?;
+            }
+            None => add_crds(&mut schemas, &base.join(path))?,
+        }
+    }
+    for path in &options.crd_paths {
+        add_crds(&mut schemas, path)?;
     }
     Ok(Some(SchemaStage {
         mode,
@@ -81,17 +96,61 @@ pub fn schema_stage(
     }))
 }
 
-/// Reads every CustomResourceDefinition under `path` (a file, or a
-/// directory walked recursively for `.yaml`, `.yml` and `.json` files).
-fn add_crds(schemas: &mut Schemas, path: &Path) -> Result<(), ConfigError> {
+/// The name a bundle stores the CRDs of a `schema.crdPaths` entry under.
+pub fn crd_reference(path: &Path) -> String {
+    format!("crd-path:{}", path.display())
+}
+
+/// The CRDs under `path` (a file, or a directory searched recursively) as
+/// one YAML stream, what `bundle create` packs for a `schema.crdPaths`
+/// entry (under [`crd_reference`]). Errors as for `--crd-path`.
+pub fn crd_bundle_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let parsed = read_path(path)?;
+    let mut out = String::new();
+    for input in &parsed {
+        for resource in &input.resources {
+            if Schemas::is_crd(&resource.object) {
+                out.push_str("---\n");
+                out.push_str(
+                    &serde_yaml::to_string(&resource.object)
+                        .map_err(|e| ConfigError(format!("--crd-path {}: {e}", path.display())))?,
+                );
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(ConfigError(format!(
+            "--crd-path {}: no CustomResourceDefinition found",
+            path.display()
+        )));
+    }
+    Ok(out.into_bytes())
+}
+
+fn read_path(path: &Path) -> Result<Vec<manifest::Parsed>, ConfigError> {
     let inputs = manifest::collect_inputs(&[path], true)
         .map_err(|e| ConfigError(format!("--crd-path {}: {}", path.display(), e.message)))?;
     let (parsed, errors) = manifest::read_inputs(&inputs, &manifest::ReadLimits::default());
     if let Some(e) = errors.first() {
         return Err(ConfigError(format!("--crd-path {}: {}", e.file, e.message)));
     }
+    Ok(parsed)
+}
+
+/// Reads every CustomResourceDefinition under `path` (a file, or a
+/// directory walked recursively for `.yaml`, `.yml` and `.json` files).
+fn add_crds(schemas: &mut Schemas, path: &Path) -> Result<(), ConfigError> {
+    let parsed = read_path(path)?;
+    add_parsed(schemas, &parsed, path)
+}
+
+fn add_parsed(
+    schemas: &mut Schemas,
+    parsed: &[manifest::Parsed],
+    path: &Path,
+) -> Result<(), ConfigError> {
     let mut found = 0;
-    for input in &parsed {
+    for input in parsed {
         if let Some(e) = input.errors.first() {
             let at = e.line.map(|l| format!(":{l}")).unwrap_or_default();
             return Err(ConfigError(format!(

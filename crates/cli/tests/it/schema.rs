@@ -365,3 +365,69 @@ fn schema_findings_reach_sarif_and_junit() {
     let xml = String::from_utf8_lossy(&junit.stdout);
     assert!(xml.contains("spec.selector: Required value"), "{xml}");
 }
+
+#[test]
+fn a_bundle_carries_the_crds_and_the_kubernetes_version() {
+    let dir = scratch("schema", "bundle");
+    std::fs::write(
+        dir.join("wasm-validate.yaml"),
+        "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nprofiles: [baseline]\nschema:\n  kubernetesVersion: \"1.33\"\n  crdPaths: [crds]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("crds")).unwrap();
+    std::fs::copy(
+        root().join("testdata/schema/split/crd/gizmos.yaml"),
+        dir.join("crds/gizmos.yaml"),
+    )
+    .unwrap();
+    let created = run_with(&dir, &["bundle", "create", "-o", "b.tgz"], None, false);
+    assert_eq!(
+        created.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    // The air-gapped machine has the bundle and the manifests, not the CRD files.
+    std::fs::remove_dir_all(dir.join("crds")).unwrap();
+    std::fs::remove_file(dir.join("wasm-validate.yaml")).unwrap();
+    std::fs::copy(
+        root().join("testdata/schema/split/widget.yaml"),
+        dir.join("widget.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("testdata/schema/versions.yaml"),
+        dir.join("dra.yaml"),
+    )
+    .unwrap();
+    let output = run_with(
+        &dir,
+        &[
+            "check",
+            "--bundle",
+            "b.tgz",
+            "-o",
+            "json",
+            "widget.yaml",
+            "dra.yaml",
+        ],
+        None,
+        false,
+    );
+    let report = json(&output);
+    let messages: Vec<&str> = schema_results(&report)
+        .iter()
+        .flat_map(|r| r["violations"].as_array().into_iter().flatten())
+        .map(|v| v["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("spec.size: Unsupported value")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("in Kubernetes 1.33")),
+        "{messages:#?}"
+    );
+}
