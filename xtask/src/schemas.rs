@@ -116,8 +116,32 @@ pub fn schemas(root: &Path, args: &[&str]) -> Result<(), String> {
             .values()
             .filter(|d| d.get("x-kubernetes-group-version-kind").is_some())
             .count();
+        // `apiVersion/kind` to the kind's definition, so that a check
+        // compiles only the kinds it meets (crates/schema loads lazily).
+        let mut kind_index = Map::new();
+        for (name, definition) in &definitions {
+            let Some(Value::Array(gvks)) = definition.get("x-kubernetes-group-version-kind") else {
+                continue;
+            };
+            // Meta types (DeleteOptions, WatchEvent) list every group: they
+            // are not objects anyone writes in a manifest.
+            if gvks.len() > 1 {
+                continue;
+            }
+            for gvk in gvks {
+                let field = |k: &str| gvk.get(k).and_then(Value::as_str).unwrap_or_default();
+                let (group, version, kind) = (field("group"), field("version"), field("kind"));
+                let api_version = if group.is_empty() {
+                    version.to_owned()
+                } else {
+                    format!("{group}/{version}")
+                };
+                kind_index.insert(format!("{api_version}/{kind}"), Value::String(name.clone()));
+            }
+        }
         let generated = serde_json::json!({
             "kubernetesVersion": version,
+            "kinds": kind_index,
             "source": format!(
                 "kubernetes-validate {package_version} (PyPI, Apache-2.0), kubernetes-json-schema/v{version}.0-local-strict/_definitions.json"
             ),

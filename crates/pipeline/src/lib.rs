@@ -20,9 +20,11 @@
 #![forbid(unsafe_code)]
 
 mod run_objects;
+mod schema_stage;
 mod scope;
 
 pub use run_objects::RunObjects;
+pub use schema_stage::{SchemaStage, check_schemas};
 
 pub use scope::{
     Action, Exempt, Exemption, ExemptionSource, FailurePolicy, Glob, IGNORE_ANNOTATION,
@@ -233,30 +235,6 @@ pub struct PolicySet {
     /// against its Kubernetes or CRD schema before the policies
     /// ([`check_schemas`]).
     pub schema: Option<SchemaStage>,
-}
-
-/// The schema stage of a run (`wasm-validate-schema`): its mode and the
-/// schemas (a Kubernetes version's built-in kinds, and the CRDs given).
-#[derive(Debug, Clone)]
-pub struct SchemaStage {
-    /// `on` or `strict` (`off` is no stage).
-    pub mode: wasm_validate_schema::Mode,
-    /// The schemas; a run adds the CRDs among its inputs to a copy.
-    pub schemas: std::sync::Arc<wasm_validate_schema::Schemas>,
-}
-
-/// Checks every resource against `schemas`, in parallel (on the current
-/// rayon pool), before any policy runs: one outcome per resource, in input
-/// order. The objects are checked as read (before mutations).
-pub fn check_schemas(
-    schemas: &wasm_validate_schema::Schemas,
-    resources: &[Resource],
-) -> Vec<wasm_validate_schema::Outcome> {
-    use rayon::prelude::*;
-    resources
-        .par_iter()
-        .map(|resource| schemas.validate(&resource.object))
-        .collect()
 }
 
 impl PolicySet {

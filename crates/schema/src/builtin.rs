@@ -9,6 +9,7 @@ use std::io::Read;
 use std::sync::OnceLock;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::model::{Arena, Compiler, Dialect, NodeId};
 
@@ -29,23 +30,64 @@ pub fn versions() -> Vec<&'static str> {
 /// The newest built-in version, the default.
 pub const DEFAULT_VERSION: &str = "1.37";
 
-/// One version's compiled definitions.
-#[derive(Debug)]
+/// One version's definitions: kept as raw JSON text, each kind compiled
+/// (with the definitions it reaches) on first use, so that a check pays
+/// only for the kinds it meets.
 pub(crate) struct BuiltIn {
     pub version: &'static str,
-    pub arena: Arena,
-    /// `(apiVersion, kind)` to the kind's node.
-    pub kinds: HashMap<(String, String), NodeId>,
-    /// `io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta`, for custom resources.
-    pub object_meta: NodeId,
+    definitions: HashMap<String, Box<RawValue>>,
+    /// `(apiVersion, kind)` to the kind's definition and its compiled schema.
+    kinds: HashMap<(String, String), Lazy>,
+    object_meta: Lazy,
+}
+
+/// A definition and, once a check needs it, its compiled schema.
+struct Lazy {
+    definition: String,
+    compiled: OnceLock<Option<(Arena, NodeId)>>,
+}
+
+impl std::fmt::Debug for BuiltIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltIn")
+            .field("version", &self.version)
+            .field("kinds", &self.kinds.len())
+            .finish()
+    }
 }
 
 impl BuiltIn {
-    /// The node of a kind, if this version serves it.
-    pub(crate) fn kind(&self, api_version: &str, kind: &str) -> Option<NodeId> {
-        self.kinds
-            .get(&(api_version.to_owned(), kind.to_owned()))
-            .copied()
+    /// The compiled schema of a kind, if this version serves it.
+    pub(crate) fn kind(&self, api_version: &str, kind: &str) -> Option<(&Arena, NodeId)> {
+        let lazy = self.kinds.get(&(api_version.to_owned(), kind.to_owned()))?;
+        self.compiled(lazy)
+    }
+
+    /// `io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta`, for custom resources.
+    pub(crate) fn object_meta(&self) -> Option<(&Arena, NodeId)> {
+        self.compiled(&self.object_meta)
+    }
+
+    /// Every `(apiVersion, kind)` this version serves.
+    pub(crate) fn served(&self) -> impl Iterator<Item = &(String, String)> {
+        self.kinds.keys()
+    }
+
+    fn compiled<'a>(&'a self, lazy: &'a Lazy) -> Option<(&'a Arena, NodeId)> {
+        lazy.compiled
+            .get_or_init(|| {
+                let lookup = |name: &str| {
+                    self.definitions
+                        .get(name)
+                        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                };
+                let mut compiler = Compiler::new(Dialect::BuiltIn, &lookup);
+                let root = compiler.definition(&lazy.definition)?;
+                overlay(&mut compiler);
+                Some((compiler.arena, root))
+            })
+            .as_ref()
+            .map(|(arena, root)| (arena, *root))
     }
 }
 
@@ -57,7 +99,7 @@ static LOADED: [OnceLock<Result<BuiltIn, String>>; 5] = [
     OnceLock::new(),
 ];
 
-/// The compiled schemas of `version` (`1.37`), compiled once per process.
+/// The schemas of `version` (`1.37`), read once per process.
 pub(crate) fn get(version: &str) -> Result<&'static BuiltIn, String> {
     let Some(index) = SHIPPED.iter().position(|(v, _)| *v == version) else {
         return Err(format!(
@@ -71,53 +113,46 @@ pub(crate) fn get(version: &str) -> Result<&'static BuiltIn, String> {
         .map_err(Clone::clone)
 }
 
+/// The generated file's shape (`cargo xtask schemas`).
+#[derive(serde::Deserialize)]
+struct Generated {
+    kinds: HashMap<String, String>,
+    definitions: HashMap<String, Box<RawValue>>,
+}
+
 fn load(version: &'static str, gz: &[u8]) -> Result<BuiltIn, String> {
+    let error =
+        |e: &dyn std::fmt::Display| format!("built-in schemas of Kubernetes {version}: {e}");
     let mut json = Vec::new();
     flate2::read::GzDecoder::new(gz)
         .read_to_end(&mut json)
-        .map_err(|e| format!("built-in schemas of Kubernetes {version}: {e}"))?;
-    let document: Value = serde_json::from_slice(&json)
-        .map_err(|e| format!("built-in schemas of Kubernetes {version}: {e}"))?;
-    let Some(Value::Object(definitions)) = document.get("definitions") else {
-        return Err(format!(
-            "built-in schemas of Kubernetes {version}: no definitions"
-        ));
+        .map_err(|e| error(&e))?;
+    let generated: Generated = serde_json::from_slice(&json).map_err(|e| error(&e))?;
+    let lazy = |definition: &str| Lazy {
+        definition: definition.to_owned(),
+        compiled: OnceLock::new(),
     };
-    let mut compiler = Compiler::new(Dialect::BuiltIn, definitions);
-    let mut kinds = HashMap::new();
-    for (name, schema) in definitions {
-        let Some(Value::Array(gvks)) = schema.get("x-kubernetes-group-version-kind") else {
-            continue;
-        };
-        // Meta types (DeleteOptions, WatchEvent) list every group: they are
-        // not objects anyone writes in a manifest.
-        if gvks.len() > 1 {
-            continue;
-        }
-        let Some(id) = compiler.definition(name) else {
-            continue;
-        };
-        for gvk in gvks {
-            let field = |k: &str| {
-                gvk.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let (group, version, kind) = (field("group"), field("version"), field("kind"));
-            let api_version = if group.is_empty() {
-                version
-            } else {
-                format!("{group}/{version}")
-            };
-            kinds.insert((api_version, kind), id);
-        }
-    }
-    let object_meta = compiler
-        .definition("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
-        .ok_or_else(|| format!("built-in schemas of Kubernetes {version}: no ObjectMeta"))?;
+    let kinds = generated
+        .kinds
+        .iter()
+        .filter_map(|(key, definition)| {
+            let (api_version, kind) = key.rsplit_once('/')?;
+            Some(((api_version.to_owned(), kind.to_owned()), lazy(definition)))
+        })
+        .collect();
+    Ok(BuiltIn {
+        version,
+        definitions: generated.definitions,
+        kinds,
+        object_meta: lazy("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"),
+    })
+}
+
+/// Sets, in the definitions `compiler` has compiled, the enumerations and
+/// unique names the API server checks in Go.
+fn overlay(compiler: &mut Compiler<'_>) {
     for (definition, property, values) in ENUMERATIONS {
-        let Some(id) = compiler.definition(definition) else {
+        let Some(id) = compiler.compiled(definition) else {
             continue;
         };
         let (field, items) = match property.strip_suffix("[]") {
@@ -140,21 +175,15 @@ fn load(version: &'static str, gz: &[u8]) -> Result<BuiltIn, String> {
         }
     }
     for (definition, property, key) in UNIQUE {
-        let Some(id) = compiler.definition(definition) else {
+        let Some(id) = compiler.compiled(definition) else {
             continue;
         };
         if let Some(&list) = compiler.arena.node(id).properties.get(*property) {
-            compiler.arena.nodes[list as usize].list =
-                crate::model::ListType::Map(vec![(*key).to_owned()]);
-            compiler.arena.nodes[list as usize].go_unique = true;
+            let node = &mut compiler.arena.nodes[list as usize];
+            node.list = crate::model::ListType::Map(vec![(*key).to_owned()]);
+            node.go_unique = true;
         }
     }
-    Ok(BuiltIn {
-        version,
-        arena: compiler.arena,
-        kinds,
-        object_meta,
-    })
 }
 
 /// Enumerations the API server validates in Go (`Unsupported value`),

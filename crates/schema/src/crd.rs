@@ -4,7 +4,7 @@
 //! structural schema), and the count of `x-kubernetes-validations` rules,
 //! which this stage does not evaluate (CEL).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::Finding;
 use crate::model::{Arena, Compiler, Dialect, NodeId, escape};
@@ -43,7 +43,7 @@ impl Crd {
         if group.is_empty() || kind.is_empty() {
             return None;
         }
-        let empty = Map::new();
+        let none = |_: &str| None;
         let versions = spec
             .get("versions")
             .and_then(Value::as_array)
@@ -53,7 +53,7 @@ impl Crd {
                     .map(|v| {
                         let schema = v.pointer("/schema/openAPIV3Schema");
                         let compiled = schema.map(|s| {
-                            let mut compiler = Compiler::new(Dialect::Crd, &empty);
+                            let mut compiler = Compiler::new(Dialect::Crd, &none);
                             let root = compiler.compile(s, "");
                             (compiler.arena, root)
                         });
@@ -154,8 +154,8 @@ pub(crate) fn check_definition(object: &Value) -> Vec<Finding> {
         let at = format!("/spec/versions/{i}/schema/openAPIV3Schema");
         let field = format!("spec.versions[{i}].schema.openAPIV3Schema");
         structural(schema, &at, &field, false, &mut findings);
-        let empty = Map::new();
-        let mut compiler = Compiler::new(Dialect::Crd, &empty);
+        let none = |_: &str| None;
+        let mut compiler = Compiler::new(Dialect::Crd, &none);
         compiler.compile(schema, "");
         for (pointer, message) in compiler.problems {
             findings.push(Finding {

@@ -144,8 +144,7 @@ impl Schemas {
         })?;
         let builtin = builtin::get(&minor)?;
         let groups = builtin
-            .kinds
-            .keys()
+            .served()
             .map(|(api_version, _)| group_of(api_version).to_owned())
             .collect();
         Ok(Schemas {
@@ -230,8 +229,8 @@ impl Schemas {
         let group = group_of(api_version);
         let version = self.builtin.version;
         let mut warnings = Vec::new();
-        if let Some(root) = self.builtin.kind(api_version, kind) {
-            let mut walk = Walk::new(&self.builtin.arena, Dialect::BuiltIn);
+        if let Some((arena, root)) = self.builtin.kind(api_version, kind) {
+            let mut walk = Walk::new(arena, Dialect::BuiltIn);
             walk.value(root, object);
             let (rule, max) = metadata::name_rule(group, kind);
             metadata::check(&mut walk, object, rule, max);
@@ -279,8 +278,7 @@ impl Schemas {
         if self.groups.contains(group) {
             let served: Vec<&str> = self
                 .builtin
-                .kinds
-                .keys()
+                .served()
                 .filter(|(_, k)| k == kind)
                 .map(|(v, _)| v.as_str())
                 .collect();
@@ -390,14 +388,16 @@ impl Schemas {
             }
             findings.extend(walk.findings);
         }
-        let mut meta = Walk::new(&self.builtin.arena, Dialect::BuiltIn);
-        if let Some(metadata) = object.get("metadata") {
-            meta.path.push(Step::Field("metadata"));
-            meta.value(self.builtin.object_meta, metadata);
-            meta.path.pop();
+        if let Some((arena, object_meta)) = self.builtin.object_meta() {
+            let mut meta = Walk::new(arena, Dialect::BuiltIn);
+            if let Some(metadata) = object.get("metadata") {
+                meta.path.push(Step::Field("metadata"));
+                meta.value(object_meta, metadata);
+                meta.path.pop();
+            }
+            metadata::check(&mut meta, object, metadata::NameRule::Subdomain, None);
+            findings.extend(meta.findings);
         }
-        metadata::check(&mut meta, object, metadata::NameRule::Subdomain, None);
-        findings.extend(meta.findings);
         Outcome {
             checked: Checked::Crd(crd.name.clone()),
             findings,

@@ -136,7 +136,8 @@ impl Arena {
 /// Compiles schemas into an [`Arena`], each named definition once.
 pub(crate) struct Compiler<'a> {
     pub arena: Arena,
-    definitions: &'a Map<String, Value>,
+    /// A named definition's schema (`$ref` targets).
+    definitions: &'a dyn Fn(&str) -> Option<Value>,
     by_name: HashMap<String, NodeId>,
     dialect: Dialect,
     /// Problems found while compiling (an invalid `pattern`), each with the
@@ -145,7 +146,7 @@ pub(crate) struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
-    pub(crate) fn new(dialect: Dialect, definitions: &'a Map<String, Value>) -> Self {
+    pub(crate) fn new(dialect: Dialect, definitions: &'a dyn Fn(&str) -> Option<Value>) -> Self {
         Compiler {
             arena: Arena::default(),
             definitions,
@@ -161,10 +162,10 @@ impl<'a> Compiler<'a> {
         if let Some(&id) = self.by_name.get(name) {
             return Some(id);
         }
-        let schema = self.definitions.get(name)?;
+        let schema = (self.definitions)(name)?;
         let id = self.alloc();
         self.by_name.insert(name.to_owned(), id);
-        let mut node = self.build(schema, &format!("/{name}"));
+        let mut node = self.build(&schema, &format!("/{name}"));
         match name {
             "io.k8s.apimachinery.pkg.util.intstr.IntOrString" => {
                 node.special = Special::IntOrString;
@@ -178,6 +179,11 @@ impl<'a> Compiler<'a> {
         }
         self.arena.nodes[id as usize] = node;
         Some(id)
+    }
+
+    /// The node of a named definition already compiled, if it is.
+    pub(crate) fn compiled(&self, name: &str) -> Option<NodeId> {
+        self.by_name.get(name).copied()
     }
 
     /// Compiles an anonymous schema; `at` is its JSON Pointer, for problems.

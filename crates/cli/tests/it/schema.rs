@@ -61,7 +61,7 @@ fn schema_findings_are_reported_first_with_pointer_and_line() {
         .position(|r| r["resource"]["line"] == results[0]["resource"]["line"])
         .unwrap();
     assert_eq!(all[first]["policy"], "schema");
-    assert_eq!(report["summary"]["failed"].as_u64().unwrap() >= 7, true);
+    assert!(report["summary"]["failed"].as_u64().unwrap() >= 7);
 }
 
 #[test]

@@ -23,6 +23,17 @@ fn kubectl(args: &[&str]) -> Option<Output> {
     )
 }
 
+/// The JSON report of a run that denied something (exit 1).
+fn denied_report(output: &Output) -> serde_json::Value {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 #[test]
 fn kubectl_lists_the_plugin() {
     let Some(output) = kubectl(&["plugin", "list"]) else {
@@ -49,13 +60,7 @@ fn kubectl_runs_the_plugin_on_files() {
     ]) else {
         return;
     };
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = denied_report(&output);
     assert_eq!(report["kind"], "CheckReport");
     assert_eq!(report["summary"]["resources"], 5);
 
@@ -131,4 +136,60 @@ fn the_configuration_drives_the_plugin_too() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("testdata/fixtures/violations.yaml:"));
+}
+
+#[test]
+fn files_get_the_schema_stage_with_kubectl_style_flags() {
+    let run = |args: &[&str]| {
+        Command::new(plugin())
+            .args(args)
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let output = run(&[
+        "-f",
+        "testdata/schema/split",
+        "-R",
+        "-o",
+        "json",
+        "--no-config",
+        "--policy",
+        "privileged",
+    ]);
+    let report = denied_report(&output);
+    let schema: Vec<&serde_json::Value> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["policy"] == "schema")
+        .collect();
+    assert_eq!(schema.len(), 1);
+    assert_eq!(
+        schema[0]["violations"][0]["message"],
+        "spec.size: Unsupported value: \"huge\": supported values: \"small\", \"large\""
+    );
+    // --schema=off and --crd-path are there as in `wasm-validate check`.
+    let off = run(&[
+        "-f",
+        "testdata/schema/split/widget.yaml",
+        "--schema=off",
+        "-o",
+        "json",
+        "--no-config",
+        "--policy",
+        "privileged",
+    ]);
+    assert_eq!(off.status.code(), Some(0));
+    let with_crd = run(&[
+        "-f",
+        "testdata/schema/split/widget.yaml",
+        "--crd-path",
+        "testdata/schema/split/crd",
+        "--no-config",
+        "--policy",
+        "privileged",
+    ]);
+    assert_eq!(with_crd.status.code(), Some(1));
 }
