@@ -581,14 +581,18 @@ impl CheckReport {
         }
     }
 
-    /// The text report's summary line.
+    /// The text report's summary line (the policies counted are the chosen
+    /// ones; the schema stage's entries count as evaluations).
     fn text_summary(&self, out: &mut String) {
         let s = &self.summary;
         let _ = writeln!(
             out,
             "{} resources, {} policies, {} evaluations: {} passed, {} failed, {} warned, {} audited ({} violations), {} skipped ({} exempted findings), {} errors, {} warnings, {} mutated; {} input errors, {} notices",
             s.resources,
-            self.policies.len(),
+            self.policies
+                .iter()
+                .filter(|p| p.name != SCHEMA_POLICY)
+                .count(),
             s.evaluations,
             s.passed,
             s.failed,

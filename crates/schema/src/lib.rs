@@ -234,7 +234,7 @@ impl Schemas {
             walk.value(root, object);
             let (rule, max) = metadata::name_rule(group, kind);
             metadata::check(&mut walk, object, rule, max);
-            let mut findings = walk.findings;
+            let mut findings = walk.finish();
             if Schemas::is_crd(object) {
                 findings.extend(crd::check_definition(object));
             }
@@ -386,7 +386,7 @@ impl Schemas {
                     }
                 }
             }
-            findings.extend(walk.findings);
+            findings.extend(walk.finish());
         }
         if let Some((arena, object_meta)) = self.builtin.object_meta() {
             let mut meta = Walk::new(arena, Dialect::BuiltIn);
@@ -396,7 +396,7 @@ impl Schemas {
                 meta.path.pop();
             }
             metadata::check(&mut meta, object, metadata::NameRule::Subdomain, None);
-            findings.extend(meta.findings);
+            findings.extend(meta.finish());
         }
         Outcome {
             checked: Checked::Crd(crd.name.clone()),

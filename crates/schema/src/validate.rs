@@ -20,12 +20,23 @@ pub(crate) enum Step<'v> {
     Key(&'v str),
 }
 
+/// Schema nodes one object may visit (its probes of `anyOf`/`oneOf`/`not`
+/// branches included) before the walk stops with a finding. A walk costs
+/// the object's size times the depth of its schema, both bounded by the
+/// reading limits; a hostile pair (a CRD with a huge `items` schema and a
+/// custom resource with a huge list) could still take hours, so it is cut
+/// short instead of hanging the run. A real object visits a few thousand
+/// nodes; a 32 MiB ConfigMap a few million.
+pub(crate) const STEP_LIMIT: u64 = 50_000_000;
+
 /// A walk over one object, with its findings.
 pub(crate) struct Walk<'a> {
     arena: &'a Arena,
     dialect: Dialect,
     pub path: Vec<Step<'a>>,
     pub findings: Vec<Finding>,
+    /// Steps left, shared with the walk's probes.
+    steps: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 impl<'a> Walk<'a> {
@@ -35,7 +46,29 @@ impl<'a> Walk<'a> {
             dialect,
             path: Vec::new(),
             findings: Vec::new(),
+            steps: std::rc::Rc::new(std::cell::Cell::new(STEP_LIMIT)),
         }
+    }
+
+    /// A walk that may take `limit` steps (tests).
+    #[cfg(test)]
+    fn with_limit(arena: &'a Arena, dialect: Dialect, limit: u64) -> Self {
+        let walk = Walk::new(arena, dialect);
+        walk.steps.set(limit);
+        walk
+    }
+
+    /// The findings, with one more when the walk ran out of steps.
+    pub(crate) fn finish(mut self) -> Vec<Finding> {
+        if self.steps.get() == 0 {
+            self.findings.push(Finding {
+                pointer: String::new(),
+                message: format!(
+                    "the schema stage stopped after {STEP_LIMIT} steps on this object (the object and its schema are too large together); the rest was not checked"
+                ),
+            });
+        }
+        self.findings
     }
 
     /// The current path as the API server writes it (`spec.ports[0].name`).
@@ -81,6 +114,11 @@ impl<'a> Walk<'a> {
 
     /// Validates `value` against node `id`, at the current path.
     pub(crate) fn value(&mut self, id: NodeId, value: &'a Value) {
+        let left = self.steps.get();
+        if left == 0 {
+            return;
+        }
+        self.steps.set(left - 1);
         let arena = self.arena;
         let node = arena.node(id);
         if value.is_null() {
@@ -186,6 +224,7 @@ impl<'a> Walk<'a> {
     /// Whether `value` satisfies node `id`, without recording anything.
     fn passes(&self, id: NodeId, value: &'a Value) -> bool {
         let mut probe = Walk::new(self.arena, self.dialect);
+        probe.steps = self.steps.clone();
         probe.path = self.path.clone();
         probe.value(id, value);
         probe.findings.is_empty()
@@ -516,4 +555,35 @@ pub(crate) fn short(value: &Value) -> String {
     }
     let cut: String = text.chars().take(77).collect();
     format!("{cut}...")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Compiler;
+
+    #[test]
+    fn a_walk_stops_at_its_step_limit_with_a_finding() {
+        let none = |_: &str| None;
+        let mut compiler = Compiler::new(Dialect::Crd, &none);
+        let schema = serde_json::json!({
+            "type": "array",
+            "items": {"anyOf": [{"type": "string"}, {"type": "integer"}], "type": "string"}
+        });
+        let root = compiler.compile(&schema, "");
+        let list = Value::Array(vec![Value::String("x".into()); 1000]);
+        let mut walk = Walk::with_limit(&compiler.arena, Dialect::Crd, 500);
+        walk.value(root, &list);
+        let findings = walk.finish();
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(
+            findings[0]
+                .message
+                .starts_with("the schema stage stopped after")
+        );
+        // With the real limit the same list is checked in full.
+        let mut walk = Walk::new(&compiler.arena, Dialect::Crd);
+        walk.value(root, &list);
+        assert!(walk.finish().is_empty());
+    }
 }

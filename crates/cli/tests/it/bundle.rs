@@ -463,12 +463,7 @@ fn a_bundle_carries_gatekeeper_and_conftest_policies_to_the_edge() {
     );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let report = report(&output);
-    let policies: Vec<&str> = report["policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let policies = common::policy_names(&report);
     assert_eq!(policies, ["WvRequiredLabels/team-and-tier", "data.main"]);
     let failed: Vec<(&str, &str)> = report["results"]
         .as_array()

@@ -18,11 +18,13 @@ fn a_constraint_checks_the_objects_its_match_selects() {
     );
     assert_eq!(output.status.code(), Some(1));
     let report = json(&output);
+    // The schema stage comes first, then the constraint.
+    assert_eq!(report["policies"][0]["name"], "schema");
     assert_eq!(
-        report["policies"][0]["name"],
+        report["policies"][1]["name"],
         "WvRequiredLabels/team-and-tier"
     );
-    assert_eq!(report["policies"][0]["category"], "gatekeeper");
+    assert_eq!(report["policies"][1]["category"], "gatekeeper");
     // The labelled Pod passes, the bare one fails; the Pod in kube-system
     // (excludedNamespaces) and the Service (not in match.kinds) are not
     // evaluated.

@@ -31,11 +31,9 @@ fn fixed_and_restricted(file: &str) -> (Option<i32>, serde_json::Value) {
 }
 
 fn policy_names(report: &serde_json::Value) -> Vec<String> {
-    report["policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap().to_owned())
+    crate::common::policy_names(report)
+        .into_iter()
+        .map(str::to_owned)
         .collect()
 }
 
