@@ -7,15 +7,18 @@
 use serde_json::Value;
 
 use crate::Finding;
-use crate::model::{Arena, Compiler, Dialect, NodeId, escape};
+use crate::model::{Arena, Compiler, Dialect, NodeId, escape, pattern_problem};
 
 /// One version of a CRD.
 #[derive(Debug, Clone)]
 pub(crate) struct CrdVersion {
     pub name: String,
     pub served: bool,
-    /// The compiled schema, when the version has one.
-    pub schema: Option<(Arena, NodeId)>,
+    /// The version's `openAPIV3Schema`, when it has one.
+    schema: Option<std::sync::Arc<Value>>,
+    /// The schema compiled, on the first custom resource of this version
+    /// (a chart's CRDs cost nothing when the chart has no custom resources).
+    compiled: std::sync::OnceLock<Option<(Arena, NodeId)>>,
     /// `x-kubernetes-validations` rules in the schema (not evaluated here).
     pub cel_rules: usize,
 }
@@ -43,7 +46,6 @@ impl Crd {
         if group.is_empty() || kind.is_empty() {
             return None;
         }
-        let none = |_: &str| None;
         let versions = spec
             .get("versions")
             .and_then(Value::as_array)
@@ -52,15 +54,11 @@ impl Crd {
                     .iter()
                     .map(|v| {
                         let schema = v.pointer("/schema/openAPIV3Schema");
-                        let compiled = schema.map(|s| {
-                            let mut compiler = Compiler::new(Dialect::Crd, &none);
-                            let root = compiler.compile(s, "");
-                            (compiler.arena, root)
-                        });
                         CrdVersion {
                             name: text(v.get("name")),
                             served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
-                            schema: compiled,
+                            schema: schema.map(|s| std::sync::Arc::new(s.clone())),
+                            compiled: std::sync::OnceLock::new(),
                             cel_rules: schema.map_or(0, count_rules),
                         }
                     })
@@ -74,6 +72,22 @@ impl Crd {
             versions,
             source,
         })
+    }
+}
+
+impl CrdVersion {
+    /// The compiled schema (compiled on first use), if the version has one.
+    pub(crate) fn compiled(&self) -> Option<(&Arena, NodeId)> {
+        self.compiled
+            .get_or_init(|| {
+                let schema = self.schema.as_ref()?;
+                let none = |_: &str| None;
+                let mut compiler = Compiler::new(Dialect::Crd, &none);
+                let root = compiler.compile(schema);
+                Some((compiler.arena, root))
+            })
+            .as_ref()
+            .map(|(arena, root)| (arena, *root))
     }
 }
 
@@ -154,41 +168,8 @@ pub(crate) fn check_definition(object: &Value) -> Vec<Finding> {
         let at = format!("/spec/versions/{i}/schema/openAPIV3Schema");
         let field = format!("spec.versions[{i}].schema.openAPIV3Schema");
         structural(schema, &at, &field, false, &mut findings);
-        let none = |_: &str| None;
-        let mut compiler = Compiler::new(Dialect::Crd, &none);
-        compiler.compile(schema, "");
-        for (pointer, message) in compiler.problems {
-            findings.push(Finding {
-                pointer: format!("{at}{pointer}"),
-                message: format!("{}: Invalid value: {message}", field_of(&field, &pointer)),
-            });
-        }
     }
     findings
-}
-
-/// `properties/spec/items` under `spec.versions[0]...` as the API server
-/// names it: `...properties[spec].items`.
-fn field_of(base: &str, pointer: &str) -> String {
-    let mut out = base.to_owned();
-    let mut tokens = pointer.split('/').skip(1).peekable();
-    while let Some(token) = tokens.next() {
-        match token {
-            "properties" => {
-                if let Some(name) = tokens.next() {
-                    out.push_str(&format!(
-                        ".properties[{}]",
-                        name.replace("~1", "/").replace("~0", "~")
-                    ));
-                }
-            }
-            other => {
-                out.push('.');
-                out.push_str(other);
-            }
-        }
-    }
-    out
 }
 
 /// Structural schema: every node says its `type` (apiextensions'
@@ -215,6 +196,16 @@ fn structural(schema: &Value, at: &str, field: &str, in_logic: bool, findings: &
         findings.push(Finding {
             pointer: format!("{at}/type"),
             message: format!("{field}.type: Required value: {what}"),
+        });
+    }
+    if let Some(problem) = node
+        .get("pattern")
+        .and_then(Value::as_str)
+        .and_then(pattern_problem)
+    {
+        findings.push(Finding {
+            pointer: format!("{at}/pattern"),
+            message: format!("{field}.pattern: Invalid value: {problem}"),
         });
     }
     if let Some(Value::Object(properties)) = node.get("properties") {

@@ -354,10 +354,10 @@ impl Schemas {
             ));
         }
         let mut findings = Vec::new();
-        if let Some((arena, root)) = &version.schema {
+        if let Some((arena, root)) = version.compiled() {
             let mut walk = Walk::new(arena, Dialect::Crd);
             // apiVersion, kind and metadata are the API server's, not the schema's.
-            let node = arena.node(*root);
+            let node = arena.node(root);
             if let Some(map) = object.as_object() {
                 for (key, child) in map {
                     if matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {

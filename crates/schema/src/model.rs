@@ -140,9 +140,6 @@ pub(crate) struct Compiler<'a> {
     definitions: &'a dyn Fn(&str) -> Option<Value>,
     by_name: HashMap<String, NodeId>,
     dialect: Dialect,
-    /// Problems found while compiling (an invalid `pattern`), each with the
-    /// JSON Pointer of the schema node inside the compiled schema.
-    pub problems: Vec<(String, String)>,
 }
 
 impl<'a> Compiler<'a> {
@@ -152,7 +149,6 @@ impl<'a> Compiler<'a> {
             definitions,
             by_name: HashMap::new(),
             dialect,
-            problems: Vec::new(),
         }
     }
 
@@ -165,7 +161,7 @@ impl<'a> Compiler<'a> {
         let schema = (self.definitions)(name)?;
         let id = self.alloc();
         self.by_name.insert(name.to_owned(), id);
-        let mut node = self.build(&schema, &format!("/{name}"));
+        let mut node = self.build(&schema);
         match name {
             "io.k8s.apimachinery.pkg.util.intstr.IntOrString" => {
                 node.special = Special::IntOrString;
@@ -186,14 +182,14 @@ impl<'a> Compiler<'a> {
         self.by_name.get(name).copied()
     }
 
-    /// Compiles an anonymous schema; `at` is its JSON Pointer, for problems.
-    pub(crate) fn compile(&mut self, schema: &Value, at: &str) -> NodeId {
+    /// Compiles an anonymous schema.
+    pub(crate) fn compile(&mut self, schema: &Value) -> NodeId {
         if let Some(name) = schema.get("$ref").and_then(Value::as_str)
             && let Some(id) = self.definition(name)
         {
             return id;
         }
-        let node = self.build(schema, at);
+        let node = self.build(schema);
         let id = self.alloc();
         self.arena.nodes[id as usize] = node;
         id
@@ -204,7 +200,7 @@ impl<'a> Compiler<'a> {
         (self.arena.nodes.len() - 1) as NodeId
     }
 
-    fn build(&mut self, schema: &Value, at: &str) -> Node {
+    fn build(&mut self, schema: &Value) -> Node {
         let mut node = Node::default();
         let Value::Object(schema) = schema else {
             return node;
@@ -234,16 +230,14 @@ impl<'a> Compiler<'a> {
         let preserve = flag("x-kubernetes-preserve-unknown-fields");
         if let Some(Value::Object(properties)) = schema.get("properties") {
             for (name, property) in properties {
-                let id = self.compile(property, &format!("{at}/properties/{}", escape(name)));
+                let id = self.compile(property);
                 node.properties.insert(name.clone(), id);
             }
         }
         node.additional = match schema.get("additionalProperties") {
             Some(Value::Bool(false)) => Additional::Forbidden,
             Some(Value::Bool(true)) => Additional::Any,
-            Some(s @ Value::Object(_)) => {
-                Additional::Schema(self.compile(s, &format!("{at}/additionalProperties")))
-            }
+            Some(s @ Value::Object(_)) => Additional::Schema(self.compile(s)),
             _ => match self.dialect {
                 Dialect::BuiltIn => Additional::Any,
                 // Structural schemas: what is not declared is pruned, and
@@ -256,7 +250,7 @@ impl<'a> Compiler<'a> {
             node.additional = Additional::Any;
         }
         if let Some(items) = schema.get("items") {
-            node.items = Some(self.compile(items, &format!("{at}/items")));
+            node.items = Some(self.compile(items));
         }
         if let Some(Value::Array(required)) = schema.get("required") {
             node.required = required
@@ -278,13 +272,13 @@ impl<'a> Compiler<'a> {
             ("oneOf", &mut node.one_of),
         ] {
             if let Some(Value::Array(schemas)) = schema.get(key) {
-                for (i, s) in schemas.iter().enumerate() {
-                    list.push(self.compile(s, &format!("{at}/{key}/{i}")));
+                for s in schemas {
+                    list.push(self.compile(s));
                 }
             }
         }
         if let Some(not) = schema.get("not") {
-            node.not = Some(self.compile(not, &format!("{at}/not")));
+            node.not = Some(self.compile(not));
         }
         node.list = match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
             Some("set") => ListType::Set,
@@ -302,33 +296,18 @@ impl<'a> Compiler<'a> {
             ),
             _ => ListType::Atomic,
         };
-        node.bounds = self.bounds(schema, at);
+        node.bounds = self.bounds(schema);
         node
     }
 
-    fn bounds(&mut self, schema: &Map<String, Value>, at: &str) -> Option<Box<Bounds>> {
+    fn bounds(&self, schema: &Map<String, Value>) -> Option<Box<Bounds>> {
         let number = |key: &str| schema.get(key).and_then(Value::as_f64);
         let count = |key: &str| schema.get(key).and_then(Value::as_u64);
         let pattern = match schema.get("pattern").and_then(Value::as_str) {
             Some(p) => match regex::Regex::new(p) {
                 Ok(re) => Some((p.to_owned(), re)),
-                Err(e) => {
-                    let cause = e
-                        .to_string()
-                        .lines()
-                        .map(str::trim)
-                        .rfind(|l| !l.is_empty())
-                        .unwrap_or_default()
-                        .to_owned();
-                    self.problems.push((
-                        format!("{at}/pattern"),
-                        format!(
-                            "{}: must be a valid regular expression, but isn't: {cause}",
-                            Value::String(p.to_owned())
-                        ),
-                    ));
-                    None
-                }
+                // The CRD's own check reports it (`pattern_problem`).
+                Err(_) => None,
             },
             None => None,
         };
@@ -375,6 +354,24 @@ fn type_bit(name: &str) -> u8 {
         "null" => NULL,
         _ => 0,
     }
+}
+
+/// Why `pattern` is not a regular expression the API server accepts (Go's
+/// RE2 syntax, which the regex crate's follows), as the CRD's validation
+/// says it: `"([a-z]": must be a valid regular expression, but isn't: ...`.
+pub(crate) fn pattern_problem(pattern: &str) -> Option<String> {
+    let error = regex::Regex::new(pattern).err()?;
+    let cause = error
+        .to_string()
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_owned();
+    Some(format!(
+        "{}: must be a valid regular expression, but isn't: {cause}",
+        Value::String(pattern.to_owned())
+    ))
 }
 
 /// A JSON Pointer reference token (RFC 6901: `~` as `~0`, `/` as `~1`).

@@ -570,7 +570,7 @@ mod tests {
             "type": "array",
             "items": {"anyOf": [{"type": "string"}, {"type": "integer"}], "type": "string"}
         });
-        let root = compiler.compile(&schema, "");
+        let root = compiler.compile(&schema);
         let list = Value::Array(vec![Value::String("x".into()); 1000]);
         let mut walk = Walk::with_limit(&compiler.arena, Dialect::Crd, 500);
         walk.value(root, &list);
