@@ -114,7 +114,7 @@ pub fn check_inputs<P: AsRef<Path> + Sync>(
     let threads = policy_args.threads();
     Ok(in_pool(threads, || {
         let (mut parsed, errors) = manifest::read_all(paths, recursive, &policy_args.read_limits());
-        let schemas = run_schemas(&set, &[], &parsed);
+        let (schemas, _) = run_schemas(&set, &[], &parsed, &policy_args.read_limits());
         let mut report = run_check(
             &engine,
             &set,
@@ -158,15 +158,17 @@ pub fn check_report<P: AsRef<Path> + Sync>(
         let inputs = manifest::collect_inputs(paths, recursive);
         // The schema stage needs the CRDs among the inputs before it checks
         // any resource: files that mention CustomResourceDefinition are read
-        // for them first; stdin, which cannot be read twice, makes the run
-        // read everything at once.
+        // first, and kept for their turn (each file is parsed once); stdin,
+        // which cannot be read twice, makes the run read everything at once.
         let mut schemas = None;
+        let mut read_early = ReadEarly::new();
         if let (Some(_), Ok(inputs)) = (&set.schema, &inputs) {
             let (files, stdin): (Vec<_>, Vec<_>) =
                 inputs.iter().cloned().partition(|i| i.name() != "-");
             context_aware |= !stdin.is_empty();
-            schemas = run_schemas(&set, &files, &[]);
+            (schemas, read_early) = run_schemas(&set, &files, &[], &limits);
         }
+        let read_early = std::sync::Mutex::new(read_early);
         let (batches, errors) = match inputs {
             Ok(inputs) if context_aware => (vec![inputs], Vec::new()),
             Ok(inputs) => (manifest::batches(inputs, BATCH_BYTES), Vec::new()),
@@ -197,8 +199,13 @@ pub fn check_report<P: AsRef<Path> + Sync>(
             let reports: Vec<CheckReport> = batch
                 .par_iter()
                 .map(|input| {
-                    let (mut parsed, errors) =
-                        manifest::read_inputs(std::slice::from_ref(input), &limits);
+                    let early = read_early
+                        .lock()
+                        .ok()
+                        .and_then(|mut early| early.remove(&input.name()));
+                    let (mut parsed, errors) = early.unwrap_or_else(|| {
+                        manifest::read_inputs(std::slice::from_ref(input), &limits)
+                    });
                     run_check(
                         &engine,
                         &set,
@@ -218,27 +225,37 @@ pub fn check_report<P: AsRef<Path> + Sync>(
     }))
 }
 
+/// What a file read early gives: its parsed documents and its errors.
+type ReadEarly = std::collections::HashMap<String, (Vec<Parsed>, Vec<ManifestError>)>;
+
 /// The schemas a run checks with, when the set has a schema stage: the
 /// stage's (built-in kinds and `--crd-path` CRDs) plus the CRDs among the
-/// inputs, from `files` (each read only if it mentions
-/// `CustomResourceDefinition`) and from `parsed`.
-fn run_schemas(set: &PolicySet, files: &[manifest::Input], parsed: &[Parsed]) -> Option<Schemas> {
-    let stage = set.schema.as_ref()?;
+/// inputs, from `files` (each parsed only if it mentions
+/// `CustomResourceDefinition`; those are returned by name, so that the
+/// check does not parse them again) and from `parsed`.
+fn run_schemas(
+    set: &PolicySet,
+    files: &[manifest::Input],
+    parsed: &[Parsed],
+    limits: &manifest::ReadLimits,
+) -> (Option<Schemas>, ReadEarly) {
+    let mut early = ReadEarly::new();
+    let Some(stage) = set.schema.as_ref() else {
+        return (None, early);
+    };
     let mut schemas = (*stage.schemas).clone();
     let finder = memchr::memmem::Finder::new(b"CustomResourceDefinition");
     for input in files {
         let name = input.name();
         let mentions = std::fs::read(&name).is_ok_and(|bytes| finder.find(&bytes).is_some());
         if mentions {
-            let (parsed, _) = manifest::read_inputs(
-                std::slice::from_ref(input),
-                &manifest::ReadLimits::default(),
-            );
-            add_input_crds(&mut schemas, &parsed);
+            let read = manifest::read_inputs(std::slice::from_ref(input), limits);
+            add_input_crds(&mut schemas, &read.0);
+            early.insert(name, read);
         }
     }
     add_input_crds(&mut schemas, parsed);
-    Some(schemas)
+    (Some(schemas), early)
 }
 
 /// Adds the CustomResourceDefinitions among `parsed`'s resources.
