@@ -15,6 +15,30 @@ fn schema_results(report: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// Copies the fixture at `from` (relative to the workspace) to `dir/to`.
+fn copy_fixture(from: &str, dir: &std::path::Path, to: &str) {
+    let target = dir.join(to);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::copy(root().join(from), target).unwrap();
+}
+
+/// The Gizmo custom resource and the DRA DeviceClass fixtures in `dir`.
+fn copy_manifests(dir: &std::path::Path) {
+    copy_fixture("testdata/schema/split/widget.yaml", dir, "widget.yaml");
+    copy_fixture("testdata/schema/versions.yaml", dir, "dra.yaml");
+}
+
+/// The messages of the schema findings of a JSON report.
+fn schema_messages(report: &Value) -> Vec<&str> {
+    schema_results(report)
+        .iter()
+        .flat_map(|r| r["violations"].as_array().into_iter().flatten())
+        .map(|v| v["message"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn schema_findings_are_reported_first_with_pointer_and_line() {
     let output = run(
@@ -224,22 +248,12 @@ fn the_configuration_sets_the_stage_and_flags_win() {
         "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nschema:\n  mode: strict\n  kubernetesVersion: \"1.33\"\n  crdPaths: [crds]\n",
     )
     .unwrap();
-    std::fs::create_dir_all(dir.join("crds")).unwrap();
-    std::fs::copy(
-        root().join("testdata/schema/split/crd/gizmos.yaml"),
-        dir.join("crds/gizmos.yaml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        root().join("testdata/schema/split/widget.yaml"),
-        dir.join("widget.yaml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        root().join("testdata/schema/versions.yaml"),
-        dir.join("dra.yaml"),
-    )
-    .unwrap();
+    copy_fixture(
+        "testdata/schema/split/crd/gizmos.yaml",
+        &dir,
+        "crds/gizmos.yaml",
+    );
+    copy_manifests(&dir);
     // 1.33 from the file: resource.k8s.io/v1 DeviceClass is not served; the
     // CRD from crdPaths checks the Gizmo.
     let output = run_with(
@@ -249,11 +263,7 @@ fn the_configuration_sets_the_stage_and_flags_win() {
         false,
     );
     let report = json(&output);
-    let messages: Vec<&str> = schema_results(&report)
-        .iter()
-        .flat_map(|r| r["violations"].as_array().into_iter().flatten())
-        .map(|v| v["message"].as_str().unwrap())
-        .collect();
+    let messages = schema_messages(&report);
     assert!(
         messages.iter().any(|m| m.contains("in Kubernetes 1.33")),
         "{messages:#?}"
@@ -374,12 +384,11 @@ fn a_bundle_carries_the_crds_and_the_kubernetes_version() {
         "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nprofiles: [baseline]\nschema:\n  kubernetesVersion: \"1.33\"\n  crdPaths: [crds]\n",
     )
     .unwrap();
-    std::fs::create_dir_all(dir.join("crds")).unwrap();
-    std::fs::copy(
-        root().join("testdata/schema/split/crd/gizmos.yaml"),
-        dir.join("crds/gizmos.yaml"),
-    )
-    .unwrap();
+    copy_fixture(
+        "testdata/schema/split/crd/gizmos.yaml",
+        &dir,
+        "crds/gizmos.yaml",
+    );
     let created = run_with(&dir, &["bundle", "create", "-o", "b.tgz"], None, false);
     assert_eq!(
         created.status.code(),
@@ -390,16 +399,7 @@ fn a_bundle_carries_the_crds_and_the_kubernetes_version() {
     // The air-gapped machine has the bundle and the manifests, not the CRD files.
     std::fs::remove_dir_all(dir.join("crds")).unwrap();
     std::fs::remove_file(dir.join("wasm-validate.yaml")).unwrap();
-    std::fs::copy(
-        root().join("testdata/schema/split/widget.yaml"),
-        dir.join("widget.yaml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        root().join("testdata/schema/versions.yaml"),
-        dir.join("dra.yaml"),
-    )
-    .unwrap();
+    copy_manifests(&dir);
     let output = run_with(
         &dir,
         &[
@@ -415,11 +415,7 @@ fn a_bundle_carries_the_crds_and_the_kubernetes_version() {
         false,
     );
     let report = json(&output);
-    let messages: Vec<&str> = schema_results(&report)
-        .iter()
-        .flat_map(|r| r["violations"].as_array().into_iter().flatten())
-        .map(|v| v["message"].as_str().unwrap())
-        .collect();
+    let messages = schema_messages(&report);
     assert!(
         messages
             .iter()
