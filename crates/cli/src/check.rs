@@ -159,14 +159,15 @@ pub fn check_report<P: AsRef<Path> + Sync>(
         // The schema stage needs the CRDs among the inputs before it checks
         // any resource: files that mention CustomResourceDefinition are read
         // first, and kept for their turn (each file is parsed once); stdin,
-        // which cannot be read twice, makes the run read everything at once.
+        // which cannot be read twice, makes the run read everything at once,
+        // and the CRDs are then taken from what was read.
         let mut schemas = None;
         let mut read_early = ReadEarly::new();
         if let (Some(_), Ok(inputs)) = (&set.schema, &inputs) {
-            let (files, stdin): (Vec<_>, Vec<_>) =
-                inputs.iter().cloned().partition(|i| i.name() != "-");
-            context_aware |= !stdin.is_empty();
-            (schemas, read_early) = run_schemas(&set, &files, &[], &limits);
+            context_aware |= inputs.iter().any(|i| i.name() == "-");
+            // Read at once, the CRDs come from the inputs as read.
+            let files: &[manifest::Input] = if context_aware { &[] } else { inputs };
+            (schemas, read_early) = run_schemas(&set, files, &[], &limits);
         }
         let read_early = std::sync::Mutex::new(read_early);
         let (batches, errors) = match inputs {
@@ -180,7 +181,7 @@ pub fn check_report<P: AsRef<Path> + Sync>(
             if context_aware {
                 let (mut parsed, errors) = manifest::read_inputs(&batch, &limits);
                 if let Some(schemas) = &mut schemas {
-                    add_input_crds(schemas, &parsed);
+                    pipeline::add_crds(schemas, &parsed);
                 }
                 report.merge(run_check(
                     &engine,
@@ -250,24 +251,12 @@ fn run_schemas(
         let mentions = std::fs::read(&name).is_ok_and(|bytes| finder.find(&bytes).is_some());
         if mentions {
             let read = manifest::read_inputs(std::slice::from_ref(input), limits);
-            add_input_crds(&mut schemas, &read.0);
+            pipeline::add_crds(&mut schemas, &read.0);
             early.insert(name, read);
         }
     }
-    add_input_crds(&mut schemas, parsed);
+    pipeline::add_crds(&mut schemas, parsed);
     (Some(schemas), early)
-}
-
-/// Adds the CustomResourceDefinitions among `parsed`'s resources.
-fn add_input_crds(schemas: &mut Schemas, parsed: &[Parsed]) {
-    for input in parsed {
-        for resource in &input.resources {
-            if Schemas::is_crd(&resource.object) {
-                let source = format!("{}:{}", resource.source.file, resource.source.line);
-                schemas.add_crd(&resource.object, &source);
-            }
-        }
-    }
 }
 
 /// The schema stage's notices that concern the run, not one resource: a

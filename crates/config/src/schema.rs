@@ -149,23 +149,14 @@ fn add_parsed(
     parsed: &[manifest::Parsed],
     path: &Path,
 ) -> Result<(), ConfigError> {
-    let mut found = 0;
-    for input in parsed {
-        if let Some(e) = input.errors.first() {
-            let at = e.line.map(|l| format!(":{l}")).unwrap_or_default();
-            return Err(ConfigError(format!(
-                "--crd-path {}{at}: {}",
-                e.file, e.message
-            )));
-        }
-        for resource in &input.resources {
-            let source = format!("{}:{}", resource.source.file, resource.source.line);
-            if schemas.add_crd(&resource.object, &source) {
-                found += 1;
-            }
-        }
+    if let Some(e) = parsed.iter().find_map(|input| input.errors.first()) {
+        let at = e.line.map(|l| format!(":{l}")).unwrap_or_default();
+        return Err(ConfigError(format!(
+            "--crd-path {}{at}: {}",
+            e.file, e.message
+        )));
     }
-    if found == 0 {
+    if wasm_validate_pipeline::add_crds(schemas, parsed) == 0 {
         return Err(ConfigError(format!(
             "--crd-path {}: no CustomResourceDefinition found",
             path.display()

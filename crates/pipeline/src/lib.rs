@@ -24,7 +24,7 @@ mod schema_stage;
 mod scope;
 
 pub use run_objects::RunObjects;
-pub use schema_stage::{SchemaStage, check_schemas};
+pub use schema_stage::{SchemaStage, add_crds, check_schemas};
 
 pub use scope::{
     Action, Exempt, Exemption, ExemptionSource, FailurePolicy, Glob, IGNORE_ANNOTATION,

@@ -2,7 +2,7 @@
 //! ([`SchemaStage`], a [`crate::PolicySet`]'s `schema`) and the parallel
 //! check of a run's resources before the policies ([`check_schemas`]).
 
-use wasm_validate_manifest::Resource;
+use wasm_validate_manifest::{Parsed, Resource};
 
 /// The schema stage of a run (`wasm-validate-schema`): its mode and the
 /// schemas (a Kubernetes version's built-in kinds, and the CRDs given).
@@ -26,4 +26,18 @@ pub fn check_schemas(
         .par_iter()
         .map(|resource| schemas.validate(&resource.object))
         .collect()
+}
+
+/// Adds to `schemas` every CustomResourceDefinition among `parsed`'s
+/// resources, each with its `file:line` as source (for notices); returns
+/// how many were added.
+pub fn add_crds(schemas: &mut wasm_validate_schema::Schemas, parsed: &[Parsed]) -> usize {
+    let mut added = 0;
+    for resource in parsed.iter().flat_map(|input| &input.resources) {
+        let source = format!("{}:{}", resource.source.file, resource.source.line);
+        if schemas.add_crd(&resource.object, &source) {
+            added += 1;
+        }
+    }
+    added
 }

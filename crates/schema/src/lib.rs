@@ -187,17 +187,6 @@ impl Schemas {
         }
     }
 
-    /// The CRDs known, as `(name, source)`.
-    pub fn crds(&self) -> Vec<(String, String)> {
-        let mut out: Vec<_> = self
-            .crds
-            .values()
-            .map(|c| (c.name.clone(), c.source.clone()))
-            .collect();
-        out.sort();
-        out
-    }
-
     /// One notice per CRD version with `x-kubernetes-validations` rules,
     /// as `(where the CRD was read, message)`: the rules are CEL, which this
     /// stage does not evaluate, so custom resources of that version are
