@@ -3,11 +3,12 @@
 
 use std::io::{IsTerminal, Write};
 
+use wasm_validate_cluster::{Definitions, Read};
 use wasm_validate_engine::Engine;
-use wasm_validate_pipeline::{self as pipeline};
-use wasm_validate_report::{CheckReport, EXIT_ERROR, StreamFormat, StreamWriter};
+use wasm_validate_pipeline::{self as pipeline, SchemaStage};
+use wasm_validate_report::{CheckReport, EXIT_ERROR, InputError, StreamFormat, StreamWriter};
 
-use crate::check::{notice_unknown_ignores, report_unloadable};
+use crate::check::{close_schema_report, notice_unknown_ignores, report_unloadable};
 use crate::*;
 
 /// The progress line of a cluster audit: shown on stderr only when stderr is
@@ -65,15 +66,20 @@ impl Progress {
 }
 
 /// Audits a live cluster (`kubectl wasm-validate` without `-f`): lists the
-/// resources the policies' rules select, page by page, and runs the policies
-/// on each page (on all pages together at the end when a policy is prepared
-/// with the run's objects, as a referential Gatekeeper constraint is). Text, JSON and GitHub reports are written page by page
-/// ([`wasm_validate_report::StreamWriter`]), so memory is bounded by the page
-/// size; SARIF, JUnit and PolicyReport need every result first and keep the
-/// results in memory. Resource types that cannot be read (403) are input
-/// errors in the report (exit 2) and the others are still audited; kinds the
-/// server does not serve are noted on stderr. Writes the report in `format`
-/// to stdout; returns the exit code.
+/// resources the policies' rules select, page by page, and runs the schema
+/// stage and the policies on each page (on all pages together at the end
+/// when a policy is prepared with the run's objects, as a referential
+/// Gatekeeper constraint is). With the schema stage, the server's CRDs are
+/// read first and its Kubernetes version picks the built-in schemas unless
+/// `--kubernetes-version` (or the configuration) chose one
+/// ([`live_schema_stage`]). Text, JSON and GitHub reports are written page
+/// by page ([`wasm_validate_report::StreamWriter`]), so memory is bounded by
+/// the page size; SARIF, JUnit and PolicyReport need every result first and
+/// keep the results in memory. Resource types that cannot be read (403) are
+/// input errors in the report (exit 2) and the others are still audited;
+/// kinds the server does not serve are noted on stderr. Writes the report in
+/// `format` to stdout (nothing when the cluster cannot be reached); returns
+/// the exit code.
 pub fn audit_command(
     cluster: &wasm_validate_cluster::ClusterOptions,
     policy_args: &PolicyArgs,
@@ -92,10 +98,11 @@ pub fn audit_command(
         .iter()
         .flat_map(|p| p.policy.metadata().rules.clone())
         .collect();
+    let cluster = wasm_validate_cluster::ClusterOptions {
+        definitions: set.schema.is_some(),
+        ..cluster.clone()
+    };
     let threads = policy_args.threads();
-    let mut head = CheckReport::new(&set, &[], &[], &[]);
-    head.from_api_server = true;
-    report_unloadable(&mut head, &set);
     let stream_format = match format {
         OutputFormat::Text => Some(StreamFormat::Text {
             color: stdout_color(),
@@ -104,19 +111,28 @@ pub fn audit_command(
         OutputFormat::Github => Some(StreamFormat::Github),
         OutputFormat::Sarif | OutputFormat::Junit | OutputFormat::Policyreport => None,
     };
-    let mut sink = match stream_format {
-        Some(stream_format) => match StreamWriter::new(
-            stream_format,
-            std::io::BufWriter::new(std::io::stdout().lock()),
-            head,
-        ) {
-            Ok(writer) => AuditSink::Stream(writer),
-            Err(error) => {
-                eprintln!("error: cannot write the report: {error}");
-                return EXIT_ERROR;
-            }
-        },
-        None => AuditSink::Collect(head),
+    // The sink opens (and a streamed report's head is written) with the
+    // first thing read, once the schema stage knows the server's version.
+    let mut stage = set.schema.clone();
+    let mut sink: Opening<AuditSink<_>> = Opening::NotYet;
+    let open = |stage: &Option<SchemaStage>, notices: Vec<InputError>| {
+        let mut head = CheckReport::new(&set, &[], &[], &[]);
+        head.from_api_server = true;
+        report_unloadable(&mut head, &set);
+        if let Some(stage) = stage {
+            head.add_schema_results(stage, &[], &[]);
+        }
+        head.summary.notices += notices.len();
+        head.notices.extend(notices);
+        match stream_format {
+            Some(stream_format) => StreamWriter::new(
+                stream_format,
+                std::io::BufWriter::new(std::io::stdout().lock()),
+                head,
+            )
+            .map(AuditSink::Stream),
+            None => Ok(AuditSink::Collect(head)),
+        }
     };
     let mut write_error = None;
     let mut progress = Progress::on_stderr();
@@ -127,9 +143,16 @@ pub fn audit_command(
     let whole_run = set.needs_run_objects();
     let mut kept: Vec<wasm_validate_manifest::Resource> = Vec::new();
     let mut check_page = |mut resources: Vec<wasm_validate_manifest::Resource>,
+                          stage: &Option<SchemaStage>,
                           sink: &mut AuditSink<_>| {
+        let outcomes = stage
+            .as_ref()
+            .map(|s| pipeline::check_schemas(&s.schemas, &resources));
         let results = pipeline::run(&engine, &set, &mut resources, threads);
         let mut page_report = CheckReport::new(&set, &resources, &results, &[]);
+        if let (Some(stage), Some(outcomes)) = (stage, outcomes) {
+            page_report.add_schema_results(stage, &resources, &outcomes);
+        }
         if !set.ignore_annotations {
             notice_unknown_ignores(&mut page_report, &set, &resources);
         }
@@ -146,18 +169,27 @@ pub fn audit_command(
             }
         }
     };
-    let outcome = wasm_validate_cluster::audit(cluster, &rules, &mut |page| {
-        let checked = if whole_run {
-            kept.extend(page.resources);
-            kept.len()
-        } else {
-            check_page(page.resources, &mut sink)
-        };
-        progress.update(checked, &page.resource_type);
+    let outcome = wasm_validate_cluster::audit(&cluster, &rules, &mut |read| match read {
+        Read::Definitions(definitions) => {
+            let mut notices = Vec::new();
+            if let Some(configured) = &stage {
+                stage = Some(live_schema_stage(configured, &definitions, &mut notices));
+            }
+            sink.open_with(|| open(&stage, notices));
+        }
+        Read::Page(page) => {
+            sink.open_with(|| open(&stage, Vec::new()));
+            let checked = if whole_run {
+                kept.extend(page.resources);
+                kept.len()
+            } else if let Opening::Open(sink) = &mut sink {
+                check_page(page.resources, &stage, sink)
+            } else {
+                0
+            };
+            progress.update(checked, &page.resource_type);
+        }
     });
-    if whole_run {
-        check_page(std::mem::take(&mut kept), &mut sink);
-    }
     progress.finish();
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -167,6 +199,18 @@ pub fn audit_command(
             return EXIT_ERROR;
         }
     };
+    sink.open_with(|| open(&stage, Vec::new()));
+    let mut sink = match sink {
+        Opening::Open(sink) => sink,
+        Opening::Failed(error) => {
+            eprintln!("error: cannot write the report: {error}");
+            return EXIT_ERROR;
+        }
+        Opening::NotYet => unreachable!("opened above"),
+    };
+    if whole_run {
+        check_page(std::mem::take(&mut kept), &stage, &mut sink);
+    }
     for note in &outcome.not_served {
         eprintln!("note: {note}");
     }
@@ -177,6 +221,7 @@ pub fn audit_command(
     for unreadable in outcome.unreadable {
         totals.add_input_error(&outcome.server, format!("cannot list {unreadable}"));
     }
+    close_schema_report(totals, stage.as_ref().map(|s| &*s.schemas));
     let report = match sink {
         AuditSink::Collect(report) => {
             if format == OutputFormat::Policyreport {
@@ -206,6 +251,81 @@ pub fn audit_command(
         return EXIT_ERROR;
     }
     report.exit_code_for(policy_args.fail_on.into())
+}
+
+/// The schema stage of a live audit: `configured` with the cluster's CRDs
+/// added and, unless the user chose a Kubernetes version, the built-in
+/// schemas of the server's version (the nearest built in when it is not,
+/// with a notice). What could not be read from the cluster (the CRDs on a
+/// 403, the version) becomes a notice in `notices`.
+pub fn live_schema_stage(
+    configured: &SchemaStage,
+    definitions: &Definitions,
+    notices: &mut Vec<InputError>,
+) -> SchemaStage {
+    let mut notice = |message: String| {
+        notices.push(InputError {
+            file: wasm_validate_cluster::CLUSTER_INPUT.to_owned(),
+            document: None,
+            line: None,
+            message,
+        })
+    };
+    for problem in &definitions.problems {
+        notice(problem.clone());
+    }
+    let mut schemas = (*configured.schemas).clone();
+    let server = definitions.server_version.as_deref();
+    if !configured.version_given
+        && let Some(server) = server
+    {
+        match wasm_validate_schema::version_for_server(server) {
+            Some((version, exact)) => {
+                if !exact {
+                    let shipped = wasm_validate_schema::versions();
+                    notice(format!(
+                        "the server runs Kubernetes {server}: the schemas of {version}, the nearest built in ({}–{}), are used",
+                        shipped.first().copied().unwrap_or_default(),
+                        shipped.last().copied().unwrap_or_default()
+                    ));
+                }
+                if let Ok(for_server) = schemas.for_version(version) {
+                    schemas = for_server;
+                }
+            }
+            None => notice(format!(
+                "the server's version {server:?} is not a Kubernetes version: the schemas of {} are used",
+                schemas.kubernetes_version()
+            )),
+        }
+    }
+    for crd in &definitions.crds {
+        schemas.add_crd(crd, wasm_validate_cluster::CLUSTER_INPUT);
+    }
+    SchemaStage {
+        mode: configured.mode,
+        schemas: std::sync::Arc::new(schemas),
+        version_given: configured.version_given,
+    }
+}
+
+/// Something opened on first use, once: not yet, open, or failed to open.
+enum Opening<T> {
+    NotYet,
+    Open(T),
+    Failed(std::io::Error),
+}
+
+impl<T> Opening<T> {
+    /// Opens with `open` unless already opened (or failed).
+    fn open_with(&mut self, open: impl FnOnce() -> std::io::Result<T>) {
+        if matches!(self, Opening::NotYet) {
+            *self = match open() {
+                Ok(value) => Opening::Open(value),
+                Err(error) => Opening::Failed(error),
+            };
+        }
+    }
 }
 
 /// Where an audit's pages go: written as they come, or kept for a format

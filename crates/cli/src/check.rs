@@ -262,7 +262,7 @@ fn run_schemas(
 /// The schema stage's notices that concern the run, not one resource: a
 /// notice per CRD version whose CEL rules were not checked; and "no schema
 /// for KIND" said once per kind.
-fn close_schema_report(report: &mut CheckReport, schemas: Option<&Schemas>) {
+pub(crate) fn close_schema_report(report: &mut CheckReport, schemas: Option<&Schemas>) {
     let Some(schemas) = schemas else { return };
     for (source, message) in schemas.unchecked_rules() {
         let (file, line) = match source.rsplit_once(':') {

@@ -123,7 +123,8 @@ pub struct PolicyArgs {
 }
 
 /// `--schema`, `--kubernetes-version` and `--crd-path`: the schema stage of
-/// `check`, `post-render` and `kubectl wasm-validate -f` (docs/schema.md).
+/// `check`, `post-render` and `kubectl wasm-validate` (files and live
+/// audits; docs/schema.md).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SchemaArgs {
     /// Check each resource against its Kubernetes or CRD schema before the
@@ -135,12 +136,12 @@ pub struct SchemaArgs {
     pub mode: Option<wasm_validate_schema::Mode>,
     /// The Kubernetes version whose built-in schemas apply, as 1.37 or
     /// v1.37.0 [default: the configuration's `schema.kubernetesVersion`,
-    /// else the newest built in].
+    /// else in a live audit the server's, else the newest built in].
     #[arg(long, value_name = "VERSION")]
     pub kubernetes_version: Option<String>,
     /// CustomResourceDefinitions to check custom resources against: a file,
     /// or a directory searched recursively. Repeatable. CRDs among the
-    /// checked inputs are used too.
+    /// checked inputs (or, in a live audit, the cluster's) are used too.
     #[arg(long = "crd-path", value_name = "FILE|DIR")]
     pub crd_paths: Vec<std::path::PathBuf>,
 }

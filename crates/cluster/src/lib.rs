@@ -15,6 +15,9 @@
 //! - A 403 on one resource type is recorded and the audit goes on with the
 //!   others; an unreachable server or refused credentials (401) stop it with
 //!   a clear error.
+//! - For the schema stage ([`ClusterOptions::definitions`]), the server's
+//!   version (`/version`) and its CustomResourceDefinitions are read first,
+//!   before any page, and handed over as [`Read::Definitions`].
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -33,6 +36,33 @@ pub const CLUSTER_INPUT: &str = "cluster";
 /// How many fetched pages may wait for the caller while the next request is
 /// in flight.
 pub const PAGES_AHEAD: usize = 2;
+
+/// What [`audit`] hands its caller, in order: the definitions first (only
+/// with [`ClusterOptions::definitions`]), then the pages.
+#[derive(Debug)]
+pub enum Read {
+    /// The server's version and CRDs, before any page.
+    Definitions(Definitions),
+    /// A page of resources to check.
+    Page(Page),
+}
+
+/// What the schema stage needs from the cluster, read before the
+/// resources.
+#[derive(Debug, Clone, Default)]
+pub struct Definitions {
+    /// The server's `gitVersion` from `/version` (`v1.35.2`, or with a
+    /// vendor suffix such as `v1.35.2-gke.100`); `None` if it could not be
+    /// read.
+    pub server_version: Option<String>,
+    /// Every CustomResourceDefinition the server holds
+    /// (`apiextensions.k8s.io/v1` objects, `apiVersion` and `kind` set),
+    /// read page by page regardless of `-n` and `-l`.
+    pub crds: Vec<serde_json::Value>,
+    /// Why the CRDs (or the version) could not be read, when they could not
+    /// (a 403 on `customresourcedefinitions`, ...); the audit goes on.
+    pub problems: Vec<String>,
+}
 
 /// One page of a list, as handed to the caller of [`audit`].
 #[derive(Debug)]
@@ -62,6 +92,10 @@ pub struct ClusterOptions {
     pub request_timeout: Option<Duration>,
     /// Items per list request (`limit`).
     pub page_size: u32,
+    /// Read the server's version and its CRDs before the resources (the
+    /// schema stage's definitions); needs `list` on
+    /// `customresourcedefinitions.apiextensions.k8s.io`.
+    pub definitions: bool,
 }
 
 impl Default for ClusterOptions {
@@ -74,6 +108,7 @@ impl Default for ClusterOptions {
             selector: None,
             request_timeout: None,
             page_size: 500,
+            definitions: false,
         }
     }
 }
@@ -174,10 +209,12 @@ fn named_kinds(rules: &[Rule]) -> Vec<(String, String)> {
     out
 }
 
-/// Lists every resource the `rules` select, page by page, calling `on_page`
-/// with each [`Page`] in order (types in discovery order, each type's items
-/// in the server's order). Pages are fetched by a client thread of its own
-/// tokio runtime while `on_page` runs on the calling thread.
+/// Lists every resource the `rules` select, page by page, calling `on_read`
+/// with each [`Read::Page`] in order (types in discovery order, each type's
+/// items in the server's order), after one [`Read::Definitions`] when
+/// [`ClusterOptions::definitions`] is set. Pages are fetched by a client
+/// thread of its own tokio runtime while `on_read` runs on the calling
+/// thread.
 ///
 /// Errors: a kubeconfig that cannot be read, an unreachable server or
 /// refused credentials. A 403 on one type is not an error: it is listed in
@@ -185,7 +222,7 @@ fn named_kinds(rules: &[Rule]) -> Vec<(String, String)> {
 pub fn audit(
     options: &ClusterOptions,
     rules: &[Rule],
-    on_page: &mut dyn FnMut(Page),
+    on_read: &mut dyn FnMut(Read),
 ) -> Result<AuditOutcome, ClusterError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -193,10 +230,10 @@ pub fn audit(
         .enable_all()
         .build()
         .map_err(|e| ClusterError(format!("cannot start the client: {e}")))?;
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Page>(PAGES_AHEAD);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Read>(PAGES_AHEAD);
     let fetch = runtime.spawn(audit_async(options.clone(), rules.to_vec(), sender));
-    while let Some(page) = receiver.blocking_recv() {
-        on_page(page);
+    while let Some(read) = receiver.blocking_recv() {
+        on_read(read);
     }
     runtime
         .block_on(fetch)
@@ -206,7 +243,7 @@ pub fn audit(
 async fn audit_async(
     options: ClusterOptions,
     rules: Vec<Rule>,
-    pages: tokio::sync::mpsc::Sender<Page>,
+    pages: tokio::sync::mpsc::Sender<Read>,
 ) -> Result<AuditOutcome, ClusterError> {
     let config = client_config(&options).await?;
     let server = config
@@ -226,6 +263,12 @@ async fn audit_async(
     };
     let client = kube::Client::try_from(config)
         .map_err(|e| ClusterError(format!("{server}: cannot build a client: {e}")))?;
+    if options.definitions {
+        let definitions = read_definitions(&client, &server, options.page_size).await?;
+        if pages.send(Read::Definitions(definitions)).await.is_err() {
+            return Ok(AuditOutcome::default());
+        }
+    }
     let discovery = Discovery::new(client.clone())
         .run()
         .await
@@ -271,14 +314,8 @@ async fn audit_async(
         };
         let mut token: Option<String> = None;
         loop {
-            let mut params = ListParams::default().limit(options.page_size.max(1));
-            if let Some(selector) = &options.selector {
-                params = params.labels(selector);
-            }
-            if let Some(token) = &token {
-                params = params.continue_token(token);
-            }
-            let page = match api.list(&params).await {
+            let selector = options.selector.as_deref();
+            let page = match list_page(&api, options.page_size, selector, token.as_deref()).await {
                 Ok(page) => page,
                 Err(kube::Error::Api(status)) if status.code == 403 => {
                     outcome
@@ -320,7 +357,7 @@ async fn audit_async(
                 resource_type: name.clone(),
                 resources: items,
             };
-            if pages.send(page_of).await.is_err() {
+            if pages.send(Read::Page(page_of)).await.is_err() {
                 // The caller is gone: nothing more to read.
                 return Ok(outcome);
             }
@@ -332,4 +369,79 @@ async fn audit_async(
         outcome.listed.push(name);
     }
     Ok(outcome)
+}
+
+/// One list request: at most `limit` items, after `token`.
+async fn list_page(
+    api: &Api<DynamicObject>,
+    limit: u32,
+    selector: Option<&str>,
+    token: Option<&str>,
+) -> Result<kube::core::ObjectList<DynamicObject>, kube::Error> {
+    let mut params = ListParams::default().limit(limit.max(1));
+    if let Some(selector) = selector {
+        params = params.labels(selector);
+    }
+    if let Some(token) = token {
+        params = params.continue_token(token);
+    }
+    api.list(&params).await
+}
+
+/// The server's version and every CRD it holds. A CRD list the server
+/// refuses (403) or does not serve (404) is a problem noted, not an error;
+/// an unreachable server or refused credentials are errors.
+async fn read_definitions(
+    client: &kube::Client,
+    server: &str,
+    page_size: u32,
+) -> Result<Definitions, ClusterError> {
+    let mut definitions = Definitions::default();
+    match client.apiserver_version().await {
+        Ok(info) => definitions.server_version = Some(info.git_version),
+        Err(kube::Error::Api(status)) if status.code != 401 => definitions.problems.push(format!(
+            "{server}/version: {} ({})",
+            status.code, status.message
+        )),
+        Err(error) => return Err(ClusterError(describe(server, "reading /version", &error))),
+    }
+    let resource = ApiResource {
+        group: "apiextensions.k8s.io".to_owned(),
+        version: "v1".to_owned(),
+        api_version: "apiextensions.k8s.io/v1".to_owned(),
+        kind: "CustomResourceDefinition".to_owned(),
+        plural: "customresourcedefinitions".to_owned(),
+    };
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let mut token: Option<String> = None;
+    loop {
+        let page = match list_page(&api, page_size, None, token.as_deref()).await {
+            Ok(page) => page,
+            Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404) => {
+                definitions.problems.push(format!(
+                    "customresourcedefinitions.apiextensions.k8s.io: {} {} ({}): custom resources have no schema",
+                    status.code, status.reason, status.message
+                ));
+                break;
+            }
+            Err(error) => {
+                return Err(ClusterError(describe(
+                    server,
+                    "listing customresourcedefinitions.apiextensions.k8s.io",
+                    &error,
+                )));
+            }
+        };
+        for item in page.items {
+            let mut object = serde_json::to_value(&item).expect("an object encodes");
+            object["apiVersion"] = resource.api_version.clone().into();
+            object["kind"] = resource.kind.clone().into();
+            definitions.crds.push(object);
+        }
+        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(definitions)
 }

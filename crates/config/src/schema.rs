@@ -28,7 +28,7 @@ pub struct SchemaSpec {
 }
 
 /// The schema options of a command that runs the stage (`check`,
-/// `post-render`, `kubectl wasm-validate -f`).
+/// `post-render`, `kubectl wasm-validate` with files or live).
 #[derive(Debug, Clone, Default)]
 pub struct SchemaOptions {
     /// `--schema`, when given.
@@ -64,11 +64,11 @@ pub fn schema_stage(
     if mode == Mode::Off {
         return Ok(None);
     }
-    let version = options
+    let given = options
         .kubernetes_version
         .as_deref()
-        .or(spec.and_then(|s| s.kubernetes_version.as_deref()))
-        .unwrap_or(DEFAULT_VERSION);
+        .or(spec.and_then(|s| s.kubernetes_version.as_deref()));
+    let version = given.unwrap_or(DEFAULT_VERSION);
     let mut schemas =
         Schemas::new(version).map_err(|e| ConfigError(format!("--kubernetes-version: {e}")))?;
     for path in spec.map(|s| s.crd_paths.as_slice()).unwrap_or_default() {
@@ -93,6 +93,7 @@ pub fn schema_stage(
     Ok(Some(SchemaStage {
         mode,
         schemas: Arc::new(schemas),
+        version_given: given.is_some(),
     }))
 }
 

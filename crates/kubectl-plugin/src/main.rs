@@ -60,7 +60,8 @@ struct Cli {
     /// Without -f: items per list request.
     #[arg(long, value_name = "N", default_value_t = 500)]
     chunk_size: u32,
-    /// With -f: the schema stage (--schema, --kubernetes-version, --crd-path).
+    /// The schema stage (--schema, --kubernetes-version, --crd-path); without
+    /// -f the cluster's CRDs are read too, and its version is the default.
     #[command(flatten)]
     schema: wasm_validate_cli::SchemaArgs,
     #[command(flatten)]
@@ -91,6 +92,8 @@ fn main() -> ExitCode {
     if cli.list_policies {
         return ExitCode::from(wasm_validate_cli::list_command(cli.output));
     }
+    let mut policy = cli.policy;
+    policy.schema = Some(cli.schema.options());
     if cli.filenames.is_empty() {
         let options = wasm_validate_cluster::ClusterOptions {
             kubeconfig: cli.kubeconfig,
@@ -100,15 +103,12 @@ fn main() -> ExitCode {
             selector: cli.selector,
             request_timeout: (!cli.request_timeout.is_zero()).then_some(cli.request_timeout),
             page_size: cli.chunk_size,
+            definitions: false,
         };
         return ExitCode::from(wasm_validate_cli::audit_command(
-            &options,
-            &cli.policy,
-            cli.output,
+            &options, &policy, cli.output,
         ));
     }
-    let mut policy = cli.policy;
-    policy.schema = Some(cli.schema.options());
     ExitCode::from(wasm_validate_cli::check_command(
         &cli.filenames,
         cli.recursive,

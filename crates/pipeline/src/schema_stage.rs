@@ -12,6 +12,10 @@ pub struct SchemaStage {
     pub mode: wasm_validate_schema::Mode,
     /// The schemas; a run adds the CRDs among its inputs to a copy.
     pub schemas: std::sync::Arc<wasm_validate_schema::Schemas>,
+    /// Whether the user chose the Kubernetes version (`--kubernetes-version`
+    /// or `schema.kubernetesVersion`); when not, a live audit follows the
+    /// server's version.
+    pub version_given: bool,
 }
 
 /// Checks every resource against `schemas`, in parallel (on the current

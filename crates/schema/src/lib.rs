@@ -132,7 +132,40 @@ pub fn minor_version(version: &str) -> Option<String> {
     Some(format!("{major}.{minor}"))
 }
 
+/// The built-in version closest to a server's (`v1.35.2`,
+/// `v1.35.2-gke.100`, `1.35`): the same minor version when it is built in,
+/// else the oldest or the newest built in; `None` for a version that does
+/// not parse. The second value tells whether the minor version matched.
+/// (kubectl-validate likewise validates against the server's version.)
+pub fn version_for_server(server_version: &str) -> Option<(&'static str, bool)> {
+    let minor = minor_version(server_version)?;
+    let number = |v: &str| -> Option<(u32, u32)> {
+        let (major, minor) = v.split_once('.')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    };
+    let wanted = number(&minor)?;
+    let shipped = versions();
+    if let Some(exact) = shipped.iter().find(|v| number(v) == Some(wanted)) {
+        return Some((exact, true));
+    }
+    let oldest = shipped.first()?;
+    let newest = shipped.last()?;
+    if Some(wanted) < number(oldest) {
+        Some((oldest, false))
+    } else {
+        Some((newest, false))
+    }
+}
+
 impl Schemas {
+    /// The same CRDs with the built-in schemas of another Kubernetes
+    /// version (as [`Schemas::new`]; errors likewise).
+    pub fn for_version(&self, kubernetes_version: &str) -> Result<Schemas, String> {
+        let mut out = Schemas::new(kubernetes_version)?;
+        out.crds = self.crds.clone();
+        Ok(out)
+    }
+
     /// The built-in schemas of `kubernetes_version` (`1.37`, `v1.37.0`),
     /// decompressed and compiled on first use in the process (a few
     /// milliseconds). Errors name the versions built in.

@@ -1,6 +1,6 @@
 //! A loopback HTTP server that speaks enough of the Kubernetes API for the
 //! cluster audit of `kubectl wasm-validate` to be tested and measured with no
-//! cluster: discovery documents (`/api`, `/api/v1`, `/apis`,
+//! cluster: `/version`, discovery documents (`/api`, `/api/v1`, `/apis`,
 //! `/apis/GROUP/v1`), list endpoints (cluster-wide and per namespace) with
 //! `limit`/`continue` and equality `labelSelector`s, a bearer-token check
 //! (401 otherwise), and a 403 on the resource types marked forbidden.
@@ -52,6 +52,8 @@ pub struct Cluster {
     pub types: Vec<ResourceType>,
     /// Objects by plural resource name.
     pub objects: BTreeMap<&'static str, Vec<Value>>,
+    /// The `gitVersion` `/version` answers (`v1.35.2`); `None`: 404.
+    pub version: Option<String>,
 }
 
 /// The demo cluster the tests use: the types Pod, Service, Namespace,
@@ -60,7 +62,10 @@ pub struct Cluster {
 /// in namespace `demo`; kube-prometheus's node-exporter DaemonSet in
 /// `monitoring`; and `load_pods` Pods named `worker-NNNNN` in namespace
 /// `load` (label `app: worker`; every Pod whose index is 7 modulo 1,000
-/// sets `hostNetwork: true` and has `app: odd`).
+/// sets `hostNetwork: true` and has `app: odd`); the CRD of
+/// `testdata/schema/split/crd/gizmos.yaml` with its Gizmo custom resource
+/// of `testdata/schema/split/widget.yaml` in namespace `demo` (whose
+/// `spec.size` the CRD's schema refuses). `/version` answers `v1.35.2`.
 ///
 /// `root` is the workspace root. Panics if the test data cannot be read.
 pub fn demo_cluster(root: &Path, load_pods: usize) -> Cluster {
@@ -107,6 +112,20 @@ pub fn demo_cluster(root: &Path, load_pods: usize) -> Cluster {
             namespaced: true,
             forbidden: false,
         },
+        ResourceType {
+            group: "apiextensions.k8s.io",
+            plural: "customresourcedefinitions",
+            kind: "CustomResourceDefinition",
+            namespaced: false,
+            forbidden: false,
+        },
+        ResourceType {
+            group: "example.com",
+            plural: "gizmos",
+            kind: "Gizmo",
+            namespaced: true,
+            forbidden: false,
+        },
     ];
     let mut objects: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
     let text = std::fs::read_to_string(root.join("testdata/real/microservices-demo.yaml"))
@@ -147,7 +166,27 @@ pub fn demo_cluster(root: &Path, load_pods: usize) -> Cluster {
         .entry("namespaces")
         .or_default()
         .extend(["demo", "monitoring", "load"].map(|n| json!({"metadata": {"name": n}})));
-    Cluster { types, objects }
+    for (path, plural) in [
+        (
+            "testdata/schema/split/crd/gizmos.yaml",
+            "customresourcedefinitions",
+        ),
+        ("testdata/schema/split/widget.yaml", "gizmos"),
+    ] {
+        let mut object: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(root.join(path)).expect(path))
+                .expect("YAML");
+        if plural == "gizmos" {
+            object["metadata"]["namespace"] = json!("demo");
+        }
+        strip_type(&mut object);
+        objects.entry(plural).or_default().push(object);
+    }
+    Cluster {
+        types,
+        objects,
+        version: Some("v1.35.2".to_owned()),
+    }
 }
 
 fn strip_type(object: &mut Value) {
@@ -311,6 +350,18 @@ fn answer(cluster: &Cluster, target: &str) -> (u16, Value) {
         groups
     };
     match segments[..] {
+        ["version"] => match &cluster.version {
+            Some(version) => {
+                let minor = version.split('.').nth(1).unwrap_or_default();
+                (
+                    200,
+                    json!({"major": "1", "minor": minor, "gitVersion": version,
+                           "gitCommit": "", "gitTreeState": "clean", "buildDate": "2026-11-01T00:00:00Z",
+                           "goVersion": "go1.25", "compiler": "gc", "platform": "linux/amd64"}),
+                )
+            }
+            None => status(404, "NotFound", "no such path"),
+        },
         ["api"] => (
             200,
             json!({"kind": "APIVersions", "versions": ["v1"],

@@ -224,15 +224,18 @@ fn policy_reports_from_a_live_cluster() {
             ("PolicyReport", Some("load")),
         ]
     );
-    // The three Namespaces are in the ClusterPolicyReport, each once, in the
-    // order the server listed them.
+    // The three Namespaces and the CRD (cluster-scoped) are in the
+    // ClusterPolicyReport, each once, in the order the server listed them.
     let cluster_resources: Vec<&str> = reports[0]["results"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["resources"][0]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(cluster_resources, ["demo", "monitoring", "load"]);
+    assert_eq!(
+        cluster_resources,
+        ["demo", "monitoring", "load", "gizmos.example.com"]
+    );
     let total: u64 = reports
         .iter()
         .map(|r| r["results"].as_array().unwrap().len() as u64)
@@ -503,4 +506,132 @@ fn a_referential_gatekeeper_constraint_sees_every_page_of_the_audit() {
         .collect();
     failed.sort();
     assert_eq!(failed, ["blog/b", "shop/a"], "{stderr}");
+}
+
+/// Runs the plugin on every namespace of `server` with a policy whose
+/// rules select every kind (so that the custom resources are listed);
+/// returns the JSON report, the exit code and stderr.
+fn audit_everything(
+    server: &ApiServer,
+    name: &str,
+    extra: &[&str],
+) -> (Value, Option<i32>, String) {
+    let dir = temp_dir(name);
+    let config = server.kubeconfig(&dir);
+    let mut args = vec![
+        "--kubeconfig",
+        config.to_str().unwrap(),
+        "--context",
+        "good",
+        "-A",
+        "--policy",
+        "testdata/wat/allow-all.wat",
+        "-o",
+        "json",
+    ];
+    args.extend(extra);
+    let output = plugin(&args);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let report: Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    (report, output.status.code(), stderr)
+}
+
+fn schema_messages(report: &Value) -> Vec<String> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["policy"] == "schema")
+        .flat_map(|r| r["violations"].as_array().unwrap())
+        .map(|v| v["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn notices(report: &Value) -> Vec<String> {
+    report["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_live_audit_checks_schemas_with_the_clusters_crds_and_version() {
+    let server = start_server();
+    let (report, code, stderr) = audit_everything(&server, "schema", &[]);
+    // The DaemonSets' 403 makes it exit 2; the Gizmo's schema is checked
+    // with the CRD the cluster serves, the built-in kinds with the
+    // server's version (1.35).
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        schema_messages(&report),
+        [r#"spec.size: Unsupported value: "huge": supported values: "small", "large""#],
+        "{stderr}"
+    );
+    let schema = &report["policies"][0];
+    assert_eq!(schema["name"], "schema");
+    assert!(
+        schema["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Kubernetes 1.35 schemas"),
+        "{schema}"
+    );
+    assert!(server.requests().iter().any(|r| r == "/version"));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("/apis/apiextensions.k8s.io/v1/customresourcedefinitions?"))
+    );
+    // A chosen version wins over the server's.
+    let (report, _, _) =
+        audit_everything(&server, "schema-version", &["--kubernetes-version", "1.37"]);
+    let description = report["policies"][0]["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("Kubernetes 1.37 schemas"),
+        "{description}"
+    );
+    // --schema=off: no stage, no definitions read.
+    let before = server.requests().len();
+    let (report, _, stderr) = audit_everything(&server, "schema-off", &["--schema=off"]);
+    assert!(schema_messages(&report).is_empty(), "{stderr}");
+    assert_ne!(report["policies"][0]["name"], "schema");
+    assert!(!server.requests()[before..].iter().any(|r| r == "/version"));
+}
+
+#[test]
+fn a_live_audit_without_crd_access_or_with_an_unshipped_version_says_so() {
+    let mut cluster = demo_cluster(&root(), 0);
+    cluster.version = Some("v1.31.4".to_owned());
+    for t in &mut cluster.types {
+        if t.plural == "customresourcedefinitions" {
+            t.forbidden = true;
+        }
+    }
+    let server = ApiServer::start(cluster);
+    let (report, code, stderr) = audit_everything(&server, "schema-forbidden", &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let notices = notices(&report);
+    let has = |text: &str| notices.iter().any(|n| n.contains(text));
+    assert!(
+        has("customresourcedefinitions.apiextensions.k8s.io: 403 Forbidden"),
+        "{notices:#?}"
+    );
+    assert!(
+        has("the server runs Kubernetes v1.31.4: the schemas of 1.33, the nearest built in"),
+        "{notices:#?}"
+    );
+    assert!(has("no schema for example.com/v1 Gizmo"), "{notices:#?}");
+    assert!(schema_messages(&report).is_empty(), "{stderr}");
+    // In strict mode the Gizmo with no schema is an error.
+    let (report, _, _) = audit_everything(&server, "schema-strict", &["--schema=strict"]);
+    let errors = report["errors"].to_string();
+    assert!(
+        errors.contains("no schema for example.com/v1 Gizmo"),
+        "{errors}"
+    );
 }
