@@ -1,0 +1,494 @@
+//! wasm-validate's CEL runtime: a policy module (ABI version 2, with
+//! `wv_prepare`) that evaluates CEL with the `cel` crate, so that a
+//! ValidatingAdmissionPolicy's (or a Kyverno ValidatingPolicy's)
+//! expressions run inside the same Wasm sandbox, under the same fuel and
+//! memory limits, as every other policy. The host never evaluates CEL.
+//!
+//! `wv_prepare` receives the [`Program`] as the policy's settings and
+//! compiles every expression once; the engine keeps the resulting memory
+//! as the starting state of every evaluation (`docs/abi.md`,
+//! "Preparation"). `wv_evaluate` binds the variables the API server binds
+//! (`object`, `oldObject`, `request`, `params`, `namespaceObject`,
+//! `variables`) and evaluates, as the API server does
+//! (https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/):
+//! the match conditions (any `false`: the policy does not apply), then
+//! each validation (`false`: a violation with its message).
+#![deny(unsafe_code)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::objects::{Key, Map};
+use cel::{Context, Env, ExecutionError, Value};
+use serde::Deserialize;
+use wasm_validate_abi::tape::{RequestView, Tape};
+use wasm_validate_abi::{Operation, Response, Violation};
+
+pub mod kubernetes;
+pub mod value;
+
+/// The runtime's metadata, also embedded in the module.
+pub const METADATA_JSON: &str = include_str!("../metadata.json");
+
+/// What the runtime runs: the settings given to `wv_prepare`, built by the
+/// host from a policy object's `spec`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Program {
+    /// `spec.variables`: evaluated in order, each seeing the ones before
+    /// it as `variables.NAME`.
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+    /// `spec.matchConditions`: all must be true for the policy to apply.
+    #[serde(default)]
+    pub match_conditions: Vec<Variable>,
+    /// `spec.validations`.
+    #[serde(default)]
+    pub validations: Vec<Validation>,
+    /// The parameter resource bound as `params` (`null` without one).
+    #[serde(default)]
+    pub params: serde_json::Value,
+}
+
+/// A named expression: a variable or a match condition.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// Its CEL expression.
+    pub expression: String,
+}
+
+/// One validation.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Validation {
+    /// A CEL expression that must evaluate to `true`.
+    pub expression: String,
+    /// The message when it is `false`.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// A CEL expression giving the message (a string); wins over
+    /// `message` when it evaluates to a non-empty string.
+    #[serde(default)]
+    pub message_expression: Option<String>,
+    /// The field the failure is about (`spec.replicas`,
+    /// `spec.containers[0].image`): the violation's JSON Pointer.
+    #[serde(default)]
+    pub field_path: Option<String>,
+}
+
+struct Compiled {
+    name: String,
+    source: String,
+    program: cel::Program,
+}
+
+struct CompiledValidation {
+    expression: Compiled,
+    message: Option<String>,
+    message_expression: Option<Compiled>,
+    pointer: String,
+}
+
+struct Prepared {
+    env: Arc<Env>,
+    variables: Vec<Compiled>,
+    match_conditions: Vec<Compiled>,
+    validations: Vec<CompiledValidation>,
+    params: Value,
+}
+
+thread_local! {
+    static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+}
+
+/// The variables an expression may read, as the API server binds them.
+const BOUND: [&str; 6] = [
+    "object",
+    "oldObject",
+    "request",
+    "params",
+    "namespaceObject",
+    "variables",
+];
+
+/// The environment: CEL's standard library and macros, optionals, cel-go's
+/// strings, lists, math and encoders extensions, and the Kubernetes
+/// libraries of [`kubernetes`].
+pub fn environment() -> Result<Env, String> {
+    let mut env = Env::stdlib();
+    let declared = (|| {
+        cel::extensions::strings(&mut env)?;
+        cel::extensions::lists(&mut env)?;
+        cel::extensions::math(&mut env)?;
+        cel::extensions::encoders(&mut env)?;
+        kubernetes::extension(&mut env)
+    })();
+    declared.map_err(|e| format!("the CEL environment: {e}"))?;
+    Ok(env)
+}
+
+/// Compiles `source` (the expression named `name`, such as
+/// `validations[0].expression`). Errors: a syntax error (with its line and
+/// column), a function the environment lacks, a variable the API server
+/// does not bind (the authorizer included).
+fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String> {
+    let program = env
+        .compile(source)
+        .map_err(|e| format!("{name}: {}", e.to_string().trim_end()))?;
+    let references = program.references();
+    for variable in references.variables() {
+        if variable == "authorizer" {
+            return Err(format!(
+                "{name}: authorizer needs the API server's authorization and is not available offline"
+            ));
+        }
+    }
+    for function in references.functions() {
+        if function.starts_with('_') || function.starts_with('@') || function == "!_" {
+            continue;
+        }
+        // A name the environment declares cannot be added again.
+        let declared = Context::with_env(env.clone())
+            .add_function(function, |x: i64| x)
+            .is_err();
+        if !declared {
+            return Err(format!(
+                "{name}: the function {function} is not available in the CEL runtime (docs/cel.md lists what is)"
+            ));
+        }
+    }
+    Ok(Compiled {
+        name: name.to_owned(),
+        source: source.to_owned(),
+        program,
+    })
+}
+
+/// Compiles `program`: what `wv_prepare` runs.
+pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
+    let program: Program = settings
+        .deserialize()
+        .map_err(|e| format!("the CEL program: {e}"))?;
+    let env = Arc::new(environment()?);
+    let mut errors = Vec::new();
+    let mut compiled = |name: String, source: &str| match compile(&env, &name, source) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let variables: Vec<Option<Compiled>> = program
+        .variables
+        .iter()
+        .map(|v| compiled(format!("variables {:?}", v.name), &v.expression))
+        .collect();
+    let match_conditions: Vec<Option<Compiled>> = program
+        .match_conditions
+        .iter()
+        .map(|c| compiled(format!("matchConditions {:?}", c.name), &c.expression))
+        .collect();
+    let mut validations = Vec::new();
+    for (i, v) in program.validations.iter().enumerate() {
+        let expression = compiled(format!("validations[{i}].expression"), &v.expression);
+        let message_expression = v
+            .message_expression
+            .as_deref()
+            .and_then(|m| compiled(format!("validations[{i}].messageExpression"), m));
+        if let Some(expression) = expression {
+            validations.push(CompiledValidation {
+                expression,
+                message: v.message.clone(),
+                message_expression,
+                pointer: v.field_path.as_deref().map(pointer_of).unwrap_or_default(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    let prepared = Prepared {
+        env,
+        variables: variables.into_iter().flatten().collect(),
+        match_conditions: match_conditions.into_iter().flatten().collect(),
+        validations,
+        params: value::from_json(&program.params),
+    };
+    PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
+    Ok(())
+}
+
+/// A `fieldPath` (`spec.containers[0].image`, `metadata.labels['a/b']`)
+/// as a JSON Pointer (RFC 6901).
+pub fn pointer_of(field_path: &str) -> String {
+    let mut pointer = String::new();
+    let mut rest = field_path.trim_start_matches('.');
+    let push = |pointer: &mut String, part: &str| {
+        pointer.push('/');
+        pointer.push_str(&part.replace('~', "~0").replace('/', "~1"));
+    };
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']').unwrap_or(after.len());
+            let inside = after[..end].trim_matches(|c| c == '\'' || c == '"');
+            push(&mut pointer, inside);
+            rest = after.get(end + 1..).unwrap_or("");
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            push(&mut pointer, &rest[..end]);
+            rest = &rest[end..];
+        }
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+    }
+    pointer
+}
+
+fn string_value(text: &str) -> Value {
+    Value::String(Arc::new(text.to_owned()))
+}
+
+fn map_of<K: Into<String>>(members: Vec<(K, Value)>) -> Value {
+    Value::Map(Map {
+        map: Arc::new(
+            members
+                .into_iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.into())), v))
+                .collect(),
+        ),
+    })
+}
+
+fn field<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let mut at = value;
+    for key in path {
+        let Value::Map(map) = at else { return None };
+        at = map.map.get(&Key::String(Arc::new((*key).to_owned())))?;
+    }
+    Some(at)
+}
+
+/// The plural resource of a kind, as `meta.UnsafeGuessKindToResource`
+/// guesses it (`Ingress`: `ingresses`, `NetworkPolicy`: `networkpolicies`).
+pub fn guess_resource(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    if lower.is_empty() {
+        return lower;
+    }
+    if lower.ends_with('s') {
+        format!("{lower}es")
+    } else if let Some(stem) = lower.strip_suffix('y') {
+        format!("{stem}ies")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+/// `request`, as the API server binds it: kind, resource, name,
+/// namespace, operation, userInfo, dryRun; the host's `review` settings
+/// (an admission request's real values) override.
+fn request_of(subject: &Value, operation: Operation, review: Option<&Value>) -> Value {
+    let text = |path: &[&str]| match field(subject, path) {
+        Some(Value::String(s)) => s.to_string(),
+        _ => String::new(),
+    };
+    let api_version = text(&["apiVersion"]);
+    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+    let kind = text(&["kind"]);
+    let mut members: Vec<(String, Value)> = vec![
+        (
+            "kind",
+            map_of(vec![
+                ("group", string_value(group)),
+                ("version", string_value(version)),
+                ("kind", string_value(&kind)),
+            ]),
+        ),
+        (
+            "resource",
+            map_of(vec![
+                ("group", string_value(group)),
+                ("version", string_value(version)),
+                ("resource", string_value(&guess_resource(&kind))),
+            ]),
+        ),
+        ("name", string_value(&text(&["metadata", "name"]))),
+        ("namespace", string_value(&text(&["metadata", "namespace"]))),
+        (
+            "operation",
+            string_value(match operation {
+                Operation::Create => "CREATE",
+                Operation::Update => "UPDATE",
+                Operation::Delete => "DELETE",
+                Operation::Connect => "CONNECT",
+            }),
+        ),
+        ("userInfo", map_of(Vec::<(String, Value)>::new())),
+        ("dryRun", Value::Bool(false)),
+    ]
+    .into_iter()
+    .map(|(k, v): (&str, Value)| (k.to_owned(), v))
+    .collect();
+    if let Some(Value::Map(extra)) = review {
+        for (key, value) in extra.map.iter() {
+            let key = value::key_text(key);
+            members.retain(|(k, _)| *k != key);
+            members.push((key, value.clone()));
+        }
+    }
+    map_of(members)
+}
+
+/// Why an evaluation failed, naming the expression.
+fn failure(
+    compiled: &Compiled,
+    error: &ExecutionError,
+    failed: &HashMap<String, String>,
+) -> String {
+    if let ExecutionError::NoSuchKey(key) = error
+        && let Some(cause) = failed.get(key.as_str())
+    {
+        return format!("{}: variables.{key}: {cause}", compiled.name);
+    }
+    format!("{} ({}): {error}", compiled.name, compiled.source)
+}
+
+/// Evaluates a version 2 request against the prepared program: what
+/// `wv_evaluate` runs.
+pub fn evaluate(request: &[u8]) -> Response {
+    let view = match RequestView::parse(request) {
+        Ok(view) => view,
+        Err(error) => return Response::error(format!("cannot decode the request: {error}")),
+    };
+    PREPARED.with(|prepared| {
+        let prepared = prepared.borrow();
+        let Some(prepared) = prepared.as_ref() else {
+            return Response::error("the CEL runtime was not prepared with a program");
+        };
+        match run(prepared, &view) {
+            Ok(response) => response,
+            Err(error) => Response::error(error),
+        }
+    })
+}
+
+fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> {
+    let decode = |e: wasm_validate_abi::tape::TapeError| format!("cannot decode the request: {e}");
+    let object = value::from_tape(&view.object).map_err(decode)?;
+    let old = view
+        .old_object
+        .map(|tape| value::from_tape(&tape))
+        .transpose()
+        .map_err(decode)?;
+    let settings = value::from_tape(&view.settings).map_err(decode)?;
+    // DELETE requests carry the object as the old object.
+    let (object, old) = match (view.operation, old) {
+        (Operation::Delete, Some(old)) => (Value::Null, old),
+        (Operation::Delete, None) => (Value::Null, object),
+        (_, old) => (object, old.unwrap_or(Value::Null)),
+    };
+    let subject = if object == Value::Null { &old } else { &object };
+    let request = request_of(subject, view.operation, field(&settings, &["review"]));
+    let namespace_object = field(&settings, &["namespaceObject"])
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut context = Context::with_env(prepared.env.clone());
+    for (name, value) in BOUND.iter().zip([
+        object,
+        old,
+        request,
+        prepared.params.clone(),
+        namespace_object,
+        map_of(Vec::<(String, Value)>::new()),
+    ]) {
+        context.add_variable_from_value(*name, value);
+    }
+    // Variables in order; one that fails is reported by the expressions
+    // that read it, as the API server evaluates them lazily.
+    let mut variables: Vec<(String, Value)> = Vec::new();
+    let mut failed: HashMap<String, String> = HashMap::new();
+    for variable in &prepared.variables {
+        match variable.program.execute(&context) {
+            Ok(value) => variables.push((variable_name(variable), value)),
+            Err(error) => {
+                failed.insert(variable_name(variable), error.to_string());
+            }
+        }
+        context.add_variable_from_value("variables", map_of(variables.clone()));
+    }
+    for condition in &prepared.match_conditions {
+        match condition.program.execute(&context) {
+            Ok(Value::Bool(true)) => {}
+            Ok(Value::Bool(false)) => return Ok(Response::allow()),
+            Ok(other) => {
+                return Err(format!(
+                    "{}: evaluated to {other:?}, not a bool",
+                    condition.name
+                ));
+            }
+            Err(error) => return Err(failure(condition, &error, &failed)),
+        }
+    }
+    let mut violations = Vec::new();
+    for validation in &prepared.validations {
+        match validation.expression.program.execute(&context) {
+            Ok(Value::Bool(true)) => {}
+            Ok(Value::Bool(false)) => violations.push(Violation {
+                message: message_of(validation, &context),
+                path: validation.pointer.clone(),
+            }),
+            Ok(other) => {
+                return Err(format!(
+                    "{}: evaluated to {other:?}, not a bool",
+                    validation.expression.name
+                ));
+            }
+            Err(error) => return Err(failure(&validation.expression, &error, &failed)),
+        }
+    }
+    Ok(Response::from_violations(violations))
+}
+
+/// A variable's name (its compiled name is `variables "NAME"`).
+fn variable_name(variable: &Compiled) -> String {
+    variable
+        .name
+        .strip_prefix("variables ")
+        .unwrap_or(&variable.name)
+        .trim_matches('"')
+        .to_owned()
+}
+
+/// A failed validation's message, as the API server chooses it: the
+/// `messageExpression`'s string when it evaluates to a non-empty one, else
+/// `message`, else `failed expression: EXPRESSION`.
+fn message_of(validation: &CompiledValidation, context: &Context<'_, '_>) -> String {
+    if let Some(expression) = &validation.message_expression
+        && let Ok(Value::String(text)) = expression.program.execute(context)
+        && !text.trim().is_empty()
+    {
+        return text.to_string();
+    }
+    match &validation.message {
+        Some(message) if !message.trim().is_empty() => message.trim().to_owned(),
+        _ => format!("failed expression: {}", validation.expression.source.trim()),
+    }
+}
+
+wasm_validate_sdk::export_runtime!(
+    metadata = METADATA_JSON,
+    prepare = prepare_settings,
+    evaluate = evaluate,
+);
+
+/// `wv_prepare`: [`prepare`] on the settings tape section.
+pub fn prepare_settings(settings: &[u8]) -> Result<(), String> {
+    let tape = Tape::parse(settings).map_err(|e| format!("cannot decode the settings: {e}"))?;
+    prepare(&tape)
+}
+
+#[cfg(test)]
+mod tests;

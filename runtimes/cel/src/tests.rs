@@ -1,0 +1,136 @@
+//! The runtime natively: programs prepared and evaluated as the module
+//! does, on requests encoded as the host encodes them.
+
+use serde_json::{Value as Json, json};
+use wasm_validate_abi::tape;
+
+use super::*;
+
+fn prepare_json(program: Json) -> Result<(), String> {
+    prepare(&Tape::parse(&tape::encode(&program)).unwrap())
+}
+
+fn run_on(object: Json) -> Response {
+    let request = tape::request(
+        Operation::Create,
+        &tape::encode(&json!({})),
+        &tape::encode(&object),
+        None,
+    );
+    evaluate(&request)
+}
+
+fn pod(privileged: bool) -> Json {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+           "spec": {"containers": [{"name": "a", "image": "nginx",
+                                    "securityContext": {"privileged": privileged}}]}})
+}
+
+#[test]
+fn a_false_validation_is_a_violation_with_its_message_and_field() {
+    prepare_json(json!({
+        "variables": [{"name": "containers", "expression": "object.spec.containers + object.spec.?initContainers.orValue([])"}],
+        "validations": [{
+            "expression": "variables.containers.all(c, !c.?securityContext.?privileged.orValue(false))",
+            "messageExpression": "'privileged: ' + variables.containers.filter(c, c.?securityContext.?privileged.orValue(false)).map(c, c.name).join(', ')",
+            "fieldPath": "spec.containers[0].securityContext"
+        }]
+    }))
+    .unwrap();
+    let denied = run_on(pod(true));
+    assert!(!denied.allowed);
+    assert_eq!(denied.violations[0].message, "privileged: a");
+    assert_eq!(
+        denied.violations[0].path,
+        "/spec/containers/0/securityContext"
+    );
+    assert!(run_on(pod(false)).allowed);
+}
+
+#[test]
+fn match_conditions_and_params_and_request() {
+    prepare_json(json!({
+        "matchConditions": [{"name": "not-kube-system", "expression": "request.namespace != 'kube-system'"}],
+        "validations": [{"expression": "object.spec.containers.size() <= params.max", "message": "too many"}],
+        "params": {"max": 0}
+    }))
+    .unwrap();
+    assert_eq!(run_on(pod(false)).violations[0].message, "too many");
+    let mut system = pod(false);
+    system["metadata"]["namespace"] = json!("kube-system");
+    assert!(run_on(system).allowed);
+}
+
+#[test]
+fn the_default_message_names_the_expression_and_errors_name_it_too() {
+    prepare_json(json!({"validations": [{"expression": "object.spec.replicas > 1"}]})).unwrap();
+    let error = run_on(pod(false)).error.unwrap();
+    assert!(error.contains("validations[0].expression"), "{error}");
+    prepare_json(json!({"validations": [{"expression": "object.metadata.name == 'q'"}]})).unwrap();
+    assert_eq!(
+        run_on(pod(false)).violations[0].message,
+        "failed expression: object.metadata.name == 'q'"
+    );
+}
+
+#[test]
+fn unknown_functions_and_the_authorizer_are_refused_when_prepared() {
+    let error =
+        prepare_json(json!({"validations": [{"expression": "object.metadata.name.frobnicate()"}]}))
+            .unwrap_err();
+    assert!(
+        error.contains("the function frobnicate is not available"),
+        "{error}"
+    );
+    let error = prepare_json(json!({"validations": [{"expression": "authorizer.group('').resource('pods').check('get').allowed()"}]}))
+        .unwrap_err();
+    assert!(error.contains("authorizer"), "{error}");
+    let error = prepare_json(json!({"validations": [{"expression": "object.("}]})).unwrap_err();
+    assert!(error.contains("validations[0].expression"), "{error}");
+}
+
+#[test]
+fn kubernetes_list_and_regex_libraries() {
+    // Values from https://kubernetes.io/docs/reference/using-api/cel/.
+    for (expression, expected) in [
+        ("[1, 2, 3].isSorted()", true),
+        ("[2, 1].isSorted() == false", true),
+        ("[1, 2, 3].sum() == 6", true),
+        ("[1, 2, 3].min() == 1", true),
+        ("[1, 2, 3].max() == 3", true),
+        ("[1, 2, 2, 3].indexOf(2) == 1", true),
+        ("[1, 2, 2, 3].lastIndexOf(2) == 2", true),
+        ("'abc 123'.find('[0-9]+') == '123'", true),
+        ("'123 abc 456'.findAll('[0-9]+') == ['123', '456']", true),
+        ("'123 abc 456'.findAll('[0-9]+', 1) == ['123']", true),
+        ("'a,b'.split(',').size() == 2", true),
+        ("'ABC'.lowerAscii() == 'abc'", true),
+        ("['b', 'a'].sort() == ['a', 'b']", true),
+    ] {
+        prepare_json(json!({"validations": [{"expression": expression}]}))
+            .unwrap_or_else(|e| panic!("{expression}: {e}"));
+        let response = run_on(pod(false));
+        assert_eq!(response.allowed, expected, "{expression}: {response:?}");
+        assert_eq!(response.error, None, "{expression}");
+    }
+}
+
+#[test]
+fn field_paths_become_pointers() {
+    assert_eq!(pointer_of("spec.replicas"), "/spec/replicas");
+    assert_eq!(
+        pointer_of("spec.containers[0].image"),
+        "/spec/containers/0/image"
+    );
+    assert_eq!(
+        pointer_of("metadata.labels['app.kubernetes.io/name']"),
+        "/metadata/labels/app.kubernetes.io~1name"
+    );
+}
+
+#[test]
+fn resources_are_guessed_from_kinds_as_kubernetes_does() {
+    assert_eq!(guess_resource("Pod"), "pods");
+    assert_eq!(guess_resource("Ingress"), "ingresses");
+    assert_eq!(guess_resource("NetworkPolicy"), "networkpolicies");
+}
