@@ -2,9 +2,11 @@
 //!
 //! - a `.rego` file, or a directory holding `.rego` files: Conftest
 //!   policies, one policy per chosen namespace (`wasm_validate_conftest`);
-//! - a YAML file (`.yaml`, `.yml`) or a directory of them holding
-//!   Gatekeeper ConstraintTemplates and constraints: one policy per
-//!   constraint (`wasm_validate_gatekeeper`).
+//! - a YAML file (`.yaml`, `.yml`) or a directory of them holding policy
+//!   objects: Gatekeeper ConstraintTemplates and constraints, one policy
+//!   per constraint (`wasm_validate_gatekeeper`); ValidatingAdmissionPolicies
+//!   and their bindings, one policy per binding
+//!   (`wasm_validate_validating_admission_policy`).
 //!
 //! The formats' own crates do the work; this file only recognises the path
 //! and reads the files ([`Sources`]), from the file system or from a
@@ -17,13 +19,17 @@ use wasm_validate_engine::{Engine, Limits, Policy};
 use wasm_validate_gatekeeper::Library;
 use wasm_validate_manifest as manifest;
 use wasm_validate_pipeline::ConfiguredPolicy;
+use wasm_validate_validating_admission_policy as vap;
 
 /// A foreign policy format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Format {
-    /// Gatekeeper ConstraintTemplates and constraints (YAML).
-    Gatekeeper,
+    /// Policy objects in YAML: Gatekeeper ConstraintTemplates and
+    /// constraints, ValidatingAdmissionPolicies and bindings (named
+    /// `gatekeeper` in bundles, as when it held Gatekeeper's only).
+    #[serde(rename = "gatekeeper")]
+    PolicyObjects,
     /// Conftest Rego files.
     Conftest,
 }
@@ -56,9 +62,9 @@ pub(crate) fn format_of(reference: &str, path: &Path) -> Option<Format> {
     let extension = path.extension().and_then(|e| e.to_str());
     match extension {
         Some("rego") => Some(Format::Conftest),
-        Some("yaml" | "yml") => Some(Format::Gatekeeper),
+        Some("yaml" | "yml") => Some(Format::PolicyObjects),
         _ if directory && wasm_validate_conftest::is_rego_path(path) => Some(Format::Conftest),
-        _ if directory => Some(Format::Gatekeeper),
+        _ if directory => Some(Format::PolicyObjects),
         _ => None,
     }
 }
@@ -70,7 +76,7 @@ impl Sources {
     pub(crate) fn read(format: Format, path: &Path) -> Result<Sources, String> {
         let files: Vec<(PathBuf, Vec<u8>)> = match format {
             Format::Conftest => wasm_validate_conftest::read_files(path)?,
-            Format::Gatekeeper => manifest::collect_inputs(&[path], true)
+            Format::PolicyObjects => manifest::collect_inputs(&[path], true)
                 .map_err(|e| e.to_string())?
                 .into_iter()
                 .filter_map(|input| match input {
@@ -141,27 +147,32 @@ pub(crate) fn conftest_policies(
     wasm_validate_conftest::policies(engine, &modules, namespaces, limits)
 }
 
-/// The Gatekeeper templates and constraints of every reference a run
-/// chooses, read together: a constraint's template may come from another
-/// path (`--policy templates/ --policy constraints/`, as gator takes `-f`
-/// twice).
-pub(crate) struct Gatekeeper {
+/// The policy objects of every reference a run chooses, read together: a
+/// constraint's template, or a policy's binding and parameters, may come
+/// from another path (`--policy templates/ --policy constraints/`, as gator
+/// takes `-f` twice).
+pub(crate) struct PolicyObjects {
     library: Library,
-    runtime: Policy,
+    /// The Rego runtime, loaded when a constraint needs it.
+    runtime: Option<Policy>,
+    admission: vap::Library,
+    /// The CEL runtime, loaded when a ValidatingAdmissionPolicy needs it.
+    cel_runtime: Option<Policy>,
 }
 
-impl Gatekeeper {
+impl PolicyObjects {
     /// Reads every reference's sources and checks the whole: every
-    /// constraint has its template and valid parameters. Errors (as
-    /// `file:line: document N: message` lines): a reference with no
-    /// template or constraint at all, an object that is not valid
-    /// Gatekeeper, a constraint without its template or with parameters its
-    /// schema refuses.
+    /// constraint has its template and valid parameters, every binding its
+    /// policy. Errors (as `file:line: document N: message` lines): a
+    /// reference with no policy object at all, an object that is not valid,
+    /// a constraint without its template or with parameters its schema
+    /// refuses, a binding without its policy.
     pub(crate) fn read(
         engine: &Engine,
         references: &[(String, Sources)],
-    ) -> Result<Gatekeeper, String> {
+    ) -> Result<PolicyObjects, String> {
         let mut library = Library::default();
+        let mut admission = vap::Library::default();
         for (reference, sources) in references {
             let mut taken = 0;
             for file in &sources.files {
@@ -173,32 +184,37 @@ impl Gatekeeper {
                 if let Some(error) = parsed.errors.first() {
                     return Err(error.to_string());
                 }
+                taken += admission.add_parsed(&parsed).map_err(|e| e.to_string())?;
                 taken += library
                     .add_parsed(std::sync::Arc::new(parsed))
                     .map_err(|e| e.to_string())?;
             }
             if taken == 0 {
                 return Err(format!(
-                    "{reference} holds no Gatekeeper ConstraintTemplate or constraint"
+                    "{reference} holds no policy object (Gatekeeper ConstraintTemplate or constraint, ValidatingAdmissionPolicy or binding)"
                 ));
             }
         }
-        library.check().map_err(|errors| {
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
-        Ok(Gatekeeper {
-            runtime: wasm_validate_gatekeeper::load_runtime(engine),
+        let lines = |errors: Vec<String>| errors.join("\n");
+        library
+            .check()
+            .map_err(|errors| lines(errors.iter().map(ToString::to_string).collect()))?;
+        admission
+            .check()
+            .map_err(|errors| lines(errors.iter().map(ToString::to_string).collect()))?;
+        Ok(PolicyObjects {
+            runtime: (!library.constraints.is_empty())
+                .then(|| wasm_validate_gatekeeper::load_runtime(engine)),
+            cel_runtime: (!admission.policies.is_empty()).then(|| vap::load_runtime(engine)),
             library,
+            admission,
         })
     }
 
-    /// One policy per constraint read from `sources`, each evaluation
-    /// under `limits`. Errors: Rego that does not compile, a function the
-    /// runtime lacks.
+    /// One policy per constraint, and per binding of a
+    /// ValidatingAdmissionPolicy, read from `sources`, each evaluation
+    /// under `limits`. Errors: Rego or CEL that does not compile, a function
+    /// a runtime lacks.
     pub(crate) fn policies_from(
         &self,
         engine: &Engine,
@@ -215,9 +231,30 @@ impl Gatekeeper {
                 .cloned()
                 .collect(),
         };
-        let mut policies = from_these
-            .policies(engine, &self.runtime)
-            .map_err(|e| e.to_string())?;
+        let mut policies = match &self.runtime {
+            Some(runtime) => from_these
+                .policies(engine, runtime)
+                .map_err(|e| e.to_string())?,
+            None => Vec::new(),
+        };
+        let in_these = |file: &str| sources.files.iter().any(|f| f.path == file);
+        let admission_here = vap::Library {
+            policies: self
+                .admission
+                .policies
+                .iter()
+                .filter(|p| in_these(&p.location.file))
+                .cloned()
+                .collect(),
+            ..self.admission.clone()
+        };
+        if let Some(runtime) = &self.cel_runtime {
+            policies.extend(
+                admission_here
+                    .policies(engine, runtime)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
         for configured in &mut policies {
             configured.policy.set_limits(limits);
         }

@@ -307,15 +307,15 @@ pub fn build_policy_set(
         .filter_map(|(choice, sources)| {
             sources
                 .as_ref()
-                .filter(|s| s.format == foreign::Format::Gatekeeper)
+                .filter(|s| s.format == foreign::Format::PolicyObjects)
                 .map(|s| (choice.reference.clone(), s.clone()))
         })
         .collect();
     let gatekeeper = match gatekeeper_sources.is_empty() {
         true => None,
         false => Some(
-            foreign::Gatekeeper::read(engine, &gatekeeper_sources)
-                .map_err(|e| ConfigError(format!("Gatekeeper policies: {e}")))?,
+            foreign::PolicyObjects::read(engine, &gatekeeper_sources)
+                .map_err(|e| ConfigError(format!("policy objects: {e}")))?,
         ),
     };
     for (choice, sources) in choices.iter().zip(&sources) {

@@ -18,16 +18,13 @@
 //! The namespace criteria apply to a Namespace object through its own name
 //! and labels; other cluster-scoped objects are not subject to them.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_validate_manifest::Resource;
 use wasm_validate_pipeline::{LabelSelector, Selector};
-
-/// The labels of the Namespace objects a run knows, by name.
-pub type Namespaces = BTreeMap<String, Map<String, Value>>;
+pub use wasm_validate_pipeline::{Namespaces, namespaces_of};
 
 /// A constraint's `spec.match`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -149,22 +146,6 @@ impl Selector for MatchSelector {
     fn selects(&self, resource: &Resource) -> bool {
         self.matcher.matches(&resource.object, &self.namespaces)
     }
-}
-
-/// The labels of every Namespace object among `objects`.
-pub fn namespaces_of<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Namespaces {
-    objects
-        .into_iter()
-        .filter(|o| o["kind"] == "Namespace" && o["apiVersion"] == "v1")
-        .filter_map(|o| {
-            let name = o["metadata"]["name"].as_str()?;
-            let labels = o["metadata"]["labels"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default();
-            Some((name.to_owned(), labels))
-        })
-        .collect()
 }
 
 #[cfg(test)]

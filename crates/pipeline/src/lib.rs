@@ -28,8 +28,8 @@ pub use schema_stage::{SchemaStage, add_crds, check_schemas};
 
 pub use scope::{
     Action, Exempt, Exemption, ExemptionSource, FailurePolicy, Glob, IGNORE_ANNOTATION,
-    IGNORE_REASON_ANNOTATION, LabelRequirement, LabelSelector, ResourceFilter, SelectorOperator,
-    annotation_exemption, container_of,
+    IGNORE_REASON_ANNOTATION, LabelRequirement, LabelSelector, Namespaces, ResourceFilter,
+    SelectorOperator, annotation_exemption, container_of, namespaces_of,
 };
 
 use serde_json::Value;

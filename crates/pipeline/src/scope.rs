@@ -308,6 +308,26 @@ pub fn container_of<'a>(object: &'a Value, path: &str) -> Option<&'a str> {
     object.pointer(&prefix)?.get("name")?.as_str()
 }
 
+/// The labels of the Namespace objects a run knows, by name (what
+/// `namespaceSelector`s match against offline).
+pub type Namespaces = BTreeMap<String, serde_json::Map<String, Value>>;
+
+/// The labels of every Namespace object (`v1`) among `objects`.
+pub fn namespaces_of<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Namespaces {
+    objects
+        .into_iter()
+        .filter(|o| o["kind"] == "Namespace" && o["apiVersion"] == "v1")
+        .filter_map(|o| {
+            let name = o["metadata"]["name"].as_str()?;
+            let labels = o["metadata"]["labels"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            Some((name.to_owned(), labels))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

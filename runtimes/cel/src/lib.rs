@@ -271,22 +271,6 @@ fn field<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     Some(at)
 }
 
-/// The plural resource of a kind, as `meta.UnsafeGuessKindToResource`
-/// guesses it (`Ingress`: `ingresses`, `NetworkPolicy`: `networkpolicies`).
-pub fn guess_resource(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    if lower.is_empty() {
-        return lower;
-    }
-    if lower.ends_with('s') {
-        format!("{lower}es")
-    } else if let Some(stem) = lower.strip_suffix('y') {
-        format!("{stem}ies")
-    } else {
-        format!("{lower}s")
-    }
-}
-
 /// `request`, as the API server binds it: kind, resource, name,
 /// namespace, operation, userInfo, dryRun; the host's `review` settings
 /// (an admission request's real values) override.
@@ -312,7 +296,10 @@ fn request_of(subject: &Value, operation: Operation, review: Option<&Value>) -> 
             map_of(vec![
                 ("group", string_value(group)),
                 ("version", string_value(version)),
-                ("resource", string_value(&guess_resource(&kind))),
+                (
+                    "resource",
+                    string_value(&wasm_validate_abi::plural_of(&kind)),
+                ),
             ]),
         ),
         ("name", string_value(&text(&["metadata", "name"]))),

@@ -127,10 +127,3 @@ fn field_paths_become_pointers() {
         "/metadata/labels/app.kubernetes.io~1name"
     );
 }
-
-#[test]
-fn resources_are_guessed_from_kinds_as_kubernetes_does() {
-    assert_eq!(guess_resource("Pod"), "pods");
-    assert_eq!(guess_resource("Ingress"), "ingresses");
-    assert_eq!(guess_resource("NetworkPolicy"), "networkpolicies");
-}

@@ -17,6 +17,7 @@ mod post_render;
 mod profiles;
 mod schema;
 mod serve;
+mod vap;
 
 /// `crates/builtin`'s policy build, for the target it adds when missing.
 #[path = "../../../builtin/policy_build.rs"]

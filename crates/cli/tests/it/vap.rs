@@ -1,0 +1,232 @@
+//! ValidatingAdmissionPolicies and their bindings through the CLI:
+//! `--policy` with their YAML in `check` (testdata/vap, written for these
+//! tests after the Kubernetes documentation's examples).
+
+use crate::common::{json, run, scratch};
+
+const POLICIES: &str = "testdata/vap/policies/";
+const MANIFESTS: &str = "testdata/vap/manifests.yaml";
+
+/// `(policy, kind, namespace/name, result, messages)` of a JSON report's
+/// results, the schema stage's left out.
+fn verdicts(report: &serde_json::Value) -> Vec<(String, String, String, String, Vec<String>)> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["policy"] != "schema")
+        .map(|r| {
+            (
+                r["policy"].as_str().unwrap().to_owned(),
+                r["resource"]["kind"].as_str().unwrap().to_owned(),
+                format!(
+                    "{}/{}",
+                    r["resource"]["namespace"].as_str().unwrap_or(""),
+                    r["resource"]["name"].as_str().unwrap()
+                ),
+                r["result"].as_str().unwrap().to_owned(),
+                r["violations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["message"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn bound_and_unbound_policies_check_what_they_match() {
+    let output = run(
+        &["check", "--policy", POLICIES, "-o", "json", MANIFESTS],
+        None,
+    );
+    let report = json(&output);
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    let verdicts = verdicts(&report);
+    // The binding's namespaceSelector (environment: test) leaves the
+    // Deployment in prod-ns out; the Namespaces are not deployments or pods.
+    assert_eq!(
+        verdicts,
+        [
+            (
+                "replica-limit".into(),
+                "Deployment".into(),
+                "test-ns/big".into(),
+                "fail".into(),
+                vec!["object.spec.replicas must be no greater than 3".to_owned()]
+            ),
+            (
+                "privileged-containers".into(),
+                "Pod".into(),
+                "test-ns/root".into(),
+                "fail".into(),
+                vec!["privileged containers are not allowed: app".to_owned()]
+            ),
+        ]
+    );
+    // fieldPath is the violation's pointer, located in the file.
+    let replicas = &report["results"][0]["violations"][0];
+    assert_eq!(replicas["path"], "/spec/replicas");
+    assert_eq!(replicas["line"], 22);
+    let described: Vec<&str> = report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["description"].as_str().unwrap())
+        .collect();
+    assert!(
+        described
+            .contains(&"ValidatingAdmissionPolicy replica-limit (bound by replica-limit-test)")
+    );
+    assert!(
+        described
+            .iter()
+            .any(|d| d.contains("privileged-containers (no binding among the policies given"))
+    );
+}
+
+/// Writes `policy` (a VAP and what goes with it) under a scratch
+/// directory and checks `manifests` with it; returns the output.
+fn check_with(name: &str, policy: &str, manifests: &str) -> std::process::Output {
+    let dir = scratch("vap", name);
+    std::fs::write(dir.join("policy.yaml"), policy).unwrap();
+    std::fs::write(dir.join("manifests.yaml"), manifests).unwrap();
+    let policy = dir.join("policy.yaml");
+    let manifests = dir.join("manifests.yaml");
+    run(
+        &[
+            "check",
+            "--schema=off",
+            "--policy",
+            policy.to_str().unwrap(),
+            "-o",
+            "json",
+            manifests.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
+const NO_LATEST: &str = r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: no-latest}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"]}
+  validations:
+    - expression: "object.spec.containers.all(c, !c.image.endsWith(':latest'))"
+      message: an image uses the latest tag
+"#;
+
+const POD: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default}
+spec:
+  containers: [{name: app, image: "nginx:latest"}]
+"#;
+
+fn binding(actions: &str) -> String {
+    format!(
+        "---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata: {{name: no-latest-binding}}\nspec:\n  policyName: no-latest\n  validationActions: {actions}\n"
+    )
+}
+
+#[test]
+fn validation_actions_map_to_deny_warn_and_audit() {
+    // An audit finding is a `fail` result with action `audit` (exit 0).
+    for (actions, result, action, exit) in [
+        ("[Deny]", "fail", "deny", 1),
+        ("[Warn]", "warn", "warn", 0),
+        ("[Audit]", "fail", "audit", 0),
+        ("[Warn, Audit]", "warn", "warn", 0),
+    ] {
+        let output = check_with("actions", &format!("{NO_LATEST}{}", binding(actions)), POD);
+        let report = json(&output);
+        assert_eq!(output.status.code(), Some(exit), "{actions}: {report:#}");
+        let verdicts = verdicts(&report);
+        assert_eq!(verdicts.len(), 1, "{actions}");
+        assert_eq!(verdicts[0].3, result, "{actions}");
+        assert_eq!(report["results"][0]["action"], action, "{actions}");
+        assert_eq!(verdicts[0].4, ["an image uses the latest tag"], "{actions}");
+    }
+}
+
+#[test]
+fn invalid_policy_sets_are_refused_naming_file_line_and_field() {
+    for (policy, expected) in [
+        (
+            format!("{NO_LATEST}{}", binding("[Deny, Warn]")),
+            "policy.yaml:12: document 2: ValidatingAdmissionPolicyBinding no-latest-binding: spec.validationActions: Invalid value",
+        ),
+        (
+            format!("{NO_LATEST}{}", binding("[]")),
+            "ValidatingAdmissionPolicyBinding no-latest-binding: spec.validationActions: Required value",
+        ),
+        (
+            binding("[Deny]"),
+            "policy.yaml:2: document 1: ValidatingAdmissionPolicyBinding no-latest-binding: spec.policyName: no ValidatingAdmissionPolicy \"no-latest\" among the policies given",
+        ),
+        (
+            NO_LATEST.replace("!c.image.endsWith(':latest')", "c.image.("),
+            "policy.yaml:1: document 1: ValidatingAdmissionPolicy no-latest: spec.validations[0].expression:",
+        ),
+        (
+            NO_LATEST.replace("endsWith", "endsWithLatest"),
+            "spec.validations[0].expression: the function endsWithLatest is not available in the CEL runtime",
+        ),
+        (
+            NO_LATEST.replace("  validations:", "  colour: blue\n  validations:"),
+            "ValidatingAdmissionPolicy no-latest: spec: unknown field `colour`",
+        ),
+    ] {
+        let output = check_with("invalid", &policy, POD);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_parameter_denies_unless_the_binding_allows_it() {
+    let policy = NO_LATEST.replace(
+        "spec:\n",
+        "spec:\n  paramKind: {apiVersion: v1, kind: ConfigMap}\n",
+    );
+    let with_ref = |action: &str| {
+        format!(
+            "{policy}{}  paramRef: {{name: absent, parameterNotFoundAction: {action}}}\n",
+            binding("[Deny]")
+        )
+    };
+    let output = check_with("params-deny", &with_ref("Deny"), POD);
+    let report = json(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        verdicts(&report)[0].4[0].starts_with("failed to configure binding: no params found"),
+        "{report:#}"
+    );
+    let output = check_with("params-allow", &with_ref("Allow"), POD);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(json(&output)["summary"]["evaluations"], 0);
+}
+
+#[test]
+fn an_expression_that_fails_to_evaluate_is_an_error_result() {
+    let policy = NO_LATEST.replace(
+        "object.spec.containers.all(c, !c.image.endsWith(':latest'))",
+        "object.spec.replicas > 1",
+    );
+    let output = check_with("eval-error", &policy, POD);
+    let report = json(&output);
+    let result = &report["results"][0];
+    assert_eq!(result["result"], "error", "{report:#}");
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("validations[0].expression"), "{error}");
+    assert!(error.contains("replicas"), "{error}");
+}

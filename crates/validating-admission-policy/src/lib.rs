@@ -1,0 +1,605 @@
+//! Kubernetes' ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding
+//! (`admissionregistration.k8s.io/v1`, also `v1beta1`), turned into the
+//! pipeline's policies: the one home of everything about them.
+//!
+//! Semantics follow
+//! <https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/>:
+//!
+//! - A policy runs through its bindings: one pipeline policy per binding
+//!   (and per parameter resource the binding selects). A policy with no
+//!   binding among the objects given is run as if bound with
+//!   `validationActions: [Deny]` and no parameters: giving it is asking
+//!   for it (as `kyverno apply` runs an unbound policy); its description
+//!   says so.
+//! - `spec.matchConstraints.resourceRules` become the policy's rules (API
+//!   groups, versions, plural resources, operations; subresources are not
+//!   admitted offline and are left out); `excludeResourceRules`,
+//!   `namespaceSelector`, `objectSelector`, `resourceNames` and the
+//!   binding's `matchResources` are its [`selector::VapSelector`].
+//! - `validationActions` map to actions: `Deny` to deny, `Warn` to warn,
+//!   `Audit` to audit (`Deny` with `Warn` is refused, as the API server
+//!   refuses it). `failurePolicy` (default `Fail`) is the failure policy.
+//! - `variables`, `matchConditions`, `validations` (with `message`,
+//!   `messageExpression` and `fieldPath`) and the parameter resource are
+//!   evaluated by the built-in CEL runtime (`runtimes/cel`), never by the
+//!   host.
+//! - Parameters (`paramKind` and the binding's `paramRef`) are found among
+//!   the objects given with the policies, by name (and namespace when the
+//!   reference gives one) or by selector; `parameterNotFoundAction: Deny`
+//!   (the default) denies every matched resource with the API server's
+//!   message, `Allow` runs nothing.
+//!
+//! Not evaluated: `auditAnnotations` (their expressions are compiled and
+//! checked, their values not reported yet), `namespaceObject` (null
+//! offline), the authorizer.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wasm_validate_abi::{Metadata, Rule, Severity};
+use wasm_validate_engine::{Engine, Policy};
+use wasm_validate_manifest::Parsed;
+use wasm_validate_pipeline::{Action, ConfiguredPolicy, FailurePolicy, LabelSelector};
+
+pub mod selector;
+
+pub use selector::{MatchResources, NamedRule, VapSelector};
+
+/// The API group of both kinds.
+pub const GROUP: &str = "admissionregistration.k8s.io";
+/// The policy's kind.
+pub const POLICY_KIND: &str = "ValidatingAdmissionPolicy";
+/// The binding's kind.
+pub const BINDING_KIND: &str = "ValidatingAdmissionPolicyBinding";
+
+/// Where an object was read.
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// The file as the user named it.
+    pub file: Arc<str>,
+    /// 1-based document.
+    pub document: usize,
+    /// 1-based line of the document's start.
+    pub line: usize,
+}
+
+/// An object that is not a valid policy or binding, or a policy set that
+/// does not hold together: `file:line: document N: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VapError(pub String);
+
+impl VapError {
+    fn at(location: &Location, message: impl fmt::Display) -> VapError {
+        VapError(format!(
+            "{}:{}: document {}: {message}",
+            location.file, location.line, location.document
+        ))
+    }
+}
+
+impl fmt::Display for VapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for VapError {}
+
+/// `spec.paramKind`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParamKind {
+    /// `group/version` of the parameter resource.
+    pub api_version: String,
+    /// Its kind.
+    pub kind: String,
+}
+
+/// A ValidatingAdmissionPolicy's `spec`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicySpec {
+    /// The kind of its parameter resource, if it takes one.
+    #[serde(default)]
+    pub param_kind: Option<ParamKind>,
+    /// What it applies to.
+    #[serde(default)]
+    pub match_constraints: Option<MatchResources>,
+    /// The validations, as the CEL runtime takes them.
+    #[serde(default)]
+    pub validations: Vec<Value>,
+    /// `Fail` (default) or `Ignore`.
+    #[serde(default)]
+    pub failure_policy: Option<String>,
+    /// `[{key, valueExpression}]`: compiled, not reported yet.
+    #[serde(default)]
+    pub audit_annotations: Vec<Value>,
+    /// `[{name, expression}]`.
+    #[serde(default)]
+    pub match_conditions: Vec<Value>,
+    /// `[{name, expression}]`.
+    #[serde(default)]
+    pub variables: Vec<Value>,
+}
+
+/// A ValidatingAdmissionPolicy.
+#[derive(Debug, Clone)]
+pub struct AdmissionPolicy {
+    /// `metadata.name`.
+    pub name: String,
+    /// Its spec.
+    pub spec: PolicySpec,
+    /// Where it was read.
+    pub location: Location,
+}
+
+/// A binding's `spec.paramRef`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParamRef {
+    /// The parameter resource's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its namespace (any namespace offline when not given).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// A selector over parameter resources' labels, instead of a name.
+    #[serde(default)]
+    pub selector: Option<LabelSelector>,
+    /// `Deny` (default) or `Allow` when no parameter resource is found.
+    #[serde(default)]
+    pub parameter_not_found_action: Option<String>,
+}
+
+/// A ValidatingAdmissionPolicyBinding's `spec`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BindingSpec {
+    /// The policy it binds.
+    pub policy_name: String,
+    /// Its parameters.
+    #[serde(default)]
+    pub param_ref: Option<ParamRef>,
+    /// What the binding further restricts the policy to.
+    #[serde(default)]
+    pub match_resources: Option<MatchResources>,
+    /// `Deny`, `Warn`, `Audit`.
+    #[serde(default)]
+    pub validation_actions: Vec<String>,
+}
+
+/// A ValidatingAdmissionPolicyBinding.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// `metadata.name`.
+    pub name: String,
+    /// Its spec.
+    pub spec: BindingSpec,
+    /// Where it was read.
+    pub location: Location,
+}
+
+/// The policies, bindings and other objects (candidate parameter
+/// resources) read from the files given as policies.
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    /// The policies, in reading order.
+    pub policies: Vec<AdmissionPolicy>,
+    /// The bindings, in reading order.
+    pub bindings: Vec<Binding>,
+    /// Every other object read (parameter resources).
+    pub objects: Vec<Value>,
+}
+
+/// Whether `object` is a ValidatingAdmissionPolicy or a binding.
+pub fn is_vap_object(object: &Value) -> bool {
+    let group = object["apiVersion"]
+        .as_str()
+        .and_then(|v| v.split_once('/'))
+        .map(|(group, _)| group);
+    group == Some(GROUP) && matches!(object["kind"].as_str(), Some(POLICY_KIND | BINDING_KIND))
+}
+
+impl Library {
+    /// Adds the policies and bindings of a parsed file (and keeps its
+    /// other objects as candidate parameters); returns how many policies
+    /// and bindings it held. Errors: a policy or binding whose spec is not
+    /// valid (an unknown field, a wrong type, a missing name).
+    pub fn add_parsed(&mut self, parsed: &Parsed) -> Result<usize, VapError> {
+        let mut taken = 0;
+        for resource in &parsed.resources {
+            let object = &resource.object;
+            let location = Location {
+                file: resource.source.file.clone(),
+                document: resource.source.document,
+                line: resource.source.line,
+            };
+            if !is_vap_object(object) {
+                self.objects.push(object.clone());
+                continue;
+            }
+            let kind = object["kind"].as_str().unwrap_or_default();
+            let name = object["metadata"]["name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    VapError::at(&location, format!("{kind}: metadata.name is required"))
+                })?
+                .to_owned();
+            let spec = object.get("spec").cloned().unwrap_or(json!({}));
+            let invalid =
+                |e: serde_json::Error| VapError::at(&location, format!("{kind} {name}: spec: {e}"));
+            if kind == POLICY_KIND {
+                let spec: PolicySpec = serde_json::from_value(spec).map_err(invalid)?;
+                self.policies.push(AdmissionPolicy {
+                    name,
+                    spec,
+                    location,
+                });
+            } else {
+                let spec: BindingSpec = serde_json::from_value(spec).map_err(invalid)?;
+                self.bindings.push(Binding {
+                    name,
+                    spec,
+                    location,
+                });
+            }
+            taken += 1;
+        }
+        Ok(taken)
+    }
+
+    /// Checks what the API server checks when the objects are created, and
+    /// that the set holds together. Errors, each at its object: a policy
+    /// with neither validations nor audit annotations, an unknown
+    /// `failurePolicy`, a binding naming no policy given, empty or unknown
+    /// `validationActions`, `Deny` with `Warn`, a `paramRef` on a policy
+    /// without `paramKind` or with neither name nor selector.
+    pub fn check(&self) -> Result<(), Vec<VapError>> {
+        let mut errors = Vec::new();
+        for policy in &self.policies {
+            let at = |message: String| {
+                VapError::at(
+                    &policy.location,
+                    format!("{POLICY_KIND} {}: {message}", policy.name),
+                )
+            };
+            if policy.spec.validations.is_empty() && policy.spec.audit_annotations.is_empty() {
+                errors.push(at(
+                    "spec.validations: one of validations or auditAnnotations is required"
+                        .to_owned(),
+                ));
+            }
+            if let Some(other) = policy
+                .spec
+                .failure_policy
+                .as_deref()
+                .filter(|f| !matches!(*f, "Fail" | "Ignore"))
+            {
+                errors.push(at(format!(
+                    "spec.failurePolicy: Unsupported value: {other:?}: supported values: \"Fail\", \"Ignore\""
+                )));
+            }
+        }
+        for binding in &self.bindings {
+            let at = |message: String| {
+                VapError::at(
+                    &binding.location,
+                    format!("{BINDING_KIND} {}: {message}", binding.name),
+                )
+            };
+            let policy = self
+                .policies
+                .iter()
+                .find(|p| p.name == binding.spec.policy_name);
+            if policy.is_none() {
+                errors.push(at(format!(
+                    "spec.policyName: no {POLICY_KIND} {:?} among the policies given",
+                    binding.spec.policy_name
+                )));
+            }
+            if let Err(message) = action_of(&binding.spec.validation_actions) {
+                errors.push(at(message));
+            }
+            if let Some(param_ref) = &binding.spec.param_ref {
+                if param_ref.name.is_none() == param_ref.selector.is_none() {
+                    errors.push(at(
+                        "spec.paramRef: exactly one of name or selector is required".to_owned(),
+                    ));
+                }
+                if policy.is_some_and(|p| p.spec.param_kind.is_none()) {
+                    errors.push(at(format!(
+                        "spec.paramRef: {POLICY_KIND} {} has no paramKind",
+                        binding.spec.policy_name
+                    )));
+                }
+                if let Some(other) = param_ref
+                    .parameter_not_found_action
+                    .as_deref()
+                    .filter(|a| !matches!(*a, "Deny" | "Allow"))
+                {
+                    errors.push(at(format!(
+                        "spec.paramRef.parameterNotFoundAction: Unsupported value: {other:?}: supported values: \"Allow\", \"Deny\""
+                    )));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The parameter resources `binding` selects for `policy`.
+    fn params_for(&self, policy: &AdmissionPolicy, binding: &Binding) -> Vec<&Value> {
+        let (Some(kind), Some(param_ref)) = (&policy.spec.param_kind, &binding.spec.param_ref)
+        else {
+            return Vec::new();
+        };
+        self.objects
+            .iter()
+            .filter(|o| {
+                o["apiVersion"] == kind.api_version.as_str() && o["kind"] == kind.kind.as_str()
+            })
+            .filter(|o| {
+                param_ref
+                    .namespace
+                    .as_deref()
+                    .is_none_or(|ns| o["metadata"]["namespace"].as_str().unwrap_or("") == ns)
+            })
+            .filter(|o| match (&param_ref.name, &param_ref.selector) {
+                (Some(name), _) => o["metadata"]["name"] == name.as_str(),
+                (None, Some(selector)) => {
+                    let empty = serde_json::Map::new();
+                    selector.matches(o["metadata"]["labels"].as_object().unwrap_or(&empty))
+                }
+                (None, None) => false,
+            })
+            .collect()
+    }
+
+    /// One policy per binding (per parameter resource it selects, when more
+    /// than one), in reading order, each the CEL runtime prepared with the
+    /// policy's expressions and parameters; unbound policies run as if
+    /// bound with `validationActions: [Deny]`. Reported as the policy's
+    /// name, `POLICY/BINDING` when it has several bindings, with
+    /// `/PARAM` added when a binding selects several parameter resources.
+    /// Call [`Library::check`] first.
+    ///
+    /// Errors: an expression that does not compile, or calls a function the
+    /// runtime lacks, at its policy (`spec.validations[0].expression: ...`).
+    pub fn policies(
+        &self,
+        engine: &Engine,
+        runtime: &Policy,
+    ) -> Result<Vec<ConfiguredPolicy>, VapError> {
+        let mut out = Vec::new();
+        for policy in &self.policies {
+            let bindings: Vec<&Binding> = self
+                .bindings
+                .iter()
+                .filter(|b| b.spec.policy_name == policy.name)
+                .collect();
+            if bindings.is_empty() {
+                let prepared = prepare(engine, runtime, policy, None, &Value::Null)?;
+                out.push(configure(
+                    policy,
+                    None,
+                    prepared,
+                    policy.name.clone(),
+                    Action::Deny,
+                ));
+                continue;
+            }
+            for binding in &bindings {
+                let base_id = if bindings.len() == 1 {
+                    policy.name.clone()
+                } else {
+                    format!("{}/{}", policy.name, binding.name)
+                };
+                let action = action_of(&binding.spec.validation_actions)
+                    .map_err(|e| VapError::at(&binding.location, e))?;
+                let params = self.params_for(policy, binding);
+                let needs_params = binding.spec.param_ref.is_some();
+                if needs_params && params.is_empty() {
+                    let allow = binding
+                        .spec
+                        .param_ref
+                        .as_ref()
+                        .and_then(|r| r.parameter_not_found_action.as_deref())
+                        == Some("Allow");
+                    if allow {
+                        continue;
+                    }
+                    let prepared = prepare(engine, runtime, policy, Some(binding), &Value::Null)?;
+                    out.push(configure(policy, Some(binding), prepared, base_id, action));
+                    continue;
+                }
+                let params: Vec<&Value> = if needs_params {
+                    params
+                } else {
+                    vec![&Value::Null]
+                };
+                let several = params.len() > 1;
+                for param in params {
+                    let prepared = prepare(engine, runtime, policy, Some(binding), param)?;
+                    let id = match param["metadata"]["name"].as_str() {
+                        Some(name) if several => format!("{base_id}/{name}"),
+                        _ => base_id.clone(),
+                    };
+                    out.push(configure(policy, Some(binding), prepared, id, action));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The action `validationActions` ask for: `Deny` wins over `Audit`,
+/// `Warn` over `Audit`. Errors as the API server's: empty, an unknown
+/// action, a repeated one, or `Deny` with `Warn`.
+pub fn action_of(actions: &[String]) -> Result<Action, String> {
+    if actions.is_empty() {
+        return Err(
+            "spec.validationActions: Required value: at least one validation action is required"
+                .to_owned(),
+        );
+    }
+    for (i, action) in actions.iter().enumerate() {
+        if !matches!(action.as_str(), "Deny" | "Warn" | "Audit") {
+            return Err(format!(
+                "spec.validationActions[{i}]: Unsupported value: {action:?}: supported values: \"Audit\", \"Deny\", \"Warn\""
+            ));
+        }
+        if actions[..i].contains(action) {
+            return Err(format!(
+                "spec.validationActions[{i}]: Duplicate value: {action:?}"
+            ));
+        }
+    }
+    let has = |a: &str| actions.iter().any(|x| x == a);
+    if has("Deny") && has("Warn") {
+        return Err("spec.validationActions: Invalid value: [\"Deny\", \"Warn\"]: must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)".to_owned());
+    }
+    Ok(if has("Deny") {
+        Action::Deny
+    } else if has("Warn") {
+        Action::Warn
+    } else {
+        Action::Audit
+    })
+}
+
+/// The CEL runtime's program for `policy` with `params` (`null` for none):
+/// `runtimes/cel`'s `Program`. A binding whose parameter is missing (and
+/// not allowed to be) gets a single failing validation with the API
+/// server's message.
+pub fn program(policy: &AdmissionPolicy, binding: Option<&Binding>, params: &Value) -> Value {
+    let missing_params = binding.is_some_and(|b| b.spec.param_ref.is_some()) && params.is_null();
+    if missing_params {
+        return json!({"validations": [{
+            "expression": "false",
+            "message": format!(
+                "failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction (binding {})",
+                binding.map(|b| b.name.as_str()).unwrap_or_default()
+            ),
+        }]});
+    }
+    // Audit annotations' expressions are compiled (as match conditions
+    // that are never reached would not be): they are checked, not run.
+    json!({
+        "variables": policy.spec.variables,
+        "matchConditions": policy.spec.match_conditions,
+        "validations": policy.spec.validations,
+        "params": params,
+    })
+}
+
+/// The policy's metadata: its name, a description naming its binding, and
+/// rules from `matchConstraints.resourceRules`.
+pub fn metadata(policy: &AdmissionPolicy, binding: Option<&Binding>) -> Metadata {
+    let rules: Vec<Rule> = policy
+        .spec
+        .match_constraints
+        .as_ref()
+        .map(MatchResources::rules)
+        .unwrap_or_default();
+    let bound = match binding {
+        Some(binding) => format!("bound by {}", binding.name),
+        None => {
+            "no binding among the policies given: run as if bound with validationActions [Deny]"
+                .to_owned()
+        }
+    };
+    Metadata {
+        abi_version: wasm_validate_abi::ABI_VERSION,
+        name: policy.name.clone(),
+        description: format!("{POLICY_KIND} {} ({bound})", policy.name),
+        severity: Severity::Medium,
+        rules,
+        mutating: false,
+        settings_schema: None,
+        references: vec![
+            "https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/"
+                .to_owned(),
+        ],
+        category: Some("validating-admission-policy".into()),
+        level: None,
+        control: None,
+        overrides: Vec::new(),
+        aliases: Vec::new(),
+    }
+}
+
+/// The CEL runtime prepared for `policy` under `binding` with `params`.
+fn prepare(
+    engine: &Engine,
+    runtime: &Policy,
+    policy: &AdmissionPolicy,
+    binding: Option<&Binding>,
+    params: &Value,
+) -> Result<Policy, VapError> {
+    let mut prepared = engine
+        .prepare(runtime, &program(policy, binding, params))
+        .map_err(|e| {
+            // The runtime names each expression (`validations[0].expression:
+            // ...`); its other errors (fuel, memory) are the engine's.
+            let message = match e {
+                wasm_validate_engine::EvalError::Policy(message) => message,
+                other => other.to_string(),
+            };
+            let message = message
+                .split("; ")
+                .map(|part| format!("spec.{part}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            VapError::at(
+                &policy.location,
+                format!("{POLICY_KIND} {}: {message}", policy.name),
+            )
+        })?;
+    prepared.set_metadata(metadata(policy, binding));
+    Ok(prepared)
+}
+
+fn configure(
+    policy: &AdmissionPolicy,
+    binding: Option<&Binding>,
+    prepared: Policy,
+    id: String,
+    action: Action,
+) -> ConfiguredPolicy {
+    let mut configured = ConfiguredPolicy::new(prepared, Value::Object(Default::default()));
+    configured.id = id;
+    configured.action = action;
+    configured.failure_policy = match policy.spec.failure_policy.as_deref() {
+        Some("Ignore") => FailurePolicy::Ignore,
+        _ => FailurePolicy::Fail,
+    };
+    configured.review_in_settings = true;
+    let selector = VapSelector::new(
+        policy.spec.match_constraints.clone(),
+        binding.and_then(|b| b.spec.match_resources.clone()),
+    );
+    if selector.needs_namespaces() {
+        configured.run_objects = Some(Arc::new(selector::RunNamespaces {
+            policy: configured.policy.clone(),
+            selector: selector.clone(),
+        }));
+    }
+    configured.selector = Some(Arc::new(selector));
+    configured
+}
+
+/// The built-in CEL runtime, loaded with the default limits (once per
+/// call; keep the result).
+pub fn load_runtime(engine: &Engine) -> Policy {
+    let wasm = wasm_validate_builtin::runtime("cel").expect("the CEL runtime is built in");
+    engine
+        .load_prevalidated(wasm, Default::default(), "cel")
+        .expect("the built-in CEL runtime loads")
+}
