@@ -350,6 +350,11 @@ pub struct Response {
     /// object it cannot read); the host reports an error result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Set when the policy finds it does not apply to the object (a
+    /// ValidatingAdmissionPolicy's match condition is false): the host
+    /// reports no result, as when the policy's rules leave the object out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_applicable: bool,
 }
 
 impl Response {

@@ -420,7 +420,7 @@ pub fn evaluate_admission(
     let mut encoded = fresh();
     for index in mutating {
         encoded.prepare(&resource.object, [&set.policies[index]]);
-        let mut result = evaluate_one(
+        let Some(mut result) = evaluate_one(
             engine,
             set,
             index,
@@ -428,7 +428,9 @@ pub fn evaluate_admission(
             &encoded,
             annotation.as_ref(),
             context,
-        );
+        ) else {
+            continue;
+        };
         let configured = &set.policies[index];
         let apply = result.exemption.is_none() && configured.action != Action::Audit;
         if let Some(patch) = result.patch.as_ref().filter(|p| apply && !p.0.is_empty()) {
@@ -465,9 +467,9 @@ pub fn evaluate_admission(
             )
         };
         if validating.len() > 1 && rayon::current_thread_index().is_some() {
-            results.par_extend(validating.par_iter().map(one));
+            results.par_extend(validating.par_iter().filter_map(one));
         } else {
-            results.extend(validating.iter().map(one));
+            results.extend(validating.iter().filter_map(one));
         }
     }
     results.sort_by_key(|r| r.policy);
@@ -575,7 +577,7 @@ fn evaluate_one(
     encoded: &Encoded<'_>,
     annotation: Option<&(Vec<String>, Option<String>)>,
     context: &Context,
-) -> PolicyResult {
+) -> Option<PolicyResult> {
     let configured = &set.policies[index];
     let request = match context.admission_request() {
         Some(admission) if configured.review_in_settings => {
@@ -590,6 +592,9 @@ fn evaluate_one(
             .map_err(|e| e.to_string()),
     };
     let mut result = match evaluated {
+        // The policy found it does not apply (a match condition is false):
+        // as if its rules had left the resource out.
+        Ok(evaluation) if evaluation.response.not_applicable => return None,
         Ok(evaluation) => from_evaluation(index, evaluation),
         Err(error) => PolicyResult {
             policy: index,
@@ -605,7 +610,7 @@ fn evaluate_one(
     };
     let exemptions = Exemptions::for_policy(set, configured, resource, annotation);
     exemptions.apply(&mut result, &resource.object);
-    result
+    Some(result)
 }
 
 /// The exemptions that concern one policy on one resource.

@@ -49,6 +49,44 @@ pub struct Program {
     /// The parameter resource bound as `params` (`null` without one).
     #[serde(default)]
     pub params: serde_json::Value,
+    /// Rule sets for other kinds (Kyverno's autogen for pod controllers):
+    /// the first whose targets name the object's `apiVersion` and `kind`
+    /// runs instead of the main one.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// The Namespace objects known, by name: `namespaceObject` is the one
+    /// of the object's namespace (`default` when it has none and its kind
+    /// is namespaced), or a Namespace with only that name when it is not
+    /// known; `null` for cluster-scoped kinds.
+    #[serde(default)]
+    pub namespaces: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A rule set for other kinds.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Variant {
+    /// The `(apiVersion, kind)` pairs it is for.
+    pub targets: Vec<Target>,
+    /// As [`Program::variables`].
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+    /// As [`Program::match_conditions`].
+    #[serde(default)]
+    pub match_conditions: Vec<Variable>,
+    /// As [`Program::validations`].
+    #[serde(default)]
+    pub validations: Vec<Validation>,
+}
+
+/// An `apiVersion` and `kind`.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Target {
+    /// `group/version`, or `v1`.
+    pub api_version: String,
+    /// The kind.
+    pub kind: String,
 }
 
 /// A named expression: a variable or a match condition.
@@ -93,12 +131,19 @@ struct CompiledValidation {
     pointer: String,
 }
 
-struct Prepared {
-    env: Arc<Env>,
+/// A compiled rule set.
+struct Rules {
     variables: Vec<Compiled>,
     match_conditions: Vec<Compiled>,
     validations: Vec<CompiledValidation>,
+}
+
+struct Prepared {
+    env: Arc<Env>,
+    rules: Rules,
+    variants: Vec<(Vec<Target>, Rules)>,
     params: Value,
+    namespaces: HashMap<String, Value>,
 }
 
 thread_local! {
@@ -168,39 +213,39 @@ fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String>
     })
 }
 
-/// Compiles `program`: what `wv_prepare` runs.
-pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
-    let program: Program = settings
-        .deserialize()
-        .map_err(|e| format!("the CEL program: {e}"))?;
-    let env = Arc::new(environment()?);
-    let mut errors = Vec::new();
-    let mut compiled = |name: String, source: &str| match compile(&env, &name, source) {
+/// Compiles one rule set; `prefix` leads the names in its errors.
+fn compile_rules(
+    env: &Arc<Env>,
+    prefix: &str,
+    variables: &[Variable],
+    match_conditions: &[Variable],
+    validations: &[Validation],
+    errors: &mut Vec<String>,
+) -> Rules {
+    let mut compiled = |name: String, source: &str| match compile(env, &format!("{prefix}{name}"), source) {
         Ok(c) => Some(c),
         Err(e) => {
             errors.push(e);
             None
         }
     };
-    let variables: Vec<Option<Compiled>> = program
-        .variables
+    let variables: Vec<Compiled> = variables
         .iter()
-        .map(|v| compiled(format!("variables {:?}", v.name), &v.expression))
+        .filter_map(|v| compiled(format!("variables {:?}", v.name), &v.expression))
         .collect();
-    let match_conditions: Vec<Option<Compiled>> = program
-        .match_conditions
+    let match_conditions: Vec<Compiled> = match_conditions
         .iter()
-        .map(|c| compiled(format!("matchConditions {:?}", c.name), &c.expression))
+        .filter_map(|c| compiled(format!("matchConditions {:?}", c.name), &c.expression))
         .collect();
-    let mut validations = Vec::new();
-    for (i, v) in program.validations.iter().enumerate() {
+    let mut compiled_validations = Vec::new();
+    for (i, v) in validations.iter().enumerate() {
         let expression = compiled(format!("validations[{i}].expression"), &v.expression);
         let message_expression = v
             .message_expression
             .as_deref()
             .and_then(|m| compiled(format!("validations[{i}].messageExpression"), m));
         if let Some(expression) = expression {
-            validations.push(CompiledValidation {
+            compiled_validations.push(CompiledValidation {
                 expression,
                 message: v.message.clone(),
                 message_expression,
@@ -208,15 +253,57 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             });
         }
     }
+    Rules {
+        variables,
+        match_conditions,
+        validations: compiled_validations,
+    }
+}
+
+/// Compiles `program`: what `wv_prepare` runs.
+pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
+    let program: Program = settings
+        .deserialize()
+        .map_err(|e| format!("the CEL program: {e}"))?;
+    let env = Arc::new(environment()?);
+    let mut errors = Vec::new();
+    let rules = compile_rules(
+        &env,
+        "",
+        &program.variables,
+        &program.match_conditions,
+        &program.validations,
+        &mut errors,
+    );
+    let variants = program
+        .variants
+        .iter()
+        .map(|variant| {
+            let kinds: Vec<&str> = variant.targets.iter().map(|t| t.kind.as_str()).collect();
+            let rules = compile_rules(
+                &env,
+                &format!("autogen for {}: ", kinds.join(", ")),
+                &variant.variables,
+                &variant.match_conditions,
+                &variant.validations,
+                &mut errors,
+            );
+            (variant.targets.clone(), rules)
+        })
+        .collect();
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
     let prepared = Prepared {
         env,
-        variables: variables.into_iter().flatten().collect(),
-        match_conditions: match_conditions.into_iter().flatten().collect(),
-        validations,
+        rules,
+        variants,
         params: value::from_json(&program.params),
+        namespaces: program
+            .namespaces
+            .iter()
+            .map(|(name, object)| (name.clone(), value::from_json(object)))
+            .collect(),
     };
     PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
     Ok(())
@@ -379,9 +466,24 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     };
     let subject = if object == Value::Null { &old } else { &object };
     let request = request_of(subject, view.operation, field(&settings, &["review"]));
-    let namespace_object = field(&settings, &["namespaceObject"])
-        .cloned()
-        .unwrap_or(Value::Null);
+    let namespace_object = match field(&settings, &["namespaceObject"]) {
+        Some(given) => given.clone(),
+        None => namespace_object(prepared, subject),
+    };
+    let text = |path: &[&str]| match field(subject, path) {
+        Some(Value::String(s)) => s.to_string(),
+        _ => String::new(),
+    };
+    let (api_version, kind) = (text(&["apiVersion"]), text(&["kind"]));
+    let rules = prepared
+        .variants
+        .iter()
+        .find(|(targets, _)| {
+            targets
+                .iter()
+                .any(|t| t.api_version == api_version && t.kind == kind)
+        })
+        .map_or(&prepared.rules, |(_, rules)| rules);
     let mut context = Context::with_env(prepared.env.clone());
     for (name, value) in BOUND.iter().zip([
         object,
@@ -397,7 +499,7 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     // that read it, as the API server evaluates them lazily.
     let mut variables: Vec<(String, Value)> = Vec::new();
     let mut failed: HashMap<String, String> = HashMap::new();
-    for variable in &prepared.variables {
+    for variable in &rules.variables {
         match variable.program.execute(&context) {
             Ok(value) => variables.push((variable_name(variable), value)),
             Err(error) => {
@@ -406,10 +508,15 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         }
         context.add_variable_from_value("variables", map_of(variables.clone()));
     }
-    for condition in &prepared.match_conditions {
+    for condition in &rules.match_conditions {
         match condition.program.execute(&context) {
             Ok(Value::Bool(true)) => {}
-            Ok(Value::Bool(false)) => return Ok(Response::allow()),
+            Ok(Value::Bool(false)) => {
+                return Ok(Response {
+                    not_applicable: true,
+                    ..Response::allow()
+                });
+            }
             Ok(other) => {
                 return Err(format!(
                     "{}: evaluated to {other:?}, not a bool",
@@ -420,7 +527,7 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         }
     }
     let mut violations = Vec::new();
-    for validation in &prepared.validations {
+    for validation in &rules.validations {
         match validation.expression.program.execute(&context) {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => violations.push(Violation {
@@ -439,14 +546,63 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     Ok(Response::from_violations(violations))
 }
 
+/// Kinds without a namespace (`namespaceObject` is `null` for them).
+const CLUSTER_SCOPED: [&str; 24] = [
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterIssuer",
+    "ClusterPolicy",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// `namespaceObject` offline: the known Namespace of the object's
+/// namespace (`default` when it names none), else a Namespace with only
+/// that name; `null` for a cluster-scoped kind.
+fn namespace_object(prepared: &Prepared, subject: &Value) -> Value {
+    let kind = match field(subject, &["kind"]) {
+        Some(Value::String(kind)) => kind.to_string(),
+        _ => String::new(),
+    };
+    if CLUSTER_SCOPED.contains(&kind.as_str()) {
+        return Value::Null;
+    }
+    let name = match field(subject, &["metadata", "namespace"]) {
+        Some(Value::String(ns)) if !ns.is_empty() => ns.to_string(),
+        _ => "default".to_owned(),
+    };
+    match prepared.namespaces.get(&name) {
+        Some(known) => known.clone(),
+        None => map_of(vec![
+            ("apiVersion", string_value("v1")),
+            ("kind", string_value("Namespace")),
+            ("metadata", map_of(vec![("name", string_value(&name))])),
+        ]),
+    }
+}
+
 /// A variable's name (its compiled name is `variables "NAME"`).
 fn variable_name(variable: &Compiled) -> String {
-    variable
-        .name
-        .strip_prefix("variables ")
-        .unwrap_or(&variable.name)
-        .trim_matches('"')
-        .to_owned()
+    let name = variable.name.rsplit("variables ").next().unwrap_or(&variable.name);
+    name.trim_matches('"').to_owned()
 }
 
 /// A failed validation's message, as the API server chooses it: the

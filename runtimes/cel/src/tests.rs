@@ -58,7 +58,8 @@ fn match_conditions_and_params_and_request() {
     assert_eq!(run_on(pod(false)).violations[0].message, "too many");
     let mut system = pod(false);
     system["metadata"]["namespace"] = json!("kube-system");
-    assert!(run_on(system).allowed);
+    let skipped = run_on(system);
+    assert!(skipped.allowed && skipped.not_applicable);
 }
 
 #[test]
@@ -126,4 +127,42 @@ fn field_paths_become_pointers() {
         pointer_of("metadata.labels['app.kubernetes.io/name']"),
         "/metadata/labels/app.kubernetes.io~1name"
     );
+}
+
+#[test]
+fn a_variant_runs_for_its_kinds_and_the_main_rules_for_others() {
+    prepare_json(json!({
+        "validations": [{"expression": "object.spec.containers.size() < 1", "message": "main"}],
+        "variants": [{
+            "targets": [{"apiVersion": "apps/v1", "kind": "Deployment"}],
+            "validations": [{"expression": "object.spec.template.spec.containers.size() < 1", "message": "autogen"}]
+        }]
+    }))
+    .unwrap();
+    assert_eq!(run_on(pod(false)).violations[0].message, "main");
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "x"}]}}}});
+    assert_eq!(run_on(deployment).violations[0].message, "autogen");
+}
+
+#[test]
+fn namespace_object_is_the_known_namespace_or_one_with_only_its_name() {
+    prepare_json(json!({
+        "validations": [{"expression": "namespaceObject.metadata.?labels.?env.orValue('none') == 'prod'",
+                         "messageExpression": "namespaceObject.metadata.name"}],
+        "namespaces": {"prod": {"apiVersion": "v1", "kind": "Namespace",
+                                "metadata": {"name": "prod", "labels": {"env": "prod"}}}}
+    }))
+    .unwrap();
+    let mut in_prod = pod(false);
+    in_prod["metadata"]["namespace"] = json!("prod");
+    assert!(run_on(in_prod).allowed);
+    // Unknown: only its name; no namespace: `default`.
+    assert_eq!(run_on(pod(false)).violations[0].message, "default");
+    let mut unnamed = pod(false);
+    unnamed["metadata"].as_object_mut().unwrap().remove("namespace");
+    assert_eq!(run_on(unnamed).violations[0].message, "default");
+    // Cluster-scoped: null, so the expression fails to evaluate.
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}});
+    assert!(run_on(role).error.is_some());
 }
