@@ -391,6 +391,7 @@ impl Response {
             && self.warnings.is_empty()
             && self.error.is_none()
             && self.patch.as_ref().is_none_or(|p| p.0.is_empty())
+            && !self.not_applicable
     }
 }
 

@@ -6,7 +6,8 @@
 //!   objects: Gatekeeper ConstraintTemplates and constraints, one policy
 //!   per constraint (`wasm_validate_gatekeeper`); ValidatingAdmissionPolicies
 //!   and their bindings, one policy per binding
-//!   (`wasm_validate_validating_admission_policy`).
+//!   (`wasm_validate_validating_admission_policy`); Kyverno
+//!   ValidatingPolicies, one policy each (`wasm_validate_kyverno`).
 //!
 //! The formats' own crates do the work; this file only recognises the path
 //! and reads the files ([`Sources`]), from the file system or from a
@@ -156,7 +157,9 @@ pub(crate) struct PolicyObjects {
     /// The Rego runtime, loaded when a constraint needs it.
     runtime: Option<Policy>,
     admission: vap::Library,
-    /// The CEL runtime, loaded when a ValidatingAdmissionPolicy needs it.
+    kyverno: wasm_validate_kyverno::Library,
+    /// The CEL runtime, loaded when a ValidatingAdmissionPolicy or a Kyverno
+    /// ValidatingPolicy needs it.
     cel_runtime: Option<Policy>,
 }
 
@@ -173,6 +176,7 @@ impl PolicyObjects {
     ) -> Result<PolicyObjects, String> {
         let mut library = Library::default();
         let mut admission = vap::Library::default();
+        let mut kyverno = wasm_validate_kyverno::Library::default();
         for (reference, sources) in references {
             let mut taken = 0;
             for file in &sources.files {
@@ -185,13 +189,14 @@ impl PolicyObjects {
                     return Err(error.to_string());
                 }
                 taken += admission.add_parsed(&parsed).map_err(|e| e.to_string())?;
+                taken += kyverno.add_parsed(&parsed).map_err(|e| e.to_string())?;
                 taken += library
                     .add_parsed(std::sync::Arc::new(parsed))
                     .map_err(|e| e.to_string())?;
             }
             if taken == 0 {
                 return Err(format!(
-                    "{reference} holds no policy object (Gatekeeper ConstraintTemplate or constraint, ValidatingAdmissionPolicy or binding)"
+                    "{reference} holds no policy object (Gatekeeper ConstraintTemplate or constraint, ValidatingAdmissionPolicy or binding, Kyverno ValidatingPolicy)"
                 ));
             }
         }
@@ -205,9 +210,11 @@ impl PolicyObjects {
         Ok(PolicyObjects {
             runtime: (!library.constraints.is_empty())
                 .then(|| wasm_validate_gatekeeper::load_runtime(engine)),
-            cel_runtime: (!admission.policies.is_empty()).then(|| vap::load_runtime(engine)),
+            cel_runtime: (!admission.policies.is_empty() || !kyverno.policies.is_empty())
+                .then(|| vap::load_runtime(engine)),
             library,
             admission,
+            kyverno,
         })
     }
 
@@ -248,9 +255,23 @@ impl PolicyObjects {
                 .collect(),
             ..self.admission.clone()
         };
+        let kyverno_here = wasm_validate_kyverno::Library {
+            policies: self
+                .kyverno
+                .policies
+                .iter()
+                .filter(|p| in_these(&p.location.file))
+                .cloned()
+                .collect(),
+        };
         if let Some(runtime) = &self.cel_runtime {
             policies.extend(
                 admission_here
+                    .policies(engine, runtime)
+                    .map_err(|e| e.to_string())?,
+            );
+            policies.extend(
+                kyverno_here
                     .policies(engine, runtime)
                     .map_err(|e| e.to_string())?,
             );

@@ -50,7 +50,11 @@ impl PolicySet {
             };
             match run_objects.prepare(engine, objects) {
                 Ok((policy, selector)) => {
+                    // The limits the run gave the policy, not the ones it
+                    // was prepared under.
+                    let limits = configured.policy.limits();
                     configured.policy = policy;
+                    configured.policy.set_limits(limits);
                     if selector.is_some() {
                         configured.selector = selector;
                     }

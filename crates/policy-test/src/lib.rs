@@ -23,8 +23,10 @@
 //!
 //! Gatekeeper's gator suites (`kind: Suite`, `test.gatekeeper.sh/v1alpha1`,
 //! what `gator verify` reads) are found the same way, in any `.yaml` or
-//! `.yml` file, and run by `wasm_validate_gatekeeper::suite`; they take no
-//! snapshots.
+//! `.yml` file, and run by `wasm_validate_gatekeeper::suite`; Kyverno's
+//! test files (`kyverno-test.yaml`, `cli.kyverno.io/v1alpha1` Test, also in
+//! `.kyverno-test` directories) are run by `wasm_validate_kyverno::suite`.
+//! Neither takes snapshots.
 //!
 //! With snapshots on, the result of every policy on every resource of a
 //! suite is also written to `snapshots/<suite>.snap.yaml` beside the suite
@@ -139,9 +141,10 @@ pub fn find_suites(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         entries.sort();
         for path in entries {
             let name = path.file_name().unwrap_or_default();
-            if path.is_dir() && name != "target" && !name.to_string_lossy().starts_with('.') {
+            let hidden = name.to_string_lossy().starts_with('.') && name != ".kyverno-test";
+            if path.is_dir() && name != "target" && !hidden {
                 walk(&path, out)?;
-            } else if name == SUITE_FILE || is_gator_suite(&path) {
+            } else if name == SUITE_FILE || is_gator_suite(&path) || is_kyverno_test(&path) {
                 out.push(path);
             }
         }
@@ -167,6 +170,44 @@ fn is_gator_suite(path: &Path) -> bool {
         && path.file_name() != Some(std::ffi::OsStr::new(SUITE_FILE))
         && std::fs::read_to_string(path)
             .is_ok_and(|text| wasm_validate_gatekeeper::suite::is_suite(&text))
+}
+
+/// Whether `path` is a Kyverno test file (`kyverno-test.yaml` holding a
+/// `cli.kyverno.io` Test).
+fn is_kyverno_test(path: &Path) -> bool {
+    path.file_name()
+        == Some(std::ffi::OsStr::new(
+            wasm_validate_kyverno::suite::TEST_FILE,
+        ))
+        && std::fs::read_to_string(path)
+            .is_ok_and(|text| wasm_validate_kyverno::suite::is_test(&text))
+}
+
+/// Runs a Kyverno test file and reports it like ours: `PASS`/`FAIL path
+/// (kyverno): N results` and a line per failed expectation.
+fn run_kyverno_test(
+    engine: &Engine,
+    runtime: &mut Option<wasm_validate_engine::Policy>,
+    path: &Path,
+    out: &mut dyn std::io::Write,
+) -> Result<(bool, usize), String> {
+    let runtime = runtime.get_or_insert_with(|| wasm_validate_kyverno::load_runtime(engine));
+    let checked = wasm_validate_kyverno::suite::run_test(engine, runtime, path)?;
+    let failures: Vec<String> = checked
+        .iter()
+        .filter_map(|c| c.failure.as_ref().map(|f| format!("{}: {f}", c.what)))
+        .collect();
+    let verdict = if failures.is_empty() { "PASS" } else { "FAIL" };
+    let _ = writeln!(
+        out,
+        "{verdict} {} (kyverno): {} results",
+        path.display(),
+        checked.len()
+    );
+    for failure in &failures {
+        let _ = writeln!(out, "  {failure}");
+    }
+    Ok((failures.is_empty(), checked.len()))
 }
 
 /// Runs a gator suite and reports it like ours: `PASS`/`FAIL path: N cases`
@@ -465,7 +506,10 @@ fn snapshot(suite: &Path, report: &CheckReport, update: bool) -> Result<Snapshot
 pub fn run_all(paths: &[PathBuf], options: Options, out: &mut dyn std::io::Write) -> u8 {
     let suites = match find_suites(paths) {
         Ok(suites) if suites.is_empty() => {
-            let _ = writeln!(out, "ERROR no {SUITE_FILE} and no gator Suite found");
+            let _ = writeln!(
+                out,
+                "ERROR no {SUITE_FILE}, gator Suite or kyverno-test.yaml found"
+            );
             return 2;
         }
         Ok(suites) => suites,
@@ -477,9 +521,17 @@ pub fn run_all(paths: &[PathBuf], options: Options, out: &mut dyn std::io::Write
     let engine = Engine::default();
     let (mut passed, mut failed, mut errors, mut checked) = (0, 0, 0, 0);
     let mut rego_runtime = None;
+    let mut cel_runtime = None;
     for suite in &suites {
-        if is_gator_suite(suite) {
-            match run_gator_suite(&engine, &mut rego_runtime, suite, out) {
+        let foreign = if is_kyverno_test(suite) {
+            Some(run_kyverno_test(&engine, &mut cel_runtime, suite, out))
+        } else if is_gator_suite(suite) {
+            Some(run_gator_suite(&engine, &mut rego_runtime, suite, out))
+        } else {
+            None
+        };
+        if let Some(ran) = foreign {
+            match ran {
                 Err(message) => {
                     errors += 1;
                     let _ = writeln!(out, "ERROR {message}");

@@ -61,6 +61,9 @@ pub fn encode_response(response: &Response) -> Vec<u8> {
         out.extend_from_slice(b",\"error\":");
         string(&mut out, error);
     }
+    if response.not_applicable {
+        out.extend_from_slice(b",\"notApplicable\":true");
+    }
     out.push(b'}');
     out
 }
@@ -288,6 +291,7 @@ mod tests {
                 .unwrap()
             }),
             error,
+            not_applicable: false,
         }
     }
 
@@ -296,6 +300,10 @@ mod tests {
         let tricky = "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} unit \u{1f} del \u{7f} é ☃ 𝄞 / </script>";
         for r in [
             Response::allow(),
+            Response {
+                not_applicable: true,
+                ..Response::allow()
+            },
             Response::error(tricky),
             response(
                 false,

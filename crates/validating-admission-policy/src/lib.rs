@@ -385,14 +385,16 @@ impl Library {
                 .filter(|b| b.spec.policy_name == policy.name)
                 .collect();
             if bindings.is_empty() {
-                let prepared = prepare(engine, runtime, policy, None, &Value::Null)?;
-                out.push(configure(
+                out.push(configured_policy(
+                    engine,
+                    runtime,
                     policy,
                     None,
-                    prepared,
-                    policy.name.clone(),
+                    &Value::Null,
+                    &policy.name,
                     Action::Deny,
-                ));
+                    &Extras::default(),
+                )?);
                 continue;
             }
             for binding in &bindings {
@@ -415,8 +417,16 @@ impl Library {
                     if allow {
                         continue;
                     }
-                    let prepared = prepare(engine, runtime, policy, Some(binding), &Value::Null)?;
-                    out.push(configure(policy, Some(binding), prepared, base_id, action));
+                    out.push(configured_policy(
+                        engine,
+                        runtime,
+                        policy,
+                        Some(binding),
+                        &Value::Null,
+                        &base_id,
+                        action,
+                        &Extras::default(),
+                    )?);
                     continue;
                 }
                 let params: Vec<&Value> = if needs_params {
@@ -426,12 +436,20 @@ impl Library {
                 };
                 let several = params.len() > 1;
                 for param in params {
-                    let prepared = prepare(engine, runtime, policy, Some(binding), param)?;
                     let id = match param["metadata"]["name"].as_str() {
                         Some(name) if several => format!("{base_id}/{name}"),
                         _ => base_id.clone(),
                     };
-                    out.push(configure(policy, Some(binding), prepared, id, action));
+                    out.push(configured_policy(
+                        engine,
+                        runtime,
+                        policy,
+                        Some(binding),
+                        param,
+                        &id,
+                        action,
+                        &Extras::default(),
+                    )?);
                 }
             }
         }
@@ -535,46 +553,67 @@ pub fn metadata(policy: &AdmissionPolicy, binding: Option<&Binding>) -> Metadata
     }
 }
 
-/// The CEL runtime prepared for `policy` under `binding` with `params`.
-fn prepare(
+/// What a format built on this one adds to a policy (Kyverno's
+/// ValidatingPolicy): rule sets for other kinds (`runtimes/cel`'s
+/// `variants`) and its own metadata.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// The program's `variants`.
+    pub variants: Vec<Value>,
+    /// The metadata to report the policy with, instead of [`metadata`]'s.
+    pub metadata: Option<Metadata>,
+}
+
+/// The pipeline policy for `policy` under `binding` (`None`: unbound) with
+/// `params` (`null` for none), reported as `id` with `action`: the CEL
+/// runtime prepared with [`program`] (and `extras`), the policy's
+/// `failurePolicy` and its [`VapSelector`]. A policy whose expressions
+/// read `namespaceObject`, or whose match has a `namespaceSelector`, is
+/// given the run's Namespaces for each run.
+///
+/// Errors: an expression that does not compile, or calls a function the
+/// runtime lacks, at its policy (`spec.validations[0].expression: ...`).
+#[allow(clippy::too_many_arguments)]
+pub fn configured_policy(
     engine: &Engine,
     runtime: &Policy,
     policy: &AdmissionPolicy,
     binding: Option<&Binding>,
     params: &Value,
-) -> Result<Policy, VapError> {
-    let mut prepared = engine
-        .prepare(runtime, &program(policy, binding, params))
-        .map_err(|e| {
-            // The runtime names each expression (`validations[0].expression:
-            // ...`); its other errors (fuel, memory) are the engine's.
-            let message = match e {
-                wasm_validate_engine::EvalError::Policy(message) => message,
-                other => other.to_string(),
-            };
-            let message = message
-                .split("; ")
-                .map(|part| format!("spec.{part}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            VapError::at(
-                &policy.location,
-                format!("{POLICY_KIND} {}: {message}", policy.name),
-            )
-        })?;
-    prepared.set_metadata(metadata(policy, binding));
-    Ok(prepared)
-}
-
-fn configure(
-    policy: &AdmissionPolicy,
-    binding: Option<&Binding>,
-    prepared: Policy,
-    id: String,
+    id: &str,
     action: Action,
-) -> ConfiguredPolicy {
+    extras: &Extras,
+) -> Result<ConfiguredPolicy, VapError> {
+    let mut program = program(policy, binding, params);
+    if !extras.variants.is_empty() {
+        program["variants"] = Value::Array(extras.variants.clone());
+    }
+    let metadata = extras
+        .metadata
+        .clone()
+        .unwrap_or_else(|| metadata(policy, binding));
+    let fail = |e: wasm_validate_engine::EvalError| {
+        // The runtime names each expression (`validations[0].expression:
+        // ...`); its other errors (fuel, memory) are the engine's.
+        let message = match e {
+            wasm_validate_engine::EvalError::Policy(message) => message,
+            other => other.to_string(),
+        };
+        let message = message
+            .split("; ")
+            .map(|part| format!("spec.{part}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        VapError::at(
+            &policy.location,
+            format!("{} {}: {message}", metadata_kind(&metadata), policy.name),
+        )
+    };
+    let mut prepared = engine.prepare(runtime, &program).map_err(fail)?;
+    prepared.set_metadata(metadata.clone());
+    prepared.set_limits(wasm_validate_engine::Limits::default());
     let mut configured = ConfiguredPolicy::new(prepared, Value::Object(Default::default()));
-    configured.id = id;
+    configured.id = id.to_owned();
     configured.action = action;
     configured.failure_policy = match policy.spec.failure_policy.as_deref() {
         Some("Ignore") => FailurePolicy::Ignore,
@@ -585,21 +624,46 @@ fn configure(
         policy.spec.match_constraints.clone(),
         binding.and_then(|b| b.spec.match_resources.clone()),
     );
-    if selector.needs_namespaces() {
+    let reads_namespace = program.to_string().contains("namespaceObject");
+    if selector.needs_namespaces() || reads_namespace {
         configured.run_objects = Some(Arc::new(selector::RunNamespaces {
             policy: configured.policy.clone(),
             selector: selector.clone(),
+            reprepare: reads_namespace.then(|| selector::Reprepare {
+                runtime: runtime.clone(),
+                program,
+                metadata,
+            }),
         }));
     }
     configured.selector = Some(Arc::new(selector));
-    configured
+    Ok(configured)
 }
 
-/// The built-in CEL runtime, loaded with the default limits (once per
-/// call; keep the result).
+/// The kind a metadata's category stands for, for error messages.
+fn metadata_kind(metadata: &Metadata) -> &'static str {
+    match metadata.category.as_deref() {
+        Some("kyverno") => "ValidatingPolicy",
+        _ => POLICY_KIND,
+    }
+}
+
+/// The fuel a policy's preparation may use: compiling CEL in the
+/// interpreter costs far more per byte of source than evaluating does
+/// (measured: Kyverno's disallow-selinux, 6 expressions and their 2 autogen
+/// copies, needs more than 100 million); bounded all the same.
+pub const PREPARE_FUEL: u64 = 2_000_000_000;
+
+/// The built-in CEL runtime (once per call; keep the result), loaded with
+/// [`PREPARE_FUEL`] for preparations; each prepared policy evaluates under
+/// the default limits until given others.
 pub fn load_runtime(engine: &Engine) -> Policy {
     let wasm = wasm_validate_builtin::runtime("cel").expect("the CEL runtime is built in");
+    let limits = wasm_validate_engine::Limits {
+        fuel: PREPARE_FUEL,
+        ..Default::default()
+    };
     engine
-        .load_prevalidated(wasm, Default::default(), "cel")
+        .load_prevalidated(wasm, limits, "cel")
         .expect("the built-in CEL runtime loads")
 }

@@ -196,24 +196,52 @@ impl Selector for VapSelector {
     }
 }
 
-/// The same prepared policy for every run, with a selector that knows the
-/// run's Namespaces.
+/// A policy given the run's Namespaces: its selector always; its program
+/// too (as `namespaces`, for `namespaceObject`) when it reads them.
 #[derive(Debug)]
 pub(crate) struct RunNamespaces {
     pub(crate) policy: Policy,
     pub(crate) selector: VapSelector,
+    pub(crate) reprepare: Option<Reprepare>,
+}
+
+/// What preparing a policy again with the run's Namespaces takes.
+#[derive(Debug)]
+pub(crate) struct Reprepare {
+    pub(crate) runtime: Policy,
+    pub(crate) program: Value,
+    pub(crate) metadata: wasm_validate_abi::Metadata,
 }
 
 impl RunObjects for RunNamespaces {
     fn prepare(
         &self,
-        _engine: &Engine,
+        engine: &Engine,
         objects: &[&Value],
     ) -> Result<(Policy, Option<Arc<dyn Selector>>), String> {
         let selector = VapSelector {
             namespaces: Arc::new(namespaces_of(objects.iter().copied())),
             ..self.selector.clone()
         };
-        Ok((self.policy.clone(), Some(Arc::new(selector))))
+        let policy = match &self.reprepare {
+            None => self.policy.clone(),
+            Some(again) => {
+                let namespaces: serde_json::Map<String, Value> = objects
+                    .iter()
+                    .filter(|o| o["kind"] == "Namespace" && o["apiVersion"] == "v1")
+                    .filter_map(|o| {
+                        Some((o["metadata"]["name"].as_str()?.to_owned(), (*o).clone()))
+                    })
+                    .collect();
+                let mut program = again.program.clone();
+                program["namespaces"] = Value::Object(namespaces);
+                let mut policy = engine
+                    .prepare(&again.runtime, &program)
+                    .map_err(|e| e.to_string())?;
+                policy.set_metadata(again.metadata.clone());
+                policy
+            }
+        };
+        Ok((policy, Some(Arc::new(selector))))
     }
 }

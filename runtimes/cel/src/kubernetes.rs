@@ -11,8 +11,10 @@
 //! semver, and the authorizer (which needs the API server). See
 //! docs/cel.md.
 
-use cel::common::types::{DYN_TYPE, INT_TYPE, LIST_TYPE, STRING_TYPE};
+use cel::common::ast::{CallExpr, Expr};
+use cel::common::types::{CelOptional, DYN_TYPE, INT_TYPE, LIST_TYPE, STRING_TYPE};
 use cel::common::value::{CowVal, Val};
+use cel::parser::Macro;
 use cel::{Env, ExecutionError, Value};
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -75,8 +77,45 @@ over_values!(find_all_n, |a| {
     find_all_of(a, n)
 });
 
+/// The function `x.orValue(d)` is rewritten to call (a name CEL source
+/// cannot spell).
+const OR_VALUE: &str = "@orValue";
+
+/// `x.orValue(d)`: an optional's value, or `d` when it has none; and, on a
+/// value that is not an optional, the value itself, as cel-go evaluates it
+/// for Kyverno (its pod-security policies call `capabilities.add.orValue([])`
+/// on a plain list and expect the list).
+fn or_value<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let (Some(default), Some(this)) = (args.pop(), args.pop()) else {
+        return Err(ExecutionError::MissingArgumentOrTarget);
+    };
+    match this.downcast_ref::<CelOptional>() {
+        Some(optional) => Ok(match optional.option() {
+            Some(value) => CowVal::Owned(value.clone_as_boxed()),
+            None => default,
+        }),
+        None => Ok(this),
+    }
+}
+
 /// Registers the libraries on `env`.
 pub fn extension(env: &mut Env) -> Result<(), cel::DeclarationError> {
+    env.add_overload(
+        OR_VALUE,
+        "k8s.orValue(dyn,dyn)",
+        vec![DYN_TYPE, DYN_TYPE],
+        or_value,
+    )?;
+    env.add_macro(Macro::receiver("orValue", 1, |helper, target, args| {
+        let (Some(target), Some(default)) = (target.take(), args.pop()) else {
+            return Ok(None);
+        };
+        Ok(Some(helper.next_expr(Expr::Call(CallExpr {
+            func_name: OR_VALUE.to_owned(),
+            target: None,
+            args: vec![target, default],
+        }))))
+    }))?;
     env.add_member_overload(
         "isSorted",
         "k8s.list.isSorted()",

@@ -222,13 +222,14 @@ fn compile_rules(
     validations: &[Validation],
     errors: &mut Vec<String>,
 ) -> Rules {
-    let mut compiled = |name: String, source: &str| match compile(env, &format!("{prefix}{name}"), source) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
+    let mut compiled =
+        |name: String, source: &str| match compile(env, &format!("{prefix}{name}"), source) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
     let variables: Vec<Compiled> = variables
         .iter()
         .filter_map(|v| compiled(format!("variables {:?}", v.name), &v.expression))
@@ -601,7 +602,11 @@ fn namespace_object(prepared: &Prepared, subject: &Value) -> Value {
 
 /// A variable's name (its compiled name is `variables "NAME"`).
 fn variable_name(variable: &Compiled) -> String {
-    let name = variable.name.rsplit("variables ").next().unwrap_or(&variable.name);
+    let name = variable
+        .name
+        .rsplit("variables ")
+        .next()
+        .unwrap_or(&variable.name);
     name.trim_matches('"').to_owned()
 }
 

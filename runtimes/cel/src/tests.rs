@@ -160,9 +160,25 @@ fn namespace_object_is_the_known_namespace_or_one_with_only_its_name() {
     // Unknown: only its name; no namespace: `default`.
     assert_eq!(run_on(pod(false)).violations[0].message, "default");
     let mut unnamed = pod(false);
-    unnamed["metadata"].as_object_mut().unwrap().remove("namespace");
+    unnamed["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("namespace");
     assert_eq!(run_on(unnamed).violations[0].message, "default");
     // Cluster-scoped: null, so the expression fails to evaluate.
     let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}});
     assert!(run_on(role).error.is_some());
+}
+
+#[test]
+fn or_value_on_a_plain_value_is_the_value_and_on_an_absent_optional_the_default() {
+    for expression in [
+        "[1, 2].orValue([]) == [1, 2]",
+        "object.spec.?missing.orValue(7) == 7",
+        "object.spec.?containers.orValue([]).size() == 1",
+    ] {
+        prepare_json(json!({"validations": [{"expression": expression}]})).unwrap();
+        let response = run_on(pod(false));
+        assert!(response.allowed, "{expression}: {response:?}");
+    }
 }
