@@ -36,11 +36,13 @@ pub fn test_command(
     snapshot: bool,
     update: bool,
     threads: Option<usize>,
+    gatekeeper_cel: bool,
 ) -> u8 {
     let options = wasm_validate_policy_test::Options {
         snapshot,
         update,
         threads: threads_or_cores(threads),
+        gatekeeper_cel,
     };
     let mut out = Vec::new();
     let code = wasm_validate_policy_test::run_all(paths, options, &mut out);

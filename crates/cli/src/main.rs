@@ -78,6 +78,15 @@ enum Command {
         /// Worker threads (default: one per core).
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// The engine of gator suites' templates that have both: rego
+        /// (default) or cel.
+        #[arg(
+            long = "gatekeeper-engine",
+            value_enum,
+            value_name = "ENGINE",
+            default_value = "rego"
+        )]
+        gatekeeper_engine: wasm_validate_cli::GatekeeperEngine,
     },
     /// Policy bundles for air-gapped clusters: one file with the
     /// configuration, its modules and built-in policies, SHA-256 digests and
@@ -190,7 +199,14 @@ fn main() -> ExitCode {
             snapshot,
             update,
             threads,
-        } => wasm_validate_cli::test_command(&paths, snapshot || update, update, threads),
+            gatekeeper_engine,
+        } => wasm_validate_cli::test_command(
+            &paths,
+            snapshot || update,
+            update,
+            threads,
+            gatekeeper_engine == wasm_validate_cli::GatekeeperEngine::Cel,
+        ),
         Command::Check {
             paths,
             output,

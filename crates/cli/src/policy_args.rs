@@ -34,14 +34,26 @@ impl From<ProfileArg> for Profile {
     }
 }
 
+/// `--gatekeeper-engine`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum GatekeeperEngine {
+    /// The template's Rego.
+    #[default]
+    Rego,
+    /// The template's K8sNativeValidation (CEL) source.
+    Cel,
+}
+
 /// Options that choose policies, their settings and their limits, and the
 /// limits of reading inputs (shared by every command that reads manifests).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PolicyArgs {
     /// Policy to run: a built-in name (or alias); a path to a `.wasm` (or
-    /// `.wat`) module; Gatekeeper ConstraintTemplates and constraints (a
-    /// YAML file, or a directory given as a path like `./gatekeeper`); or
-    /// Conftest Rego (a `.rego` file, or a directory holding them).
+    /// `.wat`) module; policy objects (a YAML file, or a directory given as
+    /// a path like `./policies`): Gatekeeper ConstraintTemplates and
+    /// constraints, ValidatingAdmissionPolicies and their bindings, Kyverno
+    /// ValidatingPolicies; or Conftest Rego (a `.rego` file, or a directory
+    /// holding them).
     /// Repeatable. Without --policy and --profile: the restricted and
     /// best-practices profiles.
     #[arg(long = "policy", short = 'p', value_name = "NAME|PATH")]
@@ -62,6 +74,16 @@ pub struct PolicyArgs {
     /// Repeatable.
     #[arg(long = "rego-namespace", value_name = "PACKAGE")]
     pub rego_namespaces: Vec<String>,
+    /// The engine of Gatekeeper ConstraintTemplates that have both: rego
+    /// (default) or cel (their K8sNativeValidation source). A template with
+    /// only one engine runs on it.
+    #[arg(
+        long = "gatekeeper-engine",
+        value_enum,
+        value_name = "ENGINE",
+        default_value = "rego"
+    )]
+    pub gatekeeper_engine: GatekeeperEngine,
     /// Fuel (deterministic instruction budget) per evaluation, an exact cap
     /// [default: the configuration's `defaults.fuel`, else 100000000 plus
     /// 1000 per byte of the request, so that large objects are not cut
@@ -281,6 +303,7 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
         memory_limit: args.memory_limit,
         rego_namespaces: args.rego_namespaces.clone(),
         schema: args.schema.clone(),
+        gatekeeper_cel: args.gatekeeper_engine == GatekeeperEngine::Cel,
     };
     wasm_validate_config::build_policy_set(engine, config.as_ref(), &command_line)
         .map_err(|e| SetupError(e.0))

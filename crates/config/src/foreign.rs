@@ -154,8 +154,8 @@ pub(crate) fn conftest_policies(
 /// takes `-f` twice).
 pub(crate) struct PolicyObjects {
     library: Library,
-    /// The Rego runtime, loaded when a constraint needs it.
-    runtime: Option<Policy>,
+    /// The Gatekeeper runtimes, loaded when there is a constraint.
+    runtime: Option<wasm_validate_gatekeeper::Runtimes>,
     admission: vap::Library,
     kyverno: wasm_validate_kyverno::Library,
     /// The CEL runtime, loaded when a ValidatingAdmissionPolicy or a Kyverno
@@ -173,6 +173,7 @@ impl PolicyObjects {
     pub(crate) fn read(
         engine: &Engine,
         references: &[(String, Sources)],
+        gatekeeper_cel: bool,
     ) -> Result<PolicyObjects, String> {
         let mut library = Library::default();
         let mut admission = vap::Library::default();
@@ -208,8 +209,9 @@ impl PolicyObjects {
             .check()
             .map_err(|errors| lines(errors.iter().map(ToString::to_string).collect()))?;
         Ok(PolicyObjects {
-            runtime: (!library.constraints.is_empty())
-                .then(|| wasm_validate_gatekeeper::load_runtime(engine)),
+            runtime: (!library.constraints.is_empty()).then(|| {
+                wasm_validate_gatekeeper::load_runtime(engine).preferring_cel(gatekeeper_cel)
+            }),
             cel_runtime: (!admission.policies.is_empty() || !kyverno.policies.is_empty())
                 .then(|| vap::load_runtime(engine)),
             library,

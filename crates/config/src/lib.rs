@@ -77,6 +77,9 @@ pub struct CommandLine {
     /// The schema stage's flags, for the commands that run it (`check`,
     /// `post-render`, `kubectl wasm-validate -f`); `None` for the others.
     pub schema: Option<SchemaOptions>,
+    /// `--gatekeeper-engine cel`: ConstraintTemplates that have both
+    /// engines run their `K8sNativeValidation` (CEL) one instead of Rego.
+    pub gatekeeper_cel: bool,
 }
 
 /// One policy to load and where it was asked for.
@@ -314,7 +317,7 @@ pub fn build_policy_set(
     let gatekeeper = match gatekeeper_sources.is_empty() {
         true => None,
         false => Some(
-            foreign::PolicyObjects::read(engine, &gatekeeper_sources)
+            foreign::PolicyObjects::read(engine, &gatekeeper_sources, command_line.gatekeeper_cel)
                 .map_err(|e| ConfigError(format!("policy objects: {e}")))?,
         ),
     };

@@ -211,7 +211,7 @@ impl Library {
     pub fn policies(
         &self,
         engine: &Engine,
-        runtime: &Policy,
+        runtimes: &Runtimes,
     ) -> Result<Vec<ConfiguredPolicy>, GatekeeperError> {
         self.constraints
             .iter()
@@ -219,7 +219,7 @@ impl Library {
             .map(|(template, constraint)| {
                 let reads_inventory = template.reads_inventory();
                 let data = reads_inventory.then(|| json!({"inventory": inventory([])}));
-                let policy = prepare(engine, runtime, template, constraint, data)?;
+                let policy = prepare(engine, runtimes, template, constraint, data)?;
                 let mut configured =
                     ConfiguredPolicy::new(policy, Value::Object(Default::default()));
                 configured.id = format!("{}/{}", constraint.kind, constraint.name);
@@ -231,7 +231,7 @@ impl Library {
                 }));
                 if reads_inventory || constraint.matcher.namespace_selector.is_some() {
                     configured.run_objects = Some(Arc::new(RunPrepared {
-                        runtime: runtime.clone(),
+                        runtimes: runtimes.clone(),
                         template: template.clone(),
                         constraint: constraint.clone(),
                     }));
@@ -246,7 +246,7 @@ impl Library {
 /// the run's objects.
 #[derive(Debug)]
 struct RunPrepared {
-    runtime: Policy,
+    runtimes: Runtimes,
     template: Template,
     constraint: Constraint,
 }
@@ -263,7 +263,7 @@ impl RunObjects for RunPrepared {
             .then(|| json!({"inventory": inventory(objects.iter().copied())}));
         let policy = prepare(
             engine,
-            &self.runtime,
+            &self.runtimes,
             &self.template,
             &self.constraint,
             data,
@@ -278,6 +278,31 @@ impl RunObjects for RunPrepared {
 }
 
 impl Template {
+    /// The CEL runtime's program for `constraint` (`runtimes/cel`'s
+    /// `Program`), as Gatekeeper turns a `K8sNativeValidation` source into a
+    /// ValidatingAdmissionPolicy: `params` is the constraint, and two
+    /// variables come first, `anyObject` (the object, or the old one on
+    /// DELETE) and `params` (the constraint's `spec.parameters`).
+    pub fn cel_program(&self, constraint: &Constraint) -> Value {
+        let source = self.cel.clone().unwrap_or(Value::Null);
+        let mut variables = vec![
+            json!({"name": "anyObject", "expression": "request.operation == 'DELETE' && object == null ? oldObject : object"}),
+            json!({"name": "params", "expression": "!has(params.spec) ? null : !has(params.spec.parameters) ? null : params.spec.parameters"}),
+        ];
+        variables.extend(source["variables"].as_array().cloned().unwrap_or_default());
+        json!({
+            "variables": variables,
+            "matchConditions": source["matchConditions"].as_array().cloned().unwrap_or_default(),
+            "validations": source["validations"].as_array().cloned().unwrap_or_default(),
+            "params": {
+                "apiVersion": format!("{CONSTRAINT_GROUP}/v1beta1"),
+                "kind": constraint.kind,
+                "metadata": {"name": constraint.name},
+                "spec": {"parameters": constraint.parameters},
+            },
+        })
+    }
+
     /// Whether the template's Rego reads `data.inventory` (referential
     /// policies); only those are given the run's objects.
     pub fn reads_inventory(&self) -> bool {
@@ -361,31 +386,79 @@ fn rule(api_groups: Vec<String>, kinds: Vec<String>) -> Rule {
         .expect("a rule from groups and kinds")
 }
 
-/// The Rego runtime prepared for one constraint, described by its template.
+/// The runtime prepared for one constraint, described by its template:
+/// the Rego runtime with the template's Rego, or the CEL runtime with its
+/// `K8sNativeValidation` source ([`Runtimes::uses_cel`]).
 pub fn prepare(
     engine: &Engine,
-    runtime: &Policy,
+    runtimes: &Runtimes,
     template: &Template,
     constraint: &Constraint,
     data: Option<Value>,
 ) -> Result<Policy, GatekeeperError> {
-    let program = template.program(&constraint.parameters, data);
+    let (runtime, program) = match runtimes.uses_cel(template) {
+        true => (runtimes.cel(engine), template.cel_program(constraint)),
+        false => (
+            &runtimes.rego,
+            template.program(&constraint.parameters, data),
+        ),
+    };
     let mut policy = engine.prepare(runtime, &program).map_err(|e| {
+        let e = match e {
+            wasm_validate_engine::EvalError::Policy(message) => message,
+            other => other.to_string(),
+        };
         GatekeeperError::new(
             &template.location,
             format!("ConstraintTemplate {}: {e}", template.name),
         )
     })?;
     policy.set_metadata(template.metadata_for(constraint));
+    policy.set_limits(runtimes.rego.limits());
     Ok(policy)
 }
 
-/// The built-in Rego runtime, loaded with the default limits (once per
-/// call; keep the result). A constraint's policy takes other limits with
-/// `Policy::set_limits`.
-pub fn load_runtime(engine: &Engine) -> Policy {
+/// The runtimes a template's constraints run on: the Rego runtime, and the
+/// CEL runtime (loaded on first use) for templates whose engine is
+/// `K8sNativeValidation`: those that have no Rego, and, when CEL is
+/// preferred ([`Runtimes::preferring_cel`]), those that have both.
+#[derive(Debug, Clone)]
+pub struct Runtimes {
+    /// The Rego runtime.
+    pub rego: Policy,
+    cel: Arc<std::sync::OnceLock<Policy>>,
+    prefer_cel: bool,
+}
+
+impl Runtimes {
+    /// These runtimes, running a template that has both engines with CEL.
+    pub fn preferring_cel(mut self, prefer: bool) -> Self {
+        self.prefer_cel = prefer;
+        self
+    }
+
+    /// Whether `template`'s constraints run on the CEL runtime.
+    pub fn uses_cel(&self, template: &Template) -> bool {
+        template.cel.is_some() && (template.rego.is_empty() || self.prefer_cel)
+    }
+
+    /// The CEL runtime (`wasm_validate_validating_admission_policy`'s).
+    fn cel(&self, engine: &Engine) -> &Policy {
+        self.cel
+            .get_or_init(|| wasm_validate_validating_admission_policy::load_runtime(engine))
+    }
+}
+
+/// The built-in runtimes, the Rego one loaded with the default limits
+/// (once per call; keep the result). A constraint's policy takes other
+/// limits with `Policy::set_limits`.
+pub fn load_runtime(engine: &Engine) -> Runtimes {
     let wasm = wasm_validate_builtin::runtime("rego").expect("the Rego runtime is built in");
-    engine
-        .load_prevalidated(wasm, Default::default(), "rego")
-        .expect("the built-in Rego runtime loads")
+    Runtimes {
+        rego: engine
+            .load_prevalidated(wasm, Default::default(), "rego")
+            .expect("the built-in Rego runtime loads"),
+        cel: Arc::default(),
+        prefer_cel: false,
+    }
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use wasm_validate_engine::{Engine, Policy};
 use wasm_validate_manifest::{Format, Parsed};
 
-use crate::{GatekeeperError, Library, Namespaces, namespaces_of, prepare};
+use crate::{GatekeeperError, Library, Namespaces, Runtimes, namespaces_of, prepare};
 
 /// The apiVersion of a suite.
 pub const SUITE_API_VERSION: &str = "test.gatekeeper.sh/v1alpha1";
@@ -136,7 +136,7 @@ fn read(path: &Path) -> Result<Arc<Parsed>, String> {
 /// result for each of its cases.
 pub fn run_suite(
     engine: &Engine,
-    runtime: &Policy,
+    runtime: &Runtimes,
     path: &Path,
 ) -> Result<Vec<CaseResult>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -217,7 +217,7 @@ struct LoadedTest {
 
 fn load_test(
     engine: &Engine,
-    runtime: &Policy,
+    runtime: &Runtimes,
     dir: &Path,
     test: &TestSpec,
 ) -> Result<LoadedTest, String> {
@@ -254,7 +254,7 @@ fn load_test(
 /// Reviews the case's object; returns the violation messages.
 fn run_case(
     engine: &Engine,
-    runtime: &Policy,
+    runtime: &Runtimes,
     dir: &Path,
     test: &LoadedTest,
     case: &CaseSpec,

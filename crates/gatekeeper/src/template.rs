@@ -26,8 +26,12 @@ pub struct Template {
     /// The OpenAPI v3 schema of the constraints' `parameters`
     /// (`spec.crd.spec.validation.openAPIV3Schema`, or `legacySchema`'s).
     pub parameters_schema: Option<Value>,
-    /// The Rego module that defines `violation`.
+    /// The Rego module that defines `violation` (empty when the template
+    /// has only the CEL engine).
     pub rego: String,
+    /// The `K8sNativeValidation` (CEL) engine's `source` (`validations`,
+    /// `variables`, `matchConditions`), when the template has one.
+    pub cel: Option<Value>,
     /// Library modules it imports (`libs`).
     pub libs: Vec<String>,
     /// Rego language version: 0 unless the Rego engine's `source.version`
@@ -104,21 +108,20 @@ impl Template {
                 target["target"]
             )));
         }
-        let (rego, libs, rego_version) = rego_of(target).ok_or_else(|| {
-            let engines: Vec<&str> = target["code"]
-                .as_array()
-                .map(|code| code.iter().filter_map(|c| c["engine"].as_str()).collect())
-                .unwrap_or_default();
-            if engines.contains(&"K8sNativeValidation") {
-                fail(format!(
-                    "ConstraintTemplate {name} has only the K8sNativeValidation (CEL) engine; \
-                     wasm-validate runs a template's Rego engine, and CEL templates are not \
-                     supported yet"
-                ))
-            } else {
-                fail(format!("ConstraintTemplate {name} has no Rego"))
+        let cel = target["code"].as_array().and_then(|code| {
+            code.iter()
+                .find(|c| c["engine"] == "K8sNativeValidation")
+                .map(|c| c["source"].clone())
+        });
+        let (rego, libs, rego_version) = match (rego_of(target), &cel) {
+            (Some(rego), _) => rego,
+            (None, Some(_)) => (String::new(), Vec::new(), 0),
+            (None, None) => {
+                return Err(fail(format!(
+                    "ConstraintTemplate {name} has neither Rego nor a K8sNativeValidation (CEL) engine"
+                )));
             }
-        })?;
+        };
         let annotation = |key: &str| {
             object["metadata"]["annotations"][key]
                 .as_str()
@@ -131,6 +134,7 @@ impl Template {
             kind,
             parameters_schema,
             rego,
+            cel,
             libs,
             rego_version,
             location,

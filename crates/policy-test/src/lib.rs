@@ -57,6 +57,9 @@ pub struct Options {
     pub update: bool,
     /// Worker threads for the pipeline.
     pub threads: usize,
+    /// Run gator suites' templates that have both engines with CEL
+    /// (`--gatekeeper-engine cel`).
+    pub gatekeeper_cel: bool,
 }
 
 /// What became of a suite's snapshot.
@@ -214,12 +217,14 @@ fn run_kyverno_test(
 /// and a line per failed case. Returns whether it passed.
 fn run_gator_suite(
     engine: &Engine,
-    runtime: &mut Option<wasm_validate_engine::Policy>,
+    runtime: &mut Option<wasm_validate_gatekeeper::Runtimes>,
     path: &Path,
+    cel: bool,
     out: &mut dyn std::io::Write,
 ) -> Result<(bool, usize), String> {
     use wasm_validate_gatekeeper::suite::{Outcome, run_suite};
-    let runtime = runtime.get_or_insert_with(|| wasm_validate_gatekeeper::load_runtime(engine));
+    let runtime = runtime
+        .get_or_insert_with(|| wasm_validate_gatekeeper::load_runtime(engine).preferring_cel(cel));
     let results = run_suite(engine, runtime, path)?;
     let failures: Vec<String> = results
         .iter()
@@ -526,7 +531,13 @@ pub fn run_all(paths: &[PathBuf], options: Options, out: &mut dyn std::io::Write
         let foreign = if is_kyverno_test(suite) {
             Some(run_kyverno_test(&engine, &mut cel_runtime, suite, out))
         } else if is_gator_suite(suite) {
-            Some(run_gator_suite(&engine, &mut rego_runtime, suite, out))
+            Some(run_gator_suite(
+                &engine,
+                &mut rego_runtime,
+                suite,
+                options.gatekeeper_cel,
+                out,
+            ))
         } else {
             None
         };

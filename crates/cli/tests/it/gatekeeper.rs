@@ -96,7 +96,7 @@ fn parameters_the_schema_refuses_are_exit_2_with_file_line_and_key() {
 }
 
 #[test]
-fn a_constraint_without_its_template_and_a_cel_only_template_are_refused() {
+fn a_constraint_without_its_template_and_a_template_without_an_engine_are_refused() {
     let output = run(&["check", "--policy", CONSTRAINT, OBJECTS], None);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -105,14 +105,14 @@ fn a_constraint_without_its_template_and_a_cel_only_template_are_refused() {
         "{stderr}"
     );
 
-    let dir = scratch("gatekeeper", "cel-only");
+    let dir = scratch("gatekeeper", "no-engine");
     let template = std::fs::read_to_string(crate::common::root().join(TEMPLATE)).unwrap();
     let rego_at = template.find("      rego: |").unwrap();
-    let cel = format!(
-        "{}      code:\n        - engine: K8sNativeValidation\n          source:\n            validations:\n              - expression: \"true\"\n",
+    let no_engine = format!(
+        "{}      code:\n        - engine: SomethingElse\n          source: {{}}\n",
         &template[..rego_at]
     );
-    std::fs::write(dir.join("template.yaml"), cel).unwrap();
+    std::fs::write(dir.join("template.yaml"), no_engine).unwrap();
     let path = dir.join("template.yaml");
     let output = run(
         &["check", "--policy", path.to_str().unwrap(), OBJECTS],
@@ -121,7 +121,7 @@ fn a_constraint_without_its_template_and_a_cel_only_template_are_refused() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("has only the K8sNativeValidation (CEL) engine"),
+        stderr.contains("has neither Rego nor a K8sNativeValidation (CEL) engine"),
         "{stderr}"
     );
 }
@@ -234,4 +234,74 @@ spec:
     assert_eq!(failed["violations"][0]["path"], "/spec/replicas");
     // testdata/conftest/manifests.yaml: `replicas: 1` of the first Deployment.
     assert_eq!(failed["violations"][0]["line"], 7);
+}
+
+/// The messages of the failed results of a JSON report.
+fn fail_messages(report: &serde_json::Value) -> Vec<String> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["result"] == "fail")
+        .flat_map(|r| r["violations"].as_array().unwrap())
+        .map(|v| v["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_template_with_both_engines_runs_rego_unless_cel_is_chosen() {
+    let both = "testdata/gatekeeper/bothengines/template.yaml";
+    let base = [
+        "check",
+        "--schema=off",
+        "--policy",
+        both,
+        "-o",
+        "json",
+        OBJECTS,
+    ];
+    // The bare Pod and the one in kube-system (this constraint excludes no
+    // namespace) fail on either engine; only the message tells which ran.
+    let rego = run(&base, None);
+    assert_eq!(rego.status.code(), Some(1));
+    assert_eq!(
+        fail_messages(&json(&rego)),
+        [r#"rego: missing {"team", "tier"}"#; 2]
+    );
+    let cel = run(&[&base[..], &["--gatekeeper-engine", "cel"]].concat(), None);
+    assert_eq!(cel.status.code(), Some(1));
+    assert_eq!(fail_messages(&json(&cel)), ["cel: missing team, tier"; 2]);
+}
+
+#[test]
+fn a_template_with_only_the_cel_engine_runs_on_the_cel_runtime() {
+    let dir = scratch("gatekeeper", "cel-only-runs");
+    let text = std::fs::read_to_string(
+        crate::common::root().join("testdata/gatekeeper/bothengines/template.yaml"),
+    )
+    .unwrap();
+    let rego_at = text.find("        - engine: Rego").unwrap();
+    let constraint_at = text.find("---\n").unwrap();
+    let cel_only = format!("{}{}", &text[..rego_at], &text[constraint_at..]);
+    let path = dir.join("template.yaml");
+    std::fs::write(&path, cel_only).unwrap();
+    let output = run(
+        &[
+            "check",
+            "--schema=off",
+            "--policy",
+            path.to_str().unwrap(),
+            "-o",
+            "json",
+            OBJECTS,
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        fail_messages(&json(&output))
+            .iter()
+            .all(|m| m == "cel: missing team, tier")
+    );
 }
