@@ -8,6 +8,7 @@
 //! ratio is what the sandbox costs.
 #![forbid(unsafe_code)]
 
+pub mod cel;
 pub mod rego;
 
 use std::time::{Duration, Instant};

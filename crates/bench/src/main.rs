@@ -12,6 +12,12 @@
 //! ([`wasm_validate_bench::rego`]); with `--tsv`, one line per constraint:
 //! name, violations, Wasm median/min/max, native median/min/max, fuel,
 //! snapshot bytes, prepare ms.
+//!
+//! `policy-bench --cel POLICY BUILTIN [--cel POLICY BUILTIN]...` measures a
+//! ValidatingAdmissionPolicy's file in the CEL runtime against the built-in
+//! policy for the same control ([`wasm_validate_bench::cel`]); with
+//! `--tsv`, one line per policy: name, violations, Wasm median/min/max,
+//! native median/min/max, built-in median, fuel, snapshot bytes, prepare ms.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -26,6 +32,7 @@ fn main() -> ExitCode {
     );
     let (mut rounds, mut round_ms, mut tsv) = (11usize, 20u64, false);
     let mut rego: Vec<(String, String)> = Vec::new();
+    let mut cel: Vec<(String, String)> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -46,6 +53,11 @@ fn main() -> ExitCode {
                 rego.push((template, constraint));
                 Ok(())
             }),
+            "--cel" => value().and_then(|policy| {
+                let builtin = args.next().ok_or("--cel needs POLICY BUILTIN")?;
+                cel.push((policy, builtin));
+                Ok(())
+            }),
             _ => Err(format!("unknown argument {arg}")),
         };
         if let Err(error) = parsed {
@@ -63,6 +75,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !cel.is_empty() {
+        return cel_figures(&cel, &object, rounds, Duration::from_millis(round_ms), tsv);
+    }
     if !rego.is_empty() {
         return rego_figures(&rego, &object, rounds, Duration::from_millis(round_ms), tsv);
     }
@@ -157,6 +172,56 @@ fn rego_figures(
                 f.wasm.median_us,
                 f.native.median_us,
                 f.wasm.median_us / f.native.median_us,
+                f.fuel,
+                f.snapshot_bytes / 1024,
+                f.prepare_ms
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn cel_figures(
+    pairs: &[(String, String)],
+    object: &serde_json::Value,
+    rounds: usize,
+    round: Duration,
+    tsv: bool,
+) -> ExitCode {
+    use wasm_validate_bench::cel::measure;
+    for (policy, builtin) in pairs {
+        let f = match measure(std::path::Path::new(policy), builtin, object, rounds, round) {
+            Ok(f) => f,
+            Err(error) => {
+                eprintln!("policy-bench: {policy}: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        if tsv {
+            println!(
+                "{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{}\t{}\t{:.2}",
+                f.name,
+                f.violations,
+                f.wasm.median_us,
+                f.wasm.min_us,
+                f.wasm.max_us,
+                f.native.median_us,
+                f.native.min_us,
+                f.native.max_us,
+                f.builtin.median_us,
+                f.fuel,
+                f.snapshot_bytes,
+                f.prepare_ms
+            );
+        } else {
+            println!(
+                "{}: {} violations; Wasm {:.1} us, native {:.1} us ({:.1}x), built-in {builtin} {:.1} us; fuel {}; snapshot {} KiB; prepare {:.1} ms",
+                f.name,
+                f.violations,
+                f.wasm.median_us,
+                f.native.median_us,
+                f.wasm.median_us / f.native.median_us,
+                f.builtin.median_us,
                 f.fuel,
                 f.snapshot_bytes / 1024,
                 f.prepare_ms

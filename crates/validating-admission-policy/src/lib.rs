@@ -217,11 +217,23 @@ impl Library {
                 document: resource.source.document,
                 line: resource.source.line,
             };
+            let group = object["apiVersion"]
+                .as_str()
+                .and_then(|v| v.split_once('/'))
+                .map(|(g, _)| g);
+            let kind = object["kind"].as_str().unwrap_or_default();
+            if group == Some(GROUP) && kind.starts_with("MutatingAdmissionPolicy") {
+                return Err(VapError::at(
+                    &location,
+                    format!(
+                        "{kind}: not supported: its mutations (ApplyConfiguration and JSONPatch built in CEL) need typed object construction the CEL runtime does not have (docs/cel.md); ValidatingAdmissionPolicy is supported"
+                    ),
+                ));
+            }
             if !is_vap_object(object) {
                 self.objects.push(object.clone());
                 continue;
             }
-            let kind = object["kind"].as_str().unwrap_or_default();
             let name = object["metadata"]["name"]
                 .as_str()
                 .filter(|n| !n.is_empty())

@@ -150,6 +150,10 @@ thread_local! {
     static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
 }
 
+/// The namespaces of the environment's functions (`lists.range`,
+/// `math.abs`, `strings.quote`, `base64.encode`, `optional.of`).
+const NAMESPACES: [&str; 5] = ["lists", "math", "strings", "base64", "optional"];
+
 /// The variables an expression may read, as the API server binds them.
 const BOUND: [&str; 6] = [
     "object",
@@ -196,10 +200,17 @@ fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String>
         if function.starts_with('_') || function.starts_with('@') || function == "!_" {
             continue;
         }
-        // A name the environment declares cannot be added again.
-        let declared = Context::with_env(env.clone())
-            .add_function(function, |x: i64| x)
-            .is_err();
+        // A name the environment declares cannot be added again; a
+        // namespaced function (`lists.range`) is referenced by its last part.
+        let taken = |name: &str| {
+            Context::with_env(env.clone())
+                .add_function(name, |x: i64| x)
+                .is_err()
+        };
+        let declared = taken(function)
+            || NAMESPACES
+                .iter()
+                .any(|ns| taken(&format!("{ns}.{function}")));
         if !declared {
             return Err(format!(
                 "{name}: the function {function} is not available in the CEL runtime (docs/cel.md lists what is)"

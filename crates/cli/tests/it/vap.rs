@@ -181,6 +181,15 @@ fn invalid_policy_sets_are_refused_naming_file_line_and_field() {
             NO_LATEST.replace("  validations:", "  colour: blue\n  validations:"),
             "ValidatingAdmissionPolicy no-latest: spec: unknown field `colour`",
         ),
+        (
+            NO_LATEST
+                .replace("ValidatingAdmissionPolicy", "MutatingAdmissionPolicy")
+                .replace(
+                    "admissionregistration.k8s.io/v1",
+                    "admissionregistration.k8s.io/v1beta1",
+                ),
+            "policy.yaml:1: document 1: MutatingAdmissionPolicy: not supported",
+        ),
     ] {
         let output = check_with("invalid", &policy, POD);
         let stderr = String::from_utf8_lossy(&output.stderr);

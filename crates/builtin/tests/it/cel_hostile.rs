@@ -1,0 +1,147 @@
+//! Hostile CEL in the CEL runtime: each is stopped by the engine's fuel or
+//! memory limit (or refused when it is compiled) and becomes an error for
+//! that policy, never a crash or a hang of the host; the runtime's next
+//! evaluation is unaffected. And no host crate links a CEL interpreter.
+
+use serde_json::{Value, json};
+use wasm_validate_engine::{Engine, Limits, Policy};
+
+fn runtime(engine: &Engine) -> Policy {
+    let wasm = wasm_validate_builtin::runtime("cel").unwrap();
+    engine.load(wasm, Limits::default()).unwrap()
+}
+
+/// Prepares a program validating `expression` and evaluates it on a Pod:
+/// the preparation's error, or the evaluation's, or the messages.
+fn outcome(engine: &Engine, expression: &str) -> Result<Vec<String>, String> {
+    let program = json!({"validations": [{"expression": expression, "message": "denied"}]});
+    let policy = engine
+        .prepare(&runtime(engine), &program)
+        .map_err(|e| format!("prepare: {e}"))?;
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
+    let request = wasm_validate_abi::tape::request(
+        wasm_validate_abi::Operation::Create,
+        &wasm_validate_abi::tape::encode(&json!({})),
+        &wasm_validate_abi::tape::encode(&pod),
+        None,
+    );
+    let evaluation = engine
+        .evaluate(&policy, &request)
+        .map_err(|e| format!("evaluate: {e}"))?;
+    Ok(evaluation
+        .response
+        .violations
+        .into_iter()
+        .map(|v| v.message)
+        .collect())
+}
+
+#[test]
+fn a_huge_comprehension_is_stopped_by_fuel_or_memory() {
+    let engine = Engine::default();
+    for expression in [
+        "lists.range(1000000).all(i, lists.range(1000000).all(j, i + j >= 0))",
+        "lists.range(1000000).map(i, lists.range(1000)).size() > 0",
+        "lists.range(20000).all(i, lists.range(20000).all(j, i + j >= 0))",
+    ] {
+        let error = outcome(&engine, expression).unwrap_err();
+        assert!(
+            error.contains("out of fuel")
+                || error.contains("memory limit")
+                || error.contains("unreachable"),
+            "{expression}: {error}"
+        );
+    }
+}
+
+#[test]
+fn deep_nesting_is_refused_when_compiled() {
+    let engine = Engine::default();
+    let expression = format!("{}true{}", "(".repeat(5_000), ")".repeat(5_000));
+    let error = outcome(&engine, &expression).unwrap_err();
+    assert!(error.starts_with("prepare:"), "{error}");
+}
+
+#[test]
+fn a_regex_built_to_backtrack_runs_in_linear_time() {
+    let engine = Engine::default();
+    let expression = format!("'{}!'.matches('^(a+)+$')", "a".repeat(5_000));
+    assert_eq!(outcome(&engine, &expression), Ok(vec!["denied".to_owned()]));
+}
+
+#[test]
+fn the_runtime_keeps_working_after_a_hostile_program() {
+    let engine = Engine::default();
+    assert!(
+        outcome(
+            &engine,
+            "lists.range(1000000).all(i, lists.range(1000000).all(j, j >= 0))"
+        )
+        .is_err()
+    );
+    assert_eq!(
+        outcome(&engine, "object.metadata.name == 'q'"),
+        Ok(vec!["denied".to_owned()])
+    );
+}
+
+/// The host evaluates no CEL: no crate that ships (everything under
+/// crates/ but the benchmark) depends on the CEL runtime or a CEL
+/// interpreter.
+#[test]
+fn no_shipped_crate_links_a_cel_interpreter() {
+    let crates = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(crates).unwrap() {
+        let dir = entry.unwrap().path();
+        if dir.file_name().is_some_and(|n| n == "bench") {
+            continue;
+        }
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let manifest: Value = toml_to_json(&manifest);
+        for table in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            for name in manifest[table]
+                .as_object()
+                .into_iter()
+                .flat_map(|t| t.keys())
+            {
+                assert!(
+                    !matches!(
+                        name.as_str(),
+                        "cel" | "runtime-cel" | "cel-interpreter" | "cel-parser"
+                    ),
+                    "{} depends on {name}",
+                    dir.display()
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked} crates");
+}
+
+/// The dependency tables of a Cargo.toml as JSON: `[table]` headers and
+/// `name = ...` lines (enough for dependency names).
+fn toml_to_json(text: &str) -> Value {
+    let mut out = serde_json::Map::new();
+    let mut table = String::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = name.to_owned();
+            continue;
+        }
+        if let Some((key, _)) = line.split_once('=') {
+            let key = key.trim().split('.').next().unwrap_or_default().to_owned();
+            if !key.is_empty() && !key.starts_with('#') {
+                out.entry(table.clone())
+                    .or_insert_with(|| json!({}))
+                    .as_object_mut()
+                    .unwrap()
+                    .insert(key, Value::Null);
+            }
+        }
+    }
+    Value::Object(out)
+}
