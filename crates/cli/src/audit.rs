@@ -145,9 +145,11 @@ pub fn audit_command(
     let mut check_page = |mut resources: Vec<wasm_validate_manifest::Resource>,
                           stage: &Option<SchemaStage>,
                           sink: &mut AuditSink<_>| {
-        let outcomes = stage
-            .as_ref()
-            .map(|s| pipeline::check_schemas(&s.schemas, &resources));
+        let outcomes = stage.as_ref().map(|s| {
+            let mut outcomes = pipeline::check_schemas(&s.schemas, &resources);
+            pipeline::check_crd_rules(&engine, &s.schemas, &mut outcomes);
+            outcomes
+        });
         let results = pipeline::run(&engine, &set, &mut resources, threads);
         let mut page_report = CheckReport::new(&set, &resources, &results, &[]);
         if let (Some(stage), Some(outcomes)) = (stage, outcomes) {

@@ -6,7 +6,7 @@ use std::path::Path;
 use wasm_validate_engine::Engine;
 use wasm_validate_manifest::{self as manifest, ManifestError, Parsed};
 use wasm_validate_pipeline::{self as pipeline, PolicySet};
-use wasm_validate_report::{CheckReport, EXIT_ERROR, InputError};
+use wasm_validate_report::{CheckReport, EXIT_ERROR};
 use wasm_validate_schema::Schemas;
 
 use crate::*;
@@ -27,7 +27,11 @@ pub fn run_check(
         .iter_mut()
         .flat_map(|p| std::mem::take(&mut p.resources))
         .collect();
-    let outcomes = schemas.map(|s| pipeline::check_schemas(s, &resources));
+    let outcomes = schemas.map(|s| {
+        let mut outcomes = pipeline::check_schemas(s, &resources);
+        pipeline::check_crd_rules(engine, s, &mut outcomes);
+        outcomes
+    });
     let results = pipeline::run(engine, set, &mut resources, threads);
     let mut report = CheckReport::new(set, &resources, &results, input_errors);
     // The report names the stage even with no resources (the head report
@@ -259,24 +263,12 @@ fn run_schemas(
     (Some(schemas), early)
 }
 
-/// The schema stage's notices that concern the run, not one resource: a
-/// notice per CRD version whose CEL rules were not checked; and "no schema
-/// for KIND" said once per kind.
+/// The schema stage's notices that concern the run, not one resource:
+/// "no schema for KIND" said once per kind.
 pub(crate) fn close_schema_report(report: &mut CheckReport, schemas: Option<&Schemas>) {
-    let Some(schemas) = schemas else { return };
-    for (source, message) in schemas.unchecked_rules() {
-        let (file, line) = match source.rsplit_once(':') {
-            Some((file, line)) => (file.to_owned(), line.parse().ok()),
-            None => (source, None),
-        };
-        report.notices.push(InputError {
-            file,
-            document: None,
-            line,
-            message,
-        });
+    if schemas.is_some() {
+        report.dedupe_notices();
     }
-    report.dedupe_notices();
 }
 
 /// Runs `work` on a rayon pool of `threads` threads (at least 1), which the

@@ -24,7 +24,9 @@ mod schema_stage;
 mod scope;
 
 pub use run_objects::RunObjects;
-pub use schema_stage::{SchemaStage, add_crds, check_schemas};
+pub use schema_stage::{
+    CEL_PREPARE_FUEL, SchemaStage, add_crds, check_crd_rules, check_schemas, load_cel_runtime,
+};
 
 pub use scope::{
     Action, Exempt, Exemption, ExemptionSource, FailurePolicy, Glob, IGNORE_ANNOTATION,

@@ -1,6 +1,8 @@
 //! The schema stage as the pipeline holds it: the run's mode and schemas
-//! ([`SchemaStage`], a [`crate::PolicySet`]'s `schema`) and the parallel
-//! check of a run's resources before the policies ([`check_schemas`]).
+//! ([`SchemaStage`], a [`crate::PolicySet`]'s `schema`), the parallel
+//! check of a run's resources before the policies ([`check_schemas`]), and
+//! the CRDs' `x-kubernetes-validations` rules evaluated in the CEL runtime
+//! ([`check_crd_rules`]).
 
 use wasm_validate_manifest::{Parsed, Resource};
 
@@ -44,4 +46,115 @@ pub fn add_crds(schemas: &mut wasm_validate_schema::Schemas, parsed: &[Parsed]) 
         }
     }
     added
+}
+
+/// The fuel a CEL program's preparation may use: compiling CEL in the
+/// interpreter costs far more per byte of source than evaluating does
+/// (Kyverno's disallow-selinux, 6 expressions and their 2 autogen copies,
+/// needs more than 100 million); bounded all the same.
+pub const CEL_PREPARE_FUEL: u64 = 2_000_000_000;
+
+/// The built-in CEL runtime (`runtimes/cel`), loaded with
+/// [`CEL_PREPARE_FUEL`] for preparations (once per call; keep the result);
+/// a prepared policy takes evaluation limits with `Policy::set_limits`.
+pub fn load_cel_runtime(engine: &wasm_validate_engine::Engine) -> wasm_validate_engine::Policy {
+    let wasm = wasm_validate_builtin::runtime("cel").expect("the CEL runtime is built in");
+    let limits = wasm_validate_engine::Limits {
+        fuel: CEL_PREPARE_FUEL,
+        ..Default::default()
+    };
+    engine
+        .load_prevalidated(wasm, limits, "cel")
+        .expect("the built-in CEL runtime loads")
+}
+
+/// Evaluates, in the CEL runtime, the `x-kubernetes-validations` rules of
+/// the custom resources [`check_schemas`] found them on (`outcomes`, one
+/// per resource): each rule that is false becomes a finding at its node,
+/// in the API server's words (`spec: Invalid value: "object": MESSAGE`);
+/// a CRD version whose rules do not compile, or a rule that fails to
+/// evaluate, is a finding too, so that nothing passes unchecked. Each CRD
+/// version's rules are compiled once per call; evaluations run in parallel
+/// (on the current rayon pool) under the default limits.
+pub fn check_crd_rules(
+    engine: &wasm_validate_engine::Engine,
+    schemas: &wasm_validate_schema::Schemas,
+    outcomes: &mut [wasm_validate_schema::Outcome],
+) {
+    use rayon::prelude::*;
+    use std::collections::HashMap;
+    let mut prepared: HashMap<(String, String), Result<wasm_validate_engine::Policy, String>> =
+        HashMap::new();
+    let mut runtime = None;
+    for checks in outcomes.iter().filter_map(|o| o.rule_checks.as_ref()) {
+        let key = (checks.crd.clone(), checks.version.clone());
+        if prepared.contains_key(&key) {
+            continue;
+        }
+        let rules = schemas
+            .crd_rules(&checks.crd, &checks.version)
+            .unwrap_or_default();
+        let runtime = runtime.get_or_insert_with(|| load_cel_runtime(engine));
+        let policy = engine
+            .prepare(runtime, &serde_json::json!({"rules": rules}))
+            .map(|mut policy| {
+                policy.set_limits(wasm_validate_engine::Limits::default());
+                policy
+            })
+            .map_err(|e| match e {
+                wasm_validate_engine::EvalError::Policy(message) => message,
+                other => other.to_string(),
+            });
+        prepared.insert(key, policy);
+    }
+    outcomes.par_iter_mut().for_each(|outcome| {
+        let Some(checks) = outcome.rule_checks.take() else {
+            return;
+        };
+        let finding = |message: String| wasm_validate_schema::Finding {
+            pointer: String::new(),
+            message,
+        };
+        let policy = match &prepared[&(checks.crd.clone(), checks.version.clone())] {
+            Ok(policy) => policy,
+            Err(error) => {
+                outcome.findings.push(finding(format!(
+                    "the x-kubernetes-validations rules of CustomResourceDefinition {} version {} do not compile: {error}",
+                    checks.crd, checks.version
+                )));
+                return;
+            }
+        };
+        let nodes: Vec<serde_json::Value> = checks
+            .nodes
+            .iter()
+            .flat_map(|node| {
+                node.rules.iter().map(|rule| {
+                    serde_json::json!({"rule": rule, "self": node.value, "path": node.pointer, "field": node.field})
+                })
+            })
+            .collect();
+        let request = wasm_validate_abi::tape::request(
+            wasm_validate_abi::Operation::Create,
+            &wasm_validate_abi::tape::encode(&serde_json::json!({})),
+            &wasm_validate_abi::tape::encode(&serde_json::json!({"nodes": nodes})),
+            None,
+        );
+        match engine.evaluate(policy, &request) {
+            Ok(evaluation) => outcome.findings.extend(evaluation.response.violations.into_iter().map(
+                |v| wasm_validate_schema::Finding {
+                    pointer: v.path,
+                    message: v.message,
+                },
+            )),
+            Err(error) => outcome.findings.push(finding(format!(
+                "x-kubernetes-validations of CustomResourceDefinition {}: {}",
+                checks.crd,
+                match error {
+                    wasm_validate_engine::EvalError::Policy(message) => message,
+                    other => other.to_string(),
+                }
+            ))),
+        }
+    });
 }

@@ -1,8 +1,8 @@
 //! CustomResourceDefinitions (`apiextensions.k8s.io/v1`): their served
 //! versions' `openAPIV3Schema` compiled in the CRD dialect, the checks the
 //! API server makes on a CRD beyond its schema (name, storage version,
-//! structural schema), and the count of `x-kubernetes-validations` rules,
-//! which this stage does not evaluate (CEL).
+//! structural schema). Their `x-kubernetes-validations` rules are compiled
+//! with the schema (`model::Arena::rules`) and evaluated by the caller.
 
 use serde_json::Value;
 
@@ -19,8 +19,6 @@ pub(crate) struct CrdVersion {
     /// The schema compiled, on the first custom resource of this version
     /// (a chart's CRDs cost nothing when the chart has no custom resources).
     compiled: std::sync::OnceLock<Option<(Arena, NodeId)>>,
-    /// `x-kubernetes-validations` rules in the schema (not evaluated here).
-    pub cel_rules: usize,
 }
 
 /// A CRD as the schema stage uses it.
@@ -59,7 +57,6 @@ impl Crd {
                             served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
                             schema: schema.map(|s| std::sync::Arc::new(s.clone())),
                             compiled: std::sync::OnceLock::new(),
-                            cel_rules: schema.map_or(0, count_rules),
                         }
                     })
                     .collect()
@@ -88,29 +85,6 @@ impl CrdVersion {
             })
             .as_ref()
             .map(|(arena, root)| (arena, *root))
-    }
-}
-
-fn count_rules(schema: &Value) -> usize {
-    match schema {
-        Value::Object(map) => {
-            let here = map
-                .get("x-kubernetes-validations")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            here + map
-                .iter()
-                .filter(|(k, _)| {
-                    k.as_str() != "x-kubernetes-validations"
-                        && k.as_str() != "default"
-                        && k.as_str() != "enum"
-                        && k.as_str() != "example"
-                })
-                .map(|(_, v)| count_rules(v))
-                .sum::<usize>()
-        }
-        Value::Array(items) => items.iter().map(count_rules).sum(),
-        _ => 0,
     }
 }
 

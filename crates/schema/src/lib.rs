@@ -18,7 +18,8 @@
 //!   `x-kubernetes-embedded-resource`, list types and map keys, the value
 //!   validations), CRDs read with [`Schemas::add_crd`]; a version the CRD
 //!   does not serve is an error. `x-kubernetes-validations` (CEL) rules are
-//!   not evaluated: [`Schemas::unchecked_rules`] names them.
+//!   evaluated by the caller in the CEL runtime: [`Outcome::rule_checks`]
+//!   names the nodes they apply to, [`Schemas::crd_rules`] the rules.
 //! - **CRDs themselves**: their schema as a built-in kind, plus the name,
 //!   storage version and structural-schema rules.
 //! - **Removed API versions** (`extensions/v1beta1` Ingress, ...) with the
@@ -109,6 +110,36 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// Warnings: a deprecated API version that is still served.
     pub warnings: Vec<String>,
+    /// A custom resource's nodes its CRD's `x-kubernetes-validations` (CEL)
+    /// rules apply to: evaluated by the caller in the CEL runtime (this
+    /// crate runs no CEL), with [`Schemas::crd_rules`].
+    pub rule_checks: Option<RuleChecks>,
+}
+
+/// The nodes of one custom resource that `x-kubernetes-validations` rules
+/// apply to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleChecks {
+    /// The CRD (`widgets.example.com`).
+    pub crd: String,
+    /// The served version the resource uses.
+    pub version: String,
+    /// The nodes, in walk order.
+    pub nodes: Vec<RuleNode>,
+}
+
+/// One node a rule applies to: the indexes of its rules in
+/// [`Schemas::crd_rules`], its value (`self`), JSON Pointer and field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleNode {
+    /// Indexes into the CRD version's rules.
+    pub rules: Vec<u32>,
+    /// The node's value.
+    pub value: Value,
+    /// Its JSON Pointer (RFC 6901).
+    pub pointer: String,
+    /// Its field path as the API server writes it (`spec.ports[0]`).
+    pub field: String,
 }
 
 /// The schemas of a run: one Kubernetes version's built-in kinds and the
@@ -220,28 +251,13 @@ impl Schemas {
         }
     }
 
-    /// One notice per CRD version with `x-kubernetes-validations` rules,
-    /// as `(where the CRD was read, message)`: the rules are CEL, which this
-    /// stage does not evaluate, so custom resources of that version are
-    /// checked without them.
-    pub fn unchecked_rules(&self) -> Vec<(String, String)> {
-        let mut notices: Vec<(String, String)> = self
-            .crds
-            .values()
-            .flat_map(|crd| {
-                crd.versions.iter().filter(|v| v.cel_rules > 0).map(move |v| {
-                    (
-                        crd.source.clone(),
-                        format!(
-                            "CustomResourceDefinition {}, version {}: {} x-kubernetes-validations rule(s) are CEL and were not checked",
-                            crd.name, v.name, v.cel_rules
-                        ),
-                    )
-                })
-            })
-            .collect();
-        notices.sort();
-        notices
+    /// The `x-kubernetes-validations` rules of a CRD's version (by CRD name
+    /// and version name), indexed as [`RuleNode::rules`] index them; `None`
+    /// for a CRD or version not known or not compiled yet.
+    pub fn crd_rules(&self, crd: &str, version: &str) -> Option<&[Value]> {
+        let crd = self.crds.values().find(|c| c.name == crd)?;
+        let version = crd.versions.iter().find(|v| v.name == version)?;
+        version.compiled().map(|(arena, _)| arena.rules.as_slice())
     }
 
     /// Checks one object (with `apiVersion` and `kind`).
@@ -273,6 +289,7 @@ impl Schemas {
                 checked: Checked::BuiltIn,
                 findings,
                 warnings,
+                rule_checks: None,
             };
         }
         if let Some(crd) = self.crds.get(&(group.to_owned(), kind.to_owned())) {
@@ -295,6 +312,7 @@ impl Schemas {
                     d.deprecated_in, d.replacement
                 ))],
                 warnings,
+                rule_checks: None,
             };
         }
         if self.groups.contains(group) {
@@ -317,12 +335,14 @@ impl Schemas {
                     "no matches for kind \"{kind}\" in version \"{api_version}\" in Kubernetes {version}{hint}"
                 ))],
                 warnings,
+                rule_checks: None,
             };
         }
         Outcome {
             checked: Checked::NoSchema,
             findings: Vec::new(),
             warnings,
+            rule_checks: None,
         }
     }
 
@@ -350,6 +370,7 @@ impl Schemas {
                 ),
             }],
             warnings: Vec::new(),
+            rule_checks: None,
         };
         let Some(version) = crd.versions.iter().find(|v| v.name == version_name) else {
             return problem(format!(
@@ -376,6 +397,7 @@ impl Schemas {
             ));
         }
         let mut findings = Vec::new();
+        let mut rule_checks = None;
         if let Some((arena, root)) = version.compiled() {
             let mut walk = Walk::new(arena, Dialect::Crd);
             // apiVersion, kind and metadata are the API server's, not the schema's.
@@ -408,6 +430,25 @@ impl Schemas {
                     }
                 }
             }
+            let mut nodes = std::mem::take(&mut walk.rule_nodes);
+            if !node.rules.is_empty() {
+                nodes.insert(
+                    0,
+                    RuleNode {
+                        rules: node.rules.clone(),
+                        value: object.clone(),
+                        pointer: String::new(),
+                        field: String::new(),
+                    },
+                );
+            }
+            if !nodes.is_empty() {
+                rule_checks = Some(RuleChecks {
+                    crd: crd.name.clone(),
+                    version: version.name.clone(),
+                    nodes,
+                });
+            }
             findings.extend(walk.finish());
         }
         if let Some((arena, object_meta)) = self.builtin.object_meta() {
@@ -424,6 +465,7 @@ impl Schemas {
             checked: Checked::Crd(crd.name.clone()),
             findings,
             warnings: Vec::new(),
+            rule_checks,
         }
     }
 }

@@ -118,6 +118,9 @@ pub(crate) struct Node {
     /// A built-in list whose items Go validation requires unique by its
     /// single [`ListType::Map`] key ([`crate::builtin`]).
     pub go_unique: bool,
+    /// A CRD node's `x-kubernetes-validations`: indexes into
+    /// [`Arena::rules`].
+    pub rules: Vec<u32>,
 }
 
 /// The nodes of one schema (a Kubernetes version's definitions, or one
@@ -125,6 +128,10 @@ pub(crate) struct Node {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Arena {
     pub nodes: Vec<Node>,
+    /// The `x-kubernetes-validations` rules of a CRD's nodes, in the order
+    /// they were compiled (`{rule, message, messageExpression, fieldPath,
+    /// reason}` as written).
+    pub rules: Vec<Value>,
 }
 
 impl Arena {
@@ -226,6 +233,14 @@ impl<'a> Compiler<'a> {
             node.special = Special::IntOrString;
         }
         node.embedded = flag("x-kubernetes-embedded-resource");
+        if self.dialect == Dialect::Crd
+            && let Some(Value::Array(rules)) = schema.get("x-kubernetes-validations")
+        {
+            for rule in rules {
+                node.rules.push(self.arena.rules.len() as u32);
+                self.arena.rules.push(rule.clone());
+            }
+        }
         node.has_default = schema.contains_key("default");
         let preserve = flag("x-kubernetes-preserve-unknown-fields");
         if let Some(Value::Object(properties)) = schema.get("properties") {

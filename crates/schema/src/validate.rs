@@ -35,6 +35,9 @@ pub(crate) struct Walk<'a> {
     dialect: Dialect,
     pub path: Vec<Step<'a>>,
     pub findings: Vec<Finding>,
+    /// The nodes with `x-kubernetes-validations` the walk met, each with
+    /// a value of the right type.
+    pub rule_nodes: Vec<crate::RuleNode>,
     /// Steps left, shared with the walk's probes.
     steps: std::rc::Rc<std::cell::Cell<u64>>,
 }
@@ -46,6 +49,7 @@ impl<'a> Walk<'a> {
             dialect,
             path: Vec::new(),
             findings: Vec::new(),
+            rule_nodes: Vec::new(),
             steps: std::rc::Rc::new(std::cell::Cell::new(STEP_LIMIT)),
         }
     }
@@ -166,6 +170,14 @@ impl<'a> Walk<'a> {
                     return;
                 }
             }
+        }
+        if !node.rules.is_empty() {
+            self.rule_nodes.push(crate::RuleNode {
+                rules: node.rules.clone(),
+                value: value.clone(),
+                pointer: pointer(&self.path),
+                field: self.field(),
+            });
         }
         if !node.enumeration.is_empty() && !node.enumeration.contains(value) {
             let supported: Vec<String> = node.enumeration.iter().map(short).collect();

@@ -660,22 +660,10 @@ fn metadata_kind(metadata: &Metadata) -> &'static str {
     }
 }
 
-/// The fuel a policy's preparation may use: compiling CEL in the
-/// interpreter costs far more per byte of source than evaluating does
-/// (measured: Kyverno's disallow-selinux, 6 expressions and their 2 autogen
-/// copies, needs more than 100 million); bounded all the same.
-pub const PREPARE_FUEL: u64 = 2_000_000_000;
-
 /// The built-in CEL runtime (once per call; keep the result), loaded with
-/// [`PREPARE_FUEL`] for preparations; each prepared policy evaluates under
-/// the default limits until given others.
+/// the pipeline's preparation budget
+/// ([`wasm_validate_pipeline::CEL_PREPARE_FUEL`]); each prepared policy
+/// evaluates under the default limits until given others.
 pub fn load_runtime(engine: &Engine) -> Policy {
-    let wasm = wasm_validate_builtin::runtime("cel").expect("the CEL runtime is built in");
-    let limits = wasm_validate_engine::Limits {
-        fuel: PREPARE_FUEL,
-        ..Default::default()
-    };
-    engine
-        .load_prevalidated(wasm, limits, "cel")
-        .expect("the built-in CEL runtime loads")
+    wasm_validate_pipeline::load_cel_runtime(engine)
 }

@@ -49,6 +49,14 @@ pub struct Program {
     /// The parameter resource bound as `params` (`null` without one).
     #[serde(default)]
     pub params: serde_json::Value,
+    /// A CRD version's `x-kubernetes-validations` rules, for the schema
+    /// stage: with rules, a request's object is `{"nodes": [{"rule", "self",
+    /// "path", "field"}]}` (each node of the custom resource a rule applies
+    /// to, with its JSON Pointer and field path), and each rule is
+    /// evaluated with `self` bound to its node (`oldSelf` is `null`: there
+    /// is no old object offline).
+    #[serde(default)]
+    pub rules: Vec<CrdRule>,
     /// Rule sets for other kinds (Kyverno's autogen for pod controllers):
     /// the first whose targets name the object's `apiVersion` and `kind`
     /// runs instead of the main one.
@@ -60,6 +68,24 @@ pub struct Program {
     /// known; `null` for cluster-scoped kinds.
     #[serde(default)]
     pub namespaces: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One `x-kubernetes-validations` rule.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrdRule {
+    /// The CEL expression, with `self` the node it is declared on.
+    pub rule: String,
+    /// The message when it is false.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// A CEL expression giving the message.
+    #[serde(default)]
+    pub message_expression: Option<String>,
+    /// A path relative to the node (`.spec.replicas`, `['a.b']`) the
+    /// failure is reported at.
+    #[serde(default)]
+    pub field_path: Option<String>,
 }
 
 /// A rule set for other kinds.
@@ -140,6 +166,7 @@ struct Rules {
 
 struct Prepared {
     env: Arc<Env>,
+    crd_rules: Vec<CompiledValidation>,
     rules: Rules,
     variants: Vec<(Vec<Target>, Rules)>,
     params: Value,
@@ -303,11 +330,43 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             (variant.targets.clone(), rules)
         })
         .collect();
+    let mut crd_rules = Vec::new();
+    for (i, rule) in program.rules.iter().enumerate() {
+        let name = format!("x-kubernetes-validations[{i}]");
+        let expression = match compile(&env, &format!("{name}.rule"), &rule.rule) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let message_expression = match rule.message_expression.as_deref() {
+            Some(m) => match compile(&env, &format!("{name}.messageExpression"), m) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            },
+            None => None,
+        };
+        crd_rules.push(CompiledValidation {
+            expression,
+            message: rule.message.clone(),
+            message_expression,
+            pointer: rule
+                .field_path
+                .as_deref()
+                .map(pointer_of)
+                .unwrap_or_default(),
+        });
+    }
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
     let prepared = Prepared {
         env,
+        crd_rules,
         rules,
         variants,
         params: value::from_json(&program.params),
@@ -461,9 +520,97 @@ pub fn evaluate(request: &[u8]) -> Response {
     })
 }
 
+/// The CEL type name of a value, as the API server's rule messages give it
+/// (`Invalid value: "object"`).
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Map(_) => "object",
+        Value::List(_) => "array",
+        Value::String(_) => "string",
+        Value::Int(_) | Value::UInt(_) => "integer",
+        Value::Float(_) => "number",
+        Value::Bool(_) => "boolean",
+        Value::Null => "null",
+        _ => "object",
+    }
+}
+
+/// Evaluates a CRD version's rules on the nodes of a custom resource.
+fn run_crd_rules(prepared: &Prepared, nodes: &Value) -> Result<Response, String> {
+    let Some(Value::List(nodes)) = field(nodes, &["nodes"]) else {
+        return Err("a rules request's object must be {\"nodes\": [...]}".to_owned());
+    };
+    let mut violations = Vec::new();
+    for node in nodes.iter() {
+        let (Some(Value::Int(index)), Some(self_value)) =
+            (field(node, &["rule"]), field(node, &["self"]))
+        else {
+            return Err("a rules request's node needs `rule` and `self`".to_owned());
+        };
+        let text = |key: &str| match field(node, &[key]) {
+            Some(Value::String(s)) => s.to_string(),
+            _ => String::new(),
+        };
+        let rule = usize::try_from(*index)
+            .ok()
+            .and_then(|i| prepared.crd_rules.get(i))
+            .ok_or_else(|| format!("no rule {index}"))?;
+        let mut context = Context::with_env(prepared.env.clone());
+        context.add_variable_from_value("self", self_value.clone());
+        context.add_variable_from_value("oldSelf", Value::Null);
+        match rule.expression.program.execute(&context) {
+            Ok(Value::Bool(true)) => {}
+            Ok(Value::Bool(false)) => {
+                let mut message = message_of(rule, &context);
+                if rule.message.is_none() && rule.message_expression.is_none() {
+                    message = format!("failed rule: {}", rule.expression.source.trim());
+                }
+                let suffix = rule.pointer.clone();
+                let field_suffix: String = suffix
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!(".{}", s.replace("~1", "/").replace("~0", "~")))
+                    .collect();
+                let field = format!("{}{field_suffix}", text("field"));
+                let field = field.trim_start_matches('.');
+                let prefix = if field.is_empty() {
+                    String::new()
+                } else {
+                    format!("{field}: ")
+                };
+                violations.push(Violation {
+                    message: format!(
+                        "{prefix}Invalid value: \"{}\": {message}",
+                        type_name(self_value)
+                    ),
+                    path: format!("{}{suffix}", text("path")),
+                });
+            }
+            Ok(other) => {
+                return Err(format!(
+                    "{}: evaluated to {other:?}, not a bool",
+                    rule.expression.name
+                ));
+            }
+            Err(error) => {
+                return Err(format!(
+                    "{} at {}: {} ({error})",
+                    rule.expression.name,
+                    text("field"),
+                    rule.expression.source.trim()
+                ));
+            }
+        }
+    }
+    Ok(Response::from_violations(violations))
+}
+
 fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> {
     let decode = |e: wasm_validate_abi::tape::TapeError| format!("cannot decode the request: {e}");
     let object = value::from_tape(&view.object).map_err(decode)?;
+    if !prepared.crd_rules.is_empty() {
+        return run_crd_rules(prepared, &object);
+    }
     let old = view
         .old_object
         .map(|tape| value::from_tape(&tape))

@@ -182,3 +182,45 @@ fn or_value_on_a_plain_value_is_the_value_and_on_an_absent_optional_the_default(
         assert!(response.allowed, "{expression}: {response:?}");
     }
 }
+
+#[test]
+fn crd_rules_check_each_node_as_self_with_the_api_servers_messages() {
+    prepare_json(json!({
+        "rules": [
+            {"rule": "self.replicas <= self.maxReplicas", "message": "replicas must not exceed maxReplicas"},
+            {"rule": "self.startsWith('v')"},
+            {"rule": "self.size() > 0", "messageExpression": "'empty ' + string(self.size())", "fieldPath": ".items"}
+        ]
+    }))
+    .unwrap();
+    let nodes = json!({"nodes": [
+        {"rule": 0, "self": {"replicas": 5, "maxReplicas": 3}, "path": "/spec", "field": "spec"},
+        {"rule": 1, "self": "1.0", "path": "/spec/version", "field": "spec.version"},
+        {"rule": 1, "self": "v1.0", "path": "/spec/version", "field": "spec.version"},
+        {"rule": 2, "self": [], "path": "/spec/list", "field": "spec.list"}
+    ]});
+    let response = run_on(nodes);
+    let found: Vec<(String, String)> = response
+        .violations
+        .iter()
+        .map(|v| (v.message.clone(), v.path.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                r#"spec: Invalid value: "object": replicas must not exceed maxReplicas"#.to_owned(),
+                "/spec".to_owned()
+            ),
+            (
+                r#"spec.version: Invalid value: "string": failed rule: self.startsWith('v')"#
+                    .to_owned(),
+                "/spec/version".to_owned()
+            ),
+            (
+                r#"spec.list.items: Invalid value: "array": empty 0"#.to_owned(),
+                "/spec/list/items".to_owned()
+            ),
+        ]
+    );
+}

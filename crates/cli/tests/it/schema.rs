@@ -427,3 +427,69 @@ fn a_bundle_carries_the_crds_and_the_kubernetes_version() {
         "{messages:#?}"
     );
 }
+
+/// A CRD's x-kubernetes-validations (CEL) rules are evaluated in the CEL
+/// runtime, each failure a schema finding at its node, in the API server's
+/// words, as the fixture's `# error:` comments state them.
+#[test]
+fn crd_cel_rules_are_evaluated_with_the_api_servers_messages() {
+    let fixture = "testdata/schema/cel/rules.yaml";
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            "require-ingress-tls",
+            "-o",
+            "json",
+            fixture,
+        ],
+        None,
+    );
+    let report = json(&output);
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    let text = std::fs::read_to_string(root().join(fixture)).unwrap();
+    let mut expected: Vec<(String, String)> = Vec::new();
+    let mut comments = Vec::new();
+    for line in text.lines() {
+        if let Some(message) = line.strip_prefix("# error: ") {
+            comments.push(message.to_owned());
+        }
+        if let Some(name) = line
+            .strip_prefix("  name: ")
+            .filter(|_| !comments.is_empty())
+        {
+            expected.extend(comments.drain(..).map(|m| (name.to_owned(), m)));
+        }
+    }
+    assert_eq!(expected.len(), 4);
+    let mut found: Vec<(String, String)> = schema_results(&report)
+        .iter()
+        .flat_map(|r| {
+            let name = r["resource"]["name"].as_str().unwrap().to_owned();
+            r["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |v| (name.clone(), v["message"].as_str().unwrap().to_owned()))
+        })
+        .collect();
+    found.sort();
+    expected.sort();
+    assert_eq!(found, expected);
+    // The finding points at the node (and the rule's fieldPath).
+    let bad = schema_results(&report)
+        .into_iter()
+        .find(|r| r["resource"]["name"] == "scale-bad")
+        .unwrap();
+    let paths: Vec<&str> = bad["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/spec", "/spec/minReplicas", "/spec/targets/1"]);
+    assert!(
+        report["notices"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+}

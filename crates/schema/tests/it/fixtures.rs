@@ -120,18 +120,30 @@ fn every_fixture_gets_the_api_servers_answer() {
 }
 
 #[test]
-fn cel_rules_of_a_crd_are_named_as_not_checked() {
+fn cel_rules_of_a_crd_are_handed_to_the_caller_with_their_nodes() {
     let text = std::fs::read_to_string(fixture_dir().join("crds.yaml")).unwrap();
     let mut schemas = Schemas::new(DEFAULT_VERSION).unwrap();
-    for doc in documents(&text) {
+    let docs = documents(&text);
+    for doc in &docs {
         schemas.add_crd(&doc.object, "crds.yaml");
     }
+    // The valid Widget: its spec carries the one rule.
+    let widget = docs
+        .iter()
+        .find(|d| d.object["metadata"]["name"] == "small-one")
+        .unwrap();
+    let checks = schemas.validate(&widget.object).rule_checks.unwrap();
     assert_eq!(
-        schemas.unchecked_rules(),
-        vec![(
-            "crds.yaml".to_owned(),
-            "CustomResourceDefinition widgets.example.com, version v1: 1 x-kubernetes-validations rule(s) are CEL and were not checked"
-                .to_owned()
-        )]
+        (checks.crd.as_str(), checks.version.as_str()),
+        ("widgets.example.com", "v1")
+    );
+    assert_eq!(checks.nodes.len(), 1);
+    assert_eq!(checks.nodes[0].pointer, "/spec");
+    assert_eq!(checks.nodes[0].field, "spec");
+    assert_eq!(checks.nodes[0].value, widget.object["spec"]);
+    let rules = schemas.crd_rules("widgets.example.com", "v1").unwrap();
+    assert_eq!(
+        rules[checks.nodes[0].rules[0] as usize]["rule"],
+        "self.replicas <= 10"
     );
 }
