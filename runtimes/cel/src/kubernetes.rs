@@ -6,13 +6,18 @@
 //! - regex: `find(re)`, `findAll(re)`, `findAll(re, n)` on strings (RE2
 //!   syntax, as Go's `regexp`).
 //!
-//! Not here yet (a policy calling them is refused when it is prepared,
-//! naming the function): quantity, URLs, IP and CIDR, named formats,
-//! semver, and the authorizer (which needs the API server). See
-//! docs/cel.md.
+//! - quantity ([`crate::quantity`]), IP, CIDR and URL ([`crate::net`]) and
+//!   semver ([`crate::semver_lib`]).
+//!
+//! Not here (a policy calling them is refused when it is prepared, naming
+//! the function): named formats and the authorizer (which needs the API
+//! server). See docs/cel.md.
 
 use cel::common::ast::{CallExpr, Expr};
-use cel::common::types::{CelOptional, DYN_TYPE, INT_TYPE, LIST_TYPE, STRING_TYPE};
+use cel::common::functions::Function;
+use cel::common::types::{
+    BOOL_TYPE, CelOptional, DYN_TYPE, INT_TYPE, LIST_TYPE, MAP_TYPE, STRING_TYPE, Type,
+};
 use cel::common::value::{CowVal, Val};
 use cel::parser::Macro;
 use cel::{Env, ExecutionError, Value};
@@ -77,6 +82,129 @@ over_values!(find_all_n, |a| {
     find_all_of(a, n)
 });
 
+over_values!(is_quantity, crate::quantity::is_quantity);
+over_values!(quantity, crate::quantity::quantity);
+over_values!(q_add, |a| crate::quantity::add_or_sub(a, false));
+over_values!(q_sub, |a| crate::quantity::add_or_sub(a, true));
+over_values!(q_is_integer, |a| Ok(Value::Bool(
+    crate::quantity::argument(a, 0, "isInteger")?.is_integer()
+)));
+over_values!(q_as_integer, |a| crate::quantity::argument(
+    a,
+    0,
+    "asInteger"
+)?
+.as_integer()
+.map(Value::Int)
+.ok_or_else(|| ExecutionError::function_error(
+    "asInteger",
+    "the quantity is not an integer or does not fit an int"
+)));
+over_values!(q_as_float, |a| Ok(Value::Float(
+    crate::quantity::argument(a, 0, "asApproximateFloat")?.as_float()
+)));
+over_values!(q_sign, |a| Ok(Value::Int(
+    crate::quantity::argument(a, 0, "sign")?.mantissa.signum() as i64
+)));
+over_values!(compare_to, |a| Ok(Value::Int(
+    match ordering(a, "compareTo")? {
+        Ordering::Less => -1,
+        Ordering::Equal => 0,
+        Ordering::Greater => 1,
+    }
+)));
+over_values!(is_less_than, |a| Ok(Value::Bool(
+    ordering(a, "isLessThan")? == Ordering::Less
+)));
+over_values!(is_greater_than, |a| Ok(Value::Bool(
+    ordering(a, "isGreaterThan")? == Ordering::Greater
+)));
+over_values!(is_ip, crate::net::is_ip);
+over_values!(ip, crate::net::ip);
+over_values!(ip_is_canonical, crate::net::ip_is_canonical);
+over_values!(ip_family, |a| crate::net::ip_property(a, "family"));
+over_values!(ip_is_unspecified, |a| crate::net::ip_property(
+    a,
+    "isUnspecified"
+));
+over_values!(ip_is_loopback, |a| crate::net::ip_property(a, "isLoopback"));
+over_values!(ip_is_link_local_multicast, |a| crate::net::ip_property(
+    a,
+    "isLinkLocalMulticast"
+));
+over_values!(ip_is_link_local_unicast, |a| crate::net::ip_property(
+    a,
+    "isLinkLocalUnicast"
+));
+over_values!(ip_is_global_unicast, |a| crate::net::ip_property(
+    a,
+    "isGlobalUnicast"
+));
+over_values!(is_cidr, crate::net::is_cidr);
+over_values!(cidr, crate::net::cidr);
+over_values!(cidr_contains_ip, |a| crate::net::cidr_function(
+    a,
+    "containsIP"
+));
+over_values!(cidr_contains_cidr, |a| crate::net::cidr_function(
+    a,
+    "containsCIDR"
+));
+over_values!(cidr_ip, |a| crate::net::cidr_function(a, "ip"));
+over_values!(cidr_masked, |a| crate::net::cidr_function(a, "masked"));
+over_values!(cidr_prefix_length, |a| crate::net::cidr_function(
+    a,
+    "prefixLength"
+));
+over_values!(is_url, crate::net::is_url);
+over_values!(url, crate::net::url);
+over_values!(url_scheme, |a| crate::net::url_part(a, "getScheme"));
+over_values!(url_host, |a| crate::net::url_part(a, "getHost"));
+over_values!(url_hostname, |a| crate::net::url_part(a, "getHostname"));
+over_values!(url_port, |a| crate::net::url_part(a, "getPort"));
+over_values!(url_path, |a| crate::net::url_part(a, "getEscapedPath"));
+over_values!(url_query, |a| crate::net::url_part(a, "getQuery"));
+over_values!(is_semver, crate::semver_lib::is_semver);
+over_values!(semver, crate::semver_lib::semver);
+over_values!(semver_major, |a| crate::semver_lib::part(a, "major"));
+over_values!(semver_minor, |a| crate::semver_lib::part(a, "minor"));
+over_values!(semver_patch, |a| crate::semver_lib::part(a, "patch"));
+over_values!(marked_string, |a| {
+    let text = a.first().and_then(|v| {
+        [
+            crate::net::IP,
+            crate::net::CIDR,
+            crate::net::URL,
+            crate::semver_lib::SEMVER,
+        ]
+        .iter()
+        .find_map(|m| crate::net::text_of(v, m))
+    });
+    text.map(|t| Value::String(Arc::new(t.to_owned())))
+        .ok_or_else(|| ExecutionError::function_error("string", "a map is not a string"))
+});
+
+/// The order of two quantities or two semantic versions (the receiver and
+/// the argument).
+fn ordering(args: &[Value], function: &str) -> Result<Ordering, ExecutionError> {
+    let (Some(a), Some(b)) = (args.first(), args.get(1)) else {
+        return Err(ExecutionError::function_error(function, "two arguments"));
+    };
+    if let (Some(a), Some(b)) = (
+        crate::quantity::Quantity::of(a),
+        crate::quantity::Quantity::of(b),
+    ) {
+        return Ok(a.compare(b));
+    }
+    if let (Some(a), Some(b)) = (crate::semver_lib::of(a), crate::semver_lib::of(b)) {
+        return Ok(a.cmp(&b));
+    }
+    Err(ExecutionError::function_error(
+        function,
+        "both values must be quantities, or both semantic versions",
+    ))
+}
+
 /// The function `x.orValue(d)` is rewritten to call (a name CEL source
 /// cannot spell).
 const OR_VALUE: &str = "@orValue";
@@ -106,6 +234,70 @@ pub fn extension(env: &mut Env) -> Result<(), cel::DeclarationError> {
         vec![DYN_TYPE, DYN_TYPE],
         or_value,
     )?;
+    let globals: [(&str, Vec<Type>, Function); 11] = [
+        ("isQuantity", vec![STRING_TYPE], is_quantity),
+        ("quantity", vec![STRING_TYPE], quantity),
+        ("isIP", vec![STRING_TYPE], is_ip),
+        ("ip", vec![STRING_TYPE], ip),
+        ("ip.isCanonical", vec![STRING_TYPE], ip_is_canonical),
+        ("isCIDR", vec![STRING_TYPE], is_cidr),
+        ("cidr", vec![STRING_TYPE], cidr),
+        ("isURL", vec![STRING_TYPE], is_url),
+        ("url", vec![STRING_TYPE], url),
+        ("isSemver", vec![STRING_TYPE], is_semver),
+        ("semver", vec![STRING_TYPE], semver),
+    ];
+    for (name, args, function) in globals {
+        env.add_overload(name, &format!("k8s.{name}"), args, function)?;
+    }
+    env.add_overload(
+        "isSemver",
+        "k8s.isSemver(string,bool)",
+        vec![STRING_TYPE, BOOL_TYPE],
+        is_semver,
+    )?;
+    env.add_overload(
+        "semver",
+        "k8s.semver(string,bool)",
+        vec![STRING_TYPE, BOOL_TYPE],
+        semver,
+    )?;
+    env.add_overload("string", "k8s.string(map)", vec![MAP_TYPE], marked_string)?;
+    let members: [(&str, Vec<Type>, Function); 29] = [
+        ("add", vec![DYN_TYPE], q_add),
+        ("sub", vec![DYN_TYPE], q_sub),
+        ("isInteger", vec![], q_is_integer),
+        ("asInteger", vec![], q_as_integer),
+        ("asApproximateFloat", vec![], q_as_float),
+        ("sign", vec![], q_sign),
+        ("compareTo", vec![MAP_TYPE], compare_to),
+        ("isLessThan", vec![MAP_TYPE], is_less_than),
+        ("isGreaterThan", vec![MAP_TYPE], is_greater_than),
+        ("family", vec![], ip_family),
+        ("isUnspecified", vec![], ip_is_unspecified),
+        ("isLoopback", vec![], ip_is_loopback),
+        ("isLinkLocalMulticast", vec![], ip_is_link_local_multicast),
+        ("isLinkLocalUnicast", vec![], ip_is_link_local_unicast),
+        ("isGlobalUnicast", vec![], ip_is_global_unicast),
+        ("containsIP", vec![DYN_TYPE], cidr_contains_ip),
+        ("containsCIDR", vec![DYN_TYPE], cidr_contains_cidr),
+        ("ip", vec![], cidr_ip),
+        ("masked", vec![], cidr_masked),
+        ("prefixLength", vec![], cidr_prefix_length),
+        ("getScheme", vec![], url_scheme),
+        ("getHost", vec![], url_host),
+        ("getHostname", vec![], url_hostname),
+        ("getPort", vec![], url_port),
+        ("getEscapedPath", vec![], url_path),
+        ("getQuery", vec![], url_query),
+        ("major", vec![], semver_major),
+        ("minor", vec![], semver_minor),
+        ("patch", vec![], semver_patch),
+    ];
+    for (name, args, function) in members {
+        let id = format!("k8s.map.{name}({})", args.len());
+        env.add_member_overload(name, &id, MAP_TYPE, args, function)?;
+    }
     env.add_macro(Macro::receiver("orValue", 1, |helper, target, args| {
         let (Some(target), Some(default)) = (target.take(), args.pop()) else {
             return Ok(None);

@@ -26,6 +26,9 @@ use wasm_validate_abi::tape::{RequestView, Tape};
 use wasm_validate_abi::{Operation, Response, Violation};
 
 pub mod kubernetes;
+pub mod net;
+pub mod quantity;
+pub mod semver_lib;
 pub mod value;
 
 /// The runtime's metadata, also embedded in the module.
@@ -178,8 +181,9 @@ thread_local! {
 }
 
 /// The namespaces of the environment's functions (`lists.range`,
-/// `math.abs`, `strings.quote`, `base64.encode`, `optional.of`).
-const NAMESPACES: [&str; 5] = ["lists", "math", "strings", "base64", "optional"];
+/// `math.abs`, `strings.quote`, `base64.encode`, `optional.of`,
+/// `ip.isCanonical`).
+const NAMESPACES: [&str; 6] = ["lists", "math", "strings", "base64", "optional", "ip"];
 
 /// The variables an expression may read, as the API server binds them.
 const BOUND: [&str; 6] = [

@@ -224,3 +224,110 @@ fn crd_rules_check_each_node_as_self_with_the_api_servers_messages() {
         ]
     );
 }
+
+/// Asserts that each expression holds (evaluates to true) on a Pod.
+fn all_hold(expressions: &[&str]) {
+    for expression in expressions {
+        prepare_json(json!({"validations": [{"expression": expression}]}))
+            .unwrap_or_else(|e| panic!("{expression}: {e}"));
+        let response = run_on(pod(false));
+        assert!(
+            response.allowed && response.error.is_none(),
+            "{expression}: {response:?}"
+        );
+    }
+}
+
+#[test]
+fn kubernetes_quantity_library() {
+    // The examples of https://kubernetes.io/docs/reference/using-api/cel/.
+    all_hold(&[
+        "isQuantity('1.3G')",
+        "isQuantity('1.3Gi')",
+        "!isQuantity('1,3G')",
+        "isQuantity('10000k')",
+        "!isQuantity('200K')",
+        "!isQuantity('Three')",
+        "!isQuantity('Mi')",
+        "quantity('500000G').isInteger()",
+        "quantity('50k').asInteger() == 50000",
+        "quantity('9999999999999999999999999999999999999G').asApproximateFloat() > 9.99e45",
+        "quantity('1.5Gi').asApproximateFloat() == 1610612736.0",
+        "quantity('50k').sign() == 1",
+        "quantity('-5').sign() == -1",
+        "quantity('50k').add(quantity('20k')) == quantity('70k')",
+        "quantity('50k').add(20) == quantity('50020')",
+        "quantity('50k').sub(quantity('20k')) == quantity('30k')",
+        "quantity('50k').sub(20) == quantity('49980')",
+        "quantity('200M').compareTo(quantity('0.2G')) == 0",
+        "quantity('50M').compareTo(quantity('50Mi')) == -1",
+        "quantity('50Mi').compareTo(quantity('50M')) == 1",
+        "quantity('50M').isGreaterThan(quantity('50Mi')) == false",
+        "quantity('50Mi').isGreaterThan(quantity('50M'))",
+        "quantity('50M').isLessThan(quantity('50Mi'))",
+        "quantity('1Gi') == quantity('1024Mi')",
+        "!quantity('1.5').isInteger()",
+    ]);
+}
+
+#[test]
+fn kubernetes_ip_cidr_and_url_libraries() {
+    all_hold(&[
+        "isIP('127.0.0.1')",
+        "!isIP('127.0.0.256')",
+        "!isIP('127.0.0.01')",
+        "!isIP('::ffff:1.2.3.4')",
+        "ip('127.0.0.1').family() == 4",
+        "ip('::1').family() == 6",
+        "ip.isCanonical('127.0.0.1')",
+        "!ip.isCanonical('2001:db8:0:0:0:0:2:1')",
+        "ip('0.0.0.0').isUnspecified()",
+        "ip('127.0.0.1').isLoopback()",
+        "ip('224.0.0.1').isLinkLocalMulticast()",
+        "!ip('224.0.1.1').isLinkLocalMulticast()",
+        "ip('169.254.169.254').isLinkLocalUnicast()",
+        "ip('192.168.0.1').isGlobalUnicast()",
+        "!ip('255.255.255.255').isGlobalUnicast()",
+        "string(ip('192.168.0.1')) == '192.168.0.1'",
+        "isCIDR('192.168.0.0/16')",
+        "!isCIDR('192.168.0.0/33')",
+        "cidr('192.168.0.0/16').containsIP(ip('192.168.0.1'))",
+        "cidr('192.168.0.0/16').containsIP('192.168.0.1')",
+        "!cidr('192.168.0.0/16').containsIP('10.0.0.1')",
+        "cidr('192.168.0.0/16').containsCIDR(cidr('192.168.10.0/24'))",
+        "!cidr('192.168.0.0/24').containsCIDR('192.168.0.0/16')",
+        "cidr('192.168.0.1/24').ip() == ip('192.168.0.1')",
+        "cidr('192.168.0.1/24').masked() == cidr('192.168.0.0/24')",
+        "cidr('192.168.0.0/16').prefixLength() == 16",
+        "string(cidr('192.168.0.0/16')) == '192.168.0.0/16'",
+        "isURL('https://example.com:80/path?query=val#fragment')",
+        "isURL('/absolute-path')",
+        "!isURL('relative-path')",
+        "url('https://example.com:80/path?query=val#fragment').getScheme() == 'https'",
+        "url('https://example.com:80/path').getHost() == 'example.com:80'",
+        "url('https://[::1]:80/path').getHost() == '[::1]:80'",
+        "url('https://example.com:80/path').getHostname() == 'example.com'",
+        "url('https://[::1]:80/path').getHostname() == '::1'",
+        "url('https://example.com:80/path').getPort() == '80'",
+        "url('https://example.com/path').getPort() == ''",
+        "url('https://example.com/path with spaces/'.replace(' ', '%20')).getEscapedPath() == '/path%20with%20spaces/'",
+        "url('https://example.com/path?k1=a&k2=b&k2=c').getQuery() == {'k1': ['a'], 'k2': ['b', 'c']}",
+    ]);
+}
+
+#[test]
+fn kubernetes_semver_library() {
+    all_hold(&[
+        "isSemver('1.0.0')",
+        "!isSemver('v1.0')",
+        "isSemver('v1.0', true)",
+        "semver('1.2.3').major() == 1",
+        "semver('1.2.3').minor() == 2",
+        "semver('1.2.3').patch() == 3",
+        "semver('1.0.0').isLessThan(semver('1.1.0'))",
+        "semver('2.0.0').isGreaterThan(semver('1.0.0'))",
+        "semver('1.0.0').compareTo(semver('1.0.0')) == 0",
+        "semver('1.0.0-alpha').isLessThan(semver('1.0.0'))",
+        "semver('v01.01', true) == semver('1.1.0')",
+    ]);
+}
