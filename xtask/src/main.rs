@@ -22,6 +22,8 @@
 //!   threads, Wasm against native per policy, post-render, optionally
 //!   Checkov); prints the report and writes it into `docs/performance.md`
 //!   (see `bench.rs`).
+//! - `bench-cel [--runs N] [--no-write]`: the CEL runtime's figures
+//!   (`bench_cel`), written into docs/performance.md.
 //! - `load [--seconds N] [--no-write]`: the admission server under load on
 //!   127.0.0.1 (1, 16 and 64 connections, requests/s, latency
 //!   percentiles, peak RSS); writes into `docs/performance.md` (see
@@ -45,6 +47,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod bench_cel;
 mod bench_rego;
 mod bench_schema;
 mod corpus;
@@ -432,6 +435,25 @@ fn bench_command(args: &[&str]) -> Result<(), String> {
     bench::bench(&options)
 }
 
+/// `cargo xtask bench-cel [--runs N] [--no-write]`: see [`bench_cel`].
+fn bench_cel_command(args: &[&str]) -> Result<(), String> {
+    let (mut runs, mut write) = (3, true);
+    let mut args = args.iter();
+    while let Some(&arg) = args.next() {
+        match arg {
+            "--runs" => {
+                runs = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--runs needs a number")?
+            }
+            "--no-write" => write = false,
+            _ => return Err(format!("bench-cel: unknown argument {arg}")),
+        }
+    }
+    bench_cel::bench_cel(runs, write)
+}
+
 /// `cargo xtask load [--seconds N] [--no-write]`: see [`load`].
 fn load_command(args: &[&str]) -> Result<(), String> {
     let mut options = load::Options {
@@ -501,6 +523,7 @@ fn main() -> ExitCode {
         ["schemas", rest @ ..] => schemas::schemas(&workspace(), rest),
         ["bench", rest @ ..] => bench_command(rest),
         ["load", rest @ ..] => load_command(rest),
+        ["bench-cel", rest @ ..] => bench_cel_command(rest),
         ["audit-memory"] => audit_memory(&[5000, 50000]),
         ["audit-memory", counts @ ..] => counts
             .iter()
@@ -508,7 +531,7 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<usize>, String>>()
             .and_then(|counts| audit_memory(&counts)),
         _ => Err(
-            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | load [--seconds N] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]... | hostile | schemas [--from DIR] [--versions 1.35,1.36,1.37]"
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | load [--seconds N] [--no-write] | bench-cel [--runs N] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]... | hostile | schemas [--from DIR] [--versions 1.35,1.36,1.37]"
                 .to_owned(),
         ),
     };
