@@ -147,7 +147,7 @@ pub fn audit_command(
                           sink: &mut AuditSink<_>| {
         let outcomes = stage.as_ref().map(|s| {
             let mut outcomes = pipeline::check_schemas(&s.schemas, &resources);
-            pipeline::check_crd_rules(&engine, &s.schemas, &mut outcomes);
+            pipeline::check_crd_rules(&engine, &s.schemas, &mut outcomes, &s.rule_cache);
             outcomes
         });
         let results = pipeline::run(&engine, &set, &mut resources, threads);
@@ -308,6 +308,7 @@ pub fn live_schema_stage(
         mode: configured.mode,
         schemas: std::sync::Arc::new(schemas),
         version_given: configured.version_given,
+        rule_cache: configured.rule_cache.clone(),
     }
 }
 

@@ -29,7 +29,9 @@ pub fn run_check(
         .collect();
     let outcomes = schemas.map(|s| {
         let mut outcomes = pipeline::check_schemas(s, &resources);
-        pipeline::check_crd_rules(engine, s, &mut outcomes);
+        if let Some(stage) = &set.schema {
+            pipeline::check_crd_rules(engine, s, &mut outcomes, &stage.rule_cache);
+        }
         outcomes
     });
     let results = pipeline::run(engine, set, &mut resources, threads);

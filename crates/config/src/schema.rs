@@ -94,6 +94,7 @@ pub fn schema_stage(
         mode,
         schemas: Arc::new(schemas),
         version_given: given.is_some(),
+        rule_cache: Default::default(),
     }))
 }
 

@@ -25,7 +25,8 @@ mod scope;
 
 pub use run_objects::RunObjects;
 pub use schema_stage::{
-    CEL_PREPARE_FUEL, SchemaStage, add_crds, check_crd_rules, check_schemas, load_cel_runtime,
+    CEL_PREPARE_FUEL, CrdRuleCache, SchemaStage, add_crds, check_crd_rules, check_schemas,
+    load_cel_runtime,
 };
 
 pub use scope::{

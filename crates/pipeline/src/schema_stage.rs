@@ -18,6 +18,25 @@ pub struct SchemaStage {
     /// or `schema.kubernetesVersion`); when not, a live audit follows the
     /// server's version.
     pub version_given: bool,
+    /// The CRD rules prepared so far in this run ([`check_crd_rules`]), so
+    /// that a batched check compiles each CRD version's rules once.
+    pub rule_cache: std::sync::Arc<CrdRuleCache>,
+}
+
+/// A CRD name, a version name and the rules' JSON text.
+type RuleKey = (String, String, String);
+
+/// A preparation's result.
+type Prepared = Result<wasm_validate_engine::Policy, String>;
+
+/// CRD versions' `x-kubernetes-validations` rules prepared in the CEL
+/// runtime, by CRD name, version and the rules' text (a changed CRD is
+/// prepared again). Holds policies of one engine: use one cache per
+/// engine.
+#[derive(Debug, Default)]
+pub struct CrdRuleCache {
+    prepared: std::sync::Mutex<std::collections::HashMap<RuleKey, Prepared>>,
+    runtime: std::sync::OnceLock<wasm_validate_engine::Policy>,
 }
 
 /// Checks every resource against `schemas`, in parallel (on the current
@@ -48,6 +67,18 @@ pub fn add_crds(schemas: &mut wasm_validate_schema::Schemas, parsed: &[Parsed]) 
     added
 }
 
+impl CrdRuleCache {
+    /// How many CRD versions' rules were prepared.
+    pub fn len(&self) -> usize {
+        self.prepared.lock().map_or(0, |p| p.len())
+    }
+
+    /// Whether none was.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The fuel a CEL program's preparation may use: compiling CEL in the
 /// interpreter costs far more per byte of source than evaluating does
 /// (Kyverno's disallow-selinux, 6 expressions and their 2 autogen copies,
@@ -74,18 +105,19 @@ pub fn load_cel_runtime(engine: &wasm_validate_engine::Engine) -> wasm_validate_
 /// in the API server's words (`spec: Invalid value: "object": MESSAGE`);
 /// a CRD version whose rules do not compile, or a rule that fails to
 /// evaluate, is a finding too, so that nothing passes unchecked. Each CRD
-/// version's rules are compiled once per call; evaluations run in parallel
-/// (on the current rayon pool) under the default limits.
+/// version's rules are compiled once per `cache` (one per run's stage);
+/// evaluations run in parallel (on the current rayon pool) under the
+/// default limits.
 pub fn check_crd_rules(
     engine: &wasm_validate_engine::Engine,
     schemas: &wasm_validate_schema::Schemas,
     outcomes: &mut [wasm_validate_schema::Outcome],
+    cache: &CrdRuleCache,
 ) {
     use rayon::prelude::*;
     use std::collections::HashMap;
-    let mut prepared: HashMap<(String, String), Result<wasm_validate_engine::Policy, String>> =
-        HashMap::new();
-    let mut runtime = None;
+    let mut prepared: HashMap<(String, String), Prepared> = HashMap::new();
+    let mut cached = cache.prepared.lock().unwrap_or_else(|e| e.into_inner());
     for checks in outcomes.iter().filter_map(|o| o.rule_checks.as_ref()) {
         let key = (checks.crd.clone(), checks.version.clone());
         if prepared.contains_key(&key) {
@@ -94,7 +126,13 @@ pub fn check_crd_rules(
         let rules = schemas
             .crd_rules(&checks.crd, &checks.version)
             .unwrap_or_default();
-        let runtime = runtime.get_or_insert_with(|| load_cel_runtime(engine));
+        let text = serde_json::to_string(rules).expect("rules encode");
+        let cache_key = (checks.crd.clone(), checks.version.clone(), text);
+        if let Some(policy) = cached.get(&cache_key) {
+            prepared.insert(key, policy.clone());
+            continue;
+        }
+        let runtime = cache.runtime.get_or_init(|| load_cel_runtime(engine));
         let policy = engine
             .prepare(runtime, &serde_json::json!({"rules": rules}))
             .map(|mut policy| {
@@ -105,8 +143,10 @@ pub fn check_crd_rules(
                 wasm_validate_engine::EvalError::Policy(message) => message,
                 other => other.to_string(),
             });
+        cached.insert(cache_key, policy.clone());
         prepared.insert(key, policy);
     }
+    drop(cached);
     outcomes.par_iter_mut().for_each(|outcome| {
         let Some(checks) = outcome.rule_checks.take() else {
             return;
@@ -157,4 +197,45 @@ pub fn check_crd_rules(
             ))),
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixture's CRD and custom resources, as read.
+    fn fixture() -> (wasm_validate_schema::Schemas, Vec<serde_json::Value>) {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/schema/cel/rules.yaml"
+        ))
+        .unwrap();
+        let mut schemas = wasm_validate_schema::Schemas::new("1.37").unwrap();
+        let mut resources = Vec::new();
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let object: serde_json::Value = serde::Deserialize::deserialize(document).unwrap();
+            if !schemas.add_crd(&object, "rules.yaml") {
+                resources.push(object);
+            }
+        }
+        (schemas, resources)
+    }
+
+    #[test]
+    fn a_crd_versions_rules_are_prepared_once_per_cache() {
+        let (schemas, objects) = fixture();
+        let engine = wasm_validate_engine::Engine::default();
+        let cache = CrdRuleCache::default();
+        // Two batches, as a batched check makes them.
+        for object in &objects[1..] {
+            let mut outcomes = vec![schemas.validate(object)];
+            check_crd_rules(&engine, &schemas, &mut outcomes, &cache);
+            assert!(!outcomes[0].findings.is_empty(), "{object}");
+            assert!(outcomes[0].rule_checks.is_none());
+        }
+        assert_eq!(cache.len(), 1);
+        let mut good = vec![schemas.validate(&objects[0])];
+        check_crd_rules(&engine, &schemas, &mut good, &cache);
+        assert_eq!(good[0].findings, vec![]);
+    }
 }

@@ -1,6 +1,7 @@
 //! The admission crate's integration tests, one test binary: a module per
 //! topic.
 
+mod cel;
 mod gatekeeper;
 mod replay;
 mod reviews;

@@ -1,0 +1,108 @@
+//! A ValidatingAdmissionPolicy at admission: its CEL sees the request as
+//! the API server binds it (`request.userInfo`, `request.operation`,
+//! `oldObject` on UPDATE), and a false validation denies like any
+//! policy's.
+
+use serde_json::{Value, json};
+use wasm_validate_admission::{Endpoint, review};
+use wasm_validate_engine::Engine;
+use wasm_validate_pipeline::PolicySet;
+use wasm_validate_validating_admission_policy as vap;
+
+const POLICY: &str = r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: replicas-only-by-admins
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: ["apps"]
+        apiVersions: ["v1"]
+        operations: ["UPDATE"]
+        resources: ["deployments"]
+  validations:
+    - expression: "object.spec.replicas == oldObject.spec.replicas || 'admins' in request.userInfo.groups"
+      messageExpression: "request.userInfo.username + ' may not scale ' + request.name + ' from ' + string(oldObject.spec.replicas) + ' to ' + string(object.spec.replicas)"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: replicas-only-by-admins
+spec:
+  policyName: replicas-only-by-admins
+  validationActions: [Deny]
+"#;
+
+fn policy_set(engine: &Engine) -> PolicySet {
+    let parsed = wasm_validate_manifest::parse(
+        "policy.yaml",
+        POLICY.as_bytes().to_vec(),
+        wasm_validate_manifest::Format::Yaml,
+    );
+    let mut library = vap::Library::default();
+    library.add_parsed(&parsed).unwrap();
+    library.check().unwrap();
+    let runtime = vap::load_runtime(engine);
+    PolicySet {
+        policies: library.policies(engine, &runtime).unwrap(),
+        ..PolicySet::default()
+    }
+}
+
+fn deployment(replicas: u32) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": "web", "namespace": "shop"},
+           "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                                 "spec": {"containers": [{"name": "app", "image": "nginx"}]}}}})
+}
+
+fn body(operation: &str, groups: &[&str], old: u32, new: u32) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "3b1c6a1e-0000-4000-8000-000000000002",
+            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "name": "web",
+            "namespace": "shop",
+            "operation": operation,
+            "userInfo": {"username": "mallory", "groups": groups},
+            "object": deployment(new),
+            "oldObject": if operation == "UPDATE" { deployment(old) } else { Value::Null },
+            "dryRun": false
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_policy_sees_the_requests_user_operation_and_old_object() {
+    let engine = Engine::default();
+    let set = policy_set(&engine);
+    let answer = |operation: &str, groups: &[&str], old: u32, new: u32| {
+        review(
+            &engine,
+            &set,
+            Endpoint::Validating,
+            &body(operation, groups, old, new),
+            None,
+        )
+        .unwrap()
+        .response
+        .unwrap()
+    };
+    // Not scaled, or scaled by an admin: allowed; CREATE is not matched.
+    assert!(answer("UPDATE", &["dev"], 2, 2).allowed);
+    assert!(answer("UPDATE", &["admins"], 2, 5).allowed);
+    assert!(answer("CREATE", &["dev"], 0, 5).allowed);
+    let denied = answer("UPDATE", &["dev"], 2, 5);
+    assert!(!denied.allowed);
+    let message = denied.status.unwrap().message;
+    assert!(
+        message.contains("mallory may not scale web from 2 to 5"),
+        "{message}"
+    );
+    assert!(message.contains("replicas-only-by-admins"), "{message}");
+}
