@@ -19,10 +19,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cel::common::types::{CelMap, CelMapKey, CelNull};
+use cel::common::value::Val;
 use cel::objects::{Key, Map};
 use cel::{Context, Env, ExecutionError, Value};
 use serde::Deserialize;
-use wasm_validate_abi::tape::{RequestView, Tape};
+use wasm_validate_abi::tape::{RequestView, Tape, TapeError};
 use wasm_validate_abi::{Operation, Response, Violation};
 
 pub mod kubernetes;
@@ -151,6 +153,8 @@ struct Compiled {
     name: String,
     source: String,
     program: cel::Program,
+    /// Whether the expression reads `variables`.
+    reads_variables: bool,
 }
 
 struct CompiledValidation {
@@ -184,16 +188,6 @@ thread_local! {
 /// `math.abs`, `strings.quote`, `base64.encode`, `optional.of`,
 /// `ip.isCanonical`).
 const NAMESPACES: [&str; 6] = ["lists", "math", "strings", "base64", "optional", "ip"];
-
-/// The variables an expression may read, as the API server binds them.
-const BOUND: [&str; 6] = [
-    "object",
-    "oldObject",
-    "request",
-    "params",
-    "namespaceObject",
-    "variables",
-];
 
 /// The environment: CEL's standard library and macros, optionals, cel-go's
 /// strings, lists, math and encoders extensions, and the Kubernetes
@@ -248,10 +242,12 @@ fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String>
             ));
         }
     }
+    let reads_variables = program.references().variables().contains(&"variables");
     Ok(Compiled {
         name: name.to_owned(),
         source: source.to_owned(),
         program,
+        reads_variables,
     })
 }
 
@@ -436,21 +432,18 @@ fn field<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
 /// `request`, as the API server binds it: kind, resource, name,
 /// namespace, operation, userInfo, dryRun; the host's `review` settings
 /// (an admission request's real values) override.
-fn request_of(subject: &Value, operation: Operation, review: Option<&Value>) -> Value {
-    let text = |path: &[&str]| match field(subject, path) {
-        Some(Value::String(s)) => s.to_string(),
-        _ => String::new(),
-    };
-    let api_version = text(&["apiVersion"]);
-    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
-    let kind = text(&["kind"]);
-    let mut members: Vec<(String, Value)> = vec![
+fn request_of(identity: &value::Identity, operation: Operation, review: Option<&Value>) -> Value {
+    let (group, version) = identity
+        .api_version
+        .split_once('/')
+        .unwrap_or(("", &identity.api_version));
+    let mut members: Vec<(String, Value)> = [
         (
             "kind",
             map_of(vec![
                 ("group", string_value(group)),
                 ("version", string_value(version)),
-                ("kind", string_value(&kind)),
+                ("kind", string_value(&identity.kind)),
             ]),
         ),
         (
@@ -460,12 +453,12 @@ fn request_of(subject: &Value, operation: Operation, review: Option<&Value>) -> 
                 ("version", string_value(version)),
                 (
                     "resource",
-                    string_value(&wasm_validate_abi::plural_of(&kind)),
+                    string_value(&wasm_validate_abi::plural_of(&identity.kind)),
                 ),
             ]),
         ),
-        ("name", string_value(&text(&["metadata", "name"]))),
-        ("namespace", string_value(&text(&["metadata", "namespace"]))),
+        ("name", string_value(&identity.name)),
+        ("namespace", string_value(&identity.namespace)),
         (
             "operation",
             string_value(match operation {
@@ -609,67 +602,95 @@ fn run_crd_rules(prepared: &Prepared, nodes: &Value) -> Result<Response, String>
     Ok(Response::from_violations(violations))
 }
 
+/// An object of the request as CEL's values (`null` when absent).
+fn bind<'a>(tape: Option<Tape<'a>>) -> Result<Box<dyn Val + 'a>, TapeError> {
+    match tape {
+        Some(tape) => value::val_from_tape(&tape),
+        None => Ok(Box::new(CelNull)),
+    }
+}
+
+/// `variables` as a CEL map of copies of `variables`.
+fn variables_map<'v>(variables: &[(String, Box<dyn Val + 'v>)]) -> Box<dyn Val + 'v> {
+    let map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = variables
+        .iter()
+        .map(|(k, v)| (CelMapKey::from(k.clone()), v.clone_as_boxed()))
+        .collect();
+    Box::new(CelMap::from(map))
+}
+
 fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> {
     let decode = |e: wasm_validate_abi::tape::TapeError| format!("cannot decode the request: {e}");
-    let object = value::from_tape(&view.object).map_err(decode)?;
     if !prepared.crd_rules.is_empty() {
+        let object = value::from_tape(&view.object).map_err(decode)?;
         return run_crd_rules(prepared, &object);
     }
-    let old = view
-        .old_object
-        .map(|tape| value::from_tape(&tape))
-        .transpose()
-        .map_err(decode)?;
     let settings = value::from_tape(&view.settings).map_err(decode)?;
-    // DELETE requests carry the object as the old object.
-    let (object, old) = match (view.operation, old) {
-        (Operation::Delete, Some(old)) => (Value::Null, old),
-        (Operation::Delete, None) => (Value::Null, object),
-        (_, old) => (object, old.unwrap_or(Value::Null)),
+    // DELETE requests carry the object as the old object. The objects are
+    // bound as views of the request's bytes (strings are not copied).
+    let (object, old) = match (view.operation, view.old_object) {
+        (Operation::Delete, Some(old)) => (None, Some(old)),
+        (Operation::Delete, None) => (None, Some(view.object)),
+        (_, old) => (Some(view.object), old),
     };
-    let subject = if object == Value::Null { &old } else { &object };
-    let request = request_of(subject, view.operation, field(&settings, &["review"]));
+    let subject = object.or(old).unwrap_or(view.object);
+    let text = |path: &[&str]| value::tape_text(&subject, path).unwrap_or_default();
+    let identity = value::Identity {
+        api_version: text(&["apiVersion"]),
+        kind: text(&["kind"]),
+        name: text(&["metadata", "name"]),
+        namespace: text(&["metadata", "namespace"]),
+    };
+    let request = request_of(&identity, view.operation, field(&settings, &["review"]));
     let namespace_object = match field(&settings, &["namespaceObject"]) {
         Some(given) => given.clone(),
-        None => namespace_object(prepared, subject),
+        None => namespace_object(prepared, &identity),
     };
-    let text = |path: &[&str]| match field(subject, path) {
-        Some(Value::String(s)) => s.to_string(),
-        _ => String::new(),
-    };
-    let (api_version, kind) = (text(&["apiVersion"]), text(&["kind"]));
     let rules = prepared
         .variants
         .iter()
         .find(|(targets, _)| {
             targets
                 .iter()
-                .any(|t| t.api_version == api_version && t.kind == kind)
+                .any(|t| t.api_version == identity.api_version && t.kind == identity.kind)
         })
         .map_or(&prepared.rules, |(_, rules)| rules);
     let mut context = Context::with_env(prepared.env.clone());
-    for (name, value) in BOUND.iter().zip([
-        object,
-        old,
-        request,
-        prepared.params.clone(),
-        namespace_object,
-        map_of(Vec::<(String, Value)>::new()),
-    ]) {
-        context.add_variable_from_value(*name, value);
+    context.add_variable_as_val("object", bind(object).map_err(decode)?);
+    context.add_variable_as_val("oldObject", bind(old).map_err(decode)?);
+    for (name, value) in [
+        ("request", request),
+        ("params", prepared.params.clone()),
+        ("namespaceObject", namespace_object),
+    ] {
+        context.add_variable_from_value(name, value);
     }
     // Variables in order; one that fails is reported by the expressions
-    // that read it, as the API server evaluates them lazily.
-    let mut variables: Vec<(String, Value)> = Vec::new();
+    // that read it, as the API server evaluates them lazily. Each is kept
+    // as CEL holds it (no conversion); `variables` is rebuilt before a
+    // variable that reads it, and once at the end.
+    let mut variables: Vec<(String, Box<dyn Val + '_>)> = Vec::new();
     let mut failed: HashMap<String, String> = HashMap::new();
-    for variable in &rules.variables {
-        match variable.program.execute(&context) {
+    context.add_variable_as_val("variables", variables_map(&[]));
+    for (i, variable) in rules.variables.iter().enumerate() {
+        if i > 0 && variable.reads_variables {
+            context.add_variable_as_val("variables", variables_map(&variables));
+        }
+        let result =
+            Value::resolve_val(variable.program.expression(), &context).map(|cow| cow.into_owned());
+        match result {
             Ok(value) => variables.push((variable_name(variable), value)),
             Err(error) => {
                 failed.insert(variable_name(variable), error.to_string());
             }
         }
-        context.add_variable_from_value("variables", map_of(variables.clone()));
+    }
+    if !variables.is_empty() {
+        let map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = variables
+            .into_iter()
+            .map(|(k, v)| (CelMapKey::from(k), v))
+            .collect();
+        context.add_variable_as_val("variables", Box::new(CelMap::from(map)));
     }
     for condition in &rules.match_conditions {
         match condition.program.execute(&context) {
@@ -740,17 +761,14 @@ const CLUSTER_SCOPED: [&str; 24] = [
 /// `namespaceObject` offline: the known Namespace of the object's
 /// namespace (`default` when it names none), else a Namespace with only
 /// that name; `null` for a cluster-scoped kind.
-fn namespace_object(prepared: &Prepared, subject: &Value) -> Value {
-    let kind = match field(subject, &["kind"]) {
-        Some(Value::String(kind)) => kind.to_string(),
-        _ => String::new(),
-    };
-    if CLUSTER_SCOPED.contains(&kind.as_str()) {
+fn namespace_object(prepared: &Prepared, identity: &value::Identity) -> Value {
+    if CLUSTER_SCOPED.contains(&identity.kind.as_str()) {
         return Value::Null;
     }
-    let name = match field(subject, &["metadata", "namespace"]) {
-        Some(Value::String(ns)) if !ns.is_empty() => ns.to_string(),
-        _ => "default".to_owned(),
+    let name = if identity.namespace.is_empty() {
+        "default".to_owned()
+    } else {
+        identity.namespace.clone()
     };
     match prepared.namespaces.get(&name) {
         Some(known) => known.clone(),

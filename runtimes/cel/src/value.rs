@@ -10,6 +10,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::Value;
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
+};
+use cel::common::value::Val;
 use cel::objects::{Key, Map};
 use wasm_validate_abi::tape::{Node, Tape, TapeError};
 
@@ -73,6 +77,78 @@ fn at(
                 }),
                 end,
             )
+        }
+    })
+}
+
+/// What identifies the object a request is about: `apiVersion`, `kind`,
+/// `metadata.name` and `metadata.namespace` (empty when absent).
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`.
+    pub namespace: String,
+}
+
+/// The string at `path` (object keys) in `tape`, if there is one.
+pub fn tape_text(tape: &Tape<'_>, path: &[&str]) -> Option<String> {
+    let mut index = 0;
+    for key in path {
+        index = tape.member(index, key.as_bytes()).ok()??;
+    }
+    match tape.node(index).ok()? {
+        Node::String(bytes) => Some(text(bytes).ok()?.to_owned()),
+        _ => None,
+    }
+}
+
+/// The value at the root of `tape` as CEL's own values, built directly
+/// (no intermediate [`Value`]); its strings and keys borrow the tape's
+/// bytes instead of being copied.
+pub fn val_from_tape<'a>(tape: &Tape<'a>) -> Result<Box<dyn Val + 'a>, TapeError> {
+    Ok(val_at(tape, 0)?.0)
+}
+
+fn val_at<'a>(tape: &Tape<'a>, index: u32) -> Result<(Box<dyn Val + 'a>, u32), TapeError> {
+    Ok(match tape.node(index)? {
+        Node::Null => (Box::new(CelNull), index + 1),
+        Node::Bool(b) => (Box::new(CelBool::from(b)), index + 1),
+        Node::UInt(n) => (
+            match i64::try_from(n) {
+                Ok(i) => Box::new(CelInt::from(i)) as Box<dyn Val>,
+                Err(_) => Box::new(CelUInt::from(n)),
+            },
+            index + 1,
+        ),
+        Node::Int(n) => (Box::new(CelInt::from(n)), index + 1),
+        Node::Float(f) => (Box::new(CelDouble::from(f)), index + 1),
+        Node::String(bytes) => (Box::new(CelString::from(text(bytes)?)), index + 1),
+        Node::Array { len, end } => {
+            let mut items: Vec<Box<dyn Val + 'a>> = Vec::with_capacity(len as usize);
+            let mut child = index + 1;
+            while child < end {
+                let (item, next) = val_at(tape, child)?;
+                items.push(item);
+                child = next;
+            }
+            (Box::new(CelList::from(items)), end)
+        }
+        Node::Object { len, end } => {
+            let mut members: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> =
+                HashMap::with_capacity(len as usize);
+            let mut child = index + 1;
+            while child < end {
+                let key = text(tape.key(child)?)?;
+                let (value, next) = val_at(tape, child)?;
+                members.insert(CelMapKey::from(key), value);
+                child = next;
+            }
+            (Box::new(CelMap::from(members)), end)
         }
     })
 }
@@ -151,6 +227,17 @@ mod tests {
     use wasm_validate_abi::tape;
 
     use super::*;
+
+    #[test]
+    fn a_tape_as_cel_values_reads_as_its_json_does() {
+        let json = json!({"b": [1, -2, 2.5, "x", null, true, {"k": []}], "a": {"y": "é", "x": 18446744073709551615u64}});
+        let encoded = tape::encode(&json);
+        let parsed = Tape::parse(&encoded).unwrap();
+        let val = val_from_tape(&parsed).unwrap();
+        assert_eq!(Value::try_from(val.as_ref()).unwrap(), from_json(&json));
+        assert_eq!(tape_text(&parsed, &["a", "y"]).as_deref(), Some("é"));
+        assert_eq!(tape_text(&parsed, &["a", "z"]), None);
+    }
 
     #[test]
     fn a_tape_reads_as_its_json_does() {
