@@ -74,6 +74,11 @@ pub struct PolicyArgs {
     /// Repeatable.
     #[arg(long = "rego-namespace", value_name = "PACKAGE")]
     pub rego_namespaces: Vec<String>,
+    /// Conftest's --combine: Rego policy paths see every document of the
+    /// run as one input, `[{path, contents}]`, evaluated once; the results
+    /// are reported on the first resource.
+    #[arg(long)]
+    pub combine: bool,
     /// The engine of Gatekeeper ConstraintTemplates that have both: rego
     /// (default) or cel (their K8sNativeValidation source). A template with
     /// only one engine runs on it.
@@ -304,6 +309,7 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
         rego_namespaces: args.rego_namespaces.clone(),
         schema: args.schema.clone(),
         gatekeeper_cel: args.gatekeeper_engine == GatekeeperEngine::Cel,
+        conftest_combine: args.combine,
     };
     wasm_validate_config::build_policy_set(engine, config.as_ref(), &command_line)
         .map_err(|e| SetupError(e.0))

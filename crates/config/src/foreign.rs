@@ -137,6 +137,7 @@ pub(crate) fn conftest_policies(
     sources: &Sources,
     namespaces: &[String],
     limits: Limits,
+    combine: bool,
 ) -> Result<Vec<ConfiguredPolicy>, String> {
     let modules = wasm_validate_conftest::modules_from(
         sources
@@ -145,7 +146,7 @@ pub(crate) fn conftest_policies(
             .map(|f| (PathBuf::from(&f.path), f.text.clone().into_bytes()))
             .collect(),
     )?;
-    wasm_validate_conftest::policies(engine, &modules, namespaces, limits)
+    wasm_validate_conftest::policies(engine, &modules, namespaces, limits, combine)
 }
 
 /// The policy objects of every reference a run chooses, read together: a

@@ -80,6 +80,9 @@ pub struct CommandLine {
     /// `--gatekeeper-engine cel`: ConstraintTemplates that have both
     /// engines run their `K8sNativeValidation` (CEL) one instead of Rego.
     pub gatekeeper_cel: bool,
+    /// `--combine`: Conftest policies see every document of the run as one
+    /// input, as Conftest's `--combine`.
+    pub conftest_combine: bool,
 }
 
 /// One policy to load and where it was asked for.
@@ -353,9 +356,15 @@ pub fn build_policy_set(
             ..defaults
         };
         let foreign = match (sources, &gatekeeper) {
-            (Some(sources), _) if sources.format == foreign::Format::Conftest => Some(
-                foreign::conftest_policies(engine, sources, &command_line.rego_namespaces, limits),
-            ),
+            (Some(sources), _) if sources.format == foreign::Format::Conftest => {
+                Some(foreign::conftest_policies(
+                    engine,
+                    sources,
+                    &command_line.rego_namespaces,
+                    limits,
+                    command_line.conftest_combine,
+                ))
+            }
             (Some(sources), Some(gatekeeper)) => {
                 Some(gatekeeper.policies_from(engine, sources, limits))
             }

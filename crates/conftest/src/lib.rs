@@ -14,13 +14,21 @@
 //! Conftest's own default since OPA 1.0; modules that use v0 syntax are
 //! read as v0 (`--rego-version`-like detection: a module that does not
 //! parse as v1 is retried as v0).
+//!
+//! Combine mode (Conftest's `--combine`): `input` is every document of the
+//! run, as `[{"path": FILE, "contents": DOCUMENT}]`, and each namespace is
+//! evaluated once per run; its results are reported on the run's first
+//! resource (Conftest reports them under the file name `Combined`).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 use wasm_validate_engine::{Engine, Limits, Policy};
-use wasm_validate_pipeline::ConfiguredPolicy;
+use wasm_validate_manifest::Resource;
+use wasm_validate_pipeline::{ConfiguredPolicy, RunObjects, Selector};
 
 /// Conftest's default namespace.
 pub const DEFAULT_NAMESPACE: &str = "main";
@@ -122,13 +130,19 @@ pub fn read_modules(path: &Path) -> Result<Vec<Module>, String> {
 }
 
 /// The Rego runtime's program for one namespace: its modules first, then
-/// every other module (a namespace may import another's rules).
-fn program(modules: &[Module], namespace: &str, rego_version: u8) -> Value {
+/// every other module (a namespace may import another's rules); with
+/// `combined`, the combined input.
+fn program(
+    modules: &[Module],
+    namespace: &str,
+    rego_version: u8,
+    combined: Option<&Value>,
+) -> Value {
     let ordered = modules
         .iter()
         .filter(|m| m.package == namespace)
         .chain(modules.iter().filter(|m| m.package != namespace));
-    json!({
+    let mut program = json!({
         "modules": ordered
             .map(|m| json!({"path": m.path.display().to_string(), "rego": m.rego}))
             .collect::<Vec<_>>(),
@@ -137,7 +151,80 @@ fn program(modules: &[Module], namespace: &str, rego_version: u8) -> Value {
         "warn": ["warn"],
         "rulePrefixes": true,
         "input": "document",
-    })
+    });
+    if let Some(combined) = combined {
+        program["input"] = json!("combined");
+        program["combined"] = combined.clone();
+    }
+    program
+}
+
+/// Prepares the runtime for `namespace`, as Rego v1, else as v0.
+fn prepare(
+    engine: &Engine,
+    runtime: &Policy,
+    modules: &[Module],
+    namespace: &str,
+    combined: Option<&Value>,
+) -> Result<Policy, String> {
+    match engine.prepare(runtime, &program(modules, namespace, 1, combined)) {
+        Ok(policy) => Ok(policy),
+        Err(v1_error) => engine
+            .prepare(runtime, &program(modules, namespace, 0, combined))
+            .map_err(|_| v1_error.to_string()),
+    }
+}
+
+/// A namespace in combine mode: prepared for each run with its documents,
+/// and run on the run's first resource only.
+#[derive(Debug)]
+struct Combined {
+    runtime: Policy,
+    modules: Vec<Module>,
+    namespace: String,
+    metadata: wasm_validate_abi::Metadata,
+}
+
+impl RunObjects for Combined {
+    fn prepare(
+        &self,
+        engine: &Engine,
+        resources: &[&Resource],
+    ) -> Result<(Policy, Option<Arc<dyn Selector>>), String> {
+        let combined: Vec<Value> = resources
+            .iter()
+            .map(|r| json!({"path": &*r.source.file, "contents": r.object}))
+            .collect();
+        let mut policy = prepare(
+            engine,
+            &self.runtime,
+            &self.modules,
+            &self.namespace,
+            Some(&Value::Array(combined)),
+        )?;
+        policy.set_metadata(self.metadata.clone());
+        let first = resources
+            .first()
+            .map(|r| (r.source.file.clone(), r.source.document, r.source.item));
+        Ok((policy, Some(Arc::new(FirstOfRun(first)))))
+    }
+}
+
+/// Selects the run's first resource (by where it was read), nothing else.
+#[derive(Debug)]
+struct FirstOfRun(Option<(Arc<str>, usize, Option<usize>)>);
+
+impl Selector for FirstOfRun {
+    fn selects(&self, resource: &Resource) -> bool {
+        self.0.as_ref().is_some_and(|(file, document, item)| {
+            (file, *document, *item)
+                == (
+                    &resource.source.file,
+                    resource.source.document,
+                    resource.source.item,
+                )
+        })
+    }
 }
 
 /// One policy per chosen namespace (`*` chooses every package the modules
@@ -146,6 +233,9 @@ fn program(modules: &[Module], namespace: &str, rego_version: u8) -> Value {
 /// Rego v1, or as v0 when they do not compile as v1 (Conftest's
 /// `--rego-version` choice, made for the user).
 ///
+/// With `combine`, each namespace is prepared for each run with its
+/// documents as one input (see the module's documentation).
+///
 /// Errors: a chosen namespace no module declares; Rego that compiles
 /// neither way (regorus's message for v1, with file and line).
 pub fn policies(
@@ -153,6 +243,7 @@ pub fn policies(
     modules: &[Module],
     namespaces: &[String],
     limits: Limits,
+    combine: bool,
 ) -> Result<Vec<ConfiguredPolicy>, String> {
     let mut chosen: Vec<String> = if namespaces.iter().any(|n| n == "*") {
         modules.iter().map(|m| m.package.clone()).collect()
@@ -179,19 +270,31 @@ pub fn policies(
                     declared.join(", ")
                 ));
             }
-            let policy = match engine.prepare(&runtime, &program(modules, namespace, 1)) {
-                Ok(policy) => policy,
-                Err(v1_error) => engine
-                    .prepare(&runtime, &program(modules, namespace, 0))
-                    .map_err(|_| v1_error.to_string())?,
-            };
+            // Compiled now in either mode, so that errors are load-time
+            // errors; in combine mode the run prepares it again with its
+            // documents.
+            let combined = combine.then(|| Value::Array(Vec::new()));
+            let policy = prepare(engine, &runtime, modules, namespace, combined.as_ref())?;
             let mut configured = ConfiguredPolicy::new(policy, json!({}));
             configured.id = format!("data.{namespace}");
             let mut metadata = configured.policy.metadata().clone();
             metadata.name = configured.id.clone();
-            metadata.description = format!("Conftest rules of package {namespace}");
+            metadata.description = if combine {
+                format!("Conftest rules of package {namespace}, over every document combined")
+            } else {
+                format!("Conftest rules of package {namespace}")
+            };
             metadata.category = Some("conftest".into());
-            configured.policy.set_metadata(metadata);
+            configured.policy.set_metadata(metadata.clone());
+            if combine {
+                configured.selector = Some(Arc::new(FirstOfRun(None)));
+                configured.run_objects = Some(Arc::new(Combined {
+                    runtime: runtime.clone(),
+                    modules: modules.to_vec(),
+                    namespace: namespace.clone(),
+                    metadata,
+                }));
+            }
             Ok(configured)
         })
         .collect()

@@ -255,8 +255,9 @@ impl RunObjects for RunPrepared {
     fn prepare(
         &self,
         engine: &Engine,
-        objects: &[&Value],
+        resources: &[&wasm_validate_manifest::Resource],
     ) -> Result<(Policy, Option<Arc<dyn Selector>>), String> {
+        let objects: Vec<&Value> = resources.iter().map(|r| &r.object).collect();
         let data = self
             .template
             .reads_inventory()

@@ -319,8 +319,8 @@ pub fn run(
     use rayon::prelude::*;
     let prepared;
     let set = if set.needs_run_objects() {
-        let objects: Vec<&Value> = resources.iter().map(|r| &r.object).collect();
-        prepared = set.with_run_objects(engine, &objects);
+        let read: Vec<&Resource> = resources.iter().collect();
+        prepared = set.with_run_objects(engine, &read);
         &prepared
     } else {
         set

@@ -6,20 +6,21 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use wasm_validate_engine::{Engine, Policy};
+use wasm_validate_manifest::Resource;
 
 use crate::{ConfiguredPolicy, PolicySet, Selector};
 
-/// Makes a policy for a run over `objects`.
+/// Makes a policy for a run over `resources`.
 pub trait RunObjects: std::fmt::Debug + Send + Sync {
     /// The policy to evaluate and the selector to match with, for a run
-    /// over `objects`; an error is the result of every evaluation the
-    /// policy would have made.
+    /// over `resources` (their objects as read, with where each was read);
+    /// an error is the result of every evaluation the policy would have
+    /// made.
     fn prepare(
         &self,
         engine: &Engine,
-        objects: &[&Value],
+        resources: &[&Resource],
     ) -> Result<(Policy, Option<Arc<dyn Selector>>), String>;
 }
 
@@ -42,13 +43,13 @@ impl PolicySet {
 
     /// The set with each policy that needs them prepared with `objects`;
     /// one that fails is kept with [`ConfiguredPolicy::unavailable`] set.
-    pub fn with_run_objects(&self, engine: &Engine, objects: &[&Value]) -> PolicySet {
+    pub fn with_run_objects(&self, engine: &Engine, resources: &[&Resource]) -> PolicySet {
         let mut set = self.clone();
         for configured in &mut set.policies {
             let Some(run_objects) = configured.run_objects.take() else {
                 continue;
             };
-            match run_objects.prepare(engine, objects) {
+            match run_objects.prepare(engine, resources) {
                 Ok((policy, selector)) => {
                     // The limits the run gave the policy, not the ones it
                     // was prepared under.

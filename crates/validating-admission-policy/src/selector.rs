@@ -217,8 +217,9 @@ impl RunObjects for RunNamespaces {
     fn prepare(
         &self,
         engine: &Engine,
-        objects: &[&Value],
+        resources: &[&Resource],
     ) -> Result<(Policy, Option<Arc<dyn Selector>>), String> {
+        let objects: Vec<&Value> = resources.iter().map(|r| &r.object).collect();
         let selector = VapSelector {
             namespaces: Arc::new(namespaces_of(objects.iter().copied())),
             ..self.selector.clone()

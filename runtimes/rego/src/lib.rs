@@ -59,6 +59,10 @@ pub struct Program {
     /// `data.inventory`).
     #[serde(default)]
     pub data: Option<serde_json::Value>,
+    /// `input` for [`InputShape::Combined`]: every document of the run,
+    /// as `[{"path": FILE, "contents": DOCUMENT}]`.
+    #[serde(default)]
+    pub combined: Option<serde_json::Value>,
 }
 
 /// One Rego module.
@@ -82,10 +86,14 @@ pub enum InputShape {
     Gatekeeper,
     /// Conftest's: the document itself.
     Document,
+    /// Conftest's `--combine`: the program's `combined` array, whatever
+    /// the request's object.
+    Combined,
 }
 
 struct Prepared {
     input: InputShape,
+    combined: Value,
     parameters: Value,
     deny: Vec<CompiledPolicy>,
     warn: Vec<CompiledPolicy>,
@@ -204,6 +212,10 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
     let warn = compile(&warn_rules)?;
     let prepared = Prepared {
         input: program.input,
+        combined: program
+            .combined
+            .map(Value::from)
+            .unwrap_or_else(Value::new_array),
         parameters: Value::from(program.parameters),
         deny,
         warn,
@@ -290,6 +302,9 @@ pub fn evaluate(request: &[u8]) -> Response {
 }
 
 fn build_input(prepared: &Prepared, view: &RequestView<'_>) -> Result<Value, String> {
+    if prepared.input == InputShape::Combined {
+        return Ok(prepared.combined.clone());
+    }
     let object = input::value_of(&view.object).map_err(|e| e.to_string())?;
     if prepared.input == InputShape::Document {
         return Ok(object);

@@ -123,3 +123,42 @@ fn a_namespace_no_module_declares_is_exit_2() {
         "{stderr}"
     );
 }
+
+/// Conftest's --combine: the policy sees every document of the run as
+/// `[{path, contents}]` and runs once; its findings go on the first
+/// resource. Without --combine the same policy finds nothing (its input is
+/// one document).
+#[test]
+fn combine_mode_sees_every_document_as_one_input() {
+    let args = |combine: bool| {
+        let mut args = vec![
+            "check",
+            "--schema=off",
+            "--policy",
+            "testdata/conftest/combine/policy/",
+            "-o",
+            "json",
+            "testdata/conftest/combine/manifests/",
+        ];
+        if combine {
+            args.push("--combine");
+        }
+        args
+    };
+    let output = run(&args(true), None);
+    let report = json(&output);
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    assert_eq!(report["summary"]["evaluations"], 1);
+    assert_eq!(
+        findings(&report),
+        [(
+            "web".to_owned(),
+            "data.main".to_owned(),
+            "Deployment worker (testdata/conftest/combine/manifests/apps.yaml) has no Service selecting its Pods".to_owned()
+        )]
+    );
+    let output = run(&args(false), None);
+    let report = json(&output);
+    assert_eq!(output.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["summary"]["evaluations"], 3);
+}
