@@ -279,6 +279,85 @@ impl RunObjects for RunPrepared {
 }
 
 impl Template {
+    /// `message` (a Rego error naming `MODULE:LINE:COLUMN`, the module
+    /// being the template's Rego or one of its `libs`) with each such
+    /// position made the file's: `FILE:LINE:COLUMN (ConstraintTemplate
+    /// NAME, Rego line N)`, the line counted from the Rego's block in the
+    /// YAML file.
+    pub fn file_lines(&self, message: &str) -> String {
+        let mut out = message.to_owned();
+        let modules = std::iter::once((
+            format!("{} (ConstraintTemplate {})", self.location.file, self.name),
+            format!("{}/rego", self.rego_source),
+            &self.rego,
+        ))
+        .chain(self.libs.iter().enumerate().map(|(j, lib)| {
+            (
+                format!(
+                    "{} (ConstraintTemplate {}, libs[{j}])",
+                    self.location.file, self.name
+                ),
+                format!("{}/libs/{j}", self.rego_source),
+                lib,
+            )
+        }));
+        for (module, pointer, source) in modules {
+            let prefix = format!("{module}:");
+            let Some(at) = out.find(&prefix) else {
+                continue;
+            };
+            let rest = &out[at + prefix.len()..];
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            let Ok(line) = rest[..digits].parse::<usize>() else {
+                continue;
+            };
+            let column: String = rest[digits..]
+                .strip_prefix(':')
+                .map(|c| c.chars().take_while(char::is_ascii_digit).collect())
+                .unwrap_or_default();
+            // A block scalar's text starts on the line after its key, and
+            // its columns are shifted by the block's indentation.
+            let file_line = self.location.line_of(&pointer) + line;
+            let leading = |l: &str| l.len() - l.trim_start_matches(' ').len();
+            let in_file = self
+                .location
+                .parsed
+                .as_ref()
+                .and_then(|p| p.text.lines().nth(file_line - 1))
+                .map_or(0, leading);
+            let in_rego = source.lines().nth(line - 1).map_or(0, leading);
+            let indent = in_file.saturating_sub(in_rego);
+            let column = match column.parse::<usize>() {
+                Ok(c) => (c + indent).to_string(),
+                Err(_) => column,
+            };
+            let what = module
+                .strip_prefix(&*self.location.file)
+                .unwrap_or(&module)
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')');
+            let replaced = format!(
+                "{}:{file_line}{}{column} ({what}, Rego line {line})",
+                self.location.file,
+                if column.is_empty() { "" } else { ":" }
+            );
+            let written_column = rest[digits..]
+                .strip_prefix(':')
+                .map_or(0, |c| c.chars().take_while(char::is_ascii_digit).count());
+            let end = at
+                + prefix.len()
+                + digits
+                + if written_column == 0 {
+                    0
+                } else {
+                    1 + written_column
+                };
+            out.replace_range(at..end, &replaced);
+        }
+        out
+    }
+
     /// The CEL runtime's program for `constraint` (`runtimes/cel`'s
     /// `Program`), as Gatekeeper turns a `K8sNativeValidation` source into a
     /// ValidatingAdmissionPolicy: `params` is the constraint, and two
@@ -411,7 +490,11 @@ pub fn prepare(
         };
         GatekeeperError::new(
             &template.location,
-            format!("ConstraintTemplate {}: {e}", template.name),
+            format!(
+                "ConstraintTemplate {}: {}",
+                template.name,
+                template.file_lines(&e)
+            ),
         )
     })?;
     policy.set_metadata(template.metadata_for(constraint));

@@ -37,6 +37,10 @@ pub struct Template {
     /// Rego language version: 0 unless the Rego engine's `source.version`
     /// is `v1`.
     pub rego_version: u8,
+    /// The JSON Pointer of the object that holds `rego` and `libs`
+    /// (`/spec/targets/0`, or `/spec/targets/0/code/N/source`), to find
+    /// their lines in the file.
+    pub rego_source: String,
     /// Where the template was read.
     pub location: Location,
 }
@@ -122,6 +126,12 @@ impl Template {
                 )));
             }
         };
+        let rego_source = target["code"]
+            .as_array()
+            .and_then(|code| code.iter().position(|c| c["engine"] == "Rego"))
+            .map_or("/spec/targets/0".to_owned(), |i| {
+                format!("/spec/targets/0/code/{i}/source")
+            });
         let annotation = |key: &str| {
             object["metadata"]["annotations"][key]
                 .as_str()
@@ -137,6 +147,7 @@ impl Template {
             cel,
             libs,
             rego_version,
+            rego_source,
             location,
         })
     }

@@ -146,7 +146,12 @@ fn rego_that_does_not_compile_is_exit_2_naming_the_template_and_line() {
         stderr.contains("ConstraintTemplate wvrequiredlabels"),
         "{stderr}"
     );
-    assert!(stderr.contains(":7:"), "the Rego line: {stderr}");
+    // The position is the file's (line and column of the Rego block in the
+    // YAML), with the line in the Rego beside it.
+    assert!(
+        stderr.contains("template.yaml:30:28 (ConstraintTemplate wvrequiredlabels, Rego line 7)"),
+        "{stderr}"
+    );
 }
 
 #[test]
