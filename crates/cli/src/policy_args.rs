@@ -79,6 +79,11 @@ pub struct PolicyArgs {
     /// are reported on the first resource.
     #[arg(long)]
     pub combine: bool,
+    /// Conftest's --data: YAML or JSON files (or directories of them) whose
+    /// documents, merged, are Rego policy paths' `data` document.
+    /// Repeatable.
+    #[arg(long = "data", value_name = "PATH")]
+    pub data: Vec<std::path::PathBuf>,
     /// The engine of Gatekeeper ConstraintTemplates that have both: rego
     /// (default) or cel (their K8sNativeValidation source). A template with
     /// only one engine runs on it.
@@ -310,6 +315,7 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
         schema: args.schema.clone(),
         gatekeeper_cel: args.gatekeeper_engine == GatekeeperEngine::Cel,
         conftest_combine: args.combine,
+        conftest_data: args.data.clone(),
     };
     wasm_validate_config::build_policy_set(engine, config.as_ref(), &command_line)
         .map_err(|e| SetupError(e.0))

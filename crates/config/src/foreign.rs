@@ -138,6 +138,7 @@ pub(crate) fn conftest_policies(
     namespaces: &[String],
     limits: Limits,
     combine: bool,
+    data: Option<&serde_json::Value>,
 ) -> Result<Vec<ConfiguredPolicy>, String> {
     let modules = wasm_validate_conftest::modules_from(
         sources
@@ -146,7 +147,7 @@ pub(crate) fn conftest_policies(
             .map(|f| (PathBuf::from(&f.path), f.text.clone().into_bytes()))
             .collect(),
     )?;
-    wasm_validate_conftest::policies(engine, &modules, namespaces, limits, combine)
+    wasm_validate_conftest::policies(engine, &modules, namespaces, limits, combine, data)
 }
 
 /// The policy objects of every reference a run chooses, read together: a

@@ -83,6 +83,9 @@ pub struct CommandLine {
     /// `--combine`: Conftest policies see every document of the run as one
     /// input, as Conftest's `--combine`.
     pub conftest_combine: bool,
+    /// `--data`: files or directories whose YAML and JSON documents make
+    /// Conftest policies' `data` document, as Conftest's `--data`.
+    pub conftest_data: Vec<PathBuf>,
 }
 
 /// One policy to load and where it was asked for.
@@ -307,6 +310,8 @@ pub fn build_policy_set(
         };
         sources.push(read.map_err(|e| ConfigError(format!("--policy {}: {e}", choice.reference)))?);
     }
+    let conftest_data =
+        wasm_validate_conftest::read_data(&command_line.conftest_data).map_err(ConfigError)?;
     let gatekeeper_sources: Vec<(String, foreign::Sources)> = choices
         .iter()
         .zip(&sources)
@@ -363,6 +368,7 @@ pub fn build_policy_set(
                     &command_line.rego_namespaces,
                     limits,
                     command_line.conftest_combine,
+                    conftest_data.as_ref(),
                 ))
             }
             (Some(sources), Some(gatekeeper)) => {

@@ -131,12 +131,13 @@ pub fn read_modules(path: &Path) -> Result<Vec<Module>, String> {
 
 /// The Rego runtime's program for one namespace: its modules first, then
 /// every other module (a namespace may import another's rules); with
-/// `combined`, the combined input.
+/// `combined`, the combined input; with `data`, the `data` document.
 fn program(
     modules: &[Module],
     namespace: &str,
     rego_version: u8,
     combined: Option<&Value>,
+    data: Option<&Value>,
 ) -> Value {
     let ordered = modules
         .iter()
@@ -156,7 +157,73 @@ fn program(
         program["input"] = json!("combined");
         program["combined"] = combined.clone();
     }
+    if let Some(data) = data {
+        program["data"] = data.clone();
+    }
     program
+}
+
+/// Conftest's `--data`: the documents of every YAML or JSON file under
+/// `paths` (files, or directories searched recursively), merged into one
+/// `data` document: objects are merged key by key, anything else is
+/// replaced by what comes later. Errors name the file.
+pub fn read_data(paths: &[PathBuf]) -> Result<Option<Value>, String> {
+    fn merge(into: &mut Value, from: Value) {
+        match (into, from) {
+            (Value::Object(into), Value::Object(from)) => {
+                for (key, value) in from {
+                    merge(into.entry(key).or_insert(Value::Null), value);
+                }
+            }
+            (into, from) => *into = from,
+        }
+    }
+    fn files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("--data {}: {e}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for entry in entries {
+                let data_file = entry
+                    .extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
+                if entry.is_dir() || data_file {
+                    files(&entry, out)?;
+                }
+            }
+            Ok(())
+        } else if path.is_file() {
+            out.push(path.to_owned());
+            Ok(())
+        } else {
+            Err(format!(
+                "--data {}: no such file or directory",
+                path.display()
+            ))
+        }
+    }
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut found = Vec::new();
+    for path in paths {
+        files(path, &mut found)?;
+    }
+    let mut data = json!({});
+    for file in found {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("--data {}: {e}", file.display()))?;
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let value: Value = serde::Deserialize::deserialize(document)
+                .map_err(|e| format!("--data {}: {e}", file.display()))?;
+            if !value.is_null() {
+                merge(&mut data, value);
+            }
+        }
+    }
+    Ok(Some(data))
 }
 
 /// Prepares the runtime for `namespace`, as Rego v1, else as v0.
@@ -166,11 +233,12 @@ fn prepare(
     modules: &[Module],
     namespace: &str,
     combined: Option<&Value>,
+    data: Option<&Value>,
 ) -> Result<Policy, String> {
-    match engine.prepare(runtime, &program(modules, namespace, 1, combined)) {
+    match engine.prepare(runtime, &program(modules, namespace, 1, combined, data)) {
         Ok(policy) => Ok(policy),
         Err(v1_error) => engine
-            .prepare(runtime, &program(modules, namespace, 0, combined))
+            .prepare(runtime, &program(modules, namespace, 0, combined, data))
             .map_err(|_| v1_error.to_string()),
     }
 }
@@ -182,6 +250,7 @@ struct Combined {
     runtime: Policy,
     modules: Vec<Module>,
     namespace: String,
+    data: Option<Value>,
     metadata: wasm_validate_abi::Metadata,
 }
 
@@ -201,6 +270,7 @@ impl RunObjects for Combined {
             &self.modules,
             &self.namespace,
             Some(&Value::Array(combined)),
+            self.data.as_ref(),
         )?;
         policy.set_metadata(self.metadata.clone());
         let first = resources
@@ -234,7 +304,8 @@ impl Selector for FirstOfRun {
 /// `--rego-version` choice, made for the user).
 ///
 /// With `combine`, each namespace is prepared for each run with its
-/// documents as one input (see the module's documentation).
+/// documents as one input (see the module's documentation); `data` is the
+/// `data` document (Conftest's `--data`, [`read_data`]).
 ///
 /// Errors: a chosen namespace no module declares; Rego that compiles
 /// neither way (regorus's message for v1, with file and line).
@@ -244,6 +315,7 @@ pub fn policies(
     namespaces: &[String],
     limits: Limits,
     combine: bool,
+    data: Option<&Value>,
 ) -> Result<Vec<ConfiguredPolicy>, String> {
     let mut chosen: Vec<String> = if namespaces.iter().any(|n| n == "*") {
         modules.iter().map(|m| m.package.clone()).collect()
@@ -274,7 +346,7 @@ pub fn policies(
             // errors; in combine mode the run prepares it again with its
             // documents.
             let combined = combine.then(|| Value::Array(Vec::new()));
-            let policy = prepare(engine, &runtime, modules, namespace, combined.as_ref())?;
+            let policy = prepare(engine, &runtime, modules, namespace, combined.as_ref(), data)?;
             let mut configured = ConfiguredPolicy::new(policy, json!({}));
             configured.id = format!("data.{namespace}");
             let mut metadata = configured.policy.metadata().clone();
@@ -292,6 +364,7 @@ pub fn policies(
                     runtime: runtime.clone(),
                     modules: modules.to_vec(),
                     namespace: namespace.clone(),
+                    data: data.cloned(),
                     metadata,
                 }));
             }

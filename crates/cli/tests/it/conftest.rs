@@ -162,3 +162,42 @@ fn combine_mode_sees_every_document_as_one_input() {
     assert_eq!(output.status.code(), Some(0), "{report:#}");
     assert_eq!(report["summary"]["evaluations"], 3);
 }
+
+/// Conftest's --data: the YAML and JSON documents under the paths, merged,
+/// are the policies' `data`; without them the rule finds no allowed
+/// registry.
+#[test]
+fn data_files_are_the_policies_data_document() {
+    let base = [
+        "check",
+        "--schema=off",
+        "--policy",
+        "testdata/conftest/data/policy/",
+        "-o",
+        "json",
+        "testdata/conftest/combine/manifests/apps.yaml",
+    ];
+    let with_data = run(
+        &[&base[..], &["--data", "testdata/conftest/data/data/"]].concat(),
+        None,
+    );
+    let report = json(&with_data);
+    assert_eq!(with_data.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["summary"]["evaluations"], 2);
+    let without = run(&base, None);
+    let report = json(&without);
+    assert_eq!(without.status.code(), Some(1), "{report:#}");
+    assert_eq!(
+        findings(&report)[0].2,
+        "web uses registry.example.com/web:1, from a registry not in data.registries.allowed"
+    );
+    let missing = run(
+        &[&base[..], &["--data", "testdata/conftest/no-such-dir"]].concat(),
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("--data testdata/conftest/no-such-dir: no such file or directory")
+    );
+}
