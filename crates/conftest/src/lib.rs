@@ -10,7 +10,10 @@
 //! input is each document as it is. Its rules named `deny`, `violation`
 //! (or with a suffix: `deny_privileged`) deny with each result; `warn`
 //! rules warn. A result is a string, or an object whose `msg` is the
-//! message, as in Conftest. Rego v1 unless a module says otherwise is
+//! message, as in Conftest. An `exception` rule's names turn rules off for
+//! an input (`exception contains rules if { ...; rules := ["privileged"] }`
+//! turns off `deny_privileged`), as Conftest's exceptions do; the findings
+//! of a rule turned off are not reported. Rego v1 unless a module says otherwise is
 //! Conftest's own default since OPA 1.0; modules that use v0 syntax are
 //! read as v0 (`--rego-version`-like detection: a module that does not
 //! parse as v1 is retried as v0).
@@ -151,6 +154,7 @@ fn program(
         "deny": ["deny", "violation"],
         "warn": ["warn"],
         "rulePrefixes": true,
+        "exceptions": true,
         "input": "document",
     });
     if let Some(combined) = combined {

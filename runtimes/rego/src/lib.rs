@@ -49,6 +49,12 @@ pub struct Program {
     /// (`deny_privileged` for `deny`).
     #[serde(default)]
     pub rule_prefixes: bool,
+    /// Conftest's exceptions: when the package declares an `exception`
+    /// rule, the names it yields for an input (`"privileged"`, or arrays
+    /// of them) turn off the rules named after them (`deny_privileged`,
+    /// `violation_privileged`, `warn_privileged`) for that input.
+    #[serde(default)]
+    pub exceptions: bool,
     /// How `input` is built from the request.
     pub input: InputShape,
     /// `input.parameters` for [`InputShape::Gatekeeper`]: the constraint's
@@ -95,8 +101,9 @@ struct Prepared {
     input: InputShape,
     combined: Value,
     parameters: Value,
-    deny: Vec<CompiledPolicy>,
-    warn: Vec<CompiledPolicy>,
+    deny: Vec<(String, CompiledPolicy)>,
+    warn: Vec<(String, CompiledPolicy)>,
+    exception: Option<CompiledPolicy>,
 }
 
 thread_local! {
@@ -193,23 +200,31 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             .collect()
     };
     let (deny_rules, warn_rules) = (expand(&program.deny), expand(&program.warn));
-    let mut compile = |rules: &[String]| -> Result<Vec<CompiledPolicy>, String> {
+    let mut compile = |rules: &[String]| -> Result<Vec<(String, CompiledPolicy)>, String> {
         let mut compiled = Vec::new();
         for rule in rules {
             if !defined(&engine, rule) {
                 continue;
             }
             let path = format!("{package}.{rule}");
-            compiled.push(
+            compiled.push((
+                rule.clone(),
                 engine
                     .compile_with_entrypoint(&path.as_str().into())
                     .map_err(|e| format!("{path}: {e}"))?,
-            );
+            ));
         }
         Ok(compiled)
     };
     let deny = compile(&deny_rules)?;
     let warn = compile(&warn_rules)?;
+    let exception = if program.exceptions {
+        compile(&["exception".to_owned()])?
+            .pop()
+            .map(|(_, compiled)| compiled)
+    } else {
+        None
+    };
     let prepared = Prepared {
         input: program.input,
         combined: program
@@ -219,6 +234,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         parameters: Value::from(program.parameters),
         deny,
         warn,
+        exception,
     };
     PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
     Ok(())
@@ -276,8 +292,19 @@ pub fn evaluate(request: &[u8]) -> Response {
         };
         let mut violations = Vec::new();
         let mut warnings = Vec::new();
+        let excepted = match &prepared.exception {
+            None => Vec::new(),
+            Some(rule) => match rule.eval_with_input(input.clone()) {
+                Ok(results) => exception_names(&results),
+                Err(error) => return Response::error(error.to_string()),
+            },
+        };
         for (rules, deny) in [(&prepared.deny, true), (&prepared.warn, false)] {
-            for rule in rules {
+            for (name, rule) in rules {
+                let suffix = name.split_once('_').map(|(_, s)| s);
+                if suffix.is_some_and(|s| excepted.iter().any(|e| e == s)) {
+                    continue;
+                }
                 let results = match rule.eval_with_input(input.clone()) {
                     Ok(results) => results,
                     Err(error) => return Response::error(error.to_string()),
@@ -386,6 +413,28 @@ fn operation_name(operation: Operation) -> &'static str {
         Operation::Delete => "DELETE",
         Operation::Connect => "CONNECT",
     }
+}
+
+/// The rule names an `exception` rule yielded: strings, and the strings
+/// of arrays or sets it yielded (Conftest's `rules := ["privileged"]`).
+fn exception_names(results: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for result in results_of(results) {
+        match result {
+            Value::Array(items) => names.extend(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_string().ok().map(|s| s.to_string())),
+            ),
+            Value::Set(items) => names.extend(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_string().ok().map(|s| s.to_string())),
+            ),
+            other => names.extend(other.as_string().ok().map(|s| s.to_string())),
+        }
+    }
+    names
 }
 
 /// The items a rule yielded: a partial set's members, an array's items, a

@@ -201,3 +201,40 @@ fn data_files_are_the_policies_data_document() {
             .contains("--data testdata/conftest/no-such-dir: no such file or directory")
     );
 }
+
+/// Conftest's exceptions: the names an `exception` rule yields for an
+/// input turn off the rules named after them for that input only.
+#[test]
+fn exception_rules_turn_off_the_rules_they_name() {
+    let output = run(
+        &[
+            "check",
+            "--schema=off",
+            "--policy",
+            "testdata/conftest/exceptions/policy/",
+            "-o",
+            "json",
+            "testdata/conftest/exceptions/manifests.yaml",
+        ],
+        None,
+    );
+    let report = json(&output);
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    let mut found = findings(&report);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (
+                "legacy".to_owned(),
+                "data.main".to_owned(),
+                "legacy has no team label".to_owned()
+            ),
+            (
+                "web".to_owned(),
+                "data.main".to_owned(),
+                "web uses a latest tag".to_owned()
+            ),
+        ]
+    );
+}
