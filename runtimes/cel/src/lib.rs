@@ -27,6 +27,10 @@ use serde::Deserialize;
 use wasm_validate_abi::tape::{RequestView, Tape, TapeError};
 use wasm_validate_abi::{Operation, Response, Violation};
 
+mod bindings;
+mod crd_rules;
+
+use bindings::{bind, field, namespace_object, request_of, variables_map};
 pub mod kubernetes;
 pub mod net;
 pub mod quantity;
@@ -405,85 +409,6 @@ pub fn pointer_of(field_path: &str) -> String {
     pointer
 }
 
-fn string_value(text: &str) -> Value {
-    Value::String(Arc::new(text.to_owned()))
-}
-
-fn map_of<K: Into<String>>(members: Vec<(K, Value)>) -> Value {
-    Value::Map(Map {
-        map: Arc::new(
-            members
-                .into_iter()
-                .map(|(k, v)| (Key::String(Arc::new(k.into())), v))
-                .collect(),
-        ),
-    })
-}
-
-fn field<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    let mut at = value;
-    for key in path {
-        let Value::Map(map) = at else { return None };
-        at = map.map.get(&Key::String(Arc::new((*key).to_owned())))?;
-    }
-    Some(at)
-}
-
-/// `request`, as the API server binds it: kind, resource, name,
-/// namespace, operation, userInfo, dryRun; the host's `review` settings
-/// (an admission request's real values) override.
-fn request_of(identity: &value::Identity, operation: Operation, review: Option<&Value>) -> Value {
-    let (group, version) = identity
-        .api_version
-        .split_once('/')
-        .unwrap_or(("", &identity.api_version));
-    let mut members: Vec<(String, Value)> = [
-        (
-            "kind",
-            map_of(vec![
-                ("group", string_value(group)),
-                ("version", string_value(version)),
-                ("kind", string_value(&identity.kind)),
-            ]),
-        ),
-        (
-            "resource",
-            map_of(vec![
-                ("group", string_value(group)),
-                ("version", string_value(version)),
-                (
-                    "resource",
-                    string_value(&wasm_validate_abi::plural_of(&identity.kind)),
-                ),
-            ]),
-        ),
-        ("name", string_value(&identity.name)),
-        ("namespace", string_value(&identity.namespace)),
-        (
-            "operation",
-            string_value(match operation {
-                Operation::Create => "CREATE",
-                Operation::Update => "UPDATE",
-                Operation::Delete => "DELETE",
-                Operation::Connect => "CONNECT",
-            }),
-        ),
-        ("userInfo", map_of(Vec::<(String, Value)>::new())),
-        ("dryRun", Value::Bool(false)),
-    ]
-    .into_iter()
-    .map(|(k, v): (&str, Value)| (k.to_owned(), v))
-    .collect();
-    if let Some(Value::Map(extra)) = review {
-        for (key, value) in extra.map.iter() {
-            let key = value::key_text(key);
-            members.retain(|(k, _)| *k != key);
-            members.push((key, value.clone()));
-        }
-    }
-    map_of(members)
-}
-
 /// Why an evaluation failed, naming the expression.
 fn failure(
     compiled: &Compiled,
@@ -517,113 +442,11 @@ pub fn evaluate(request: &[u8]) -> Response {
     })
 }
 
-/// The CEL type name of a value, as the API server's rule messages give it
-/// (`Invalid value: "object"`).
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Map(_) => "object",
-        Value::List(_) => "array",
-        Value::String(_) => "string",
-        Value::Int(_) | Value::UInt(_) => "integer",
-        Value::Float(_) => "number",
-        Value::Bool(_) => "boolean",
-        Value::Null => "null",
-        _ => "object",
-    }
-}
-
-/// Evaluates a CRD version's rules on the nodes of a custom resource.
-fn run_crd_rules(prepared: &Prepared, nodes: &Value) -> Result<Response, String> {
-    let Some(Value::List(nodes)) = field(nodes, &["nodes"]) else {
-        return Err("a rules request's object must be {\"nodes\": [...]}".to_owned());
-    };
-    let mut violations = Vec::new();
-    for node in nodes.iter() {
-        let (Some(Value::Int(index)), Some(self_value)) =
-            (field(node, &["rule"]), field(node, &["self"]))
-        else {
-            return Err("a rules request's node needs `rule` and `self`".to_owned());
-        };
-        let text = |key: &str| match field(node, &[key]) {
-            Some(Value::String(s)) => s.to_string(),
-            _ => String::new(),
-        };
-        let rule = usize::try_from(*index)
-            .ok()
-            .and_then(|i| prepared.crd_rules.get(i))
-            .ok_or_else(|| format!("no rule {index}"))?;
-        let mut context = Context::with_env(prepared.env.clone());
-        context.add_variable_from_value("self", self_value.clone());
-        context.add_variable_from_value("oldSelf", Value::Null);
-        match rule.expression.program.execute(&context) {
-            Ok(Value::Bool(true)) => {}
-            Ok(Value::Bool(false)) => {
-                let mut message = message_of(rule, &context);
-                if rule.message.is_none() && rule.message_expression.is_none() {
-                    message = format!("failed rule: {}", rule.expression.source.trim());
-                }
-                let suffix = rule.pointer.clone();
-                let field_suffix: String = suffix
-                    .split('/')
-                    .filter(|s| !s.is_empty())
-                    .map(|s| format!(".{}", s.replace("~1", "/").replace("~0", "~")))
-                    .collect();
-                let field = format!("{}{field_suffix}", text("field"));
-                let field = field.trim_start_matches('.');
-                let prefix = if field.is_empty() {
-                    String::new()
-                } else {
-                    format!("{field}: ")
-                };
-                violations.push(Violation {
-                    message: format!(
-                        "{prefix}Invalid value: \"{}\": {message}",
-                        type_name(self_value)
-                    ),
-                    path: format!("{}{suffix}", text("path")),
-                });
-            }
-            Ok(other) => {
-                return Err(format!(
-                    "{}: evaluated to {other:?}, not a bool",
-                    rule.expression.name
-                ));
-            }
-            Err(error) => {
-                return Err(format!(
-                    "{} at {}: {} ({error})",
-                    rule.expression.name,
-                    text("field"),
-                    rule.expression.source.trim()
-                ));
-            }
-        }
-    }
-    Ok(Response::from_violations(violations))
-}
-
-/// An object of the request as CEL's values (`null` when absent).
-fn bind<'a>(tape: Option<Tape<'a>>) -> Result<Box<dyn Val + 'a>, TapeError> {
-    match tape {
-        Some(tape) => value::val_from_tape(&tape),
-        None => Ok(Box::new(CelNull)),
-    }
-}
-
-/// `variables` as a CEL map of copies of `variables`.
-fn variables_map<'v>(variables: &[(String, Box<dyn Val + 'v>)]) -> Box<dyn Val + 'v> {
-    let map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = variables
-        .iter()
-        .map(|(k, v)| (CelMapKey::from(k.clone()), v.clone_as_boxed()))
-        .collect();
-    Box::new(CelMap::from(map))
-}
-
 fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> {
     let decode = |e: wasm_validate_abi::tape::TapeError| format!("cannot decode the request: {e}");
     if !prepared.crd_rules.is_empty() {
         let object = value::from_tape(&view.object).map_err(decode)?;
-        return run_crd_rules(prepared, &object);
+        return crd_rules::run_crd_rules(prepared, &object);
     }
     let settings = value::from_tape(&view.settings).map_err(decode)?;
     // DELETE requests carry the object as the old object. The objects are
@@ -728,56 +551,6 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         }
     }
     Ok(Response::from_violations(violations))
-}
-
-/// Kinds without a namespace (`namespaceObject` is `null` for them).
-const CLUSTER_SCOPED: [&str; 24] = [
-    "APIService",
-    "CSIDriver",
-    "CSINode",
-    "CertificateSigningRequest",
-    "ClusterIssuer",
-    "ClusterPolicy",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "CustomResourceDefinition",
-    "FlowSchema",
-    "IngressClass",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PodSecurityPolicy",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "RuntimeClass",
-    "StorageClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-];
-
-/// `namespaceObject` offline: the known Namespace of the object's
-/// namespace (`default` when it names none), else a Namespace with only
-/// that name; `null` for a cluster-scoped kind.
-fn namespace_object(prepared: &Prepared, identity: &value::Identity) -> Value {
-    if CLUSTER_SCOPED.contains(&identity.kind.as_str()) {
-        return Value::Null;
-    }
-    let name = if identity.namespace.is_empty() {
-        "default".to_owned()
-    } else {
-        identity.namespace.clone()
-    };
-    match prepared.namespaces.get(&name) {
-        Some(known) => known.clone(),
-        None => map_of(vec![
-            ("apiVersion", string_value("v1")),
-            ("kind", string_value("Namespace")),
-            ("metadata", map_of(vec![("name", string_value(&name))])),
-        ]),
-    }
 }
 
 /// A variable's name (its compiled name is `variables "NAME"`).
