@@ -230,6 +230,7 @@ fn configured(
         &Extras {
             variants,
             metadata: Some(metadata),
+            kind: Some(VALIDATING_POLICY),
         },
     )
 }

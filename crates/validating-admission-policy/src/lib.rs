@@ -29,9 +29,9 @@
 //!   (the default) denies every matched resource with the API server's
 //!   message, `Allow` runs nothing.
 //!
-//! Not evaluated: `auditAnnotations` (their expressions are compiled and
-//! checked, their values not reported yet), `namespaceObject` (null
-//! offline), the authorizer.
+//! Not evaluated: `auditAnnotations` (read, neither compiled nor
+//! reported yet), the authorizer. `namespaceObject` offline is the
+//! Namespace among the run's objects, or one with only its name.
 #![forbid(unsafe_code)]
 
 use std::fmt;
@@ -114,7 +114,7 @@ pub struct PolicySpec {
     /// `Fail` (default) or `Ignore`.
     #[serde(default)]
     pub failure_policy: Option<String>,
-    /// `[{key, valueExpression}]`: compiled, not reported yet.
+    /// `[{key, valueExpression}]`: read, not compiled or reported yet.
     #[serde(default)]
     pub audit_annotations: Vec<Value>,
     /// `[{name, expression}]`.
@@ -519,8 +519,6 @@ pub fn program(policy: &AdmissionPolicy, binding: Option<&Binding>, params: &Val
             ),
         }]});
     }
-    // Audit annotations' expressions are compiled (as match conditions
-    // that are never reached would not be): they are checked, not run.
     json!({
         "variables": policy.spec.variables,
         "matchConditions": policy.spec.match_conditions,
@@ -574,6 +572,9 @@ pub struct Extras {
     pub variants: Vec<Value>,
     /// The metadata to report the policy with, instead of [`metadata`]'s.
     pub metadata: Option<Metadata>,
+    /// The kind errors name the policy by (`ValidatingPolicy`), instead of
+    /// [`POLICY_KIND`].
+    pub kind: Option<&'static str>,
 }
 
 /// The pipeline policy for `policy` under `binding` (`None`: unbound) with
@@ -618,7 +619,11 @@ pub fn configured_policy(
             .join("; ");
         VapError::at(
             &policy.location,
-            format!("{} {}: {message}", metadata_kind(&metadata), policy.name),
+            format!(
+                "{} {}: {message}",
+                extras.kind.unwrap_or(POLICY_KIND),
+                policy.name
+            ),
         )
     };
     let mut prepared = engine.prepare(runtime, &program).map_err(fail)?;
@@ -650,14 +655,6 @@ pub fn configured_policy(
     }
     configured.selector = Some(Arc::new(selector));
     Ok(configured)
-}
-
-/// The kind a metadata's category stands for, for error messages.
-fn metadata_kind(metadata: &Metadata) -> &'static str {
-    match metadata.category.as_deref() {
-        Some("kyverno") => "ValidatingPolicy",
-        _ => POLICY_KIND,
-    }
 }
 
 /// The built-in CEL runtime (once per call; keep the result), loaded with

@@ -46,10 +46,11 @@ pub(super) fn run_crd_rules(prepared: &Prepared, nodes: &Value) -> Result<Respon
         match rule.expression.program.execute(&context) {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => {
-                let mut message = message_of(rule, &context);
-                if rule.message.is_none() && rule.message_expression.is_none() {
-                    message = format!("failed rule: {}", rule.expression.source.trim());
-                }
+                let message = if rule.message.is_none() && rule.message_expression.is_none() {
+                    format!("failed rule: {}", rule.expression.source.trim())
+                } else {
+                    message_of(rule, &context)
+                };
                 let suffix = rule.pointer.clone();
                 let field_suffix: String = suffix
                     .split('/')

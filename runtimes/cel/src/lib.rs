@@ -255,6 +255,40 @@ fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String>
     })
 }
 
+/// Compiles a validation (or a CRD rule) named `name`, its expression
+/// reported as `name.field`; errors go to `errors`.
+fn compile_validation(
+    env: &Arc<Env>,
+    name: &str,
+    field: &str,
+    validation: &Validation,
+    errors: &mut Vec<String>,
+) -> Option<CompiledValidation> {
+    let mut compiled =
+        |suffix: &str, source: &str| match compile(env, &format!("{name}.{suffix}"), source) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+    let expression = compiled(field, &validation.expression);
+    let message_expression = validation
+        .message_expression
+        .as_deref()
+        .and_then(|m| compiled("messageExpression", m));
+    Some(CompiledValidation {
+        expression: expression?,
+        message: validation.message.clone(),
+        message_expression,
+        pointer: validation
+            .field_path
+            .as_deref()
+            .map(pointer_of)
+            .unwrap_or_default(),
+    })
+}
+
 /// Compiles one rule set; `prefix` leads the names in its errors.
 fn compile_rules(
     env: &Arc<Env>,
@@ -282,19 +316,8 @@ fn compile_rules(
         .collect();
     let mut compiled_validations = Vec::new();
     for (i, v) in validations.iter().enumerate() {
-        let expression = compiled(format!("validations[{i}].expression"), &v.expression);
-        let message_expression = v
-            .message_expression
-            .as_deref()
-            .and_then(|m| compiled(format!("validations[{i}].messageExpression"), m));
-        if let Some(expression) = expression {
-            compiled_validations.push(CompiledValidation {
-                expression,
-                message: v.message.clone(),
-                message_expression,
-                pointer: v.field_path.as_deref().map(pointer_of).unwrap_or_default(),
-            });
-        }
+        let name = format!("{prefix}validations[{i}]");
+        compiled_validations.extend(compile_validation(env, &name, "expression", v, errors));
     }
     Rules {
         variables,
@@ -334,37 +357,21 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             (variant.targets.clone(), rules)
         })
         .collect();
-    let mut crd_rules = Vec::new();
-    for (i, rule) in program.rules.iter().enumerate() {
-        let name = format!("x-kubernetes-validations[{i}]");
-        let expression = match compile(&env, &format!("{name}.rule"), &rule.rule) {
-            Ok(c) => c,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let message_expression = match rule.message_expression.as_deref() {
-            Some(m) => match compile(&env, &format!("{name}.messageExpression"), m) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    errors.push(e);
-                    None
-                }
-            },
-            None => None,
-        };
-        crd_rules.push(CompiledValidation {
-            expression,
-            message: rule.message.clone(),
-            message_expression,
-            pointer: rule
-                .field_path
-                .as_deref()
-                .map(pointer_of)
-                .unwrap_or_default(),
-        });
-    }
+    let crd_rules = program
+        .rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, rule)| {
+            let expression = Validation {
+                expression: rule.rule.clone(),
+                message: rule.message.clone(),
+                message_expression: rule.message_expression.clone(),
+                field_path: rule.field_path.clone(),
+            };
+            let name = format!("x-kubernetes-validations[{i}]");
+            compile_validation(&env, &name, "rule", &expression, &mut errors)
+        })
+        .collect();
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
