@@ -81,7 +81,10 @@ pub fn ensure_target(target: &str) -> Result<Option<String>, String> {
 /// with the module's data (about 11 KB) it leaves a typical request in the
 /// first 64 KiB page, and an instance of one page was measured about 1 µs
 /// cheaper than one of two. The stack is first in memory, so overflowing
-/// it traps (an error result), never overwrites data.
+/// it traps (an error result), never overwrites data. `__stack_pointer`, the
+/// only mutable global Rust emits, is exported so that the engine can put an
+/// instance back into its starting state and reuse it (the engine's
+/// `reuse.rs`; it reuses no module whose mutable globals it cannot read).
 /// Errors with a message that says how to install the target.
 pub fn build(
     cargo: &std::ffi::OsStr,
@@ -96,7 +99,10 @@ pub fn build(
     for name in &names {
         command.args(["--package", &format!("policy-{name}")]);
     }
-    command.env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=32768");
+    command.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        "-Clink-arg=-zstack-size=32768\x1f-Clink-arg=--export=__stack_pointer",
+    );
     let status = command
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;

@@ -6,7 +6,8 @@
 //! can share; each function is translated to wasmi's bytecode when it is
 //! first called (lazily: start-up pays only for the code that runs), and
 //! translation costs no fuel, so fuel use is deterministic.
-//! [`Engine::evaluate`] runs one request in a fresh store and instance under
+//! [`Engine::evaluate`] runs one request in an instance in the module's starting
+//! state (fresh, or reused and written back: `reuse.rs`) under
 //! the policy's [`Limits`]; every trap and malformed answer comes back as an
 //! [`EvalError`] for that evaluation only.
 //!
@@ -23,7 +24,9 @@ mod error;
 pub mod kubewarden;
 mod limits;
 mod module;
+mod policy;
 mod response;
+mod reuse;
 mod snapshot;
 
 pub use error::{EvalError, LoadError};
@@ -35,11 +38,12 @@ pub use deadline::DEADLINE_FUEL_SLICE;
 use deadline::call_with_deadline;
 pub use kubewarden::KUBEWARDEN_METADATA_SECTION;
 pub use limits::{EngineConfig, Limits};
+pub use policy::Policy;
 pub use response::read_response;
 
 use module::{check_exports, read_metadata};
 
-use wasm_validate_abi::{self as abi, LogLevel, Metadata, Response};
+use wasm_validate_abi::{self as abi, LogLevel, Response};
 use wasmi::TrapCode;
 use wasmi::{
     Caller, CompilationMode, Config, CustomFuelCosts, EnforcedLimits, ExternType, Linker, Module,
@@ -73,109 +77,6 @@ pub enum Protocol {
     Native,
     /// Kubewarden's waPC protocol (`docs/kubewarden.md`).
     Kubewarden,
-}
-
-/// A loaded policy: a compiled module with its metadata and limits.
-/// Cheap to clone; shared by all threads.
-#[derive(Clone)]
-pub struct Policy {
-    module: Module,
-    metadata: Metadata,
-    limits: Limits,
-    kubewarden: Option<kubewarden::KubewardenInfo>,
-    /// For a module that exports `wv_prepare`: its mutable globals' export
-    /// names (checked at load, see `snapshot.rs`).
-    preparable: Option<std::sync::Arc<[String]>>,
-    /// The state `wv_prepare` left ([`Engine::prepare`]).
-    snapshot: Option<std::sync::Arc<snapshot::Snapshot>>,
-}
-
-impl fmt::Debug for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Policy")
-            .field("metadata", &self.metadata)
-            .field("limits", &self.limits)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Policy {
-    /// The metadata read from the module's custom section.
-    pub fn metadata(&self) -> &Metadata {
-        &self.metadata
-    }
-
-    /// Replaces the metadata the policy is described and matched by: for a
-    /// runtime prepared with a program (a Gatekeeper constraint), the
-    /// program's own name, description and rules. The ABI version and
-    /// `mutating` stay the module's own, since they say how to talk to it.
-    pub fn set_metadata(&mut self, metadata: Metadata) {
-        self.metadata = Metadata {
-            abi_version: self.metadata.abi_version,
-            mutating: self.metadata.mutating,
-            ..metadata
-        };
-    }
-
-    /// The policy's name (from its metadata).
-    pub fn name(&self) -> &str {
-        &self.metadata.name
-    }
-
-    /// The limits each evaluation runs under.
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
-    /// Replaces the limits each evaluation runs under.
-    pub fn set_limits(&mut self, limits: Limits) {
-        self.limits = limits;
-    }
-
-    /// The protocol the module speaks.
-    pub fn protocol(&self) -> Protocol {
-        match self.kubewarden {
-            Some(_) => Protocol::Kubewarden,
-            None => Protocol::Native,
-        }
-    }
-
-    /// The ABI version the module speaks (`abiVersion` in its metadata):
-    /// 1 takes JSON requests, 2 tape requests (`docs/abi.md`). Kubewarden
-    /// modules count as 1 (they take JSON).
-    pub fn abi_version(&self) -> u32 {
-        match self.kubewarden {
-            Some(_) => 1,
-            None => self.metadata.abi_version,
-        }
-    }
-
-    /// Whether the module exports `wv_prepare` and so must be prepared with
-    /// its settings ([`Engine::prepare`]) before it is evaluated.
-    pub fn is_preparable(&self) -> bool {
-        self.preparable.is_some()
-    }
-
-    /// Whether [`Engine::prepare`] made this policy (its evaluations start
-    /// from the prepared state).
-    pub fn is_prepared(&self) -> bool {
-        self.snapshot.is_some()
-    }
-
-    /// Bytes of memory each evaluation of a prepared policy restores into
-    /// its fresh instance (0 when not prepared).
-    pub fn prepared_bytes(&self) -> usize {
-        self.snapshot.as_ref().map_or(0, |s| s.restored_bytes())
-    }
-
-    /// Whether the policy looks up other resources (a Kubewarden policy
-    /// with `contextAwareResources`), so that [`Engine::evaluate_in`] needs
-    /// the run's [`Context`].
-    pub fn is_context_aware(&self) -> bool {
-        self.kubewarden
-            .as_ref()
-            .is_some_and(|k| !k.context_aware.is_empty())
-    }
 }
 
 struct HostState {
@@ -231,6 +132,24 @@ fn log_import(mut caller: Caller<'_, HostState>, level: i32, ptr: i32, len: i32)
 }
 
 impl HostState {
+    /// The host state of one evaluation under `limits`: its memory and
+    /// table limits, an empty log with the evaluation's budget.
+    fn new(limits: &Limits, wapc: kubewarden::WapcState) -> HostState {
+        HostState {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .table_elements(limits.table_elements)
+                .instances(1)
+                .memories(1)
+                .tables(1)
+                .trap_on_grow_failure(true)
+                .build(),
+            logs: Vec::new(),
+            log_budget: limits.log_bytes,
+            wapc,
+        }
+    }
+
     /// Records a log message of `len` bytes whose first bytes are `prefix`
     /// (at least as many as the remaining budget; invalid UTF-8 replaced),
     /// keeping at most the evaluation's remaining log budget. A cut message
@@ -358,6 +277,7 @@ impl Engine {
                 kubewarden: Some(info),
                 preparable: None,
                 snapshot: None,
+                pool: reuse::Pool::new(None),
             };
             let answer = self
                 .wapc_call(&policy, "protocol_version", b"", &Context::default())
@@ -400,12 +320,18 @@ impl Engine {
         }
         check_exports(&module)?;
         let metadata = read_metadata(&module)?;
+        let state = snapshot::scan_state(&binary, validate)?;
+        let restorable: Option<std::sync::Arc<[String]>> = state.restorable().ok().map(Into::into);
         let preparable = match module.get_export(abi::exports::PREPARE) {
             None => None,
             Some(ExternType::Func(ty))
                 if ty.params() == [ValType::I32; 2] && ty.results() == [ValType::I64] =>
             {
-                Some(snapshot::check_preparable(&binary, validate)?.into())
+                let globals = state.restorable().map_err(|problem| LoadError::Export {
+                    name: abi::exports::PREPARE,
+                    problem,
+                })?;
+                Some(globals.into())
             }
             Some(_) => {
                 return Err(LoadError::Export {
@@ -421,6 +347,7 @@ impl Engine {
             kubewarden: None,
             preparable,
             snapshot: None,
+            pool: reuse::Pool::new(restorable),
         })
     }
 
@@ -449,28 +376,47 @@ impl Engine {
         limits: &Limits,
         wapc: kubewarden::WapcState,
     ) -> Result<Store<HostState>, EvalError> {
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
-            .table_elements(limits.table_elements)
-            .instances(1)
-            .memories(1)
-            .tables(1)
-            .trap_on_grow_failure(true)
-            .build();
-        let mut store = Store::new(
-            &self.engine,
-            HostState {
-                limits: store_limits,
-                logs: Vec::new(),
-                log_budget: limits.log_bytes,
-                wapc,
-            },
-        );
+        let mut store = Store::new(&self.engine, HostState::new(limits, wapc));
         store.limiter(|state| &mut state.limits);
         store
             .set_fuel(limits.fuel)
             .map_err(|e| EvalError::Trap(e.to_string()))?;
         Ok(store)
+    }
+
+    /// A store and instance in the policy's starting state for one
+    /// evaluation under `limits`: an idle one from the policy's pool with
+    /// its host state and fuel set afresh, else a new store and instance
+    /// (with a prepared policy's snapshot restored).
+    fn instance_for(&self, policy: &Policy, limits: &Limits) -> Result<reuse::Idle, EvalError> {
+        if let Some(mut idle) = policy.pool.take() {
+            *idle.store.data_mut() = HostState::new(limits, kubewarden::WapcState::default());
+            idle.store
+                .set_fuel(limits.fuel)
+                .map_err(|e| EvalError::Trap(e.to_string()))?;
+            return Ok(idle);
+        }
+        let mut store = self.store(limits, kubewarden::WapcState::default())?;
+        let (instance, memory) = self.instantiate_native(&mut store, policy, limits)?;
+        match (&policy.snapshot, &policy.preparable) {
+            (Some(snapshot), _) => snapshot
+                .restore(&mut store, &instance, memory)
+                .map_err(|e| self.classify(e, limits))?,
+            (None, Some(_)) => {
+                return Err(EvalError::Instantiation(
+                    "the module exports wv_prepare and must be prepared with its settings \
+                     before it is evaluated (a host mistake)"
+                        .to_owned(),
+                ));
+            }
+            (None, None) => {}
+        }
+        policy.pool.record_base(&store, &instance, memory);
+        Ok(reuse::Idle {
+            store,
+            instance,
+            memory,
+        })
     }
 
     /// One waPC call in a fresh instance: runs `_start` (a `proc_exit(0)`
@@ -567,8 +513,10 @@ impl Engine {
         }
     }
 
-    /// Runs one request through a policy in a fresh store and instance,
-    /// under the policy's limits, with no other resources to look up
+    /// Runs one request through a policy in an instance in the module's
+    /// starting state (a fresh store and instance, or a reused one written
+    /// back to that state: [`Policy::reuses_instances`]), under the
+    /// policy's limits, with no other resources to look up
     /// ([`Engine::evaluate_in`]). `request` is the JSON of an ABI `Request`
     /// (`{"operation", "settings", "object"}`), or a version 2 request
     /// ([`abi::tape::request`]) for a version 2 module.
@@ -627,23 +575,12 @@ impl Engine {
             return Ok(evaluation);
         }
         let limits = policy.limits.for_request(request.len());
-        let mut store = self.store(&limits, kubewarden::WapcState::default())?;
         let classify = |error: wasmi::Error| self.classify(error, &limits);
-
-        let (instance, memory) = self.instantiate_native(&mut store, policy, &limits)?;
-        match (&policy.snapshot, &policy.preparable) {
-            (Some(snapshot), _) => snapshot
-                .restore(&mut store, &instance, memory)
-                .map_err(classify)?,
-            (None, Some(_)) => {
-                return Err(EvalError::Instantiation(
-                    "the module exports wv_prepare and must be prepared with its settings \
-                     before it is evaluated (a host mistake)"
-                        .to_owned(),
-                ));
-            }
-            (None, None) => {}
-        }
+        let reuse::Idle {
+            mut store,
+            instance,
+            memory,
+        } = self.instance_for(policy, &limits)?;
         let evaluate = instance
             .get_typed_func::<(i32, i32), i64>(&store, abi::exports::EVALUATE)
             .map_err(classify)?;
@@ -664,11 +601,12 @@ impl Engine {
             policy.metadata.mutating,
         )?;
         let fuel_left = store.get_fuel().unwrap_or(0);
-        let state = store.into_data();
+        let logs = std::mem::take(&mut store.data_mut().logs);
+        policy.pool.give_back(store, instance, memory);
         Ok(Evaluation {
             response,
             fuel_used: limits.fuel - fuel_left,
-            logs: state.logs,
+            logs,
         })
     }
 

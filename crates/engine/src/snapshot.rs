@@ -11,7 +11,7 @@
 //! host can read and restore them) and must contain no instruction that
 //! changes a table (`table.set`, `table.grow`, `table.fill`, `table.copy`,
 //! `table.init`, `elem.drop`), so its tables are always those its element
-//! segments build at instantiation; [`check_preparable`] proves both. The
+//! segments build at instantiation; [`scan_state`] proves both. The
 //! snapshot then records the memory pages that differ from a freshly
 //! instantiated module's and the globals' values; restoring writes exactly
 //! those into the new instance. Nothing one evaluation writes can reach the
@@ -22,7 +22,9 @@ use std::sync::Arc;
 use wasm_validate_abi::{self as abi, tape};
 use wasmi::{Instance, Memory, Store, Val};
 
-use crate::{Engine, EvalError, LoadError, Policy, kubewarden::WapcState, read_response};
+use crate::{
+    Engine, EvalError, LoadError, Policy, kubewarden::WapcState, read_response, reuse::Pool,
+};
 
 /// The granularity at which memory is compared and restored, in bytes.
 const CHUNK: usize = 4096;
@@ -155,37 +157,62 @@ impl Engine {
         let snapshot = Snapshot::take(&store, &instance, memory, &fresh, &globals);
         Ok(Policy {
             snapshot: Some(Arc::new(snapshot)),
+            pool: Pool::new(Some(globals)),
             ..policy.clone()
         })
     }
 }
 
-/// Checks that a module can be pre-initialised (the module docs): every
-/// mutable global it defines is exported, and (with `scan_code`) no
-/// function changes a table. Returns the exported names of the mutable
-/// globals. Scanning the code is what full validation at load does; a
-/// prevalidated built-in runtime (about 2 MB of code, some 10 ms to scan)
-/// is scanned by `crates/builtin`'s tests, which load it with validation.
-pub(crate) fn check_preparable(binary: &[u8], scan_code: bool) -> Result<Vec<String>, LoadError> {
+/// What a module's binary says about the state its instances keep beyond
+/// linear memory ([`scan_state`]).
+#[derive(Debug)]
+pub(crate) struct StateScan {
+    /// The export names of the module's mutable globals, or why they cannot
+    /// all be read and restored (one is imported, or one is not exported).
+    globals: Result<Vec<String>, String>,
+    /// The first instruction found that changes a table or drops a
+    /// segment, when the code was scanned.
+    state_change: Option<String>,
+}
+
+impl StateScan {
+    /// The export names of the mutable globals when an instance's whole
+    /// state (memory, those globals; tables and segments never change) can
+    /// be read and restored; else the reason it cannot, worded to follow
+    /// "is exported by a module ...".
+    pub(crate) fn restorable(&self) -> Result<&[String], String> {
+        if let Some(operator) = &self.state_change {
+            return Err(format!(
+                "is exported by a module whose code changes a table or drops a segment \
+                 ({operator}); its tables could not be restored"
+            ));
+        }
+        self.globals.as_deref().map_err(Clone::clone)
+    }
+}
+
+/// Reads, from the module's sections, whether every mutable global it
+/// defines is exported (and none is imported), and (with `scan_code`)
+/// whether any function changes a table (`table.set`, `table.grow`,
+/// `table.fill`, `table.copy`, `table.init`, `elem.drop`) or drops a data
+/// segment (`data.drop`). Scanning the code is what full validation at load
+/// does; a prevalidated built-in module (a runtime has about 2 MB of code,
+/// some 10 ms to scan) is scanned by `crates/builtin`'s tests, which load
+/// it with validation. Errors only on a binary wasmparser cannot read.
+pub(crate) fn scan_state(binary: &[u8], scan_code: bool) -> Result<StateScan, LoadError> {
     use wasmparser::{ExternalKind, Operator, Parser, Payload, TypeRef};
-    let refuse = |problem: String| LoadError::Export {
-        name: wasm_validate_abi::exports::PREPARE,
-        problem,
-    };
     let invalid = |e: wasmparser::BinaryReaderError| LoadError::Invalid(e.to_string());
     let mut imported_globals = 0u32;
+    let mut imports_mutable = false;
     let mut mutable: Vec<u32> = Vec::new();
     let mut exported: Vec<(u32, String)> = Vec::new();
+    let mut state_change = None;
     for payload in Parser::new(0).parse_all(binary) {
         match payload.map_err(invalid)? {
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     if let TypeRef::Global(ty) = import.map_err(invalid)?.ty {
-                        if ty.mutable {
-                            return Err(refuse(
-                                "is exported by a module that imports a mutable global".into(),
-                            ));
-                        }
+                        imports_mutable |= ty.mutable;
                         imported_globals += 1;
                     }
                 }
@@ -205,7 +232,7 @@ pub(crate) fn check_preparable(binary: &[u8], scan_code: bool) -> Result<Vec<Str
                     }
                 }
             }
-            Payload::CodeSectionEntry(body) if scan_code => {
+            Payload::CodeSectionEntry(body) if scan_code && state_change.is_none() => {
                 let mut operators = body.get_operators_reader().map_err(invalid)?;
                 while !operators.eof() {
                     let operator = operators.read().map_err(invalid)?;
@@ -217,30 +244,37 @@ pub(crate) fn check_preparable(binary: &[u8], scan_code: bool) -> Result<Vec<Str
                             | Operator::TableCopy { .. }
                             | Operator::TableInit { .. }
                             | Operator::ElemDrop { .. }
+                            | Operator::DataDrop { .. }
                     ) {
-                        return Err(refuse(format!(
-                            "is exported by a module whose code changes a table ({operator:?}); \
-                             its tables could not be restored"
-                        )));
+                        state_change = Some(format!("{operator:?}"));
+                        break;
                     }
                 }
             }
             _ => {}
         }
     }
-    mutable
-        .into_iter()
-        .map(|index| {
-            exported
-                .iter()
-                .find(|(at, _)| *at == index)
-                .map(|(_, name)| name.clone())
-                .ok_or_else(|| {
-                    refuse(format!(
-                        "is exported by a module whose mutable global {index} is not exported; \
-                         its value could not be restored"
-                    ))
-                })
-        })
-        .collect()
+    let globals = if imports_mutable {
+        Err("is exported by a module that imports a mutable global".to_owned())
+    } else {
+        mutable
+            .into_iter()
+            .map(|index| {
+                exported
+                    .iter()
+                    .find(|(at, _)| *at == index)
+                    .map(|(_, name)| name.clone())
+                    .ok_or_else(|| {
+                        format!(
+                            "is exported by a module whose mutable global {index} is not \
+                             exported; its value could not be restored"
+                        )
+                    })
+            })
+            .collect()
+    };
+    Ok(StateScan {
+        globals,
+        state_change,
+    })
 }

@@ -10,6 +10,9 @@ mod support;
 #[path = "support/prepare.rs"]
 mod prepare;
 
+#[path = "support/reuse.rs"]
+mod reuse;
+
 use wasm_validate_engine::{Engine, EngineConfig, EvalError, Limits, LoadError, Policy};
 
 fn wat(name: &str) -> Vec<u8> {

@@ -284,8 +284,9 @@ mod region {
 
 /// The guest's global allocator: a bump allocator that never frees.
 ///
-/// The host runs every evaluation in a fresh instance and throws it away
-/// afterwards, so freeing is wasted work: measured in wasmi, ten small
+/// The host runs every evaluation in an instance in its starting state and
+/// throws away or writes back the whole memory afterwards, so freeing is
+/// wasted work: measured in wasmi, ten small
 /// allocations cost about 25,000 fuel with Rust's default dlmalloc on a fresh
 /// heap and about 3,800 with this allocator. Growth stays bounded by the host's
 /// memory limit; a policy that allocates without bound ends with a

@@ -1,7 +1,9 @@
 //! Fuel stays deterministic with ABI version 2: every built-in policy uses
 //! the same fuel on the same tape request on its first call in a fresh
 //! engine (which translates its code), on a later call, and on another
-//! thread. The request is the benchmark's typical Pod.
+//! thread. The request is the benchmark's typical Pod. The first call runs
+//! in a fresh instance, the later ones in a reused one (the engine's
+//! `reuse.rs`): every built-in policy is reusable.
 
 use serde_json::{Value, json};
 use wasm_validate_abi::{Operation, tape};
@@ -20,6 +22,7 @@ fn every_built_in_policy_uses_the_same_fuel_on_the_same_tape() {
         let engine = Engine::default();
         let policy = engine.load(bytes, Limits::default()).unwrap();
         assert_eq!(policy.abi_version(), 2, "{name}");
+        assert!(policy.reuses_instances(), "{name}");
         let settings = match name {
             "allowed-image-registries" => json!({"registries": ["us-central1-docker.pkg.dev/"]}),
             "required-labels" => json!({"labels": [{"key": "app"}]}),
