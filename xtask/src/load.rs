@@ -90,9 +90,11 @@ pub fn load(options: &Options) -> Result<(), String> {
         .spawn()
         .map_err(|e| e.to_string())?;
     let mut line = String::new();
-    BufReader::new(server.stderr.take().expect("piped"))
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    let mut log = BufReader::new(server.stderr.take().expect("piped"));
+    log.read_line(&mut line).map_err(|e| e.to_string())?;
+    // The server logs every denied review (the typical Pod is denied): keep
+    // reading its log so that the pipe never fills.
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
     let address = line
         .split("https://")
         .nth(1)

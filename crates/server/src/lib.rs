@@ -257,7 +257,9 @@ pub async fn serve(
                             policies.validating.policies.len() + policies.mutating.policies.len();
                         *state.policies.write().unwrap_or_else(|e| e.into_inner()) =
                             Arc::new(policies);
-                        eprintln!("wasm-validate serve: policy set reloaded ({count} policies)");
+                        log::write_line(&format!(
+                            "wasm-validate serve: policy set reloaded ({count} policies)"
+                        ));
                     }
                     Ok(Err(error)) => {
                         state.metrics.reload("policies", false);

@@ -17,9 +17,18 @@ pub enum LogFormat {
     Json,
 }
 
-/// Writes one event to stderr in `format`.
+/// Writes one event to stderr in `format`. A log that cannot be written
+/// (stderr closed, a full disk behind it) loses the line and nothing else:
+/// the request is answered as if it had been written.
 pub fn event(format: LogFormat, level: &str, msg: &str, fields: &[(&str, Value)]) {
-    eprintln!("{}", line(format, level, msg, fields));
+    write_line(&line(format, level, msg, fields));
+}
+
+/// Writes `text` and a newline to stderr, ignoring a failed write (unlike
+/// `eprintln!`, which panics and would drop the connection it served).
+pub fn write_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 /// The line [`event`] writes.
