@@ -30,6 +30,11 @@ use crate::HostState;
 /// Largest starting memory, in bytes, whose instances are reused (16 pages).
 pub(crate) const MAX_REUSED_MEMORY: usize = 1 << 20;
 
+/// The granularity, in bytes, at which a returned instance's memory is
+/// compared with the starting state and written back (a divisor of the
+/// 64 KiB page).
+const RESTORE_CHUNK: usize = 1024;
+
 /// Idle instances kept per policy: enough for one per worker thread on the
 /// machines we run on; more concurrent evaluations build fresh ones.
 const MAX_IDLE: usize = 16;
@@ -119,7 +124,18 @@ impl Pool {
         if data.len() != base.memory.len() {
             return;
         }
-        data.copy_from_slice(&base.memory);
+        // Chunk by chunk, writing only the chunks that differ: an
+        // evaluation dirties a few (the top of the stack, the allocator's
+        // state, the request and what it allocates), and comparing a clean
+        // chunk is cheaper than writing it.
+        for (now, then) in data
+            .chunks_exact_mut(RESTORE_CHUNK)
+            .zip(base.memory.chunks_exact(RESTORE_CHUNK))
+        {
+            if now != then {
+                now.copy_from_slice(then);
+            }
+        }
         for (name, value) in names.iter().zip(&base.globals) {
             let Some(global) = instance.get_global(&store, name) else {
                 return;
