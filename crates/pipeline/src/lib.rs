@@ -411,9 +411,21 @@ pub fn evaluate_admission(
     } else {
         annotation_exemption(&resource.object)
     };
-    let (mutating, validating): (Vec<usize>, Vec<usize>) = applicable
+    let (mutating, mut validating): (Vec<usize>, Vec<usize>) = applicable
         .iter()
         .partition(|&&index| set.policies[index].policy.metadata().mutating);
+    // Each worker thread starts the validating policies at its own point of
+    // the list (their results are sorted back into policy order below), so
+    // that two threads checking two resources are not on the same policy
+    // at the same time: the first evaluations of a policy translate its
+    // functions, and wasmi makes a thread that needs a function another
+    // thread is translating spin until it is done.
+    if let Some(thread) = rayon::current_thread_index()
+        && !validating.is_empty()
+    {
+        let len = validating.len();
+        validating.rotate_left(thread * len / rayon::current_num_threads().max(1) % len);
+    }
     let mut results = Vec::with_capacity(applicable.len());
     let fresh = || Encoded {
         operation: admission.operation,
