@@ -541,6 +541,27 @@ impl<'a> Tape<'a> {
         })
     }
 
+    /// Number of distinct keys in the key table: the key ids
+    /// ([`Tape::key_id`]) are `0..key_count()`.
+    pub fn key_count(&self) -> u32 {
+        (self.keys.len() / KEY_LEN) as u32
+    }
+
+    /// The key id of the object member at `index`: its entry in the key
+    /// table, the same for every member with the same key (keys are
+    /// interned), so a reader can convert each distinct key once, indexed
+    /// by id. Errors when the node does not exist or names an entry
+    /// outside the table.
+    pub fn key_id(&self, index: u32) -> Result<u32, TapeError> {
+        let id = self.words(index)?[1];
+        if id >= self.key_count() {
+            return Err(TapeError(format!(
+                "node {index} names key {id}, which does not exist"
+            )));
+        }
+        Ok(id)
+    }
+
     /// The key bytes of the object member at `index`.
     pub fn key(&self, index: u32) -> Result<&'a [u8], TapeError> {
         let id = self.words(index)?[1];

@@ -19,7 +19,7 @@ use wasm_validate_abi::tape::{Node, Tape, TapeError};
 
 /// The value at the root of `tape`.
 pub fn from_tape(tape: &Tape<'_>) -> Result<Value, TapeError> {
-    let mut keys: HashMap<(usize, usize), Arc<String>> = HashMap::new();
+    let mut keys: Vec<Option<Arc<String>>> = vec![None; tape.key_count() as usize];
     Ok(at(tape, 0, &mut keys)?.0)
 }
 
@@ -32,7 +32,7 @@ fn text(bytes: &[u8]) -> Result<&str, TapeError> {
 fn at(
     tape: &Tape<'_>,
     index: u32,
-    keys: &mut HashMap<(usize, usize), Arc<String>>,
+    keys: &mut [Option<Arc<String>>],
 ) -> Result<(Value, u32), TapeError> {
     Ok(match tape.node(index)? {
         Node::Null => (Value::Null, index + 1),
@@ -58,12 +58,12 @@ fn at(
             let mut members = HashMap::with_capacity(len as usize);
             let mut child = index + 1;
             while child < end {
-                let bytes = tape.key(child)?;
-                let key = match keys.get(&(bytes.as_ptr() as usize, bytes.len())) {
+                let id = tape.key_id(child)? as usize;
+                let key = match &keys[id] {
                     Some(key) => key.clone(),
                     None => {
-                        let key = Arc::new(text(bytes)?.to_owned());
-                        keys.insert((bytes.as_ptr() as usize, bytes.len()), key.clone());
+                        let key = Arc::new(text(tape.key(child)?)?.to_owned());
+                        keys[id] = Some(key.clone());
                         key
                     }
                 };

@@ -1,18 +1,18 @@
 //! A tape (the ABI's version 2 encoding) read into a regorus [`Value`]
 //! directly, without serde: objects are built from their members sorted
 //! once (regorus keeps objects as sorted slices), and each distinct key is
-//! allocated once per tape (the tape interns keys, so equal keys share
-//! their bytes). Measured in wasmi on the typical Pod, this halves the
+//! allocated once per tape (the tape interns keys: each has an id, which
+//! indexes the keys already converted). Measured in wasmi on the typical Pod, this halves the
 //! cost of building `input` against regorus's serde visitor (docs/rego.md).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use regorus::Value;
 use wasm_validate_abi::tape::{Node, Tape, TapeError};
 
 /// The value at the root of `tape`.
 pub fn value_of(tape: &Tape<'_>) -> Result<Value, TapeError> {
-    let mut keys: HashMap<(usize, usize), Value> = HashMap::new();
+    let mut keys: Vec<Option<Value>> = vec![None; tape.key_count() as usize];
     let (value, _) = at(tape, 0, &mut keys)?;
     Ok(value)
 }
@@ -22,11 +22,7 @@ fn text(bytes: &[u8]) -> Result<&str, TapeError> {
 }
 
 /// The value at node `index` and the index after its subtree.
-fn at(
-    tape: &Tape<'_>,
-    index: u32,
-    keys: &mut HashMap<(usize, usize), Value>,
-) -> Result<(Value, u32), TapeError> {
+fn at(tape: &Tape<'_>, index: u32, keys: &mut [Option<Value>]) -> Result<(Value, u32), TapeError> {
     Ok(match tape.node(index)? {
         Node::Null => (Value::Null, index + 1),
         Node::Bool(b) => (Value::from(b), index + 1),
@@ -48,12 +44,12 @@ fn at(
             let mut members = Vec::with_capacity(len as usize);
             let mut child = index + 1;
             while child < end {
-                let bytes = tape.key(child)?;
-                let key = match keys.get(&(bytes.as_ptr() as usize, bytes.len())) {
+                let id = tape.key_id(child)? as usize;
+                let key = match &keys[id] {
                     Some(key) => key.clone(),
                     None => {
-                        let key = Value::from(text(bytes)?);
-                        keys.insert((bytes.as_ptr() as usize, bytes.len()), key.clone());
+                        let key = Value::from(text(tape.key(child)?)?);
+                        keys[id] = Some(key.clone());
                         key
                     }
                 };

@@ -58,6 +58,17 @@ fn keys_are_interned_and_subtrees_end_where_they_say() {
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), key_count);
+    // Key ids: one per distinct key, the same for equal keys, and within
+    // the table.
+    assert_eq!(tape.key_count() as usize, key_count);
+    let mut by_id: Vec<Option<&[u8]>> = vec![None; key_count];
+    for index in 0..tape.len() {
+        let (Ok(id), Ok(key)) = (tape.key_id(index), tape.key(index)) else {
+            continue;
+        };
+        assert_eq!(*by_id[id as usize].get_or_insert(key), key, "key {id}");
+    }
+    assert!(by_id.iter().all(Option::is_some));
     // The root object's subtree is the whole tape; skipping "metadata" lands on "spec".
     assert!(matches!(tape.node(0).unwrap(), Node::Object { len: 4, end } if end == tape.len()));
     let metadata = (1..tape.len())
