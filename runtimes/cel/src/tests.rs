@@ -331,3 +331,59 @@ fn kubernetes_semver_library() {
         "semver('v01.01', true) == semver('1.1.0')",
     ]);
 }
+
+/// `duration` and `timestamp` (CEL's standard library, as Kubernetes
+/// uses them in CRD rules such as Gateway API's timeouts): Go-style
+/// duration strings, RFC 3339 timestamps, comparison, arithmetic and the
+/// timestamp accessors.
+#[test]
+fn durations_and_timestamps() {
+    let object = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "creationTimestamp": "2026-11-30T04:05:06Z"},
+        "spec": {"timeout": "1m30s", "backendTimeout": "2m"}});
+    for (expression, allowed) in [
+        ("duration('1h30m') == duration('90m')", true),
+        (
+            "duration(object.spec.timeout) <= duration(object.spec.backendTimeout)",
+            true,
+        ),
+        (
+            "duration(object.spec.backendTimeout) < duration('100ms')",
+            false,
+        ),
+        (
+            "duration('1m') + duration('30s') == duration(object.spec.timeout)",
+            true,
+        ),
+        (
+            "timestamp(object.metadata.creationTimestamp).getFullYear() == 2026",
+            true,
+        ),
+        (
+            "timestamp(object.metadata.creationTimestamp).getMonth() == 10",
+            true,
+        ),
+        (
+            "timestamp(object.metadata.creationTimestamp) + duration('24h') > timestamp('2026-12-01T00:00:00Z')",
+            true,
+        ),
+        (
+            "timestamp('2026-01-01T00:00:00Z') - timestamp('2025-12-31T23:00:00Z') == duration('1h')",
+            true,
+        ),
+    ] {
+        prepare_json(json!({"validations": [{"expression": expression, "message": "no"}]}))
+            .unwrap_or_else(|e| panic!("{expression}: {e}"));
+        let response = run_on(object.clone());
+        assert!(
+            response.error.is_none(),
+            "{expression}: {:?}",
+            response.error
+        );
+        assert_eq!(response.allowed, allowed, "{expression}");
+    }
+    // A string that is not a duration is an evaluation error, not a pass.
+    prepare_json(json!({"validations": [{"expression": "duration('soon') > duration('1s')"}]}))
+        .unwrap();
+    assert!(run_on(object).error.is_some());
+}

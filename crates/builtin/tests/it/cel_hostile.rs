@@ -4,37 +4,9 @@
 //! evaluation is unaffected. And no host crate links a CEL interpreter.
 
 use serde_json::{Value, json};
-use wasm_validate_engine::{Engine, Limits, Policy};
+use wasm_validate_engine::Engine;
 
-fn runtime(engine: &Engine) -> Policy {
-    let wasm = wasm_validate_builtin::runtime("cel").unwrap();
-    engine.load(wasm, Limits::default()).unwrap()
-}
-
-/// Prepares a program validating `expression` and evaluates it on a Pod:
-/// the preparation's error, or the evaluation's, or the messages.
-fn outcome(engine: &Engine, expression: &str) -> Result<Vec<String>, String> {
-    let program = json!({"validations": [{"expression": expression, "message": "denied"}]});
-    let policy = engine
-        .prepare(&runtime(engine), &program)
-        .map_err(|e| format!("prepare: {e}"))?;
-    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
-    let request = wasm_validate_abi::tape::request(
-        wasm_validate_abi::Operation::Create,
-        &wasm_validate_abi::tape::encode(&json!({})),
-        &wasm_validate_abi::tape::encode(&pod),
-        None,
-    );
-    let evaluation = engine
-        .evaluate(&policy, &request)
-        .map_err(|e| format!("evaluate: {e}"))?;
-    Ok(evaluation
-        .response
-        .violations
-        .into_iter()
-        .map(|v| v.message)
-        .collect())
-}
+use crate::cel::outcome;
 
 #[test]
 fn a_huge_comprehension_is_stopped_by_fuel_or_memory() {
