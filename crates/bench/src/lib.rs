@@ -1,7 +1,8 @@
 //! Per-policy figures for `cargo xtask bench`: microseconds per evaluation
 //! of each built-in policy on one request, as Wasm in wasmi (through
-//! [`Engine::evaluate`]: a fresh store and instance, the request written into
-//! the guest, the answer decoded, as in a real run) and as the same policy
+//! [`Engine::evaluate`]: an instance in the module's starting state, reused
+//! after the first evaluation as in a real run, the request written into
+//! the guest, the answer decoded) and as the same policy
 //! code compiled natively and called directly (each policy crate is also an
 //! rlib whose `evaluate_tape` is the function its Wasm export wraps). The
 //! native figure is the physical limit for that logic on this machine; the

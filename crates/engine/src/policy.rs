@@ -107,8 +107,9 @@ impl Policy {
     /// ended normally in, put back into its starting state (`reuse.rs`):
     /// true for a module in wasm-validate's own ABI whose mutable globals
     /// are all exported and whose code changes no table, and whose starting
-    /// memory is at most 1 MiB. Kubewarden modules always get a fresh
-    /// instance.
+    /// memory is at most 1 MiB (known once it has been instantiated: before
+    /// its first evaluation, true for every module with the proof).
+    /// Kubewarden modules always get a fresh instance.
     pub fn reuses_instances(&self) -> bool {
         self.kubewarden.is_none() && self.pool.is_reusable()
     }
