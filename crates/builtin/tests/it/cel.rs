@@ -1,6 +1,6 @@
 //! The CEL runtime as built for Wasm (what every run uses): what differs
-//! from the runtime compiled natively for its unit tests. Helpers shared
-//! with `cel_hostile`.
+//! from the runtime compiled natively for its unit tests. [`outcome`] is
+//! shared with `cel_hostile`.
 
 use serde_json::json;
 use wasm_validate_engine::{Engine, Limits, Policy};
