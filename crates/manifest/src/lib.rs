@@ -19,6 +19,7 @@ pub mod kinds;
 pub mod locate;
 mod split;
 mod strict;
+mod yaml;
 
 pub use inputs::{Input, batches, collect_inputs, read_all, read_input, read_inputs};
 
@@ -396,8 +397,8 @@ fn parse_yaml(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
             continue;
         }
         let value = if piece.has_content {
-            match serde_yaml::from_str::<strict::Strict>(&text[piece.range.clone()]) {
-                Ok(strict::Strict(value)) => Some(value),
+            match yaml::decode_document(&text[piece.range.clone()], limits.list_items) {
+                Ok(value) => Some(value),
                 Err(e) => {
                     // libyaml reports errors at the end of input on the line
                     // after the last one; keep the line inside the document.

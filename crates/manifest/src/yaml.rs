@@ -1,0 +1,478 @@
+//! Decoding one YAML document into a `serde_json::Value`, straight from the
+//! events of yaml-rust2's parser (the parser `locate` already uses), without
+//! building a YAML tree first: about 30% less time than serde_yaml on the
+//! generated corpus (docs/performance.md, "Reading").
+//!
+//! serde_yaml (libyaml) stays the reference. A document this decoder refuses
+//! is decoded again by serde_yaml, whose answer stands: its error message and
+//! line are the ones users saw before, and what libyaml accepts beyond the
+//! YAML 1.2 grammar is still accepted (the gatekeeper-library has a
+//! double-quoted scalar continued at its key's indentation, which the spec
+//! forbids and yaml-rust2 refuses; Go's YAML libraries, and so kubectl,
+//! accept it). What this decoder accepts gives the value serde_yaml gave,
+//! proved on every document of `testdata/`, `../shared/corpus` and the
+//! generated 50,000-resource corpus (the `same_json_as_serde_yaml` test):
+//!
+//! - Plain scalars resolve by the YAML 1.2 core schema: `null`, `Null`,
+//!   `NULL`, `~` and the empty scalar are null; `true`/`True`/`TRUE` and the
+//!   three spellings of false are booleans; integers are decimal without
+//!   leading zeros, or `0x`, `0o` and `0b` with an optional sign before the
+//!   prefix; floats are what Rust parses as a finite `f64`; `.inf`, `.nan`
+//!   and their spellings are refused (JSON has no such numbers). Anything
+//!   else, and every quoted or block scalar, is a string.
+//! - The core tags `!!bool`, `!!int`, `!!float` and `!!null` force their type
+//!   (or fail); `!!str` and other global tags keep the string; local tags
+//!   (`!Ref`) are refused, since no JSON value can hold them.
+//! - Mapping keys are the scalar's text whatever its type (`1: a` has the key
+//!   `"1"`); a key that is a mapping or a sequence is refused, and so is a
+//!   key given twice (Kubernetes' strict decoding refuses it too).
+//! - Aliases copy their anchor's value; `<<` is an ordinary key, not a merge.
+//!
+//! Limits, each an error rather than a crash or an unbounded allocation:
+//! nesting deeper than [`MAX_DEPTH`], a sequence longer than the run's item
+//! limit, and aliases that expand the document to more than
+//! [`ALIAS_EXPANSION`] times the nodes its text holds (the "billion laughs").
+
+use serde_json::map::Entry;
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, Parser, Tag};
+use yaml_rust2::scanner::TScalarStyle;
+
+use crate::strict::{self, Strict};
+
+/// Collections may nest this deep (serde_yaml's recursion limit).
+pub const MAX_DEPTH: usize = 128;
+
+/// Aliases may expand a document to at most this many times the nodes read
+/// from its text so far.
+pub const ALIAS_EXPANSION: usize = 100;
+
+/// The prefix of the YAML core schema's tags (`!!int` is `tag:yaml.org,2002:int`).
+const CORE: &str = "tag:yaml.org,2002:";
+
+/// Why a document could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// 1-based line in the decoded text.
+    pub line: usize,
+    pub message: String,
+}
+
+/// A collection being built.
+enum Frame {
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+        nodes_before: usize,
+    },
+    Map {
+        map: Map<String, Value>,
+        /// The key whose value comes next, and its line.
+        key: Option<(String, usize)>,
+        anchor: usize,
+        nodes_before: usize,
+    },
+}
+
+/// An anchored node, kept for its aliases.
+struct Anchored {
+    /// The value, or why it has none (a scalar's value is resolved even when
+    /// the anchored node is a key, for an alias used as a value).
+    value: Result<Value, String>,
+    /// The scalar's text, for an alias used as a mapping key.
+    text: Option<String>,
+    /// Nodes in the value (1 for a scalar).
+    nodes: usize,
+}
+
+struct Decoder {
+    max_items: usize,
+    stack: Vec<Frame>,
+    /// Indexed by yaml-rust2's anchor id (ids start at 1).
+    anchors: Vec<Option<Anchored>>,
+    root: Option<Value>,
+    /// Node events read from the text, and nodes built (aliases included).
+    events: usize,
+    nodes: usize,
+}
+
+/// What a node is, for the mapping that may take it as a key.
+enum Node {
+    Scalar(String),
+    Alias(usize),
+    Collection(&'static str),
+}
+
+/// Decodes the single YAML document in `text` (a piece from
+/// [`crate::split`]) with sequences limited to `max_items` items: with
+/// [`decode`], or with serde_yaml when [`decode`] refuses it (see the module
+/// docs). The caller sets serde_yaml's item limit ([`strict::with_max_items`]).
+pub fn decode_document(text: &str, max_items: usize) -> Result<Value, serde_yaml::Error> {
+    decode(text, max_items).or_else(|_| serde_yaml::from_str::<Strict>(text).map(|s| s.0))
+}
+
+/// Decodes the single YAML document in `text`, with sequences limited to
+/// `max_items` items. A text without content is null.
+pub fn decode(text: &str, max_items: usize) -> Result<Value, DecodeError> {
+    let mut decoder = Decoder {
+        max_items,
+        stack: Vec::new(),
+        anchors: Vec::new(),
+        root: None,
+        events: 0,
+        nodes: 0,
+    };
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| DecodeError {
+            line: e.marker().line(),
+            message: e.info().to_owned(),
+        })?;
+        let line = mark.line();
+        let fail = |message: String| DecodeError { line, message };
+        match event {
+            Event::StreamEnd => return Ok(decoder.root.take().unwrap_or(Value::Null)),
+            Event::DocumentStart if decoder.root.is_some() => {
+                return Err(fail("more than one document where one was expected".into()));
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                decoder.events += 1;
+                let anchored_text = (anchor > 0).then(|| text.clone());
+                if decoder.key_expected() {
+                    if let Some(text) = anchored_text {
+                        let value = scalar(text.clone(), style, tag.as_ref());
+                        decoder.anchor(anchor, value, Some(text), 1);
+                    }
+                    decoder.key(Node::Scalar(text), line)?;
+                    continue;
+                }
+                let value = scalar(text, style, tag.as_ref()).map_err(fail)?;
+                if let Some(text) = anchored_text {
+                    decoder.anchor(anchor, Ok(value.clone()), Some(text), 1);
+                }
+                decoder.nodes += 1;
+                decoder.value(value, line)?;
+            }
+            Event::Alias(id) => {
+                decoder.events += 1;
+                if decoder.key_expected() {
+                    decoder.key(Node::Alias(id), line)?;
+                    continue;
+                }
+                let value = decoder.alias(id).map_err(fail)?;
+                decoder.value(value, line)?;
+            }
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                decoder.events += 1;
+                let is_map = matches!(event, Event::MappingStart(..));
+                let what = if is_map { "mapping" } else { "sequence" };
+                if decoder.key_expected() {
+                    decoder.key(Node::Collection(what), line)?;
+                }
+                collection_tag(tag.as_ref(), what).map_err(fail)?;
+                if decoder.stack.len() == MAX_DEPTH {
+                    return Err(fail(format!(
+                        "collections nested more than {MAX_DEPTH} deep (recursion limit exceeded)"
+                    )));
+                }
+                decoder.nodes += 1;
+                let nodes_before = decoder.nodes;
+                decoder.stack.push(if is_map {
+                    Frame::Map {
+                        map: Map::new(),
+                        key: None,
+                        anchor,
+                        nodes_before,
+                    }
+                } else {
+                    Frame::Seq {
+                        items: Vec::new(),
+                        anchor,
+                        nodes_before,
+                    }
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (value, anchor, nodes_before) = match decoder.stack.pop() {
+                    Some(Frame::Seq {
+                        items,
+                        anchor,
+                        nodes_before,
+                    }) => (Value::Array(items), anchor, nodes_before),
+                    Some(Frame::Map {
+                        map,
+                        anchor,
+                        nodes_before,
+                        ..
+                    }) => (Value::Object(map), anchor, nodes_before),
+                    None => continue,
+                };
+                if anchor > 0 {
+                    let nodes = decoder.nodes - nodes_before + 1;
+                    decoder.anchor(anchor, Ok(value.clone()), None, nodes);
+                }
+                decoder.value(value, line)?;
+            }
+            Event::StreamStart | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => {}
+        }
+    }
+}
+
+impl Decoder {
+    fn key_expected(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    /// Takes a node as the key of the mapping on top of the stack.
+    fn key(&mut self, node: Node, line: usize) -> Result<(), DecodeError> {
+        let fail = |message: String| DecodeError { line, message };
+        let key = match node {
+            Node::Scalar(text) => text,
+            Node::Alias(id) => match &self.anchored(id).map_err(fail)?.text {
+                Some(text) => text.clone(),
+                None => {
+                    return Err(fail(
+                        "a mapping key must be a string; this alias names a collection".into(),
+                    ));
+                }
+            },
+            Node::Collection(what) => {
+                return Err(fail(format!(
+                    "a mapping key must be a string, not a {what}"
+                )));
+            }
+        };
+        if let Some(Frame::Map { key: slot, .. }) = self.stack.last_mut() {
+            *slot = Some((key, line));
+        }
+        Ok(())
+    }
+
+    /// Places a finished node that ends at `line`: in its collection, or as
+    /// the document.
+    fn value(&mut self, value: Value, line: usize) -> Result<(), DecodeError> {
+        match self.stack.last_mut() {
+            None => self.root = Some(value),
+            Some(Frame::Seq { items, .. }) => {
+                if items.len() == self.max_items {
+                    return Err(DecodeError {
+                        line,
+                        message: format!(
+                            "a sequence of more than {} items (--max-list-items)",
+                            self.max_items
+                        ),
+                    });
+                }
+                items.push(value);
+            }
+            Some(Frame::Map { map, key, .. }) => {
+                if let Some((key, key_line)) = key.take() {
+                    match map.entry(key) {
+                        Entry::Vacant(slot) => {
+                            slot.insert(value);
+                        }
+                        Entry::Occupied(slot) => {
+                            return Err(DecodeError {
+                                line: key_line,
+                                message: format!("duplicate key {:?}", slot.key()),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn anchor(
+        &mut self,
+        id: usize,
+        value: Result<Value, String>,
+        text: Option<String>,
+        nodes: usize,
+    ) {
+        if self.anchors.len() <= id {
+            self.anchors.resize_with(id + 1, || None);
+        }
+        self.anchors[id] = Some(Anchored { value, text, nodes });
+    }
+
+    fn anchored(&self, id: usize) -> Result<&Anchored, String> {
+        self.anchors
+            .get(id)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| "an alias to a node that contains it (a recursive alias)".to_owned())
+    }
+
+    /// The value an alias stands for, within the expansion limit.
+    fn alias(&mut self, id: usize) -> Result<Value, String> {
+        let nodes = self.anchored(id)?.nodes;
+        self.nodes += nodes;
+        if self.nodes > ALIAS_EXPANSION * self.events {
+            return Err(format!(
+                "aliases expand the document to more than {ALIAS_EXPANSION} times its nodes (repetition limit exceeded)"
+            ));
+        }
+        self.anchored(id)?.value.clone()
+    }
+}
+
+/// The full name of a tag (`!!int` is `tag:yaml.org,2002:int`).
+fn tag_name(tag: &Tag) -> String {
+    format!("{}{}", tag.handle, tag.suffix)
+}
+
+fn local_tag(name: &str) -> String {
+    format!("the local tag {name} is not supported: no JSON value can hold it")
+}
+
+fn collection_tag(tag: Option<&Tag>, what: &str) -> Result<(), String> {
+    match tag.map(tag_name) {
+        Some(name) if name.starts_with('!') => Err(format!("{} on a {what}", local_tag(&name))),
+        _ => Ok(()),
+    }
+}
+
+/// The value of a scalar that is not a mapping key.
+fn scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    if let Some(tag) = tag {
+        let name = tag_name(tag);
+        if name.starts_with('!') {
+            return Err(local_tag(&name));
+        }
+        let invalid = |what: &str| format!("invalid value: string {text:?}, expected {what}");
+        return match name.strip_prefix(CORE) {
+            Some("bool") => boolean(&text).map(Value::Bool).ok_or_else(|| invalid("a boolean")),
+            Some("int") => match integer(&text) {
+                Some(value) => value,
+                None => Err(invalid("an integer")),
+            },
+            Some("float") => match float(&text) {
+                Some(f) => json_float(f),
+                None => Err(invalid("a float")),
+            },
+            Some("null") if is_null(&text) => Ok(Value::Null),
+            Some("null") => Err(invalid("null")),
+            _ => Ok(Value::String(text)),
+        };
+    }
+    if style != TScalarStyle::Plain {
+        return Ok(Value::String(text));
+    }
+    plain(text)
+}
+
+/// An untagged plain scalar, by the core schema.
+fn plain(text: String) -> Result<Value, String> {
+    let Some(&first) = text.as_bytes().first() else {
+        return Ok(Value::Null);
+    };
+    // Most scalars are names and images: only these can start a number.
+    if first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.') {
+        if let Some(value) = integer(&text) {
+            return value;
+        }
+        if !leading_zero_digits(&text) {
+            if let Some(f) = float(&text) {
+                return json_float(f);
+            }
+        }
+        return Ok(Value::String(text));
+    }
+    if is_null(&text) {
+        return Ok(Value::Null);
+    }
+    Ok(boolean(&text).map_or(Value::String(text), Value::Bool))
+}
+
+fn is_null(text: &str) -> bool {
+    matches!(text, "null" | "Null" | "NULL" | "~")
+}
+
+fn boolean(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// Digits with a leading zero (`0755`, `-012`): a string in YAML 1.2, not an
+/// octal number as in YAML 1.1.
+fn leading_zero_digits(text: &str) -> bool {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An integer: `None` when the text is not one; an error when it is one that
+/// does not fit in 64 bits (JSON numbers here are `i64`, `u64` or `f64`).
+fn integer(text: &str) -> Option<Result<Value, String>> {
+    let (negative, unsigned) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (radix, digits) = if let Some(rest) = unsigned.strip_prefix("0x") {
+        (16, rest)
+    } else if let Some(rest) = unsigned.strip_prefix("0o") {
+        (8, rest)
+    } else if let Some(rest) = unsigned.strip_prefix("0b") {
+        (2, rest)
+    } else {
+        if leading_zero_digits(text) {
+            return None;
+        }
+        (10, unsigned)
+    };
+    // `from_str_radix` takes a sign of its own; YAML has one before the prefix only.
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    let magnitude = u128::from_str_radix(digits, radix).ok()?;
+    if negative && magnitude > i128::MIN.unsigned_abs() {
+        return None; // as serde_yaml: past i128, a float
+    }
+    let fits = if negative {
+        magnitude <= i64::MIN.unsigned_abs() as u128
+    } else {
+        magnitude <= u64::MAX as u128
+    };
+    if !fits {
+        return Some(Err(format!(
+            "the integer {text} does not fit in 64 bits"
+        )));
+    }
+    Some(Ok(Value::Number(if negative {
+        // In range by the check above; -(2^63) included.
+        Number::from((magnitude as i128).wrapping_neg() as i64)
+    } else {
+        Number::from(magnitude as u64)
+    })))
+}
+
+/// A float: `.inf`, `.nan` and their spellings, or a finite `f64` (Rust's
+/// grammar, which accepts `1.`, `.5` and `1e3`).
+fn float(text: &str) -> Option<f64> {
+    let unsigned = match text.strip_prefix('+') {
+        Some(rest) if rest.starts_with(['+', '-']) => return None,
+        Some(rest) => rest,
+        None => text,
+    };
+    match unsigned {
+        ".inf" | ".Inf" | ".INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" if unsigned.len() == text.len() => return Some(f64::NAN),
+        _ => {}
+    }
+    unsigned.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+fn json_float(f: f64) -> Result<Value, String> {
+    Number::from_f64(f)
+        .map(Value::Number)
+        .ok_or_else(|| format!("{f} is not a JSON number"))
+}
+
+#[cfg(test)]
+#[path = "yaml_tests.rs"]
+mod tests;

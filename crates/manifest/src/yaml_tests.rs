@@ -1,0 +1,234 @@
+//! The decoder against serde_yaml 0.9 (what decoded documents before it), on
+//! every YAML document we can read, on scalars built to probe the core
+//! schema's edges, and on the limits.
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::split::split;
+use crate::strict;
+
+const ITEMS: usize = 100_000;
+
+/// serde_yaml's answer, as this crate decoded documents before.
+fn serde_yaml_value(text: &str) -> Result<Value, String> {
+    strict::with_max_items(ITEMS, || {
+        serde_yaml::from_str::<strict::Strict>(text)
+            .map(|strict| strict.0)
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Where [`decode`] accepts a text, serde_yaml gives the same JSON text (so
+/// key order too); where it refuses, [`decode_document`] gives serde_yaml's
+/// answer, so only the first case needs checking.
+fn agreement(text: &str) -> Result<(), String> {
+    match (decode(text, ITEMS), serde_yaml_value(text)) {
+        (Ok(new), Ok(old)) if old.to_string() == new.to_string() => Ok(()),
+        (Err(_), _) => Ok(()),
+        (new, old) => Err(format!("serde_yaml: {old:?}\ndecode: {new:?}")),
+    }
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            yaml_files(&path, out);
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml")
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Every document of `testdata/`, of `../shared/corpus` when present, and of
+/// the directories in `WASM_VALIDATE_YAML_DIRS` (colon-separated; how the
+/// generated 50,000-resource corpus was compared, in a release build).
+#[test]
+fn same_json_as_serde_yaml() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut dirs = vec![root.join("testdata")];
+    let shared = root.join("../shared/corpus");
+    if shared.is_dir() {
+        dirs.push(shared);
+    } else {
+        println!("notice: {} is absent; comparing testdata/ only", shared.display());
+    }
+    if let Ok(extra) = std::env::var("WASM_VALIDATE_YAML_DIRS") {
+        dirs.extend(extra.split(':').map(PathBuf::from));
+    }
+    let mut files = Vec::new();
+    for dir in &dirs {
+        yaml_files(dir, &mut files);
+    }
+    let (mut documents, mut refused) = (0, 0);
+    let mut differences = Vec::new();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for piece in split(&text).into_iter().filter(|p| p.has_content) {
+            let document = &text[piece.range.clone()];
+            documents += 1;
+            refused += usize::from(decode(document, ITEMS).is_err());
+            if let Err(difference) = agreement(document) {
+                differences.push(format!("{}:{}\n{difference}", file.display(), piece.line));
+            }
+        }
+    }
+    println!(
+        "{documents} documents of {} files; {refused} refused by decode, so decoded by serde_yaml",
+        files.len()
+    );
+    assert!(documents > 500, "only {documents} documents found");
+    assert!(
+        differences.is_empty(),
+        "{} documents differ; the first:\n{}",
+        differences.len(),
+        differences[..differences.len().min(5)].join("\n\n")
+    );
+}
+
+#[test]
+fn scalars_resolve_by_the_core_schema() {
+    for (text, expected) in [
+        ("a: ~", json!({"a": null})),
+        ("a:", json!({"a": null})),
+        ("a: Null", json!({"a": null})),
+        ("a: TRUE", json!({"a": true})),
+        ("a: yes", json!({"a": "yes"})),
+        ("a: on", json!({"a": "on"})),
+        ("a: 0755", json!({"a": "0755"})),
+        ("a: 0o755", json!({"a": 493})),
+        ("a: 0x1F", json!({"a": 31})),
+        ("a: -0x1F", json!({"a": -31})),
+        ("a: 0b101", json!({"a": 5})),
+        ("a: +12", json!({"a": 12})),
+        ("a: -9223372036854775808", json!({"a": i64::MIN})),
+        ("a: 18446744073709551615", json!({"a": u64::MAX})),
+        ("a: 1.5e3", json!({"a": 1500.0})),
+        ("a: .5", json!({"a": 0.5})),
+        ("a: 1e400", json!({"a": "1e400"})),
+        ("a: 1_000", json!({"a": "1_000"})),
+        ("a: \"12\"", json!({"a": "12"})),
+        ("a: !!str 12", json!({"a": "12"})),
+        ("a: !!int \"12\"", json!({"a": 12})),
+        ("a: !!float 1", json!({"a": 1.0})),
+        ("a: |\n  12\n", json!({"a": "12\n"})),
+        ("1: x\ntrue: y\n~: z", json!({"1": "x", "true": "y", "~": "z"})),
+        ("<<: {a: 1}", json!({"<<": {"a": 1}})),
+        ("a: &x {b: 1}\nc: *x", json!({"a": {"b": 1}, "c": {"b": 1}})),
+        ("&k 5: a\nb: *k\n*k : c", json!({"5": "a", "b": 5, "5 ": "c"})),
+    ] {
+        if text.contains("*k :") {
+            // A key given twice through its alias: both refuse it.
+            assert!(decode(text, ITEMS).is_err(), "{text}");
+            assert!(serde_yaml_value(text).is_err(), "{text}");
+            continue;
+        }
+        assert_eq!(decode(text, ITEMS), Ok(expected), "{text}");
+        agreement(text).unwrap();
+    }
+}
+
+#[test]
+fn what_json_cannot_hold_is_refused() {
+    for text in [
+        "a: .inf",
+        "a: -.Inf",
+        "a: .nan",
+        "a: 18446744073709551616",
+        "a: -9223372036854775809",
+        "a: !Ref x",
+        "a: !Sub {b: 1}",
+        "a: !!int x",
+        "a: !!bool yes",
+        "? [a, b]\n: c",
+        "? {a: 1}\n: c",
+        "a: 1\nb: 2\na: 3",
+    ] {
+        assert!(decode(text, ITEMS).is_err(), "{text}");
+        assert!(serde_yaml_value(text).is_err(), "{text}");
+    }
+}
+
+#[test]
+fn what_only_libyaml_accepts_is_decoded_by_serde_yaml() {
+    // A double-quoted scalar continued at its key's indentation (YAML 1.2
+    // wants one more space), as the gatekeeper-library writes one.
+    let text = "a:\n  b: \"one\n  two\"\n  c: 1\n";
+    assert!(decode(text, ITEMS).is_err());
+    let value = strict::with_max_items(ITEMS, || decode_document(text, ITEMS)).unwrap();
+    assert_eq!(value, json!({"a": {"b": "one two", "c": 1}}));
+    // And serde_yaml's message and line where both refuse.
+    let error = strict::with_max_items(ITEMS, || decode_document("a: [1\nb: 2\n", ITEMS));
+    assert_eq!(error.unwrap_err().to_string(), serde_yaml_value("a: [1\nb: 2\n").unwrap_err());
+}
+
+#[test]
+fn errors_name_their_line() {
+    let duplicate = decode("a: 1\nb:\n  c: 1\n  c: 2\n", ITEMS).unwrap_err();
+    assert_eq!(duplicate.line, 4);
+    assert_eq!(duplicate.message, "duplicate key \"c\"");
+    let syntax = decode("a: 1\nb: [1, 2\nc: 3\n", ITEMS).unwrap_err();
+    assert!(syntax.line >= 2, "{syntax:?}");
+    let tag = decode("a: 1\nb: !Ref x\n", ITEMS).unwrap_err();
+    assert_eq!(tag.line, 2);
+    assert!(tag.message.contains("!Ref"), "{}", tag.message);
+}
+
+#[test]
+fn nesting_sequences_and_aliases_are_bounded() {
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    assert!(decode(&nested(MAX_DEPTH), ITEMS).is_ok());
+    let deep = decode(&nested(MAX_DEPTH + 1), ITEMS).unwrap_err();
+    assert!(deep.message.contains("recursion limit"), "{}", deep.message);
+
+    assert_eq!(decode("[1, 2, 3]", 3), Ok(json!([1, 2, 3])));
+    let long = decode("[1, 2, 3, 4]", 3).unwrap_err();
+    assert!(long.message.contains("--max-list-items"), "{}", long.message);
+
+    // Nine levels of ten aliases each: 10^9 nodes from 100 lines.
+    let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..10 {
+        let previous = format!("*a{}", level - 1);
+        let items = vec![previous.as_str(); 10].join(", ");
+        laughs.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+    }
+    let error = decode(&laughs, usize::MAX).unwrap_err();
+    assert!(error.message.contains("repetition limit"), "{}", error.message);
+    assert!(serde_yaml_value(&laughs).is_err());
+
+    let recursive = decode("a: &x [1, *x]", ITEMS).unwrap_err();
+    assert!(recursive.message.contains("recursive"), "{}", recursive.message);
+}
+
+proptest! {
+    /// Plain scalars from the characters that make numbers, nulls and
+    /// booleans resolve as serde_yaml resolved them.
+    #[test]
+    fn plain_scalars_agree(scalar in "[0-9+\\-.xobeEinfaINFNulrsTt~_]{1,8}") {
+        let text = format!("a: {scalar}\n");
+        prop_assert!(agreement(&text).is_ok(), "{}", agreement(&text).unwrap_err());
+    }
+
+    /// Keys and tagged scalars too.
+    #[test]
+    fn keys_and_tags_agree(
+        key in "[0-9a-z~.+\\-]{1,5}",
+        tag in prop::sample::select(vec!["", "!!str ", "!!int ", "!!float ", "!!bool ", "!!null ", "!x "]),
+        scalar in "[0-9a-zA-Z.+\\-]{0,6}",
+    ) {
+        let text = format!("{key}: {tag}{scalar}\n");
+        prop_assert!(agreement(&text).is_ok(), "{text}: {}", agreement(&text).unwrap_err());
+    }
+}
