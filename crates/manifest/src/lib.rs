@@ -130,6 +130,9 @@ pub struct Document {
     pub piece: Piece,
     /// What it holds.
     pub content: Content,
+    /// The line of each node, for locating violations without parsing the
+    /// text again; `None` for JSON and for what only serde_yaml decodes.
+    pub lines: Option<locate::LineTable>,
 }
 
 /// An input that could not be read, or a document in it that is not a
@@ -186,8 +189,9 @@ impl Parsed {
         self.lines_of(document, item, &[pointer]).pop().flatten()
     }
 
-    /// [`Parsed::line_of`] for several pointers into the same resource,
-    /// parsing its document once; one answer per pointer, in order.
+    /// [`Parsed::line_of`] for several pointers into the same resource; one
+    /// answer per pointer, in order. From the document's line table when it
+    /// has one, or else by parsing the document once.
     pub fn lines_of(
         &self,
         document: usize,
@@ -195,13 +199,13 @@ impl Parsed {
         pointers: &[&str],
     ) -> Vec<Option<usize>> {
         let none = || vec![None; pointers.len()];
-        let Some(piece) = document
+        let Some(found) = document
             .checked_sub(1)
             .and_then(|index| self.documents.get(index))
-            .map(|d| &d.piece)
         else {
             return none();
         };
+        let piece = &found.piece;
         let (Some(text), Some(prefix)) = (
             self.text.get(piece.range.clone()),
             self.text.get(piece.range.start..piece.prefix.end),
@@ -219,10 +223,13 @@ impl Parsed {
             })
             .collect();
         let pointers: Vec<&str> = pointers.iter().map(String::as_str).collect();
-        locate::lines_of(text, &pointers)
-            .into_iter()
-            .map(|within| within.map(|line| first + line - 1))
-            .collect()
+        match &found.lines {
+            Some(table) => table.lines_of(&pointers),
+            None => locate::lines_of(text, &pointers),
+        }
+        .into_iter()
+        .map(|within| within.map(|line| first + line - 1))
+        .collect()
     }
 }
 
@@ -385,6 +392,7 @@ fn invalid_document(
     parsed.documents.push(Document {
         piece,
         content: Content::Invalid,
+        lines: None,
     });
 }
 
@@ -396,9 +404,13 @@ fn parse_yaml(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
             invalid_document(parsed, piece, document, line, message);
             continue;
         }
+        let mut lines = None;
         let value = if piece.has_content {
             match yaml::decode_document(&text[piece.range.clone()], limits.list_items) {
-                Ok(value) => Some(value),
+                Ok((value, table)) => {
+                    lines = table;
+                    Some(value)
+                }
                 Err(e) => {
                     // libyaml reports errors at the end of input on the line
                     // after the last one; keep the line inside the document.
@@ -417,6 +429,9 @@ fn parse_yaml(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
         };
         let helm_source = helm_source_comment(&text[piece.prefix.clone()]);
         add_document(parsed, piece, document, value, helm_source);
+        if let Some(last) = parsed.documents.last_mut() {
+            last.lines = lines;
+        }
     }
 }
 
@@ -469,6 +484,7 @@ fn parse_json(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
                         ..piece
                     },
                     content: Content::Invalid,
+                    lines: None,
                 });
                 break;
             }
@@ -609,7 +625,11 @@ fn add_document(
             }
         },
     };
-    parsed.documents.push(Document { piece, content });
+    parsed.documents.push(Document {
+        piece,
+        content,
+        lines: None,
+    });
 }
 
 /// Writes a parsed YAML stream back. Documents none of whose resources is

@@ -1,6 +1,7 @@
 //! Maps a JSON Pointer (RFC 6901) into a document back to the line of its
-//! YAML or JSON text, with the event parser of `yaml-rust2` (which keeps a
-//! line for every node; serde_yaml does not).
+//! YAML or JSON text: from the [`LineTable`] that decoding a YAML document
+//! records, or else by walking the events of `yaml-rust2`'s parser again
+//! (JSON inputs, and documents only serde_yaml could decode).
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
@@ -123,6 +124,110 @@ impl MarkedEventReceiver for Walker {
     }
 }
 
+/// The line of every node of a decoded YAML document, so that violations can
+/// be located without parsing the document again.
+///
+/// Nodes are in document order (pre-order), one per node of the decoded
+/// value, except that an alias is one node however large its anchor's value.
+/// A node's line is the one [`lines_of`] gives for it: a mapping value's is
+/// its key's line, a sequence item's and the root's their own first line.
+/// 16 bytes per node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineTable {
+    nodes: Vec<LineNode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LineNode {
+    /// 1-based line within the document's text.
+    line: u32,
+    /// Nodes in this subtree, itself included; the top bit marks a mapping.
+    size: u32,
+    /// For a mapping's value, the FNV-1a hash of its key.
+    key: u64,
+}
+
+const MAPPING: u32 = 1 << 31;
+
+/// FNV-1a, 64 bits: sibling keys that collide are vanishingly rare, and the
+/// cost is a few cycles per byte.
+fn key_hash(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl LineTable {
+    /// Adds a node starting at `line`, the value of `key` in a mapping or
+    /// else a sequence item or the root; returns its index for [`Self::end`].
+    pub(crate) fn start(&mut self, line: usize, key: Option<&str>, mapping: bool) -> usize {
+        self.nodes.push(LineNode {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            size: 1 | if mapping { MAPPING } else { 0 },
+            key: key.map_or(0, key_hash),
+        });
+        self.nodes.len() - 1
+    }
+
+    /// Ends the collection that [`Self::start`] numbered `index`.
+    pub(crate) fn end(&mut self, index: usize) {
+        let size = u32::try_from(self.nodes.len() - index).unwrap_or(u32::MAX >> 1);
+        let node = &mut self.nodes[index];
+        node.size = (node.size & MAPPING) | size;
+    }
+
+    fn size(&self, index: usize) -> usize {
+        (self.nodes[index].size & !MAPPING) as usize
+    }
+
+    /// The child of node `index` that `token` names: a key of a mapping, a
+    /// canonical decimal index of a sequence.
+    fn child(&self, index: usize, token: &str) -> Option<usize> {
+        let end = index + self.size(index);
+        let mut child = index + 1;
+        if self.nodes[index].size & MAPPING != 0 {
+            let hash = key_hash(token);
+            while child < end {
+                if self.nodes[child].key == hash {
+                    return Some(child);
+                }
+                child += self.size(child);
+            }
+            return None;
+        }
+        let canonical = token == "0"
+            || (!token.starts_with('0')
+                && !token.is_empty()
+                && token.bytes().all(|b| b.is_ascii_digit()));
+        let position: usize = token.parse().ok().filter(|_| canonical)?;
+        for _ in 0..position {
+            if child >= end {
+                return None;
+            }
+            child += self.size(child);
+        }
+        (child < end).then_some(child)
+    }
+
+    /// [`lines_of`] from the table: one answer per pointer, in order.
+    pub fn lines_of(&self, pointers: &[&str]) -> Vec<Option<usize>> {
+        pointers
+            .iter()
+            .map(|pointer| {
+                let mut index = 0;
+                self.nodes.first()?;
+                for token in pointer_tokens(pointer) {
+                    match self.child(index, &token) {
+                        Some(child) => index = child,
+                        None => break,
+                    }
+                }
+                Some(self.nodes[index].line as usize)
+            })
+            .collect()
+    }
+}
+
 /// Splits a JSON Pointer into its unescaped reference tokens (`~1` is `/`,
 /// `~0` is `~`); `""` is the whole document.
 pub fn pointer_tokens(pointer: &str) -> Vec<String> {
@@ -218,7 +323,28 @@ spec:
             ("/spec/template/spec/containers/1/ports/0/hostPort", 17),
         ] {
             assert_eq!(line_of(YAML, pointer), Some(line), "{pointer}");
+            assert_eq!(table(YAML).lines_of(&[pointer]), [Some(line)], "{pointer}");
         }
+    }
+
+    fn table(text: &str) -> LineTable {
+        crate::yaml::decode(text, usize::MAX).unwrap().lines
+    }
+
+    #[test]
+    fn the_table_stops_at_aliases_and_reads_indices_as_rfc_6901_does() {
+        let text = "a: &x\n  b: 1\nc: *x\nd:\n- p\n- q\n";
+        let lines = table(text);
+        // The alias is one node: a pointer into it stops at its key's line.
+        assert_eq!(lines.lines_of(&["/c/b", "/a/b"]), [Some(3), Some(2)]);
+        assert_eq!(
+            lines.lines_of(&["/d/1", "/d/01", "/d/+1", "/d/2", "/d/"]),
+            [Some(6), Some(4), Some(4), Some(4), Some(4)]
+        );
+        assert_eq!(
+            lines_of(text, &["/c/b", "/d/1", "/d/01"]),
+            [Some(3), Some(6), Some(4)]
+        );
     }
 
     #[test]
@@ -234,10 +360,10 @@ spec:
     fn a_missing_field_maps_to_its_deepest_present_ancestor() {
         let pointer = "/spec/template/spec/containers/1/securityContext/runAsNonRoot";
         assert_eq!(line_of(YAML, pointer), Some(16));
-        assert_eq!(
-            line_of(YAML, "/spec/template/spec/automountServiceAccountToken"),
-            Some(10)
-        );
+        assert_eq!(table(YAML).lines_of(&[pointer]), [Some(16)]);
+        let missing = "/spec/template/spec/automountServiceAccountToken";
+        assert_eq!(line_of(YAML, missing), Some(10));
+        assert_eq!(table(YAML).lines_of(&[missing]), [Some(10)]);
     }
 
     #[test]

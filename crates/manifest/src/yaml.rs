@@ -38,7 +38,8 @@ use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::TScalarStyle;
 
-use crate::strict::{self, Strict};
+use crate::locate::LineTable;
+use crate::strict::Strict;
 
 /// Collections may nest this deep (serde_yaml's recursion limit).
 pub const MAX_DEPTH: usize = 128;
@@ -64,6 +65,8 @@ enum Frame {
         items: Vec<Value>,
         anchor: usize,
         nodes_before: usize,
+        /// Its node in the line table.
+        row: usize,
     },
     Map {
         map: Map<String, Value>,
@@ -71,6 +74,7 @@ enum Frame {
         key: Option<(String, usize)>,
         anchor: usize,
         nodes_before: usize,
+        row: usize,
     },
 }
 
@@ -91,6 +95,7 @@ struct Decoder {
     /// Indexed by yaml-rust2's anchor id (ids start at 1).
     anchors: Vec<Option<Anchored>>,
     root: Option<Value>,
+    lines: LineTable,
     /// Node events read from the text, and nodes built (aliases included).
     events: usize,
     nodes: usize,
@@ -106,19 +111,36 @@ enum Node {
 /// Decodes the single YAML document in `text` (a piece from
 /// [`crate::split`]) with sequences limited to `max_items` items: with
 /// [`decode`], or with serde_yaml when [`decode`] refuses it (see the module
-/// docs). The caller sets serde_yaml's item limit ([`strict::with_max_items`]).
-pub fn decode_document(text: &str, max_items: usize) -> Result<Value, serde_yaml::Error> {
-    decode(text, max_items).or_else(|_| serde_yaml::from_str::<Strict>(text).map(|s| s.0))
+/// docs). The caller sets serde_yaml's item limit ([`crate::strict::with_max_items`]).
+///
+/// The line table comes with what [`decode`] decoded; serde_yaml keeps no
+/// lines, so its documents are located by parsing them again.
+pub fn decode_document(
+    text: &str,
+    max_items: usize,
+) -> Result<(Value, Option<LineTable>), serde_yaml::Error> {
+    match decode(text, max_items) {
+        Ok(Decoded { value, lines }) => Ok((value, Some(lines))),
+        Err(_) => serde_yaml::from_str::<Strict>(text).map(|s| (s.0, None)),
+    }
+}
+
+/// A decoded document and the line of each of its nodes.
+#[derive(Debug, PartialEq)]
+pub struct Decoded {
+    pub value: Value,
+    pub lines: LineTable,
 }
 
 /// Decodes the single YAML document in `text`, with sequences limited to
 /// `max_items` items. A text without content is null.
-pub fn decode(text: &str, max_items: usize) -> Result<Value, DecodeError> {
+pub fn decode(text: &str, max_items: usize) -> Result<Decoded, DecodeError> {
     let mut decoder = Decoder {
         max_items,
         stack: Vec::new(),
         anchors: Vec::new(),
         root: None,
+        lines: LineTable::default(),
         events: 0,
         nodes: 0,
     };
@@ -131,7 +153,12 @@ pub fn decode(text: &str, max_items: usize) -> Result<Value, DecodeError> {
         let line = mark.line();
         let fail = |message: String| DecodeError { line, message };
         match event {
-            Event::StreamEnd => return Ok(decoder.root.take().unwrap_or(Value::Null)),
+            Event::StreamEnd => {
+                return Ok(Decoded {
+                    value: decoder.root.take().unwrap_or(Value::Null),
+                    lines: decoder.lines,
+                });
+            }
             Event::DocumentStart if decoder.root.is_some() => {
                 return Err(fail("more than one document where one was expected".into()));
             }
@@ -151,6 +178,7 @@ pub fn decode(text: &str, max_items: usize) -> Result<Value, DecodeError> {
                     decoder.anchor(anchor, Ok(value.clone()), Some(text), 1);
                 }
                 decoder.nodes += 1;
+                decoder.row(line, false);
                 decoder.value(value, line)?;
             }
             Event::Alias(id) => {
@@ -160,6 +188,7 @@ pub fn decode(text: &str, max_items: usize) -> Result<Value, DecodeError> {
                     continue;
                 }
                 let value = decoder.alias(id).map_err(fail)?;
+                decoder.row(line, false);
                 decoder.value(value, line)?;
             }
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
@@ -177,36 +206,42 @@ pub fn decode(text: &str, max_items: usize) -> Result<Value, DecodeError> {
                 }
                 decoder.nodes += 1;
                 let nodes_before = decoder.nodes;
+                let row = decoder.row(line, is_map);
                 decoder.stack.push(if is_map {
                     Frame::Map {
                         map: Map::new(),
                         key: None,
                         anchor,
                         nodes_before,
+                        row,
                     }
                 } else {
                     Frame::Seq {
                         items: Vec::new(),
                         anchor,
                         nodes_before,
+                        row,
                     }
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (value, anchor, nodes_before) = match decoder.stack.pop() {
+                let (value, anchor, nodes_before, row) = match decoder.stack.pop() {
                     Some(Frame::Seq {
                         items,
                         anchor,
                         nodes_before,
-                    }) => (Value::Array(items), anchor, nodes_before),
+                        row,
+                    }) => (Value::Array(items), anchor, nodes_before, row),
                     Some(Frame::Map {
                         map,
                         anchor,
                         nodes_before,
+                        row,
                         ..
-                    }) => (Value::Object(map), anchor, nodes_before),
+                    }) => (Value::Object(map), anchor, nodes_before, row),
                     None => continue,
                 };
+                decoder.lines.end(row);
                 if anchor > 0 {
                     let nodes = decoder.nodes - nodes_before + 1;
                     decoder.anchor(anchor, Ok(value.clone()), None, nodes);
@@ -221,6 +256,18 @@ pub fn decode(text: &str, max_items: usize) -> Result<Value, DecodeError> {
 impl Decoder {
     fn key_expected(&self) -> bool {
         matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    /// Records a value node starting at `line` in the line table: a mapping's
+    /// value under its key's line, anything else under its own.
+    fn row(&mut self, line: usize, mapping: bool) -> usize {
+        match self.stack.last() {
+            Some(Frame::Map {
+                key: Some((key, key_line)),
+                ..
+            }) => self.lines.start(*key_line, Some(key), mapping),
+            _ => self.lines.start(line, None, mapping),
+        }
     }
 
     /// Takes a node as the key of the mapping on top of the stack.
@@ -342,7 +389,9 @@ fn scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value,
         }
         let invalid = |what: &str| format!("invalid value: string {text:?}, expected {what}");
         return match name.strip_prefix(CORE) {
-            Some("bool") => boolean(&text).map(Value::Bool).ok_or_else(|| invalid("a boolean")),
+            Some("bool") => boolean(&text)
+                .map(Value::Bool)
+                .ok_or_else(|| invalid("a boolean")),
             Some("int") => match integer(&text) {
                 Some(value) => value,
                 None => Err(invalid("an integer")),
@@ -372,10 +421,10 @@ fn plain(text: String) -> Result<Value, String> {
         if let Some(value) = integer(&text) {
             return value;
         }
-        if !leading_zero_digits(&text) {
-            if let Some(f) = float(&text) {
-                return json_float(f);
-            }
+        if !leading_zero_digits(&text)
+            && let Some(f) = float(&text)
+        {
+            return json_float(f);
         }
         return Ok(Value::String(text));
     }
@@ -438,9 +487,7 @@ fn integer(text: &str) -> Option<Result<Value, String>> {
         magnitude <= u64::MAX as u128
     };
     if !fits {
-        return Some(Err(format!(
-            "the integer {text} does not fit in 64 bits"
-        )));
+        return Some(Err(format!("the integer {text} does not fit in 64 bits")));
     }
     Some(Ok(Value::Number(if negative {
         // In range by the check above; -(2^63) included.

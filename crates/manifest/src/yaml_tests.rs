@@ -13,6 +13,14 @@ use crate::strict;
 
 const ITEMS: usize = 100_000;
 
+fn json_text(value: &Value) -> String {
+    serde_json::to_string(value).expect("a value encodes")
+}
+
+fn value(text: &str, max_items: usize) -> Result<Value, DecodeError> {
+    decode(text, max_items).map(|decoded| decoded.value)
+}
+
 /// serde_yaml's answer, as this crate decoded documents before.
 fn serde_yaml_value(text: &str) -> Result<Value, String> {
     strict::with_max_items(ITEMS, || {
@@ -26,8 +34,9 @@ fn serde_yaml_value(text: &str) -> Result<Value, String> {
 /// key order too); where it refuses, [`decode_document`] gives serde_yaml's
 /// answer, so only the first case needs checking.
 fn agreement(text: &str) -> Result<(), String> {
-    match (decode(text, ITEMS), serde_yaml_value(text)) {
-        (Ok(new), Ok(old)) if old.to_string() == new.to_string() => Ok(()),
+    match (value(text, ITEMS), serde_yaml_value(text)) {
+        // As text: `Value`'s equality ignores the order of keys.
+        (Ok(new), Ok(old)) if json_text(&old) == json_text(&new) => Ok(()),
         (Err(_), _) => Ok(()),
         (new, old) => Err(format!("serde_yaml: {old:?}\ndecode: {new:?}")),
     }
@@ -41,18 +50,64 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             yaml_files(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }
     }
 }
 
+/// Every pointer into `value` (escaped as RFC 6901 says), and for each
+/// collection one child it does not have.
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            out.push(format!("{at}/no~1such~0key"));
+            for (key, child) in map {
+                let token = key.replace('~', "~0").replace('/', "~1");
+                pointers(child, format!("{at}/{token}"), out);
+            }
+        }
+        Value::Array(items) => {
+            out.push(format!("{at}/{}", items.len()));
+            out.push(format!("{at}/01"));
+            for (index, child) in items.iter().enumerate() {
+                pointers(child, format!("{at}/{index}"), out);
+            }
+        }
+        _ => out.push(format!("{at}/below-a-scalar")),
+    }
+    out.push(at);
+}
+
+/// The line table answers as parsing the text again does, for every pointer
+/// of a document, or 100 spread over it in a large one (the walk of
+/// [`crate::locate::lines_of`] costs its nodes times its pointers).
+fn same_lines(text: &str, decoded: &Decoded) -> Result<usize, String> {
+    let mut all = Vec::new();
+    pointers(&decoded.value, String::new(), &mut all);
+    let step = all.len().div_ceil(100);
+    let all: Vec<&str> = all.iter().step_by(step).map(String::as_str).collect();
+    let (table, parsed) = (
+        decoded.lines.lines_of(&all),
+        crate::locate::lines_of(text, &all),
+    );
+    match all
+        .iter()
+        .zip(table.iter().zip(&parsed))
+        .find(|(_, (a, b))| a != b)
+    {
+        None => Ok(all.len()),
+        Some((pointer, (table, parsed))) => Err(format!(
+            "{pointer}: line table {table:?}, parsing again {parsed:?}"
+        )),
+    }
+}
+
 /// Every document of `testdata/`, of `../shared/corpus` when present, and of
 /// the directories in `WASM_VALIDATE_YAML_DIRS` (colon-separated; how the
-/// generated 50,000-resource corpus was compared, in a release build).
+/// generated 50,000-resource corpus was compared, in a release build): the
+/// same JSON as serde_yaml, and the same line for every pointer as parsing
+/// the text again.
 #[test]
 fn same_json_as_serde_yaml() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -61,7 +116,10 @@ fn same_json_as_serde_yaml() {
     if shared.is_dir() {
         dirs.push(shared);
     } else {
-        println!("notice: {} is absent; comparing testdata/ only", shared.display());
+        println!(
+            "notice: {} is absent; comparing testdata/ only",
+            shared.display()
+        );
     }
     if let Ok(extra) = std::env::var("WASM_VALIDATE_YAML_DIRS") {
         dirs.extend(extra.split(':').map(PathBuf::from));
@@ -70,7 +128,7 @@ fn same_json_as_serde_yaml() {
     for dir in &dirs {
         yaml_files(dir, &mut files);
     }
-    let (mut documents, mut refused) = (0, 0);
+    let (mut documents, mut refused, mut located) = (0, 0, 0);
     let mut differences = Vec::new();
     for file in &files {
         let Ok(text) = std::fs::read_to_string(file) else {
@@ -79,14 +137,21 @@ fn same_json_as_serde_yaml() {
         for piece in split(&text).into_iter().filter(|p| p.has_content) {
             let document = &text[piece.range.clone()];
             documents += 1;
-            refused += usize::from(decode(document, ITEMS).is_err());
-            if let Err(difference) = agreement(document) {
-                differences.push(format!("{}:{}\n{difference}", file.display(), piece.line));
+            let decoded = decode(document, ITEMS);
+            refused += usize::from(decoded.is_err());
+            let lines = decoded
+                .as_ref()
+                .map_or(Ok(0), |decoded| same_lines(document, decoded));
+            match agreement(document).and(lines) {
+                Ok(pointers) => located += pointers,
+                Err(difference) => {
+                    differences.push(format!("{}:{}\n{difference}", file.display(), piece.line));
+                }
             }
         }
     }
     println!(
-        "{documents} documents of {} files; {refused} refused by decode, so decoded by serde_yaml",
+        "{documents} documents of {} files; {refused} refused by decode, so decoded by serde_yaml; {located} pointers located",
         files.len()
     );
     assert!(documents > 500, "only {documents} documents found");
@@ -124,10 +189,16 @@ fn scalars_resolve_by_the_core_schema() {
         ("a: !!int \"12\"", json!({"a": 12})),
         ("a: !!float 1", json!({"a": 1.0})),
         ("a: |\n  12\n", json!({"a": "12\n"})),
-        ("1: x\ntrue: y\n~: z", json!({"1": "x", "true": "y", "~": "z"})),
+        (
+            "1: x\ntrue: y\n~: z",
+            json!({"1": "x", "true": "y", "~": "z"}),
+        ),
         ("<<: {a: 1}", json!({"<<": {"a": 1}})),
         ("a: &x {b: 1}\nc: *x", json!({"a": {"b": 1}, "c": {"b": 1}})),
-        ("&k 5: a\nb: *k\n*k : c", json!({"5": "a", "b": 5, "5 ": "c"})),
+        (
+            "&k 5: a\nb: *k\n*k : c",
+            json!({"5": "a", "b": 5, "5 ": "c"}),
+        ),
     ] {
         if text.contains("*k :") {
             // A key given twice through its alias: both refuse it.
@@ -135,7 +206,7 @@ fn scalars_resolve_by_the_core_schema() {
             assert!(serde_yaml_value(text).is_err(), "{text}");
             continue;
         }
-        assert_eq!(decode(text, ITEMS), Ok(expected), "{text}");
+        assert_eq!(value(text, ITEMS), Ok(expected), "{text}");
         agreement(text).unwrap();
     }
 }
@@ -167,11 +238,15 @@ fn what_only_libyaml_accepts_is_decoded_by_serde_yaml() {
     // wants one more space), as the gatekeeper-library writes one.
     let text = "a:\n  b: \"one\n  two\"\n  c: 1\n";
     assert!(decode(text, ITEMS).is_err());
-    let value = strict::with_max_items(ITEMS, || decode_document(text, ITEMS)).unwrap();
-    assert_eq!(value, json!({"a": {"b": "one two", "c": 1}}));
+    let (decoded, lines) = strict::with_max_items(ITEMS, || decode_document(text, ITEMS)).unwrap();
+    assert_eq!(decoded, json!({"a": {"b": "one two", "c": 1}}));
+    assert_eq!(lines, None, "serde_yaml keeps no lines");
     // And serde_yaml's message and line where both refuse.
     let error = strict::with_max_items(ITEMS, || decode_document("a: [1\nb: 2\n", ITEMS));
-    assert_eq!(error.unwrap_err().to_string(), serde_yaml_value("a: [1\nb: 2\n").unwrap_err());
+    assert_eq!(
+        error.unwrap_err().to_string(),
+        serde_yaml_value("a: [1\nb: 2\n").unwrap_err()
+    );
 }
 
 #[test]
@@ -193,23 +268,35 @@ fn nesting_sequences_and_aliases_are_bounded() {
     let deep = decode(&nested(MAX_DEPTH + 1), ITEMS).unwrap_err();
     assert!(deep.message.contains("recursion limit"), "{}", deep.message);
 
-    assert_eq!(decode("[1, 2, 3]", 3), Ok(json!([1, 2, 3])));
+    assert_eq!(value("[1, 2, 3]", 3), Ok(json!([1, 2, 3])));
     let long = decode("[1, 2, 3, 4]", 3).unwrap_err();
-    assert!(long.message.contains("--max-list-items"), "{}", long.message);
+    assert!(
+        long.message.contains("--max-list-items"),
+        "{}",
+        long.message
+    );
 
     // Nine levels of ten aliases each: 10^9 nodes from 100 lines.
     let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for level in 1..10 {
         let previous = format!("*a{}", level - 1);
-        let items = vec![previous.as_str(); 10].join(", ");
+        let items = [previous.as_str(); 10].join(", ");
         laughs.push_str(&format!("a{level}: &a{level} [{items}]\n"));
     }
     let error = decode(&laughs, usize::MAX).unwrap_err();
-    assert!(error.message.contains("repetition limit"), "{}", error.message);
+    assert!(
+        error.message.contains("repetition limit"),
+        "{}",
+        error.message
+    );
     assert!(serde_yaml_value(&laughs).is_err());
 
     let recursive = decode("a: &x [1, *x]", ITEMS).unwrap_err();
-    assert!(recursive.message.contains("recursive"), "{}", recursive.message);
+    assert!(
+        recursive.message.contains("recursive"),
+        "{}",
+        recursive.message
+    );
 }
 
 proptest! {
