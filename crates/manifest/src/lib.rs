@@ -412,14 +412,14 @@ fn parse_yaml(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
                     Some(value)
                 }
                 Err(e) => {
-                    // libyaml reports errors at the end of input on the line
+                    // Parsers report errors at the end of input on the line
                     // after the last one; keep the line inside the document.
                     let last_line = line_of(text, piece.range.end.saturating_sub(1));
                     let line = e
-                        .location()
-                        .map(|l| (line_of(text, piece.range.start) + l.line() - 1).min(last_line))
+                        .line
+                        .map(|l| (line_of(text, piece.range.start) + l - 1).min(last_line))
                         .unwrap_or(piece.line);
-                    let message = format!("invalid YAML: {}", strip_location(&e.to_string()));
+                    let message = format!("invalid YAML: {}", e.message);
                     invalid_document(parsed, piece, document, line, message);
                     continue;
                 }
@@ -435,8 +435,9 @@ fn parse_yaml(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
     }
 }
 
-/// serde_yaml appends " at line L column C"; the caller reports the line itself.
-fn strip_location(message: &str) -> &str {
+/// serde_yaml and serde_json append " at line L column C"; the caller
+/// reports the line itself.
+pub(crate) fn strip_location(message: &str) -> &str {
     message
         .find(" at line ")
         .map_or(message, |at| &message[..at])

@@ -40,6 +40,7 @@ use yaml_rust2::scanner::TScalarStyle;
 
 use crate::locate::LineTable;
 use crate::strict::Strict;
+use crate::strip_location;
 
 /// Collections may nest this deep (serde_yaml's recursion limit).
 pub const MAX_DEPTH: usize = 128;
@@ -57,12 +58,17 @@ pub struct DecodeError {
     /// 1-based line in the decoded text.
     pub line: usize,
     pub message: String,
+    /// Whether the parser refused the text's syntax (rather than the
+    /// decoder its meaning).
+    pub syntax: bool,
 }
 
 /// A collection being built.
 enum Frame {
     Seq {
         items: Vec<Value>,
+        /// The line it starts on, for the error when it is too long.
+        line: usize,
         anchor: usize,
         nodes_before: usize,
         /// Its node in the line table.
@@ -110,19 +116,68 @@ enum Node {
 
 /// Decodes the single YAML document in `text` (a piece from
 /// [`crate::split`]) with sequences limited to `max_items` items: with
-/// [`decode`], or with serde_yaml when [`decode`] refuses it (see the module
-/// docs). The caller sets serde_yaml's item limit ([`crate::strict::with_max_items`]).
+/// [`decode`], or with serde_yaml when the parser refuses the text's syntax
+/// (see the module docs). The caller sets serde_yaml's item limit
+/// ([`crate::strict::with_max_items`]).
+///
+/// What [`decode`] refuses for its meaning (a duplicate key, a local tag,
+/// `.nan`, a limit) serde_yaml refuses too, so it is not asked again. Nor is
+/// it asked about a text whose flow collections nest deeper than
+/// [`FALLBACK_FLOW_DEPTH`]: libyaml's scanner takes time quadratic in that
+/// depth (200,000 `[` took 50 s), and the parser's error stands.
 ///
 /// The line table comes with what [`decode`] decoded; serde_yaml keeps no
 /// lines, so its documents are located by parsing them again.
 pub fn decode_document(
     text: &str,
     max_items: usize,
-) -> Result<(Value, Option<LineTable>), serde_yaml::Error> {
-    match decode(text, max_items) {
-        Ok(Decoded { value, lines }) => Ok((value, Some(lines))),
-        Err(_) => serde_yaml::from_str::<Strict>(text).map(|s| (s.0, None)),
+) -> Result<(Value, Option<LineTable>), DocumentError> {
+    let error = match decode(text, max_items) {
+        Ok(Decoded { value, lines }) => return Ok((value, Some(lines))),
+        Err(error) => error,
+    };
+    if !error.syntax || flow_depth(text) > FALLBACK_FLOW_DEPTH {
+        return Err(DocumentError {
+            line: Some(error.line),
+            message: error.message,
+        });
     }
+    match serde_yaml::from_str::<Strict>(text) {
+        Ok(Strict(value)) => Ok((value, None)),
+        Err(e) => Err(DocumentError {
+            line: e.location().map(|l| l.line()),
+            message: strip_location(&e.to_string()).to_owned(),
+        }),
+    }
+}
+
+/// Texts whose flow collections (`[`, `{`) nest deeper than this are not
+/// handed to serde_yaml (see [`decode_document`]).
+pub const FALLBACK_FLOW_DEPTH: usize = 1000;
+
+/// The deepest nesting of `[` and `{` in `text`, counting every bracket,
+/// quoted or not: an upper bound of the flow depth libyaml would see.
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0);
+    for byte in text.bytes() {
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Why a document could not be decoded, by either decoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentError {
+    /// 1-based line in the decoded text, when known.
+    pub line: Option<usize>,
+    pub message: String,
 }
 
 /// A decoded document and the line of each of its nodes.
@@ -149,9 +204,9 @@ pub fn decode(text: &str, max_items: usize) -> Result<Decoded, DecodeError> {
         let (event, mark) = parser.next_token().map_err(|e| DecodeError {
             line: e.marker().line(),
             message: e.info().to_owned(),
+            syntax: true,
         })?;
         let line = mark.line();
-        let fail = |message: String| DecodeError { line, message };
         match event {
             Event::StreamEnd => {
                 return Ok(Decoded {
@@ -160,7 +215,8 @@ pub fn decode(text: &str, max_items: usize) -> Result<Decoded, DecodeError> {
                 });
             }
             Event::DocumentStart if decoder.root.is_some() => {
-                return Err(fail("more than one document where one was expected".into()));
+                let message = "more than one document where one was expected";
+                return Err(decoder.error(line, message.into(), 0));
             }
             Event::Scalar(text, style, anchor, tag) => {
                 decoder.events += 1;
@@ -173,13 +229,14 @@ pub fn decode(text: &str, max_items: usize) -> Result<Decoded, DecodeError> {
                     decoder.key(Node::Scalar(text), line)?;
                     continue;
                 }
-                let value = scalar(text, style, tag.as_ref()).map_err(fail)?;
+                let value =
+                    scalar(text, style, tag.as_ref()).map_err(|m| decoder.error_here(line, m))?;
                 if let Some(text) = anchored_text {
                     decoder.anchor(anchor, Ok(value.clone()), Some(text), 1);
                 }
                 decoder.nodes += 1;
                 decoder.row(line, false);
-                decoder.value(value, line)?;
+                decoder.value(value)?;
             }
             Event::Alias(id) => {
                 decoder.events += 1;
@@ -187,9 +244,9 @@ pub fn decode(text: &str, max_items: usize) -> Result<Decoded, DecodeError> {
                     decoder.key(Node::Alias(id), line)?;
                     continue;
                 }
-                let value = decoder.alias(id).map_err(fail)?;
+                let value = decoder.alias(id).map_err(|m| decoder.error_here(line, m))?;
                 decoder.row(line, false);
-                decoder.value(value, line)?;
+                decoder.value(value)?;
             }
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
                 decoder.events += 1;
@@ -198,9 +255,9 @@ pub fn decode(text: &str, max_items: usize) -> Result<Decoded, DecodeError> {
                 if decoder.key_expected() {
                     decoder.key(Node::Collection(what), line)?;
                 }
-                collection_tag(tag.as_ref(), what).map_err(fail)?;
+                collection_tag(tag.as_ref(), what).map_err(|m| decoder.error_here(line, m))?;
                 if decoder.stack.len() == MAX_DEPTH {
-                    return Err(fail(format!(
+                    return Err(decoder.error_here(line, format!(
                         "collections nested more than {MAX_DEPTH} deep (recursion limit exceeded)"
                     )));
                 }
@@ -218,6 +275,7 @@ pub fn decode(text: &str, max_items: usize) -> Result<Decoded, DecodeError> {
                 } else {
                     Frame::Seq {
                         items: Vec::new(),
+                        line,
                         anchor,
                         nodes_before,
                         row,
@@ -231,6 +289,7 @@ pub fn decode(text: &str, max_items: usize) -> Result<Decoded, DecodeError> {
                         anchor,
                         nodes_before,
                         row,
+                        ..
                     }) => (Value::Array(items), anchor, nodes_before, row),
                     Some(Frame::Map {
                         map,
@@ -246,7 +305,7 @@ pub fn decode(text: &str, max_items: usize) -> Result<Decoded, DecodeError> {
                     let nodes = decoder.nodes - nodes_before + 1;
                     decoder.anchor(anchor, Ok(value.clone()), None, nodes);
                 }
-                decoder.value(value, line)?;
+                decoder.value(value)?;
             }
             Event::StreamStart | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => {}
         }
@@ -272,21 +331,22 @@ impl Decoder {
 
     /// Takes a node as the key of the mapping on top of the stack.
     fn key(&mut self, node: Node, line: usize) -> Result<(), DecodeError> {
-        let fail = |message: String| DecodeError { line, message };
         let key = match node {
             Node::Scalar(text) => text,
-            Node::Alias(id) => match &self.anchored(id).map_err(fail)?.text {
-                Some(text) => text.clone(),
-                None => {
-                    return Err(fail(
-                        "a mapping key must be a string; this alias names a collection".into(),
-                    ));
+            Node::Alias(id) => {
+                let anchored = self.anchored(id).map_err(|m| self.error_here(line, m))?;
+                match &anchored.text {
+                    Some(text) => text.clone(),
+                    None => {
+                        let message =
+                            "a mapping key must be a string; this alias names a collection";
+                        return Err(self.error_here(line, message.into()));
+                    }
                 }
-            },
+            }
             Node::Collection(what) => {
-                return Err(fail(format!(
-                    "a mapping key must be a string, not a {what}"
-                )));
+                let message = format!("a mapping key must be a string, not a {what}");
+                return Err(self.error_here(line, message));
             }
         };
         if let Some(Frame::Map { key: slot, .. }) = self.stack.last_mut() {
@@ -295,40 +355,78 @@ impl Decoder {
         Ok(())
     }
 
-    /// Places a finished node that ends at `line`: in its collection, or as
-    /// the document.
-    fn value(&mut self, value: Value, line: usize) -> Result<(), DecodeError> {
-        match self.stack.last_mut() {
-            None => self.root = Some(value),
-            Some(Frame::Seq { items, .. }) => {
-                if items.len() == self.max_items {
-                    return Err(DecodeError {
-                        line,
-                        message: format!(
-                            "a sequence of more than {} items (--max-list-items)",
-                            self.max_items
-                        ),
-                    });
+    /// Places a finished node: in its collection, or as the document.
+    fn value(&mut self, value: Value) -> Result<(), DecodeError> {
+        let error = match self.stack.last_mut() {
+            None => {
+                self.root = Some(value);
+                return Ok(());
+            }
+            Some(Frame::Seq { items, line, .. }) => {
+                if items.len() < self.max_items {
+                    items.push(value);
+                    return Ok(());
                 }
-                items.push(value);
+                let message = format!(
+                    "a sequence of more than {} items (--max-list-items)",
+                    self.max_items
+                );
+                (*line, message, self.stack.len() - 1)
             }
             Some(Frame::Map { map, key, .. }) => {
-                if let Some((key, key_line)) = key.take() {
-                    match map.entry(key) {
-                        Entry::Vacant(slot) => {
-                            slot.insert(value);
-                        }
-                        Entry::Occupied(slot) => {
-                            return Err(DecodeError {
-                                line: key_line,
-                                message: format!("duplicate key {:?}", slot.key()),
-                            });
-                        }
+                let Some((key, key_line)) = key.take() else {
+                    return Ok(());
+                };
+                match map.entry(key) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(value);
+                        return Ok(());
+                    }
+                    Entry::Occupied(slot) => {
+                        let message = format!("duplicate key {:?}", slot.key());
+                        (key_line, message, self.stack.len())
                     }
                 }
             }
+        };
+        let (line, message, frames) = error;
+        Err(self.error(line, message, frames))
+    }
+
+    /// An error of meaning at `line`, prefixed with the path of the node
+    /// being decoded (`spec.containers[2].image: ...`, as serde_yaml wrote it).
+    fn error_here(&self, line: usize, message: String) -> DecodeError {
+        self.error(line, message, self.stack.len())
+    }
+
+    /// An error at `line`, prefixed with the path through the outermost
+    /// `frames` collections.
+    fn error(&self, line: usize, message: String, frames: usize) -> DecodeError {
+        let mut path = String::new();
+        for frame in &self.stack[..frames] {
+            match frame {
+                Frame::Map {
+                    key: Some((key, _)),
+                    ..
+                } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                }
+                Frame::Map { key: None, .. } => {}
+                Frame::Seq { items, .. } => path.push_str(&format!("[{}]", items.len())),
+            }
         }
-        Ok(())
+        DecodeError {
+            line,
+            message: if path.is_empty() {
+                message
+            } else {
+                format!("{path}: {message}")
+            },
+            syntax: false,
+        }
     }
 
     fn anchor(
