@@ -67,6 +67,13 @@ fn manifests(dir: &Path) -> Result<Vec<Case>, String> {
         hostile_inputs::deep_flow(10_000).into_bytes(),
     )?;
     add(
+        "200,000 unclosed flow sequences",
+        "unclosed.yaml",
+        hostile_inputs::deep_flow(200_000)
+            .replace(']', "")
+            .into_bytes(),
+    )?;
+    add(
         "alias bomb (387 million nodes)",
         "bomb.yaml",
         hostile_inputs::alias_bomb().into_bytes(),
