@@ -394,7 +394,11 @@ fn ten_thousand_levels_of_nesting_are_refused() {
 #[test]
 fn an_alias_bomb_is_refused() {
     // The line of the alias that takes the expansion over the limit.
-    between_neighbours(&hostile::alias_bomb(), 13, "a3[4]: aliases expand the document");
+    between_neighbours(
+        &hostile::alias_bomb(),
+        13,
+        "a3[4]: aliases expand the document",
+    );
 }
 
 #[test]
