@@ -154,7 +154,8 @@ fn same_json_as_serde_yaml() {
         "{documents} documents of {} files; {refused} refused by decode, so decoded by serde_yaml; {located} pointers located",
         files.len()
     );
-    assert!(documents > 500, "only {documents} documents found");
+    // testdata/ alone holds about 400 documents.
+    assert!(documents > 300, "only {documents} documents found");
     assert!(
         differences.is_empty(),
         "{} documents differ; the first:\n{}",
