@@ -335,4 +335,110 @@ proptest! {
         let text = format!("{key}: {tag}{scalar}\n");
         prop_assert!(agreement(&text).is_ok(), "{text}: {}", agreement(&text).unwrap_err());
     }
+
+    /// Whole documents, block and flow, with quoted, block and plain
+    /// scalars: the same JSON as serde_yaml, and the same lines as parsing
+    /// again.
+    #[test]
+    fn documents_agree(document in document()) {
+        prop_assert!(agreement(&document).is_ok(), "{document}\n{}", agreement(&document).unwrap_err());
+        if let Ok(decoded) = decode(&document, ITEMS) {
+            prop_assert!(same_lines(&document, &decoded).is_ok(), "{document}");
+        }
+    }
+}
+
+/// A scalar as YAML writes it: plain, quoted, or a block scalar (written
+/// at `indent`).
+fn scalar_text() -> impl Strategy<Value = (String, bool)> {
+    let text = "[a-z0-9.+\\- ]{0,8}";
+    prop_oneof![
+        text.prop_map(|t| (t, false)),
+        text.prop_map(|t| (format!("'{}'", t.replace('\'', "''")), false)),
+        text.prop_map(|t| (format!("\"{t}\""), false)),
+        "[a-z0-9 ]{1,8}".prop_map(|t| (t, true)),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Scalar(String, bool),
+    Map(Vec<(String, Node)>),
+    Seq(Vec<Node>),
+}
+
+fn node() -> impl Strategy<Value = Node> {
+    let leaf = scalar_text().prop_map(|(text, block)| Node::Scalar(text, block));
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(("[a-z]{1,3}", inner.clone()), 0..4).prop_map(Node::Map),
+            prop::collection::vec(inner, 0..4).prop_map(Node::Seq),
+        ]
+    })
+}
+
+/// A document: a mapping in block style whose values are written in block
+/// or flow style.
+fn document() -> impl Strategy<Value = String> {
+    prop::collection::vec(("[a-z]{1,3}", node(), any::<bool>()), 1..5).prop_map(|entries| {
+        let mut out = String::new();
+        for (key, value, flow) in entries {
+            out.push_str(&key);
+            out.push(':');
+            if flow {
+                out.push(' ');
+                out.push_str(&flow_text(&value));
+                out.push('\n');
+            } else {
+                block_text(&value, 2, &mut out);
+            }
+        }
+        out
+    })
+}
+
+fn flow_text(node: &Node) -> String {
+    match node {
+        Node::Scalar(text, true) => format!("\"{text}\""),
+        Node::Scalar(text, false) if text.trim().is_empty() => "''".into(),
+        Node::Scalar(text, false) => text.trim().to_owned(),
+        Node::Map(entries) => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", flow_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Node::Seq(items) => format!(
+            "[{}]",
+            items.iter().map(flow_text).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Writes `node` as the value after a key or a `-` (the text so far ends
+/// there), its lines indented by `indent`.
+fn block_text(node: &Node, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match node {
+        Node::Scalar(text, true) => out.push_str(&format!(" |\n{pad}{text}\n")),
+        Node::Scalar(text, false) => out.push_str(&format!(" {}\n", text.trim())),
+        Node::Map(entries) if entries.is_empty() => out.push_str(" {}\n"),
+        Node::Seq(items) if items.is_empty() => out.push_str(" []\n"),
+        Node::Map(entries) => {
+            out.push('\n');
+            for (key, value) in entries {
+                out.push_str(&format!("{pad}{key}:"));
+                block_text(value, indent + 2, out);
+            }
+        }
+        Node::Seq(items) => {
+            out.push('\n');
+            for item in items {
+                out.push_str(&format!("{pad}-"));
+                block_text(item, indent + 2, out);
+            }
+        }
+    }
 }
