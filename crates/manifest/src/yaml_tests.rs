@@ -254,6 +254,33 @@ fn what_only_libyaml_accepts_is_decoded_by_serde_yaml() {
 }
 
 #[test]
+fn block_scalars_of_blank_lines_are_decoded_by_serde_yaml() {
+    // yaml-rust2 gives "\n" for each; libyaml and the spec give "" (clip
+    // and strip) or the line breaks (keep).
+    for (text, expected) in [
+        ("a: |\n", json!({"a": ""})),
+        ("a: >\n\n\nb: 1\n", json!({"a": "", "b": 1})),
+        ("a:\n  a: |\n     \n", json!({"a": {"a": ""}})),
+        ("a: |+\n", json!({"a": ""})),
+        ("a: |+\n\n\nb: 1\n", json!({"a": "\n\n", "b": 1})),
+    ] {
+        assert!(decode(text, ITEMS).unwrap_err().syntax, "{text:?}");
+        let (decoded, lines) =
+            strict::with_max_items(ITEMS, || decode_document(text, ITEMS)).unwrap();
+        assert_eq!((decoded, lines), (expected, None), "{text:?}");
+    }
+    // A block scalar with content is decoded here.
+    assert_eq!(value("a: |\n\n  x\n\n", ITEMS), Ok(json!({"a": "\nx\n"})));
+}
+
+#[test]
+fn tabs_in_block_scalars_follow_yaml_1_2_where_libyaml_refuses() {
+    let text = "a: |\n  x\n\t\nb: 1\n";
+    assert!(serde_yaml_value(text).is_err());
+    assert_eq!(value(text, ITEMS), Ok(json!({"a": "x\n", "b": 1})));
+}
+
+#[test]
 fn deep_flow_nesting_is_not_handed_to_libyaml() {
     // Both parsers refuse this text; libyaml would take seconds on it.
     let text = format!("a: \"x\n y\"\nb: {}\n", "[".repeat(200_000));
