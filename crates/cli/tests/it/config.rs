@@ -4,7 +4,7 @@
 //! to that stream, discovery of `wasm-validate.yaml`, and configuration
 //! errors (exit 2, file, line and key in the message).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use crate::common::{json, policy_names, root, run};
@@ -13,11 +13,13 @@ use serde_json::Value;
 const HELM3: &str = "testdata/real/cert-manager.helm3-post-render-stdin.yaml";
 const CONFIG: &str = "testdata/config/cert-manager.yaml";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wv-config-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory under the system's temporary directory, removed when
+/// the guard drops.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wv-config-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Runs the binary in `dir`.
@@ -49,7 +51,8 @@ fn config_line(needle: &str) -> usize {
 #[test]
 fn a_configuration_exempts_and_softens_findings_on_a_real_chart() {
     let input = std::fs::read(root().join(HELM3)).unwrap();
-    let dir = temp_dir("post-render");
+    let scratch = temp_dir("post-render");
+    let dir = scratch.path();
     let report_path = dir.join("report.json");
     let output = run(
         &[
@@ -190,7 +193,8 @@ fn ignore_annotations_exempt_and_unknown_names_warn() {
         "{text}"
     );
     // A configuration can turn annotation exemptions off.
-    let dir = temp_dir("no-annotations");
+    let scratch = temp_dir("no-annotations");
+    let dir = scratch.path();
     std::fs::write(
         dir.join("wasm-validate.yaml"),
         "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nannotationExemptions: false\n",
@@ -209,7 +213,8 @@ fn ignore_annotations_exempt_and_unknown_names_warn() {
 
 #[test]
 fn wasm_validate_yaml_is_found_in_the_working_directory() {
-    let dir = temp_dir("discovery");
+    let scratch = temp_dir("discovery");
+    let dir = scratch.path();
     std::fs::write(
         dir.join("wasm-validate.yaml"),
         "apiVersion: wasm-validate.dev/v1\nkind: Configuration\npolicies:\n  - policy: privileged\n",
@@ -230,7 +235,8 @@ fn wasm_validate_yaml_is_found_in_the_working_directory() {
 
 #[test]
 fn configuration_errors_exit_2_with_file_line_and_key() {
-    let dir = temp_dir("errors");
+    let scratch = temp_dir("errors");
+    let dir = scratch.path();
     let cases = [
         (
             "policies:\n  - policy: privileged\n    enforce: true\n",

@@ -11,8 +11,11 @@ fn sarif_schema() -> jsonschema::Validator {
 
 #[test]
 fn several_outputs_in_one_run() {
-    let dir = std::env::temp_dir().join(format!("wv-outputs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("wv-outputs-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     let sarif = dir.join("results.sarif");
     let report = dir.join("report.json");
     let file = "testdata/real/kube-prometheus/nodeExporter-daemonset.yaml";
@@ -259,8 +262,11 @@ fn policy_reports_per_namespace_match_the_crd_schema() {
 /// `skip` results; `warn` findings are warnings everywhere.
 #[test]
 fn exemptions_and_actions_in_every_format() {
-    let dir = std::env::temp_dir().join(format!("wv-outputs-exempt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("wv-outputs-exempt-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
     let output = run(
         &[

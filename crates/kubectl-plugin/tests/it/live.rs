@@ -30,16 +30,20 @@ fn plugin(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wv-live-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory under the system's temporary directory, removed when
+/// the guard drops.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wv-live-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
 fn audits_a_namespace_and_reports_what_it_could_not_read() {
     let server = start_server();
-    let dir = temp_dir("namespace");
+    let scratch = temp_dir("namespace");
+    let dir = scratch.path();
     let config = server.kubeconfig(&dir);
     let config = config.to_str().unwrap();
     let output = plugin(&["--kubeconfig", config, "--context", "good", "-o", "json"]);
@@ -81,7 +85,8 @@ fn audits_a_namespace_and_reports_what_it_could_not_read() {
 #[test]
 fn five_thousand_pods_are_read_page_by_page() {
     let server = start_server();
-    let dir = temp_dir("pods");
+    let scratch = temp_dir("pods");
+    let dir = scratch.path();
     let config = server.kubeconfig(&dir);
     let output = plugin(&[
         "--kubeconfig",
@@ -135,7 +140,8 @@ fn five_thousand_pods_are_read_page_by_page() {
 #[test]
 fn refused_credentials_and_unreachable_servers_are_clear_errors() {
     let server = start_server();
-    let dir = temp_dir("errors");
+    let scratch = temp_dir("errors");
+    let dir = scratch.path();
     let config = server.kubeconfig(&dir);
     let output = plugin(&["--kubeconfig", config.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -171,7 +177,8 @@ fn refused_credentials_and_unreachable_servers_are_clear_errors() {
 #[test]
 fn policy_reports_from_a_live_cluster() {
     let server = start_server();
-    let dir = temp_dir("policyreport");
+    let scratch = temp_dir("policyreport");
+    let dir = scratch.path();
     let config = server.kubeconfig(&dir);
     let config = config.to_str().unwrap();
     // required-labels applies to every kind, the cluster-scoped Namespaces too.
@@ -261,7 +268,8 @@ fn a_real_kubectl_runs_the_live_audit() {
         return;
     }
     let server = start_server();
-    let dir = temp_dir("kubectl");
+    let scratch = temp_dir("kubectl");
+    let dir = scratch.path();
     let config = server.kubeconfig(&dir);
     let output = Command::new("kubectl")
         .args(["wasm-validate", "--kubeconfig"])
@@ -300,7 +308,8 @@ fn progress_shows_on_a_terminal_only() {
         return;
     }
     let server = start_server();
-    let dir = temp_dir("progress");
+    let scratch = temp_dir("progress");
+    let dir = scratch.path();
     let config = server.kubeconfig(&dir);
     let command = format!(
         "{} --kubeconfig {} --context good -n load --chunk-size 1000 --policy host-namespaces -o json > {}",
@@ -380,7 +389,8 @@ fn cert_manager_bundle(dir: &std::path::Path) -> (Vec<u8>, PathBuf) {
 #[test]
 fn a_live_audit_runs_a_signed_bundle_and_refuses_a_tampered_one() {
     let server = start_server();
-    let dir = temp_dir("bundle");
+    let scratch = temp_dir("bundle");
+    let dir = scratch.path();
     let kubeconfig = server.kubeconfig(&dir);
     let kubeconfig = kubeconfig.to_str().unwrap();
     let (bundle, public) = cert_manager_bundle(&dir);
@@ -473,7 +483,8 @@ fn a_referential_gatekeeper_constraint_sees_every_page_of_the_audit() {
             }));
     }
     let server = ApiServer::start(cluster);
-    let dir = temp_dir("inventory");
+    let scratch = temp_dir("inventory");
+    let dir = scratch.path();
     let config = server.kubeconfig(&dir);
     let output = plugin(&[
         "--kubeconfig",
@@ -516,7 +527,8 @@ fn audit_everything(
     name: &str,
     extra: &[&str],
 ) -> (Value, Option<i32>, String) {
-    let dir = temp_dir(name);
+    let scratch = temp_dir(name);
+    let dir = scratch.path();
     let config = server.kubeconfig(&dir);
     let mut args = vec![
         "--kubeconfig",
