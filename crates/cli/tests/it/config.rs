@@ -123,7 +123,6 @@ fn a_configuration_exempts_and_softens_findings_on_a_real_chart() {
         None,
     );
     assert_eq!(strict.status.code(), Some(1));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The real stream with annotations added to the `cert-manager` Deployment's
@@ -201,14 +200,10 @@ fn ignore_annotations_exempt_and_unknown_names_warn() {
     )
     .unwrap();
     std::fs::write(dir.join("stream.yaml"), &stream).unwrap();
-    let strict = run_in(
-        &dir,
-        &["check", "--schema=off", "-o", "json", "stream.yaml"],
-    );
+    let strict = run_in(dir, &["check", "--schema=off", "-o", "json", "stream.yaml"]);
     let report = json(&strict);
     assert_eq!(report["summary"]["skipped"], 0);
     assert_eq!(report["summary"]["notices"], 0);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -222,15 +217,14 @@ fn wasm_validate_yaml_is_found_in_the_working_directory() {
     .unwrap();
     let manifest = root().join("testdata/fixtures/violations.yaml");
     let manifest = manifest.to_str().unwrap();
-    let report = json(&run_in(&dir, &["check", "-o", "json", manifest]));
+    let report = json(&run_in(dir, &["check", "-o", "json", manifest]));
     let names = policy_names(&report);
     assert_eq!(names, ["privileged"]);
     let ignored = json(&run_in(
-        &dir,
+        dir,
         &["check", "--no-config", "-o", "json", manifest],
     ));
     assert!(ignored["policies"].as_array().unwrap().len() > 20);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -269,7 +263,7 @@ fn configuration_errors_exit_2_with_file_line_and_key() {
             &["check", "--config", "bad.yaml", "-"][..],
             &["post-render", "--config", "bad.yaml"][..],
         ] {
-            let output = run_in(&dir, args);
+            let output = run_in(dir, args);
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert_eq!(output.status.code(), Some(2), "{stderr}");
             assert!(
@@ -279,8 +273,7 @@ fn configuration_errors_exit_2_with_file_line_and_key() {
             assert!(output.stdout.is_empty());
         }
     }
-    let missing = run_in(&dir, &["check", "--config", "nowhere.yaml", "-"]);
+    let missing = run_in(dir, &["check", "--config", "nowhere.yaml", "-"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere.yaml: cannot read"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -44,7 +44,6 @@ fn several_outputs_in_one_run() {
         sarif["runs"][0]["results"].as_array().unwrap().len() as u64,
         violations
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 
     let two_on_stdout = run(&["check", "-o", "text", "-o", "json", file], None);
     assert_eq!(two_on_stdout.status.code(), Some(2));
@@ -375,5 +374,4 @@ fn exemptions_and_actions_in_every_format() {
         github.matches("::notice").count() as u64,
         summary["audited"].as_u64().unwrap()
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -44,7 +44,7 @@ fn audits_a_namespace_and_reports_what_it_could_not_read() {
     let server = start_server();
     let scratch = temp_dir("namespace");
     let dir = scratch.path();
-    let config = server.kubeconfig(&dir);
+    let config = server.kubeconfig(dir);
     let config = config.to_str().unwrap();
     let output = plugin(&["--kubeconfig", config, "--context", "good", "-o", "json"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -79,7 +79,6 @@ fn audits_a_namespace_and_reports_what_it_could_not_read() {
         stderr.contains("note: CronJob (batch): not served"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -87,7 +86,7 @@ fn five_thousand_pods_are_read_page_by_page() {
     let server = start_server();
     let scratch = temp_dir("pods");
     let dir = scratch.path();
-    let config = server.kubeconfig(&dir);
+    let config = server.kubeconfig(dir);
     let output = plugin(&[
         "--kubeconfig",
         config.to_str().unwrap(),
@@ -134,7 +133,6 @@ fn five_thousand_pods_are_read_page_by_page() {
     let report: Value = serde_json::from_slice(&selected.stdout).unwrap();
     assert_eq!(report["summary"]["resources"], 5);
     assert_eq!(report["summary"]["failed"], 5);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -142,7 +140,7 @@ fn refused_credentials_and_unreachable_servers_are_clear_errors() {
     let server = start_server();
     let scratch = temp_dir("errors");
     let dir = scratch.path();
-    let config = server.kubeconfig(&dir);
+    let config = server.kubeconfig(dir);
     let output = plugin(&["--kubeconfig", config.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
@@ -153,7 +151,7 @@ fn refused_credentials_and_unreachable_servers_are_clear_errors() {
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let nowhere = write_kubeconfig(&dir, &url);
+    let nowhere = write_kubeconfig(dir, &url);
     let output = plugin(&[
         "--kubeconfig",
         nowhere.to_str().unwrap(),
@@ -168,7 +166,6 @@ fn refused_credentials_and_unreachable_servers_are_clear_errors() {
         stderr.contains("cannot reach the API server at"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `-o policyreport` from a live cluster: one PolicyReport per namespace and
@@ -179,7 +176,7 @@ fn policy_reports_from_a_live_cluster() {
     let server = start_server();
     let scratch = temp_dir("policyreport");
     let dir = scratch.path();
-    let config = server.kubeconfig(&dir);
+    let config = server.kubeconfig(dir);
     let config = config.to_str().unwrap();
     // required-labels applies to every kind, the cluster-scoped Namespaces too.
     let common = [
@@ -257,7 +254,6 @@ fn policy_reports_from_a_live_cluster() {
         .filter(|r| r["policy"] == "host-namespaces" && r["result"] == "fail")
         .count();
     assert_eq!(host_network, 5);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// kubectl itself finds the plugin on PATH and hands it every argument after
@@ -270,7 +266,7 @@ fn a_real_kubectl_runs_the_live_audit() {
     let server = start_server();
     let scratch = temp_dir("kubectl");
     let dir = scratch.path();
-    let config = server.kubeconfig(&dir);
+    let config = server.kubeconfig(dir);
     let output = Command::new("kubectl")
         .args(["wasm-validate", "--kubeconfig"])
         .arg(&config)
@@ -292,7 +288,6 @@ fn a_real_kubectl_runs_the_live_audit() {
             .iter()
             .any(|r| r.starts_with("/apis/apps/v1/namespaces/demo/deployments?"))
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The progress line appears on a terminal (a pseudo-terminal from
@@ -310,7 +305,7 @@ fn progress_shows_on_a_terminal_only() {
     let server = start_server();
     let scratch = temp_dir("progress");
     let dir = scratch.path();
-    let config = server.kubeconfig(&dir);
+    let config = server.kubeconfig(dir);
     let command = format!(
         "{} --kubeconfig {} --context good -n load --chunk-size 1000 --policy host-namespaces -o json > {}",
         env!("CARGO_BIN_EXE_kubectl-wasm_validate"),
@@ -348,7 +343,6 @@ fn progress_shows_on_a_terminal_only() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&piped.stderr).contains("resources checked"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A signed bundle of `testdata/config/cert-manager.yaml` with the built-in
@@ -391,9 +385,9 @@ fn a_live_audit_runs_a_signed_bundle_and_refuses_a_tampered_one() {
     let server = start_server();
     let scratch = temp_dir("bundle");
     let dir = scratch.path();
-    let kubeconfig = server.kubeconfig(&dir);
+    let kubeconfig = server.kubeconfig(dir);
     let kubeconfig = kubeconfig.to_str().unwrap();
-    let (bundle, public) = cert_manager_bundle(&dir);
+    let (bundle, public) = cert_manager_bundle(dir);
     let path = dir.join("policies.tgz");
     std::fs::write(&path, &bundle).unwrap();
     let common = [
@@ -485,7 +479,7 @@ fn a_referential_gatekeeper_constraint_sees_every_page_of_the_audit() {
     let server = ApiServer::start(cluster);
     let scratch = temp_dir("inventory");
     let dir = scratch.path();
-    let config = server.kubeconfig(&dir);
+    let config = server.kubeconfig(dir);
     let output = plugin(&[
         "--kubeconfig",
         config.to_str().unwrap(),
@@ -529,7 +523,7 @@ fn audit_everything(
 ) -> (Value, Option<i32>, String) {
     let scratch = temp_dir(name);
     let dir = scratch.path();
-    let config = server.kubeconfig(&dir);
+    let config = server.kubeconfig(dir);
     let mut args = vec![
         "--kubeconfig",
         config.to_str().unwrap(),
@@ -543,7 +537,6 @@ fn audit_everything(
     ];
     args.extend(extra);
     let output = plugin(&args);
-    std::fs::remove_dir_all(&dir).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let report: Value =
         serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
