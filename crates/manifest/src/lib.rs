@@ -428,10 +428,7 @@ fn parse_yaml(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
             None
         };
         let helm_source = helm_source_comment(&text[piece.prefix.clone()]);
-        add_document(parsed, piece, document, value, helm_source);
-        if let Some(last) = parsed.documents.last_mut() {
-            last.lines = lines;
-        }
+        add_document(parsed, piece, document, value, helm_source, lines);
     }
 }
 
@@ -471,7 +468,9 @@ fn parse_json(parsed: &mut Parsed, text: &str, limits: &ReadLimits) {
                 let (line, message) = (piece.line, too_large_document(piece.range.len(), limits));
                 invalid_document(parsed, piece, document, line, message);
             }
-            Ok(strict::Strict(value)) => add_document(parsed, piece, document, Some(value), None),
+            Ok(strict::Strict(value)) => {
+                add_document(parsed, piece, document, Some(value), None, None)
+            }
             Err(e) => {
                 parsed.errors.push(ManifestError {
                     file: parsed.file.clone(),
@@ -557,6 +556,7 @@ fn add_document(
     document: usize,
     value: Option<Value>,
     helm_source: Option<String>,
+    lines: Option<locate::LineTable>,
 ) {
     let source = |item, object: &Value| Source {
         file: parsed.file.clone(),
@@ -626,10 +626,12 @@ fn add_document(
             }
         },
     };
+    // The line table serves only documents that hold resources.
+    let lines = lines.filter(|_| matches!(content, Content::Object(_) | Content::List { .. }));
     parsed.documents.push(Document {
         piece,
         content,
-        lines: None,
+        lines,
     });
 }
 

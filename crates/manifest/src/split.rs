@@ -4,7 +4,8 @@
 //! or `...` followed by white space or the end of the line a document
 //! boundary wherever it stands: no scalar may contain one at column 0. So the
 //! boundaries can be found line by line, and each document's exact bytes kept
-//! for byte-identical output; each piece is then parsed by serde_yaml.
+//! for byte-identical output; each piece is then decoded on its own
+//! (`crate::yaml`).
 
 use std::ops::Range;
 
