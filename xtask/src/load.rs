@@ -7,6 +7,8 @@
 //! machine as the server. Prints requests/s, latency percentiles and the
 //! server's peak RSS, and writes them into `docs/performance.md` between
 //! [`BEGIN`] and [`END`]. A benchmark, not a test: nothing asserts on time.
+//! It runs in a release build of xtask (`load_command` in `main.rs`), so
+//! that the load generator takes as little of the shared cores as it can.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -271,7 +273,7 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
 fn report(rows: &[Row], rss: Option<f64>, policies: &str, seconds: u64) -> String {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = format!(
-        "### Admission load (`cargo xtask load`)\n\n`wasm-validate serve` (release build, {policies}, the default library) on 127.0.0.1 of this {cores}-core machine; the load generator (tokio, hyper and rustls, HTTP/1.1 keep-alive over TLS) runs on the same cores and sends the typical Pod as a CREATE AdmissionReview to `/validate?timeout=10s` for {seconds} s per row, after one unmeasured second. Latency is from sending a request to reading its whole answer.\n\n| connections | answered | requests/s | p50 ms | p90 ms | p99 ms | max ms | not 200 |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "### Admission load (`cargo xtask load`)\n\n`wasm-validate serve` (release build, {policies}, the default library) on 127.0.0.1 of this {cores}-core machine; the load generator (tokio, hyper and rustls, HTTP/1.1 keep-alive over TLS, a release build like the server) runs on the same cores and sends the typical Pod as a CREATE AdmissionReview to `/validate?timeout=10s` for {seconds} s per row, after one unmeasured second. Latency is from sending a request to reading its whole answer.\n\n| connections | answered | requests/s | p50 ms | p90 ms | p99 ms | max ms | not 200 |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     );
     for row in rows {
         out.push_str(&format!(
