@@ -33,6 +33,7 @@ pub use wasm_validate_report::{EXIT_DENIED, EXIT_OK};
 /// returns the exit code (0, 1 or 2, see [`wasm_validate_policy_test::run_all`]).
 pub fn test_command(
     paths: &[std::path::PathBuf],
+    rego_data: &[std::path::PathBuf],
     snapshot: bool,
     update: bool,
     threads: Option<usize>,
@@ -45,7 +46,7 @@ pub fn test_command(
         gatekeeper_cel,
     };
     let mut out = Vec::new();
-    let code = wasm_validate_policy_test::run_all(paths, options, &mut out);
+    let code = wasm_validate_policy_test::run_all_with_data(paths, options, rego_data, &mut out);
     print(&String::from_utf8_lossy(&out));
     code
 }

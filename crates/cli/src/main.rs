@@ -60,13 +60,20 @@ enum Command {
         #[command(flatten)]
         policy: PolicyArgs,
     },
-    /// Run policy test suites (wasm-validate-test.yaml files, searched
-    /// recursively in directories). Exit 0 all passed, 1 a result or a
-    /// snapshot differs, 2 a suite could not run. See docs/policy-tests.md.
+    /// Run policy test suites (wasm-validate-test.yaml files, gator Suites,
+    /// kyverno-test.yaml files, searched recursively in directories) and
+    /// Rego unit tests (*_test.rego, as `conftest verify` runs them). Exit 0
+    /// all passed, 1 a result or a snapshot differs, 2 a suite could not
+    /// run. See docs/policy-tests.md and docs/rego.md.
     Test {
         /// Suite files or directories.
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
+        /// YAML or JSON files (or directories of them) merged into the Rego
+        /// unit tests' `data` document (Conftest's `verify --data`);
+        /// repeatable.
+        #[arg(long, value_name = "PATH")]
+        data: Vec<PathBuf>,
         /// Also compare every result with the suite's snapshot
         /// (snapshots/<suite>.snap.yaml beside it).
         #[arg(long)]
@@ -196,12 +203,14 @@ fn main() -> ExitCode {
         }) => bundle::keygen_command(&private_key, &public_key),
         Command::Test {
             paths,
+            data,
             snapshot,
             update,
             threads,
             gatekeeper_engine,
         } => wasm_validate_cli::test_command(
             &paths,
+            &data,
             snapshot || update,
             update,
             threads,

@@ -24,6 +24,8 @@
 //! resource (Conftest reports them under the file name `Combined`).
 #![forbid(unsafe_code)]
 
+pub mod verify;
+
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -60,6 +62,12 @@ pub fn is_rego_path(path: &Path) -> bool {
 /// The `.rego` files under `path` (itself if a file), sorted, without
 /// `*_test.rego`.
 fn rego_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    rego_files_with(path, false)
+}
+
+/// The `.rego` files under `path` (itself if a file), sorted; `*_test.rego`
+/// ones only `with_tests`.
+fn rego_files_with(path: &Path, with_tests: bool) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     if path.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
@@ -67,10 +75,10 @@ fn rego_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
             .collect::<Result<_, _>>()?;
         entries.sort();
         for entry in entries {
-            found.extend(rego_files(&entry)?);
+            found.extend(rego_files_with(&entry, with_tests)?);
         }
     } else if path.extension().is_some_and(|e| e == "rego")
-        && !path.to_string_lossy().ends_with("_test.rego")
+        && (with_tests || !path.to_string_lossy().ends_with("_test.rego"))
     {
         found.push(path.to_owned());
     }
@@ -94,7 +102,13 @@ fn package_of(rego: &str) -> Option<String> {
 /// reads, sorted, `*_test.rego` left out, with their contents. Errors: an
 /// unreadable file or directory, no `.rego` file at all.
 pub fn read_files(path: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
-    let files = rego_files(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    read_files_with(path, false)
+}
+
+/// [`read_files`], with the `*_test.rego` files when `with_tests`.
+fn read_files_with(path: &Path, with_tests: bool) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
+    let files =
+        rego_files_with(path, with_tests).map_err(|e| format!("{}: {e}", path.display()))?;
     if files.is_empty() {
         return Err(format!("{}: no .rego file", path.display()));
     }

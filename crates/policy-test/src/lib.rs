@@ -26,7 +26,11 @@
 //! `.yml` file, and run by `wasm_validate_gatekeeper::suite`; Kyverno's
 //! test files (`kyverno-test.yaml`, `cli.kyverno.io/v1alpha1` Test, also in
 //! `.kyverno-test` directories) are run by `wasm_validate_kyverno::suite`.
-//! Neither takes snapshots.
+//! Rego unit tests (`*_test.rego`, what `conftest verify` runs) are run by
+//! `wasm_validate_conftest::verify`: a directory given that holds one, at
+//! any depth, is one run over all its `.rego` files (Conftest's
+//! `verify --policy DIR`), and a `*_test.rego` file given is one run of
+//! that file alone. None of them takes snapshots.
 //!
 //! With snapshots on, the result of every policy on every resource of a
 //! suite is also written to `snapshots/<suite>.snap.yaml` beside the suite
@@ -186,6 +190,33 @@ fn is_kyverno_test(path: &Path) -> bool {
             .is_ok_and(|text| wasm_validate_kyverno::suite::is_test(&text))
 }
 
+/// Writes a peer's suite as ours: `PASS`/`FAIL path (tool): N unit[, M
+/// skipped]`, then each failure indented; returns whether it passed.
+fn report_foreign(
+    out: &mut dyn std::io::Write,
+    path: &Path,
+    tool: &str,
+    count: usize,
+    unit: &str,
+    skipped: usize,
+    failures: &[String],
+) -> bool {
+    let verdict = if failures.is_empty() { "PASS" } else { "FAIL" };
+    let skipped = match skipped {
+        0 => String::new(),
+        n => format!(", {n} skipped"),
+    };
+    let _ = writeln!(
+        out,
+        "{verdict} {} ({tool}): {count} {unit}{skipped}",
+        path.display()
+    );
+    for failure in failures {
+        let _ = writeln!(out, "  {failure}");
+    }
+    failures.is_empty()
+}
+
 /// Runs a Kyverno test file and reports it like ours: `PASS`/`FAIL path
 /// (kyverno): N results` and a line per failed expectation.
 fn run_kyverno_test(
@@ -200,17 +231,48 @@ fn run_kyverno_test(
         .iter()
         .filter_map(|c| c.failure.as_ref().map(|f| format!("{}: {f}", c.what)))
         .collect();
-    let verdict = if failures.is_empty() { "PASS" } else { "FAIL" };
-    let _ = writeln!(
+    let passed = report_foreign(out, path, "kyverno", checked.len(), "results", 0, &failures);
+    Ok((passed, checked.len()))
+}
+
+/// Runs the Rego unit tests under `path` and reports them like our
+/// suites: `PASS`/`FAIL path (conftest verify): N tests` and a line per
+/// failed test.
+fn run_rego_tests(
+    engine: &Engine,
+    path: &Path,
+    data: Option<&Value>,
+    out: &mut dyn std::io::Write,
+) -> Result<(bool, usize), String> {
+    use wasm_validate_conftest::verify::{TestOutcome, verify};
+    let results = verify(engine, path, data, wasm_validate_engine::Limits::default())?;
+    let skipped = results
+        .iter()
+        .filter(|r| r.outcome == TestOutcome::Skipped)
+        .count();
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            // A multi-line error (regorus's, with the source) stays
+            // indented under its test.
+            TestOutcome::Failed(why) => Some(format!(
+                "{}: {}",
+                r.name,
+                why.trim().replace('\n', "\n    ")
+            )),
+            _ => None,
+        })
+        .collect();
+    let passed = report_foreign(
         out,
-        "{verdict} {} (kyverno): {} results",
-        path.display(),
-        checked.len()
+        path,
+        "conftest verify",
+        results.len(),
+        "tests",
+        skipped,
+        &failures,
     );
-    for failure in &failures {
-        let _ = writeln!(out, "  {failure}");
-    }
-    Ok((failures.is_empty(), checked.len()))
+    Ok((passed, results.len()))
 }
 
 /// Runs a gator suite and reports it like ours: `PASS`/`FAIL path: N cases`
@@ -237,21 +299,16 @@ fn run_gator_suite(
         .iter()
         .filter(|r| r.outcome == Outcome::Skipped)
         .count();
-    let verdict = if failures.is_empty() { "PASS" } else { "FAIL" };
-    let skipped = match skipped {
-        0 => String::new(),
-        n => format!(", {n} skipped"),
-    };
-    let _ = writeln!(
+    let passed = report_foreign(
         out,
-        "{verdict} {} (gator): {} cases{skipped}",
-        path.display(),
-        results.len()
+        path,
+        "gator",
+        results.len(),
+        "cases",
+        skipped,
+        &failures,
     );
-    for failure in &failures {
-        let _ = writeln!(out, "  {failure}");
-    }
-    Ok((failures.is_empty(), results.len()))
+    Ok((passed, results.len()))
 }
 
 /// `Kind/name` or `Kind/namespace/name`.
@@ -509,11 +566,27 @@ fn snapshot(suite: &Path, report: &CheckReport, update: bool) -> Result<Snapshot
 /// Returns the exit code: 0 all passed, 1 an expectation failed or a
 /// snapshot differs, 2 a suite could not run (or none was found).
 pub fn run_all(paths: &[PathBuf], options: Options, out: &mut dyn std::io::Write) -> u8 {
-    let suites = match find_suites(paths) {
-        Ok(suites) if suites.is_empty() => {
+    run_all_with_data(paths, options, &[], out)
+}
+
+/// [`run_all`], with `rego_data` (files or directories of YAML and JSON)
+/// as the `data` document of the Rego unit tests (Conftest's `--data`).
+pub fn run_all_with_data(
+    paths: &[PathBuf],
+    options: Options,
+    rego_data: &[PathBuf],
+    out: &mut dyn std::io::Write,
+) -> u8 {
+    let rego_roots: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| wasm_validate_conftest::verify::has_tests(p))
+        .cloned()
+        .collect();
+    let mut suites = match find_suites(paths) {
+        Ok(suites) if suites.is_empty() && rego_roots.is_empty() => {
             let _ = writeln!(
                 out,
-                "ERROR no {SUITE_FILE}, gator Suite or kyverno-test.yaml found"
+                "ERROR no {SUITE_FILE}, gator Suite, kyverno-test.yaml or *_test.rego found"
             );
             return 2;
         }
@@ -523,12 +596,28 @@ pub fn run_all(paths: &[PathBuf], options: Options, out: &mut dyn std::io::Write
             return 2;
         }
     };
+    // A `*_test.rego` file given is found again as a file argument.
+    suites.retain(|s| !rego_roots.contains(s));
+    let rego_data = match wasm_validate_conftest::read_data(rego_data) {
+        Ok(data) => data,
+        Err(message) => {
+            let _ = writeln!(out, "ERROR {message}");
+            return 2;
+        }
+    };
     let engine = Engine::default();
     let (mut passed, mut failed, mut errors, mut checked) = (0, 0, 0, 0);
     let mut rego_runtime = None;
     let mut cel_runtime = None;
-    for suite in &suites {
-        let foreign = if is_kyverno_test(suite) {
+    let runs: Vec<(&PathBuf, bool)> = rego_roots
+        .iter()
+        .map(|r| (r, true))
+        .chain(suites.iter().map(|s| (s, false)))
+        .collect();
+    for (suite, rego_tests) in runs {
+        let foreign = if rego_tests {
+            Some(run_rego_tests(&engine, suite, rego_data.as_ref(), out))
+        } else if is_kyverno_test(suite) {
             Some(run_kyverno_test(&engine, &mut cel_runtime, suite, out))
         } else if is_gator_suite(suite) {
             Some(run_gator_suite(
@@ -605,7 +694,7 @@ pub fn run_all(paths: &[PathBuf], options: Options, out: &mut dyn std::io::Write
     let _ = writeln!(
         out,
         "{} suites: {passed} passed, {failed} failed, {errors} could not run; {checked} results checked",
-        suites.len()
+        suites.len() + rego_roots.len()
     );
     if errors > 0 {
         2

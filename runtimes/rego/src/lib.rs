@@ -17,6 +17,7 @@ use std::cell::RefCell;
 pub mod compat;
 pub mod input;
 pub mod sprintf;
+pub mod verify;
 
 use regorus::{CompiledPolicy, Engine, Value};
 use serde::Deserialize;
@@ -69,6 +70,10 @@ pub struct Program {
     /// as `[{"path": FILE, "contents": DOCUMENT}]`.
     #[serde(default)]
     pub combined: Option<serde_json::Value>,
+    /// Run the modules' unit tests instead of rules ([`verify`], what
+    /// `conftest verify` does); `deny`, `warn` and `input` are then unused.
+    #[serde(default)]
+    pub tests: bool,
 }
 
 /// One Rego module.
@@ -104,6 +109,7 @@ struct Prepared {
     deny: Vec<(String, CompiledPolicy)>,
     warn: Vec<(String, CompiledPolicy)>,
     exception: Option<CompiledPolicy>,
+    tests: Option<verify::Tests>,
 }
 
 thread_local! {
@@ -156,6 +162,26 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         engine
             .add_data(Value::from(data.clone()))
             .map_err(|e| format!("data: {e}"))?;
+    }
+    if program.tests {
+        let modules: Vec<(&str, &str)> = program
+            .modules
+            .iter()
+            .map(|m| (m.path.as_str(), m.rego.as_str()))
+            .collect();
+        let packages: Vec<String> = packages.iter().map(|(_, p)| p.clone()).collect();
+        let tests = verify::prepare(engine, &modules, &packages)?;
+        let prepared = Prepared {
+            input: program.input,
+            combined: Value::new_array(),
+            parameters: Value::Null,
+            deny: Vec::new(),
+            warn: Vec::new(),
+            exception: None,
+            tests: Some(tests),
+        };
+        PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
+        return Ok(());
     }
     // A rule is queried when a module of the first module's package
     // declares it (Conftest's `warn` may be absent).
@@ -235,6 +261,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         deny,
         warn,
         exception,
+        tests: None,
     };
     PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
     Ok(())
@@ -282,10 +309,17 @@ pub fn evaluate(request: &[u8]) -> Response {
         Err(error) => return Response::error(format!("cannot decode the request: {error}")),
     };
     PREPARED.with(|prepared| {
-        let prepared = prepared.borrow();
-        let Some(prepared) = prepared.as_ref() else {
+        let mut prepared = prepared.borrow_mut();
+        let Some(prepared) = prepared.as_mut() else {
             return Response::error("the Rego runtime was not prepared with a program");
         };
+        if let Some(tests) = prepared.tests.as_mut() {
+            return match input::value_of(&view.object) {
+                Ok(object) => verify::run(tests, &object),
+                Err(error) => Response::error(format!("cannot decode the request: {error}")),
+            };
+        }
+        let prepared = &*prepared;
         let input = match build_input(prepared, &view) {
             Ok(input) => input,
             Err(error) => return Response::error(format!("cannot decode the request: {error}")),

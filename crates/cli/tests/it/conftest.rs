@@ -238,3 +238,94 @@ fn exception_rules_turn_off_the_rules_they_name() {
         ]
     );
 }
+
+/// `wasm-validate test DIR` runs the Rego unit tests under DIR as
+/// `conftest verify --policy DIR` does: every `test_*` rule of every
+/// package, `todo_test_*` skipped.
+#[test]
+fn rego_unit_tests_run_as_conftest_verify_runs_them() {
+    let output = run(&["test", "testdata/conftest/verify/pass"], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("PASS testdata/conftest/verify/pass (conftest verify): 6 tests, 1 skipped"),
+        "{stdout}"
+    );
+}
+
+/// A test fails when it is undefined, false or an error, and a runaway
+/// test is stopped by the runtime's limits; each failure is named with
+/// what it was, and a passing test beside them is not listed.
+#[test]
+fn each_way_a_rego_unit_test_fails_is_reported() {
+    let output = run(&["test", "testdata/conftest/verify/fail"], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL testdata/conftest/verify/fail (conftest verify): 5 tests"),
+        "{stdout}"
+    );
+    for line in [
+        "  data.main.test_pods_are_allowed: undefined",
+        "  data.main.test_false: false",
+        "  data.main.test_conflict: error:",
+        "    error: rule conflicts with rule at testdata/conftest/verify/fail/policy/rules.rego:7:1",
+        "  data.main.test_runaway: the policy trapped",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(line)),
+            "{line:?} not in\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("test_pods_are_denied"), "{stdout}");
+}
+
+/// `--data` merges the data files into the tests' `data` document, as
+/// `conftest verify --data` does; without them the tests that read them
+/// fail, and a test may still replace data with `with`.
+#[test]
+fn rego_unit_tests_read_the_data_files() {
+    let args = ["test", "testdata/conftest/data/policy"];
+    let with = run(
+        &[&args[..], &["--data", "testdata/conftest/data/data"]].concat(),
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&with.stdout);
+    assert_eq!(with.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("(conftest verify): 4 tests"), "{stdout}");
+
+    let without = run(&args, None);
+    let stdout = String::from_utf8_lossy(&without.stdout);
+    assert_eq!(without.status.code(), Some(1), "{stdout}");
+    let failed: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "data.main.test_an_allowed_registry_passes: undefined",
+            "data.main.test_both_data_files_are_merged: undefined"
+        ],
+        "{stdout}"
+    );
+}
+
+/// A directory with only Rego that does not compile is an error (exit 2)
+/// naming the file, line and column.
+#[test]
+fn rego_unit_tests_that_do_not_compile_cannot_run() {
+    let output = run(
+        &[
+            "test",
+            "testdata/conftest/verify/pass/policy/deployment_test.rego",
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("deployment_test.rego:14:5") && stdout.contains("`deny`"),
+        "{stdout}"
+    );
+}
