@@ -6,12 +6,11 @@
 //! - regex: `find(re)`, `findAll(re)`, `findAll(re, n)` on strings (RE2
 //!   syntax, as Go's `regexp`).
 //!
-//! - quantity ([`crate::quantity`]), IP, CIDR and URL ([`crate::net`]) and
-//!   semver ([`crate::semver_lib`]).
+//! - quantity ([`crate::quantity`]), IP, CIDR and URL ([`crate::net`]),
+//!   semver ([`crate::semver_lib`]) and named formats ([`crate::format`]).
 //!
-//! Not here (a policy calling them is refused when it is prepared, naming
-//! the function): named formats and the authorizer (which needs the API
-//! server). See docs/cel.md.
+//! Not here (a policy calling it is refused when it is prepared): the
+//! authorizer, which needs the API server. See docs/cel.md.
 
 use cel::common::ast::{CallExpr, Expr};
 use cel::common::functions::Function;
@@ -169,6 +168,34 @@ over_values!(semver, crate::semver_lib::semver);
 over_values!(semver_major, |a| crate::semver_lib::part(a, "major"));
 over_values!(semver_minor, |a| crate::semver_lib::part(a, "minor"));
 over_values!(semver_patch, |a| crate::semver_lib::part(a, "patch"));
+over_values!(format_named, crate::format::named);
+over_values!(format_validate, crate::format::validate_member);
+
+/// Declares `format.NAME()` for each format: `$function => "NAME"`.
+macro_rules! format_constants {
+    ($($function:ident => $name:literal),* $(,)?) => {
+        $(over_values!($function, |_| Ok(crate::format::constant($name)));)*
+        /// The constructors `format.NAME()`, by name.
+        const FORMAT_CONSTANTS: [(&str, Function); crate::format::NAMES.len()] =
+            [$(($name, $function)),*];
+    };
+}
+format_constants!(
+    format_dns1123_label => "dns1123Label",
+    format_dns1123_subdomain => "dns1123Subdomain",
+    format_dns1035_label => "dns1035Label",
+    format_qualified_name => "qualifiedName",
+    format_dns1123_label_prefix => "dns1123LabelPrefix",
+    format_dns1123_subdomain_prefix => "dns1123SubdomainPrefix",
+    format_dns1035_label_prefix => "dns1035LabelPrefix",
+    format_label_value => "labelValue",
+    format_uri => "uri",
+    format_uuid => "uuid",
+    format_byte => "byte",
+    format_date => "date",
+    format_datetime => "datetime",
+);
+
 over_values!(marked_string, |a| {
     let text = a.first().and_then(|v| {
         [
@@ -263,6 +290,27 @@ pub fn extension(env: &mut Env) -> Result<(), cel::DeclarationError> {
         semver,
     )?;
     env.add_overload("string", "k8s.string(map)", vec![MAP_TYPE], marked_string)?;
+    env.add_overload(
+        "format.named",
+        "k8s.format.named(string)",
+        vec![STRING_TYPE],
+        format_named,
+    )?;
+    for (name, function) in FORMAT_CONSTANTS {
+        env.add_overload(
+            &format!("format.{name}"),
+            &format!("k8s.format.{name}()"),
+            vec![],
+            function,
+        )?;
+    }
+    env.add_member_overload(
+        "validate",
+        "k8s.format.validate(string)",
+        MAP_TYPE,
+        vec![STRING_TYPE],
+        format_validate,
+    )?;
     let members: [(&str, Vec<Type>, Function); 29] = [
         ("add", vec![DYN_TYPE], q_add),
         ("sub", vec![DYN_TYPE], q_sub),

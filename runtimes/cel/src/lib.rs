@@ -31,6 +31,7 @@ mod bindings;
 mod crd_rules;
 
 use bindings::{bind, field, namespace_object, request_of, variables_map};
+pub mod format;
 pub mod kubernetes;
 pub mod net;
 pub mod quantity;
@@ -191,7 +192,9 @@ thread_local! {
 /// The namespaces of the environment's functions (`lists.range`,
 /// `math.abs`, `strings.quote`, `base64.encode`, `optional.of`,
 /// `ip.isCanonical`).
-const NAMESPACES: [&str; 6] = ["lists", "math", "strings", "base64", "optional", "ip"];
+const NAMESPACES: [&str; 7] = [
+    "lists", "math", "strings", "base64", "optional", "ip", "format",
+];
 
 /// The environment: CEL's standard library and macros, optionals, cel-go's
 /// strings, lists, math and encoders extensions, and the Kubernetes

@@ -224,14 +224,14 @@ pub fn cidr_function(args: &[Value], name: &str) -> Result<Value, ExecutionError
 }
 
 /// A URL's parts, as Go's `url.Parse` splits an absolute URI or path.
-struct Url<'a> {
+pub(crate) struct Url<'a> {
     scheme: &'a str,
     host: &'a str,
     path: &'a str,
     query: &'a str,
 }
 
-fn parse_url(text: &str) -> Option<Url<'_>> {
+pub(crate) fn parse_url(text: &str) -> Option<Url<'_>> {
     let without_fragment = text.split('#').next().unwrap_or_default();
     let (rest, query) = without_fragment
         .split_once('?')

@@ -387,3 +387,72 @@ fn durations_and_timestamps() {
         .unwrap();
     assert!(run_on(object).error.is_some());
 }
+
+#[test]
+fn kubernetes_format_library() {
+    // The examples of https://kubernetes.io/docs/reference/using-api/cel/
+    // and the API server's own tests of the library.
+    let label = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+    let subdomain = r"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    let dns1035 = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+    let name_part = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    let label_value = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+    let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+    let mut expressions: Vec<String> = [
+        "format.dns1123Label().validate('my-label-name') == optional.none()",
+        "format.dns1123Subdomain().validate('apiextensions.k8s.io') == optional.none()",
+        "format.qualifiedName().validate('apiextensions.k8s.io/v1beta1') == optional.none()",
+        "format.dns1123LabelPrefix().validate('my-label-prefix-') == optional.none()",
+        "format.dns1123SubdomainPrefix().validate('mysubdomain.prefix.-') == optional.none()",
+        "format.dns1035LabelPrefix().validate('my-label-prefix-') == optional.none()",
+        "format.uri().validate('http://example.com') == optional.none()",
+        "format.uuid().validate('123e4567-e89b-12d3-a456-426614174000') == optional.none()",
+        "format.byte().validate('aGVsbG8=') == optional.none()",
+        "format.date().validate('2021-01-01') == optional.none()",
+        "format.datetime().validate('2021-01-01T00:00:00Z') == optional.none()",
+        "format.dns1035Label().validate('my-label-name') == optional.none()",
+        "format.qualifiedName().validate('my.name') == optional.none()",
+        "format.labelValue().validate('my-cool-label-Value') == optional.none()",
+        "format.byte().validate('aGVsbG8') == optional.of(['invalid base64'])",
+        "format.date().validate('2020-01-32') == optional.of(['invalid date'])",
+        "format.datetime().validate('2020-01-32T00:00:00Z') == optional.of(['invalid datetime'])",
+        "format.uuid().validate('not-a-uuid') == optional.of(['does not match the UUID format'])",
+        "format.uri().validate('relative') == optional.of(['parse \"relative\": invalid URI for request'])",
+        "!format.named('unknown').hasValue()",
+        "format.named('dns1123Label').value().validate('MyLabel').hasValue()",
+        "format.qualifiedName().validate('/x') == optional.of(['prefix part must be non-empty'])",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    expressions.push(format!(
+        "format.dns1123Label().validate('{}').value() == ['must be no more than 63 characters']",
+        "a".repeat(64)
+    ));
+    for (format, text, message) in [
+        ("dns1123Label", "contains a space", label),
+        ("dns1123Subdomain", "contains a space", subdomain),
+        ("dns1035Label", "contains a space", dns1035),
+        ("qualifiedName", "contains a space", name_part),
+        ("dns1123LabelPrefix", "contains a space-", label),
+        ("dns1123SubdomainPrefix", "contains a space-", subdomain),
+        ("dns1035LabelPrefix", "contains a space-", dns1035),
+        ("labelValue", "my-cool-label-Value!!\n\n!!!", label_value),
+    ] {
+        expressions.push(format!(
+            "format.{format}().validate({}) == optional.of([{}])",
+            quote(text).replace('\n', "\\n"),
+            quote(message)
+        ));
+    }
+    for a in crate::format::NAMES {
+        expressions.push(format!(
+            "format.named('{a}').hasValue() && format.named('{a}').value() == format.{a}()"
+        ));
+        for b in crate::format::NAMES.iter().filter(|b| **b != a) {
+            expressions.push(format!("format.{a}() != format.{b}()"));
+        }
+    }
+    let expressions: Vec<&str> = expressions.iter().map(String::as_str).collect();
+    all_hold(&expressions);
+}

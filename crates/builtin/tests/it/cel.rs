@@ -62,3 +62,40 @@ fn timestamps_know_utc_and_fixed_offsets_only() {
         "{error}"
     );
 }
+
+/// The named format library in the Wasm build: a name that fits, one that
+/// does not (with the API server's message), and the date and datetime
+/// formats, which use the module's time code.
+#[test]
+fn named_formats_validate_in_wasm() {
+    let engine = Engine::default();
+    for (expression, denied) in [
+        (
+            "format.named('dns1123Label').value().validate(object.metadata.name) == optional.none()",
+            false,
+        ),
+        (
+            "format.dns1123Label().validate('Not_A_Label').hasValue()",
+            false,
+        ),
+        (
+            "format.qualifiedName().validate('example.com/a/b').value()[0].startsWith('a qualified name must consist')",
+            false,
+        ),
+        (
+            "format.date().validate('2026-02-29') == optional.of(['invalid date'])",
+            false,
+        ),
+        (
+            "format.datetime().validate('2026-11-30T04:05:06.123+01:00') == optional.none()",
+            false,
+        ),
+        (
+            "format.labelValue().validate('bad value') == optional.none()",
+            true,
+        ),
+    ] {
+        let messages = outcome(&engine, expression).unwrap_or_else(|e| panic!("{expression}: {e}"));
+        assert_eq!(!messages.is_empty(), denied, "{expression}: {messages:?}");
+    }
+}
