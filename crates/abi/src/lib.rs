@@ -355,6 +355,13 @@ pub struct Response {
     /// reports no result, as when the policy's rules leave the object out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_applicable: bool,
+    /// Audit annotations the policy gives for the request, by key (a
+    /// ValidatingAdmissionPolicy's `auditAnnotations`, keyed
+    /// `POLICY/KEY` as the API server keys them): reported with the
+    /// result, and at admission added to the AdmissionResponse's
+    /// `auditAnnotations`. They neither allow nor deny.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
 }
 
 impl Response {
@@ -392,6 +399,7 @@ impl Response {
             && self.error.is_none()
             && self.patch.as_ref().is_none_or(|p| p.0.is_empty())
             && !self.not_applicable
+            && self.audit_annotations.is_empty()
     }
 }
 

@@ -80,6 +80,9 @@ pub struct PolicyResult {
     pub logs: Vec<LogRecord>,
     /// Fuel the evaluation used (0 when it failed).
     pub fuel_used: u64,
+    /// Audit annotations the policy gave (a ValidatingAdmissionPolicy's
+    /// `auditAnnotations`), keyed `POLICY/KEY`.
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// Runs every applicable policy on every resource, on `threads` threads
@@ -397,6 +400,7 @@ fn evaluate_one(
             exempted: Vec::new(),
             logs: Vec::new(),
             fuel_used: 0,
+            audit_annotations: Default::default(),
         },
     };
     let exemptions = Exemptions::for_policy(set, configured, resource, annotation);
@@ -536,6 +540,7 @@ fn from_evaluation(policy: usize, evaluation: Evaluation) -> PolicyResult {
         exempted: Vec::new(),
         logs: evaluation.logs,
         fuel_used: evaluation.fuel_used,
+        audit_annotations: response.audit_annotations,
     }
 }
 

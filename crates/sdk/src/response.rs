@@ -64,6 +64,18 @@ pub fn encode_response(response: &Response) -> Vec<u8> {
     if response.not_applicable {
         out.extend_from_slice(b",\"notApplicable\":true");
     }
+    if !response.audit_annotations.is_empty() {
+        out.extend_from_slice(b",\"auditAnnotations\":{");
+        for (i, (key, value)) in response.audit_annotations.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(&mut out, key);
+            out.push(b':');
+            string(&mut out, value);
+        }
+        out.push(b'}');
+    }
     out.push(b'}');
     out
 }
@@ -271,6 +283,7 @@ mod tests {
         warnings: Vec<String>,
         patch: bool,
         error: Option<String>,
+        audit_annotations: Vec<(String, String)>,
     ) -> Response {
         Response {
             allowed,
@@ -292,6 +305,7 @@ mod tests {
             }),
             error,
             not_applicable: false,
+            audit_annotations: audit_annotations.into_iter().collect(),
         }
     }
 
@@ -311,14 +325,26 @@ mod tests {
                 vec![],
                 false,
                 None,
+                vec![],
             ),
-            response(true, vec![], vec!["w1".into(), tricky.into()], true, None),
+            response(
+                true,
+                vec![],
+                vec!["w1".into(), tricky.into()],
+                true,
+                None,
+                vec![],
+            ),
             response(
                 false,
                 vec![("a".into(), String::new()); 3],
                 vec!["w".into()],
                 true,
                 Some("e".into()),
+                vec![
+                    ("policy/b".into(), tricky.into()),
+                    ("policy/a".into(), "x".into()),
+                ],
             ),
         ] {
             assert_eq!(
@@ -380,8 +406,9 @@ mod tests {
             warnings in proptest::collection::vec(any::<String>(), 0..3),
             patch: bool,
             error: Option<String>,
+            audit_annotations in proptest::collection::vec((any::<String>(), any::<String>()), 0..3),
         ) {
-            let r = response(allowed, violations, warnings, patch, error);
+            let r = response(allowed, violations, warnings, patch, error, audit_annotations);
             let ours = encode_response(&r);
             prop_assert_eq!(&ours, &serde_json::to_vec(&r).unwrap());
             prop_assert_eq!(serde_json::from_slice::<Response>(&ours).unwrap(), r);

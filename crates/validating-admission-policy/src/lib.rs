@@ -29,8 +29,12 @@
 //!   (the default) denies every matched resource with the API server's
 //!   message, `Allow` runs nothing.
 //!
-//! Not evaluated: `auditAnnotations` (read, neither compiled nor
-//! reported yet), the authorizer. `namespaceObject` offline is the
+//! - `auditAnnotations` are evaluated by the CEL runtime for every
+//!   resource the policy applies to, keyed `POLICY/KEY` as the API server
+//!   keys them; they are reported with the result and, at admission, added
+//!   to the AdmissionResponse's `auditAnnotations`.
+//!
+//! Not available: the authorizer. `namespaceObject` offline is the
 //! Namespace among the run's objects, or one with only its name.
 #![forbid(unsafe_code)]
 
@@ -114,15 +118,43 @@ pub struct PolicySpec {
     /// `Fail` (default) or `Ignore`.
     #[serde(default)]
     pub failure_policy: Option<String>,
-    /// `[{key, valueExpression}]`: read, not compiled or reported yet.
+    /// `[{key, valueExpression}]`.
     #[serde(default)]
-    pub audit_annotations: Vec<Value>,
+    pub audit_annotations: Vec<AuditAnnotation>,
     /// `[{name, expression}]`.
     #[serde(default)]
     pub match_conditions: Vec<Value>,
     /// `[{name, expression}]`.
     #[serde(default)]
     pub variables: Vec<Value>,
+}
+
+/// One of a policy's `spec.auditAnnotations`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditAnnotation {
+    /// A qualified name of at most 63 characters, unique in the policy;
+    /// the annotation is keyed `POLICY/KEY`.
+    pub key: String,
+    /// A CEL expression giving the value: a string, or `null` for none.
+    pub value_expression: String,
+}
+
+/// The longest `valueExpression` the API server takes, in bytes.
+pub const MAX_AUDIT_EXPRESSION_BYTES: usize = 5 * 1024;
+
+/// Whether `key` is a qualified name's name part, as the API server wants
+/// an audit annotation key: at most 63 characters, alphanumerics, `-`,
+/// `_` and `.`, starting and ending with an alphanumeric.
+fn is_annotation_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// A ValidatingAdmissionPolicy.
@@ -284,6 +316,30 @@ impl Library {
                     "spec.validations: one of validations or auditAnnotations is required"
                         .to_owned(),
                 ));
+            }
+            let mut keys: Vec<&str> = Vec::new();
+            for (i, annotation) in policy.spec.audit_annotations.iter().enumerate() {
+                let key = annotation.key.as_str();
+                if !is_annotation_key(key) {
+                    errors.push(at(format!(
+                        "spec.auditAnnotations[{i}].key: Invalid value: {key:?}: a qualified name of at most 63 characters (alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric)"
+                    )));
+                } else if keys.contains(&key) {
+                    errors.push(at(format!(
+                        "spec.auditAnnotations[{i}].key: Duplicate value: {key:?}"
+                    )));
+                }
+                keys.push(key);
+                let expression = annotation.value_expression.trim();
+                if expression.is_empty() {
+                    errors.push(at(format!(
+                        "spec.auditAnnotations[{i}].valueExpression: Required value"
+                    )));
+                } else if expression.len() > MAX_AUDIT_EXPRESSION_BYTES {
+                    errors.push(at(format!(
+                        "spec.auditAnnotations[{i}].valueExpression: Too long: may not be more than {MAX_AUDIT_EXPRESSION_BYTES} bytes"
+                    )));
+                }
             }
             if let Some(other) = policy
                 .spec
@@ -519,11 +575,23 @@ pub fn program(policy: &AdmissionPolicy, binding: Option<&Binding>, params: &Val
             ),
         }]});
     }
+    let audit_annotations: Vec<Value> = policy
+        .spec
+        .audit_annotations
+        .iter()
+        .map(|a| {
+            json!({
+                "key": format!("{}/{}", policy.name, a.key),
+                "valueExpression": a.value_expression,
+            })
+        })
+        .collect();
     json!({
         "variables": policy.spec.variables,
         "matchConditions": policy.spec.match_conditions,
         "validations": policy.spec.validations,
         "params": params,
+        "auditAnnotations": audit_annotations,
     })
 }
 

@@ -12,7 +12,8 @@
 //! `variables`) and evaluates, as the API server does
 //! (https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/):
 //! the match conditions (any `false`: the policy does not apply), then
-//! each validation (`false`: a violation with its message).
+//! each validation (`false`: a violation with its message), then the audit
+//! annotations ([`audit`]).
 #![deny(unsafe_code)]
 
 use std::cell::RefCell;
@@ -27,6 +28,7 @@ use serde::Deserialize;
 use wasm_validate_abi::tape::{RequestView, Tape, TapeError};
 use wasm_validate_abi::{Operation, Response, Violation};
 
+pub mod audit;
 mod bindings;
 mod crd_rules;
 
@@ -78,6 +80,9 @@ pub struct Program {
     /// known; `null` for cluster-scoped kinds.
     #[serde(default)]
     pub namespaces: serde_json::Map<String, serde_json::Value>,
+    /// `spec.auditAnnotations`, keys in the API server's `POLICY/KEY` form.
+    #[serde(default)]
+    pub audit_annotations: Vec<audit::AuditAnnotation>,
 }
 
 /// One `x-kubernetes-validations` rule.
@@ -183,6 +188,7 @@ struct Prepared {
     variants: Vec<(Vec<Target>, Rules)>,
     params: Value,
     namespaces: HashMap<String, Value>,
+    audit_annotations: audit::Annotations,
 }
 
 thread_local! {
@@ -375,10 +381,12 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             compile_validation(&env, &name, "rule", &expression, &mut errors)
         })
         .collect();
+    let audit_annotations = audit::compile(&env, &program.audit_annotations, &mut errors);
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
     let prepared = Prepared {
+        audit_annotations,
         env,
         crd_rules,
         rules,
@@ -560,7 +568,9 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
             Err(error) => return Err(failure(&validation.expression, &error, &failed)),
         }
     }
-    Ok(Response::from_violations(violations))
+    let mut response = Response::from_violations(violations);
+    response.audit_annotations = audit::evaluate(&prepared.audit_annotations, &context)?;
+    Ok(response)
 }
 
 /// A variable's name (its compiled name is `variables "NAME"`).

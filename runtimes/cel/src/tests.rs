@@ -456,3 +456,68 @@ fn kubernetes_format_library() {
     let expressions: Vec<&str> = expressions.iter().map(String::as_str).collect();
     all_hold(&expressions);
 }
+
+/// Audit annotations are evaluated for every request the policy applies
+/// to, whatever the validations found: a string is kept (cut to 10 KiB),
+/// `null` or `""` leaves the annotation out, another type or a failing
+/// expression is an error naming it; a false match condition evaluates
+/// none.
+#[test]
+fn audit_annotations_are_evaluated_as_the_api_server_does() {
+    prepare_json(json!({
+        "matchConditions": [{"name": "pods", "expression": "object.kind == 'Pod'"}],
+        "validations": [{"expression": "!object.spec.containers[0].securityContext.privileged"}],
+        "auditAnnotations": [
+            {"key": "p/image", "valueExpression": "object.spec.containers[0].image"},
+            {"key": "p/privileged", "valueExpression": "object.spec.containers[0].securityContext.privileged ? 'yes' : null"},
+            {"key": "p/empty", "valueExpression": "''"},
+            {"key": "p/long", "valueExpression": "'é' + ['x', 'y'].join('')"},
+        ]
+    }))
+    .unwrap();
+    let denied = run_on(pod(true));
+    assert!(!denied.allowed);
+    assert_eq!(
+        denied.audit_annotations,
+        [
+            ("p/image", "nginx"),
+            ("p/long", "éxy"),
+            ("p/privileged", "yes")
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    );
+    let allowed = run_on(pod(false));
+    assert!(allowed.allowed);
+    assert_eq!(
+        allowed.audit_annotations.keys().collect::<Vec<_>>(),
+        ["p/image", "p/long"]
+    );
+    let service = run_on(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}));
+    assert!(service.not_applicable && service.audit_annotations.is_empty());
+
+    let long = "x".repeat(audit::MAX_VALUE_BYTES + 10);
+    prepare_json(
+        json!({"auditAnnotations": [{"key": "p/long", "valueExpression": format!("'{long}'")}]}),
+    )
+    .unwrap();
+    assert_eq!(
+        run_on(pod(false)).audit_annotations["p/long"].len(),
+        audit::MAX_VALUE_BYTES
+    );
+
+    prepare_json(json!({"auditAnnotations": [{"key": "p/n", "valueExpression": "1"}]})).unwrap();
+    let error = run_on(pod(false)).error.unwrap();
+    assert!(
+        error.contains("auditAnnotations[0].valueExpression") && error.contains("not a string"),
+        "{error}"
+    );
+    let error =
+        prepare_json(json!({"auditAnnotations": [{"key": "p/n", "valueExpression": "object."}]}))
+            .unwrap_err();
+    assert!(
+        error.contains("auditAnnotations[0].valueExpression"),
+        "{error}"
+    );
+}
