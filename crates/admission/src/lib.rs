@@ -17,7 +17,9 @@
 //! and field, one per line; `warnings` for policies whose action is `warn`
 //! and for what policies warn themselves, each at most 120 characters and
 //! all at most 4 KiB; `auditAnnotations` for `audit` policies, one per
-//! policy; and from the mutating endpoint only, the applied patches as one
+//! policy, and the `auditAnnotations` a ValidatingAdmissionPolicy gives
+//! (`POLICY/KEY`, the unique values of several bindings joined with
+//! commas); and from the mutating endpoint only, the applied patches as one
 //! base64 RFC 6902 `JSONPatch` (the API server refuses a patch from a
 //! validating webhook).
 #![forbid(unsafe_code)]

@@ -93,6 +93,21 @@ pub(crate) fn assemble(
         let policy = &set.policies[result.policy];
         let name = policy.name();
         warnings.extend(result.warnings.iter().map(|w| format!("[{name}] {w}")));
+        // A ValidatingAdmissionPolicy's audit annotations: the unique values
+        // of one key (several bindings of one policy) joined with commas,
+        // as the API server joins them.
+        for (key, value) in &result.audit_annotations {
+            match audit.get_mut(key) {
+                Some(joined) if joined.split(", ").any(|v| v == value) => {}
+                Some(joined) => {
+                    joined.push_str(", ");
+                    joined.push_str(value);
+                }
+                None => {
+                    audit.insert(key.clone(), value.clone());
+                }
+            }
+        }
         match &result.outcome {
             Outcome::Pass => {}
             Outcome::Fail(violations) => {

@@ -347,6 +347,11 @@ pub struct ResultEntry {
     /// Why it could not be evaluated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Audit annotations the policy gave, keyed `POLICY/KEY` (a
+    /// ValidatingAdmissionPolicy's `auditAnnotations`). Not shown in the
+    /// text report; a PolicyReport result carries them as properties.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
     /// What the policy logged while evaluating this resource (the
     /// `wasm_validate.log` import; a Kubewarden policy's logger, console and
     /// stdout/stderr), each with its level. Not shown in the text report.
@@ -668,6 +673,7 @@ fn entry_of(set: &PolicySet, resource: ResourceRef, result: &PolicyResult) -> Re
         patch: result.patch.clone(),
         patch_applied: result.patch.as_ref().map(|_| result.patch_applied),
         error,
+        audit_annotations: result.audit_annotations.clone(),
         logs: result
             .logs
             .iter()

@@ -78,6 +78,8 @@ fn result(entry: &ResultEntry) -> Value {
         resource["namespace"] = json!(namespace);
     }
     let mut properties = BTreeMap::from([("file".to_owned(), r.file.clone())]);
+    // A ValidatingAdmissionPolicy's audit annotations, keyed `POLICY/KEY`.
+    properties.extend(entry.audit_annotations.clone());
     let message = match entry.result {
         ResultKind::Pass => entry.warnings.join("; "),
         ResultKind::Skip => {

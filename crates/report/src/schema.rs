@@ -112,6 +112,7 @@ impl CheckReport {
                     patch: None,
                     patch_applied: None,
                     error: None,
+                    audit_annotations: Default::default(),
                     logs: Vec::new(),
                 });
             }

@@ -181,6 +181,7 @@ mod tests {
             patch: None,
             patch_applied: None,
             error: None,
+            audit_annotations: Default::default(),
             logs: Vec::new(),
         }
     }

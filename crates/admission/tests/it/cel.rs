@@ -33,10 +33,10 @@ spec:
   validationActions: [Deny]
 "#;
 
-fn policy_set(engine: &Engine) -> PolicySet {
+fn policy_set(engine: &Engine, policies: &str) -> PolicySet {
     let parsed = wasm_validate_manifest::parse(
         "policy.yaml",
-        POLICY.as_bytes().to_vec(),
+        policies.as_bytes().to_vec(),
         wasm_validate_manifest::Format::Yaml,
     );
     let mut library = vap::Library::default();
@@ -80,7 +80,7 @@ fn body(operation: &str, groups: &[&str], old: u32, new: u32) -> Vec<u8> {
 #[test]
 fn the_policy_sees_the_requests_user_operation_and_old_object() {
     let engine = Engine::default();
-    let set = policy_set(&engine);
+    let set = policy_set(&engine, POLICY);
     let answer = |operation: &str, groups: &[&str], old: u32, new: u32| {
         review(
             &engine,
@@ -105,4 +105,126 @@ fn the_policy_sees_the_requests_user_operation_and_old_object() {
         "{message}"
     );
     assert!(message.contains("replicas-only-by-admins"), "{message}");
+}
+
+const AUDITED: &str = r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: record-replicas
+spec:
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  matchConstraints:
+    resourceRules:
+      - apiGroups: ["apps"]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["deployments"]
+  validations:
+    - expression: "object.spec.replicas <= 10"
+  auditAnnotations:
+    - key: replicas
+      valueExpression: "params.data.tier + ':' + string(object.spec.replicas)"
+    - key: scaled-up
+      valueExpression: "oldObject != null && object.spec.replicas > oldObject.spec.replicas ? 'yes' : null"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: gold}
+spec:
+  policyName: record-replicas
+  validationActions: [Deny]
+  paramRef: {name: gold, namespace: shop}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: silver}
+spec:
+  policyName: record-replicas
+  validationActions: [Deny]
+  paramRef: {name: silver, namespace: shop}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: gold, namespace: shop}
+data: {tier: gold}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: silver, namespace: shop}
+data: {tier: silver}
+"#;
+
+/// A policy's `auditAnnotations` reach the AdmissionResponse keyed
+/// `POLICY/KEY`, the values of its two bindings joined with a comma; one
+/// that evaluates to `null` is left out; they do not change the verdict.
+#[test]
+fn audit_annotations_reach_the_admission_response() {
+    let engine = Engine::default();
+    let set = policy_set(&engine, AUDITED);
+    let answer = |operation: &str, old: u32, new: u32| {
+        review(
+            &engine,
+            &set,
+            Endpoint::Validating,
+            &body(operation, &["dev"], old, new),
+            None,
+        )
+        .unwrap()
+        .response
+        .unwrap()
+    };
+    let created = answer("CREATE", 0, 3);
+    assert!(created.allowed);
+    assert_eq!(
+        created.audit_annotations,
+        [(
+            "record-replicas/replicas".to_owned(),
+            "gold:3, silver:3".to_owned()
+        )]
+        .into()
+    );
+    let scaled = answer("UPDATE", 3, 12);
+    assert!(!scaled.allowed);
+    assert_eq!(
+        scaled
+            .audit_annotations
+            .get("record-replicas/scaled-up")
+            .map(String::as_str),
+        Some("yes")
+    );
+}
+
+/// The API server's checks of the keys: a qualified name, unique in the
+/// policy.
+#[test]
+fn audit_annotation_keys_are_checked() {
+    let errors = |text: String| -> Vec<String> {
+        let parsed = wasm_validate_manifest::parse(
+            "policy.yaml",
+            text.into_bytes(),
+            wasm_validate_manifest::Format::Yaml,
+        );
+        let mut library = vap::Library::default();
+        library.add_parsed(&parsed).unwrap();
+        library
+            .check()
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
+    };
+    let duplicate = errors(AUDITED.replace("key: scaled-up", "key: replicas"));
+    assert!(
+        duplicate
+            .iter()
+            .any(|e| e.contains("spec.auditAnnotations[1].key: Duplicate value: \"replicas\"")),
+        "{duplicate:?}"
+    );
+    let invalid = errors(AUDITED.replace("key: scaled-up", "key: \"-scaled up\""));
+    assert!(
+        invalid
+            .iter()
+            .any(|e| e.contains("spec.auditAnnotations[1].key: Invalid value: \"-scaled up\"")),
+        "{invalid:?}"
+    );
 }

@@ -239,3 +239,87 @@ fn an_expression_that_fails_to_evaluate_is_an_error_result() {
     assert!(error.contains("validations[0].expression"), "{error}");
     assert!(error.contains("replicas"), "{error}");
 }
+
+/// A policy's `auditAnnotations` are evaluated offline and reported with
+/// the result, keyed `POLICY/KEY`, in the JSON report and as properties of
+/// the PolicyReport result; one that evaluates to `null` is left out.
+#[test]
+fn audit_annotations_are_reported() {
+    let args = |format: &'static str| {
+        [
+            "check",
+            "--policy",
+            "testdata/vap/audit/policy.yaml",
+            "--schema=off",
+            "-o",
+            format,
+            MANIFESTS,
+        ]
+    };
+    let output = run(&args("json"), None);
+    assert_eq!(output.status.code(), Some(0));
+    let report = json(&output);
+    let annotations: Vec<(String, serde_json::Value)> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resource"]["namespace"].as_str().unwrap().to_owned(),
+                r["auditAnnotations"].clone(),
+            )
+        })
+        .collect();
+    let expected = serde_json::json!({
+        "demo-policy.example.com/high-replica-count": "Deployment spec.replicas set to 5"
+    });
+    assert_eq!(
+        annotations,
+        [
+            ("test-ns".to_owned(), expected.clone()),
+            ("prod-ns".to_owned(), expected)
+        ]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let low = dir.path().join("low.yaml");
+    std::fs::write(
+        &low,
+        std::fs::read_to_string(crate::common::root().join(MANIFESTS))
+            .unwrap()
+            .replace("replicas: 5", "replicas: 2"),
+    )
+    .unwrap();
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            "testdata/vap/audit/policy.yaml",
+            "--schema=off",
+            "-o",
+            "json",
+            low.to_str().unwrap(),
+        ],
+        None,
+    );
+    let report = json(&output);
+    assert!(
+        report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("auditAnnotations").is_none()),
+        "{report}"
+    );
+
+    let output = run(&args("policyreport"), None);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        text.matches(
+            "demo-policy.example.com/high-replica-count: Deployment spec.replicas set to 5"
+        )
+        .count(),
+        2,
+        "{text}"
+    );
+}
