@@ -93,10 +93,19 @@ pub fn audit_command(
             return EXIT_ERROR;
         }
     };
+    // What the policies select, and what policies prepared with the run's
+    // objects read besides (a ValidatingAdmissionPolicy's paramKind).
     let rules: Vec<wasm_validate_abi::Rule> = set
         .policies
         .iter()
-        .flat_map(|p| p.policy.metadata().rules.clone())
+        .flat_map(|p| {
+            let reads = p
+                .run_objects
+                .as_ref()
+                .map(|r| r.reads())
+                .unwrap_or_default();
+            p.policy.metadata().rules.clone().into_iter().chain(reads)
+        })
         .collect();
     let cluster = wasm_validate_cluster::ClusterOptions {
         definitions: set.schema.is_some(),

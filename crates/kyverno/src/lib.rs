@@ -231,6 +231,7 @@ fn configured(
             variants,
             metadata: Some(metadata),
             kind: Some(VALIDATING_POLICY),
+            params_from_run: None,
         },
     )
 }

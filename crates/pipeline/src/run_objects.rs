@@ -22,6 +22,20 @@ pub trait RunObjects: std::fmt::Debug + Send + Sync {
         engine: &Engine,
         resources: &[&Resource],
     ) -> Result<(Policy, Option<Arc<dyn Selector>>), String>;
+
+    /// Kinds the policy reads besides those its rules select (a
+    /// ValidatingAdmissionPolicy's `paramKind`): a cluster audit lists them
+    /// too, so that they are among the run's objects.
+    fn reads(&self) -> Vec<wasm_validate_abi::Rule> {
+        Vec::new()
+    }
+
+    /// The selector to match with when [`RunObjects::prepare`] failed, so
+    /// that its error is the result of exactly the evaluations the policy
+    /// would have made; `None` keeps the policy's own.
+    fn selector(&self, _resources: &[&Resource]) -> Option<Arc<dyn Selector>> {
+        None
+    }
 }
 
 impl ConfiguredPolicy {
@@ -60,7 +74,12 @@ impl PolicySet {
                         configured.selector = selector;
                     }
                 }
-                Err(error) => configured.unavailable = Some(error),
+                Err(error) => {
+                    configured.unavailable = Some(error);
+                    if let Some(selector) = run_objects.selector(resources) {
+                        configured.selector = Some(selector);
+                    }
+                }
             }
         }
         set

@@ -25,9 +25,10 @@
 //!   host.
 //! - Parameters (`paramKind` and the binding's `paramRef`) are found among
 //!   the objects given with the policies, by name (and namespace when the
-//!   reference gives one) or by selector; `parameterNotFoundAction: Deny`
-//!   (the default) denies every matched resource with the API server's
-//!   message, `Allow` runs nothing.
+//!   reference gives one) or by selector, else among the run's objects
+//!   ([`ParamLookup`]: the inputs, or what a cluster audit reads);
+//!   `parameterNotFoundAction: Deny` (the default) denies every matched
+//!   resource with the API server's message, `Allow` runs nothing.
 //!
 //! - `auditAnnotations` are evaluated by the CEL runtime for every
 //!   resource the policy applies to, keyed `POLICY/KEY` as the API server
@@ -48,6 +49,9 @@ use wasm_validate_engine::{Engine, Policy};
 use wasm_validate_manifest::Parsed;
 use wasm_validate_pipeline::{Action, ConfiguredPolicy, FailurePolicy, LabelSelector};
 
+mod params;
+pub use params::ParamLookup;
+use params::matching_params;
 pub mod selector;
 
 pub use selector::{MatchResources, NamedRule, VapSelector};
@@ -408,26 +412,7 @@ impl Library {
         else {
             return Vec::new();
         };
-        self.objects
-            .iter()
-            .filter(|o| {
-                o["apiVersion"] == kind.api_version.as_str() && o["kind"] == kind.kind.as_str()
-            })
-            .filter(|o| {
-                param_ref
-                    .namespace
-                    .as_deref()
-                    .is_none_or(|ns| o["metadata"]["namespace"].as_str().unwrap_or("") == ns)
-            })
-            .filter(|o| match (&param_ref.name, &param_ref.selector) {
-                (Some(name), _) => o["metadata"]["name"] == name.as_str(),
-                (None, Some(selector)) => {
-                    let empty = serde_json::Map::new();
-                    selector.matches(o["metadata"]["labels"].as_object().unwrap_or(&empty))
-                }
-                (None, None) => false,
-            })
-            .collect()
+        matching_params(self.objects.iter(), kind, param_ref)
     }
 
     /// One policy per binding (per parameter resource it selects, when more
@@ -476,15 +461,23 @@ impl Library {
                 let params = self.params_for(policy, binding);
                 let needs_params = binding.spec.param_ref.is_some();
                 if needs_params && params.is_empty() {
-                    let allow = binding
-                        .spec
-                        .param_ref
-                        .as_ref()
-                        .and_then(|r| r.parameter_not_found_action.as_deref())
-                        == Some("Allow");
-                    if allow {
+                    // Not among the policy files: looked for among the
+                    // run's objects (the inputs, or what a cluster audit
+                    // reads), when the run prepares its policies.
+                    let (Some(kind), Some(param_ref)) =
+                        (&policy.spec.param_kind, &binding.spec.param_ref)
+                    else {
                         continue;
-                    }
+                    };
+                    let lookup = ParamLookup {
+                        kind: kind.clone(),
+                        param_ref: param_ref.clone(),
+                        binding: binding.name.clone(),
+                        program: full_program(policy, &Value::Null),
+                        missing: program(policy, Some(binding), &Value::Null),
+                        allow_missing: param_ref.parameter_not_found_action.as_deref()
+                            == Some("Allow"),
+                    };
                     out.push(configured_policy(
                         engine,
                         runtime,
@@ -493,7 +486,10 @@ impl Library {
                         &Value::Null,
                         &base_id,
                         action,
-                        &Extras::default(),
+                        &Extras {
+                            params_from_run: Some(lookup),
+                            ..Extras::default()
+                        },
                     )?);
                     continue;
                 }
@@ -575,6 +571,12 @@ pub fn program(policy: &AdmissionPolicy, binding: Option<&Binding>, params: &Val
             ),
         }]});
     }
+    full_program(policy, params)
+}
+
+/// The CEL runtime's program for `policy` with `params` (`null` for none),
+/// whether or not its binding wants parameters.
+fn full_program(policy: &AdmissionPolicy, params: &Value) -> Value {
     let audit_annotations: Vec<Value> = policy
         .spec
         .audit_annotations
@@ -643,6 +645,9 @@ pub struct Extras {
     /// The kind errors name the policy by (`ValidatingPolicy`), instead of
     /// [`POLICY_KIND`].
     pub kind: Option<&'static str>,
+    /// A parameter resource to find among the run's objects, when it is not
+    /// among the policy files.
+    pub params_from_run: Option<ParamLookup>,
 }
 
 /// The pipeline policy for `policy` under `binding` (`None`: unbound) with
@@ -665,7 +670,10 @@ pub fn configured_policy(
     action: Action,
     extras: &Extras,
 ) -> Result<ConfiguredPolicy, VapError> {
-    let mut program = program(policy, binding, params);
+    let mut program = match &extras.params_from_run {
+        Some(lookup) => lookup.initial_program(),
+        None => program(policy, binding, params),
+    };
     if !extras.variants.is_empty() {
         program["variants"] = Value::Array(extras.variants.clone());
     }
@@ -709,15 +717,20 @@ pub fn configured_policy(
         policy.spec.match_constraints.clone(),
         binding.and_then(|b| b.spec.match_resources.clone()),
     );
-    let reads_namespace = program.to_string().contains("namespaceObject");
-    if selector.needs_namespaces() || reads_namespace {
-        configured.run_objects = Some(Arc::new(selector::RunNamespaces {
+    let lookup = extras.params_from_run.clone();
+    let reads_namespace = match &lookup {
+        Some(lookup) => lookup.program.to_string().contains("namespaceObject"),
+        None => program.to_string().contains("namespaceObject"),
+    };
+    if selector.needs_namespaces() || reads_namespace || lookup.is_some() {
+        configured.run_objects = Some(Arc::new(selector::FromRun {
             policy: configured.policy.clone(),
             selector: selector.clone(),
-            reprepare: reads_namespace.then(|| selector::Reprepare {
+            reprepare: (reads_namespace || lookup.is_some()).then(|| selector::Reprepare {
                 runtime: runtime.clone(),
                 program,
                 metadata,
+                params: lookup,
             }),
         }));
     }

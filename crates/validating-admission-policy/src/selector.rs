@@ -196,24 +196,43 @@ impl Selector for VapSelector {
     }
 }
 
-/// A policy given the run's Namespaces: its selector always; its program
-/// too (as `namespaces`, for `namespaceObject`) when it reads them.
+/// A policy given the run's objects: the Namespaces to its selector
+/// always, and to its program (as `namespaces`, for `namespaceObject`) when
+/// it reads them; its parameter resource when it is looked for among them
+/// ([`crate::ParamLookup`]).
 #[derive(Debug)]
-pub(crate) struct RunNamespaces {
+pub(crate) struct FromRun {
     pub(crate) policy: Policy,
     pub(crate) selector: VapSelector,
     pub(crate) reprepare: Option<Reprepare>,
 }
 
-/// What preparing a policy again with the run's Namespaces takes.
+/// What preparing a policy again with the run's objects takes.
 #[derive(Debug)]
 pub(crate) struct Reprepare {
     pub(crate) runtime: Policy,
     pub(crate) program: Value,
     pub(crate) metadata: wasm_validate_abi::Metadata,
+    /// Where the parameter resource comes from, when from the run.
+    pub(crate) params: Option<crate::ParamLookup>,
 }
 
-impl RunObjects for RunNamespaces {
+impl RunObjects for FromRun {
+    fn reads(&self) -> Vec<wasm_validate_abi::Rule> {
+        self.reprepare
+            .iter()
+            .filter_map(|r| r.params.as_ref())
+            .map(crate::ParamLookup::rule)
+            .collect()
+    }
+
+    fn selector(&self, resources: &[&Resource]) -> Option<Arc<dyn Selector>> {
+        Some(Arc::new(VapSelector {
+            namespaces: Arc::new(namespaces_of(resources.iter().map(|r| &r.object))),
+            ..self.selector.clone()
+        }))
+    }
+
     fn prepare(
         &self,
         engine: &Engine,
@@ -234,7 +253,10 @@ impl RunObjects for RunNamespaces {
                         Some((o["metadata"]["name"].as_str()?.to_owned(), (*o).clone()))
                     })
                     .collect();
-                let mut program = again.program.clone();
+                let mut program = match &again.params {
+                    Some(lookup) => lookup.program_for(&objects)?,
+                    None => again.program.clone(),
+                };
                 program["namespaces"] = Value::Object(namespaces);
                 let mut policy = engine
                     .prepare(&again.runtime, &program)

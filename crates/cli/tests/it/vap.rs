@@ -27,8 +27,8 @@ fn verdicts(report: &serde_json::Value) -> Vec<(String, String, String, String, 
                 r["result"].as_str().unwrap().to_owned(),
                 r["violations"]
                     .as_array()
-                    .unwrap()
-                    .iter()
+                    .into_iter()
+                    .flatten()
                     .map(|v| v["message"].as_str().unwrap().to_owned())
                     .collect(),
             )
@@ -321,5 +321,101 @@ fn audit_annotations_are_reported() {
         .count(),
         2,
         "{text}"
+    );
+}
+
+/// A binding's parameter resource that is not among the policy files is
+/// looked for among the inputs: found, it is the policy's `params`;
+/// not found, `parameterNotFoundAction: Deny` denies as before.
+#[test]
+fn parameters_are_found_among_the_inputs() {
+    let text = std::fs::read_to_string(crate::common::root().join(POLICIES).join("replicas.yaml"))
+        .unwrap();
+    let (policy, param) = text.rsplit_once("---\n").unwrap();
+    assert!(param.contains("kind: ReplicaLimit"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
+    let check = |inputs: &[&str]| {
+        let policy = dir.path().join("policy.yaml");
+        let mut args = vec![
+            "check",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--schema=off",
+            "-o",
+            "json",
+            MANIFESTS,
+        ];
+        args.extend(inputs);
+        let output = run(&args, None);
+        let failed: Vec<(String, Vec<String>)> = verdicts(&json(&output))
+            .into_iter()
+            .filter(|v| v.3 == "fail")
+            .map(|v| (v.2, v.4))
+            .collect();
+        (output.status.code(), failed)
+    };
+    for (max, file) in [("3", "params-3.yaml"), ("10", "params-10.yaml")] {
+        std::fs::write(
+            dir.path().join(file),
+            param.replace("maxReplicas: 3", &format!("maxReplicas: {max}")),
+        )
+        .unwrap();
+    }
+    let params_3 = dir.path().join("params-3.yaml");
+    assert_eq!(
+        check(&[params_3.to_str().unwrap()]),
+        (
+            Some(1),
+            vec![(
+                "test-ns/big".to_owned(),
+                vec!["object.spec.replicas must be no greater than 3".to_owned()]
+            )]
+        )
+    );
+    let params_10 = dir.path().join("params-10.yaml");
+    assert_eq!(check(&[params_10.to_str().unwrap()]), (Some(0), vec![]));
+    let (code, failed) = check(&[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        failed[0].1[0].starts_with("failed to configure binding: no params found"),
+        "{failed:?}"
+    );
+    // Two found (a selector would take both) is an error, not a guess.
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        policy.replace(
+            "    name: replica-limit-test.example.com\n",
+            "    selector: {}\n",
+        ),
+    )
+    .unwrap();
+    let output = run(
+        &[
+            "check",
+            "--policy",
+            dir.path().join("policy.yaml").to_str().unwrap(),
+            "--schema=off",
+            "-o",
+            "json",
+            MANIFESTS,
+            params_3.to_str().unwrap(),
+            params_10.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let report = json(&output);
+    let errors: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["error"].as_str())
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("selects 2 ReplicaLimit resources")),
+        "{report:#}"
     );
 }

@@ -640,3 +640,102 @@ fn a_live_audit_without_crd_access_or_with_an_unshipped_version_says_so() {
         "{errors}"
     );
 }
+
+/// A ValidatingAdmissionPolicy whose binding's parameter resource is not
+/// among the policy files: the audit lists its `paramKind` too, and the
+/// policy runs with the resource it finds in the cluster.
+#[test]
+fn a_live_audit_takes_a_policys_parameters_from_the_cluster() {
+    let mut cluster = demo_cluster(&root(), 0);
+    cluster
+        .types
+        .push(wasm_validate_test_apiserver::ResourceType {
+            group: "rules.example.com",
+            plural: "replicalimits",
+            kind: "ReplicaLimit",
+            namespaced: true,
+            forbidden: false,
+        });
+    cluster.objects.entry("replicalimits").or_default().push(
+        serde_json::json!({"metadata": {"name": "limit", "namespace": "demo"}, "maxReplicas": 0}),
+    );
+    let server = ApiServer::start(cluster);
+    let scratch = temp_dir("params");
+    let dir = scratch.path();
+    let config = server.kubeconfig(dir);
+    let policy = dir.join("policy.yaml");
+    std::fs::write(
+        &policy,
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: replica-limit}
+spec:
+  paramKind: {apiVersion: rules.example.com/v1, kind: ReplicaLimit}
+  matchConstraints:
+    resourceRules:
+      - apiGroups: ["apps"]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["deployments"]
+  validations:
+    - expression: "object.spec.?replicas.orValue(1) <= params.maxReplicas"
+      messageExpression: "'at most ' + string(params.maxReplicas) + ' replicas'"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: replica-limit}
+spec:
+  policyName: replica-limit
+  validationActions: [Deny]
+  paramRef: {name: limit, namespace: demo}
+"#,
+    )
+    .unwrap();
+    let output = plugin(&[
+        "--kubeconfig",
+        config.to_str().unwrap(),
+        "--context",
+        "good",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--schema=off",
+        "-o",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let deployments: Vec<(&str, Vec<&str>)> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["resource"]["kind"] == "Deployment")
+        .map(|r| {
+            (
+                r["result"].as_str().unwrap(),
+                r["violations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v["message"].as_str().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert!(deployments.len() > 5, "{report:#}");
+    assert!(
+        deployments
+            .iter()
+            .all(|(result, messages)| *result == "fail" && messages == &["at most 0 replicas"]),
+        "{deployments:?}"
+    );
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("/apis/rules.example.com/v1/namespaces/demo/replicalimits")),
+        "{:?}",
+        server.requests()
+    );
+}
