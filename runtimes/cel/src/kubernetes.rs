@@ -7,7 +7,8 @@
 //!   syntax, as Go's `regexp`).
 //!
 //! - quantity ([`crate::quantity`]), IP, CIDR and URL ([`crate::net`]),
-//!   semver ([`crate::semver_lib`]) and named formats ([`crate::format`]).
+//!   semver ([`crate::semver_lib`]) and named formats ([`crate::format`]);
+//! - cel-go's sets extension ([`crate::sets`]).
 //!
 //! Not here (a policy calling it is refused when it is prepared): the
 //! authorizer, which needs the API server. See docs/cel.md.
@@ -168,6 +169,9 @@ over_values!(semver, crate::semver_lib::semver);
 over_values!(semver_major, |a| crate::semver_lib::part(a, "major"));
 over_values!(semver_minor, |a| crate::semver_lib::part(a, "minor"));
 over_values!(semver_patch, |a| crate::semver_lib::part(a, "patch"));
+over_values!(sets_contains, crate::sets::contains);
+over_values!(sets_equivalent, crate::sets::equivalent);
+over_values!(sets_intersects, crate::sets::intersects);
 over_values!(format_named, crate::format::named);
 over_values!(format_validate, crate::format::validate_member);
 
@@ -290,6 +294,18 @@ pub fn extension(env: &mut Env) -> Result<(), cel::DeclarationError> {
         semver,
     )?;
     env.add_overload("string", "k8s.string(map)", vec![MAP_TYPE], marked_string)?;
+    for (name, function) in [
+        ("sets.contains", sets_contains as Function),
+        ("sets.equivalent", sets_equivalent),
+        ("sets.intersects", sets_intersects),
+    ] {
+        env.add_overload(
+            name,
+            &format!("k8s.{name}(list,list)"),
+            vec![LIST_TYPE, LIST_TYPE],
+            function,
+        )?;
+    }
     env.add_overload(
         "format.named",
         "k8s.format.named(string)",

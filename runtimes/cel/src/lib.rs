@@ -38,6 +38,7 @@ pub mod kubernetes;
 pub mod net;
 pub mod quantity;
 pub mod semver_lib;
+pub mod sets;
 pub mod value;
 
 /// The runtime's metadata, also embedded in the module.
@@ -198,8 +199,8 @@ thread_local! {
 /// The namespaces of the environment's functions (`lists.range`,
 /// `math.abs`, `strings.quote`, `base64.encode`, `optional.of`,
 /// `ip.isCanonical`).
-const NAMESPACES: [&str; 7] = [
-    "lists", "math", "strings", "base64", "optional", "ip", "format",
+const NAMESPACES: [&str; 8] = [
+    "lists", "math", "strings", "base64", "optional", "ip", "format", "sets",
 ];
 
 /// The environment: CEL's standard library and macros, optionals, cel-go's

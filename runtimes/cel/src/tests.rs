@@ -521,3 +521,24 @@ fn audit_annotations_are_evaluated_as_the_api_server_does() {
         "{error}"
     );
 }
+
+#[test]
+fn cel_go_sets_extension() {
+    // The examples of cel-go's ext/sets.go and the Kubernetes documentation.
+    all_hold(&[
+        "sets.contains([], [])",
+        "sets.contains([1, 2, 3, 4], [2, 3])",
+        "!sets.contains([1, 2, 3], [3, 4])",
+        "sets.contains([1, 2], [1.0, 2u])",
+        "sets.contains([[1], [2, 3]], [[2, 3]])",
+        "sets.equivalent([], [])",
+        "sets.equivalent([1], [1, 1])",
+        "sets.equivalent([1, 2, 3], [3u, 2.0, 1])",
+        "!sets.equivalent([2, 1], [1])",
+        "sets.intersects([1], [1, 2])",
+        "!sets.intersects([1], [])",
+        "!sets.intersects([], [])",
+        "sets.intersects([[1], [2, 3]], [[1, 2], [2, 3.0]])",
+        "sets.contains(object.spec.containers.map(c, c.name), ['a'])",
+    ]);
+}

@@ -99,3 +99,19 @@ fn named_formats_validate_in_wasm() {
         assert_eq!(!messages.is_empty(), denied, "{expression}: {messages:?}");
     }
 }
+
+/// cel-go's sets extension in the Wasm build.
+#[test]
+fn sets_in_wasm() {
+    let engine = Engine::default();
+    for (expression, denied) in [
+        (
+            "sets.contains(['a', 'b'], [object.metadata.name == 'p' ? 'a' : 'c'])",
+            false,
+        ),
+        ("sets.intersects([1, 2], [3])", true),
+    ] {
+        let messages = outcome(&engine, expression).unwrap_or_else(|e| panic!("{expression}: {e}"));
+        assert_eq!(!messages.is_empty(), denied, "{expression}: {messages:?}");
+    }
+}
