@@ -39,6 +39,7 @@ pub mod net;
 pub mod quantity;
 pub mod semver_lib;
 pub mod sets;
+pub mod two_var;
 pub mod value;
 
 /// The runtime's metadata, also embedded in the module.
@@ -213,6 +214,7 @@ pub fn environment() -> Result<Env, String> {
         cel::extensions::lists(&mut env)?;
         cel::extensions::math(&mut env)?;
         cel::extensions::encoders(&mut env)?;
+        two_var::extension(&mut env)?;
         kubernetes::extension(&mut env)
     })();
     declared.map_err(|e| format!("the CEL environment: {e}"))?;

@@ -542,3 +542,41 @@ fn cel_go_sets_extension() {
         "sets.contains(object.spec.containers.map(c, c.name), ['a'])",
     ]);
 }
+
+#[test]
+fn two_variable_comprehensions() {
+    // The examples of cel-go's TwoVarComprehensions and the Kubernetes
+    // documentation, over lists (index, element) and maps (key, value).
+    all_hold(&[
+        "[1, 2, 3].all(i, v, v > i)",
+        "![1, 2, 0].all(i, v, v > i)",
+        "{'a': 1, 'b': 2}.all(k, v, k != 'c' && v > 0)",
+        "{'a': 1, 'b': 2}.exists(k, v, k == 'b' && v == 2)",
+        "![].exists(i, v, true)",
+        "[5, 6, 7].existsOne(i, v, i == 1 && v == 6)",
+        "!['a', 'a'].exists_one(i, v, v == 'a')",
+        "[1, 2, 3].transformList(i, v, i * v) == [0, 2, 6]",
+        "[1, 2, 3].transformList(i, v, v > 1, v * 10) == [20, 30]",
+        "{'a': 1, 'b': 2}.transformList(k, v, k + string(v)).sort() == ['a1', 'b2']",
+        "{'a': 1, 'b': 2}.transformMap(k, v, v * 2).size() == 2",
+        "{'a': 1, 'b': 2}.transformMap(k, v, v * 2)['a'] == 2",
+        "{'a': 1, 'b': 2}.transformMap(k, v, v * 2) == {'a': 2, 'b': 4}",
+        "{'a': 1, 'b': 2}.transformMap(k, v, v > 1, v) == {'b': 2}",
+        "['x', 'y'].transformMap(i, v, v) == {0: 'x', 1: 'y'}",
+        "{'a': 'x', 'b': 'y'}.transformMapEntry(k, v, {v: k}) == {'x': 'a', 'y': 'b'}",
+        "[1, 2].transformMapEntry(i, v, v > 1, {string(v): i}) == {'2': 1}",
+        // Nested, with the inner macro's variables hiding the outer's.
+        "[[1, 2], [3]].all(i, v, v.all(i, v, v > 0))",
+        "[[1, 2], [3]].all(i, v, v.exists(j, w, w == i + 1 || w == 3))",
+        "object.spec.containers.all(i, c, c.name != '' && i >= 0)",
+        // The one-variable macros still work.
+        "[1, 2].all(v, v > 0) && [1].exists(v, v == 1) && [1].map(v, v + 1) == [2]",
+    ]);
+    prepare_json(json!({"validations": [{"expression": "{'a': 1, 'b': 1}.transformMapEntry(k, v, {'x': v}) == {}"}]}))
+        .unwrap();
+    let error = run_on(pod(false)).error.unwrap();
+    assert!(error.contains("already exists"), "{error}");
+    let error =
+        prepare_json(json!({"validations": [{"expression": "[1].all(v, v, true)"}]})).unwrap_err();
+    assert!(error.contains("duplicate variable name"), "{error}");
+}

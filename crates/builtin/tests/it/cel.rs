@@ -100,9 +100,10 @@ fn named_formats_validate_in_wasm() {
     }
 }
 
-/// cel-go's sets extension in the Wasm build.
+/// cel-go's sets extension and two-variable comprehensions in the Wasm
+/// build.
 #[test]
-fn sets_in_wasm() {
+fn sets_and_two_variable_comprehensions_in_wasm() {
     let engine = Engine::default();
     for (expression, denied) in [
         (
@@ -110,6 +111,9 @@ fn sets_in_wasm() {
             false,
         ),
         ("sets.intersects([1, 2], [3])", true),
+        // Two-variable comprehensions, rewritten at parse time.
+        ("{'a': 1}.all(k, v, k == 'a' && v == 1)", false),
+        ("[3, 4].transformList(i, v, i + v) == [3, 5]", false),
     ] {
         let messages = outcome(&engine, expression).unwrap_or_else(|e| panic!("{expression}: {e}"));
         assert_eq!(!messages.is_empty(), denied, "{expression}: {messages:?}");
