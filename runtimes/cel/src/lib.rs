@@ -35,6 +35,7 @@ mod crd_rules;
 use bindings::{bind, field, namespace_object, request_of, variables_map};
 pub mod format;
 pub mod kubernetes;
+pub mod lazy;
 pub mod net;
 pub mod quantity;
 pub mod semver_lib;

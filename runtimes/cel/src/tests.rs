@@ -580,3 +580,40 @@ fn two_variable_comprehensions() {
         prepare_json(json!({"validations": [{"expression": "[1].all(v, v, true)"}]})).unwrap_err();
     assert!(error.contains("duplicate variable name"), "{error}");
 }
+
+/// The object is read from the tape when used (`lazy.rs`): every operation
+/// on its maps and lists answers as on values built up front, with the
+/// object on either side of an operator.
+#[test]
+fn objects_read_lazily_behave_as_built_values() {
+    all_hold(&[
+        "object.spec.containers[0].securityContext == {'privileged': false}",
+        "{'privileged': false} == object.spec.containers[0].securityContext",
+        "[{'name': 'a', 'image': 'nginx', 'securityContext': {'privileged': false}}] == object.spec.containers",
+        "object.spec.containers == [{'name': 'a', 'image': 'nginx', 'securityContext': {'privileged': false}}]",
+        "object.metadata != {'name': 'q'}",
+        "size(object.spec.containers + object.spec.containers) == 2",
+        "size([] + object.spec.containers) == 1",
+        "'containers' in object.spec && !('volumes' in object.spec)",
+        "object.spec.containers[0] in object.spec.containers",
+        "has(object.spec.containers) && !has(object.spec.volumes)",
+        "type(object) == map && type(object.spec.containers) == list",
+        "object.metadata.all(k, k in ['name', 'namespace'])",
+        "object.spec.containers.map(c, c.name) == ['a']",
+        "object.spec.?volumes.orValue([]).size() == 0",
+        "object.spec.containers[?0].hasValue() && !object.spec.containers[?1].hasValue()",
+        "object.metadata.exists(k, v, v == 'p')",
+        "sets.contains(object.spec.containers.map(c, c.image), ['nginx'])",
+        "optional.ofNonZeroValue(object.metadata).hasValue()",
+        "dyn(object.spec).containers.size() == 1",
+    ]);
+    // A lazy value as the message and as an audit annotation's source.
+    prepare_json(json!({
+        "validations": [{"expression": "false", "messageExpression": "'images: ' + object.spec.containers.map(c, c.image).join(',')"}],
+        "auditAnnotations": [{"key": "p/first", "valueExpression": "object.spec.containers[0].name"}]
+    }))
+    .unwrap();
+    let response = run_on(pod(false));
+    assert_eq!(response.violations[0].message, "images: nginx");
+    assert_eq!(response.audit_annotations["p/first"], "a");
+}

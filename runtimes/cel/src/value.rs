@@ -10,9 +10,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::Value;
-use cel::common::types::{
-    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
-};
 use cel::common::value::Val;
 use cel::objects::{Key, Map};
 use wasm_validate_abi::tape::{Node, Tape, TapeError};
@@ -111,46 +108,10 @@ pub fn tape_text(tape: &Tape<'_>, path: &[&str]) -> Option<String> {
 /// (no intermediate [`Value`]); its strings and keys borrow the tape's
 /// bytes instead of being copied.
 pub fn val_from_tape<'a>(tape: &Tape<'a>) -> Result<Box<dyn Val + 'a>, TapeError> {
-    Ok(val_at(tape, 0)?.0)
-}
-
-fn val_at<'a>(tape: &Tape<'a>, index: u32) -> Result<(Box<dyn Val + 'a>, u32), TapeError> {
-    Ok(match tape.node(index)? {
-        Node::Null => (Box::new(CelNull), index + 1),
-        Node::Bool(b) => (Box::new(CelBool::from(b)), index + 1),
-        Node::UInt(n) => (
-            match i64::try_from(n) {
-                Ok(i) => Box::new(CelInt::from(i)) as Box<dyn Val>,
-                Err(_) => Box::new(CelUInt::from(n)),
-            },
-            index + 1,
-        ),
-        Node::Int(n) => (Box::new(CelInt::from(n)), index + 1),
-        Node::Float(f) => (Box::new(CelDouble::from(f)), index + 1),
-        Node::String(bytes) => (Box::new(CelString::from(text(bytes)?)), index + 1),
-        Node::Array { len, end } => {
-            let mut items: Vec<Box<dyn Val + 'a>> = Vec::with_capacity(len as usize);
-            let mut child = index + 1;
-            while child < end {
-                let (item, next) = val_at(tape, child)?;
-                items.push(item);
-                child = next;
-            }
-            (Box::new(CelList::from(items)), end)
-        }
-        Node::Object { len, end } => {
-            let mut members: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> =
-                HashMap::with_capacity(len as usize);
-            let mut child = index + 1;
-            while child < end {
-                let key = text(tape.key(child)?)?;
-                let (value, next) = val_at(tape, child)?;
-                members.insert(CelMapKey::from(key), value);
-                child = next;
-            }
-            (Box::new(CelMap::from(members)), end)
-        }
-    })
+    // The root must decode; what lies under it is read when used
+    // (`crate::lazy`).
+    tape.node(0)?;
+    Ok(crate::lazy::val_at(tape, 0).0)
 }
 
 /// A JSON value as CEL sees it.
