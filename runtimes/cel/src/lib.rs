@@ -168,6 +168,8 @@ struct Compiled {
     program: cel::Program,
     /// Whether the expression reads `variables`.
     reads_variables: bool,
+    /// The variables it reads (`object`, `request`, `params`, ...).
+    reads: Vec<String>,
 }
 
 struct CompiledValidation {
@@ -192,6 +194,20 @@ struct Prepared {
     params: Value,
     namespaces: HashMap<String, Value>,
     audit_annotations: audit::Annotations,
+    /// The variables some expression reads: `request`, `params` and
+    /// `namespaceObject` are built for an evaluation only when read.
+    binds: Vec<String>,
+}
+
+impl Rules {
+    /// Every compiled expression of the rule set.
+    fn expressions(&self) -> impl Iterator<Item = &Compiled> {
+        self.variables.iter().chain(&self.match_conditions).chain(
+            self.validations
+                .iter()
+                .flat_map(|v| std::iter::once(&v.expression).chain(v.message_expression.as_ref())),
+        )
+    }
 }
 
 thread_local! {
@@ -259,12 +275,19 @@ fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String>
             ));
         }
     }
-    let reads_variables = program.references().variables().contains(&"variables");
+    let reads: Vec<String> = program
+        .references()
+        .variables()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    let reads_variables = reads.iter().any(|v| v == "variables");
     Ok(Compiled {
         name: name.to_owned(),
         source: source.to_owned(),
         program,
         reads_variables,
+        reads,
     })
 }
 
@@ -354,7 +377,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         &program.validations,
         &mut errors,
     );
-    let variants = program
+    let variants: Vec<(Vec<Target>, Rules)> = program
         .variants
         .iter()
         .map(|variant| {
@@ -389,7 +412,16 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
+    let mut binds: Vec<String> = rules
+        .expressions()
+        .chain(variants.iter().flat_map(|(_, r)| r.expressions()))
+        .chain(audit_annotations.iter().map(|(_, c)| c))
+        .flat_map(|c| c.reads.iter().cloned())
+        .collect();
+    binds.sort();
+    binds.dedup();
     let prepared = Prepared {
+        binds,
         audit_annotations,
         env,
         crd_rules,
@@ -486,11 +518,15 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         name: text(&["metadata", "name"]),
         namespace: text(&["metadata", "namespace"]),
     };
-    let request = request_of(&identity, view.operation, field(&settings, &["review"]));
-    let namespace_object = match field(&settings, &["namespaceObject"]) {
-        Some(given) => given.clone(),
-        None => namespace_object(prepared, &identity),
-    };
+    // What no expression reads is not built.
+    let binds = |name: &str| prepared.binds.iter().any(|b| b == name);
+    let request = binds("request")
+        .then(|| request_of(&identity, view.operation, field(&settings, &["review"])));
+    let namespace_object =
+        binds("namespaceObject").then(|| match field(&settings, &["namespaceObject"]) {
+            Some(given) => given.clone(),
+            None => namespace_object(prepared, &identity),
+        });
     let rules = prepared
         .variants
         .iter()
@@ -505,10 +541,12 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     context.add_variable_as_val("oldObject", bind(old).map_err(decode)?);
     for (name, value) in [
         ("request", request),
-        ("params", prepared.params.clone()),
+        ("params", binds("params").then(|| prepared.params.clone())),
         ("namespaceObject", namespace_object),
     ] {
-        context.add_variable_from_value(name, value);
+        if let Some(value) = value {
+            context.add_variable_from_value(name, value);
+        }
     }
     // Variables in order; one that fails is reported by the expressions
     // that read it, as the API server evaluates them lazily. Each is kept
