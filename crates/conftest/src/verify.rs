@@ -44,25 +44,7 @@ pub struct TestResult {
 /// Whether `path` holds Rego unit tests: a `*_test.rego` file, or a
 /// directory with one at any depth.
 pub fn has_tests(path: &Path) -> bool {
-    fn walk(dir: &Path) -> bool {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return false;
-        };
-        entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .any(|path| {
-                if path.is_dir() {
-                    walk(&path)
-                } else {
-                    is_test_file(&path)
-                }
-            })
-    }
-    if path.is_dir() {
-        walk(path)
-    } else {
-        is_test_file(path)
-    }
+    crate::rego_files_with(path, true).is_ok_and(|files| files.iter().any(|f| is_test_file(f)))
 }
 
 fn is_test_file(path: &Path) -> bool {

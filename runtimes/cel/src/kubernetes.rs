@@ -18,30 +18,34 @@ use cel::common::functions::Function;
 use cel::common::types::{
     BOOL_TYPE, CelOptional, DYN_TYPE, INT_TYPE, LIST_TYPE, MAP_TYPE, STRING_TYPE, Type,
 };
-use cel::common::value::{CowVal, Val};
+use cel::common::value::CowVal;
 use cel::parser::Macro;
 use cel::{Env, ExecutionError, Value};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// A library function written over [`Value`]s.
-type Body = fn(&[Value]) -> Result<Value, ExecutionError>;
+pub(crate) type Body = fn(&[Value]) -> Result<Value, ExecutionError>;
 
 /// Declares `$name` as a CEL overload that converts its arguments to
-/// [`Value`]s, runs `$body` and converts the result back.
+/// [`Value`]s, runs `$body` and converts the result back (also used by
+/// `two_var`).
 macro_rules! over_values {
     ($name:ident, $body:expr) => {
-        fn $name<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+        fn $name<'b, 'v>(
+            args: Vec<cel::common::value::CowVal<'b, 'v>>,
+        ) -> Result<cel::common::value::CowVal<'b, 'v>, cel::ExecutionError> {
             let values = args
                 .iter()
-                .map(|a| Value::try_from(a.as_ref()))
+                .map(|a| cel::Value::try_from(a.as_ref()))
                 .collect::<Result<Vec<_>, _>>()?;
-            let body: Body = $body;
-            let boxed: Box<dyn Val> = body(&values)?.try_into()?;
-            Ok(CowVal::Owned(boxed))
+            let body: $crate::kubernetes::Body = $body;
+            let boxed: Box<dyn cel::common::value::Val> = body(&values)?.try_into()?;
+            Ok(cel::common::value::CowVal::Owned(boxed))
         }
     };
 }
+pub(crate) use over_values;
 
 over_values!(is_sorted, |a| Ok(Value::Bool(
     list(a)?

@@ -368,40 +368,12 @@ fn map_key(value: &Value) -> Result<Key, ExecutionError> {
     })
 }
 
-fn keys_fn<'b, 'v>(
-    args: Vec<cel::common::value::CowVal<'b, 'v>>,
-) -> Result<cel::common::value::CowVal<'b, 'v>, ExecutionError> {
-    over_values(args, |a| keys(&a[0]))
-}
-
-fn from_pairs_fn<'b, 'v>(
-    args: Vec<cel::common::value::CowVal<'b, 'v>>,
-) -> Result<cel::common::value::CowVal<'b, 'v>, ExecutionError> {
-    over_values(args, |a| match a {
-        [Value::List(pairs)] => from_pairs(pairs),
-        _ => Err(error("transformMap", "a list of pairs")),
-    })
-}
-
-fn merge_entries_fn<'b, 'v>(
-    args: Vec<cel::common::value::CowVal<'b, 'v>>,
-) -> Result<cel::common::value::CowVal<'b, 'v>, ExecutionError> {
-    over_values(args, |a| match a {
-        [Value::List(maps)] => merge_entries(maps),
-        _ => Err(error("transformMapEntry", "a list")),
-    })
-}
-
-/// Runs `body` over the arguments as [`Value`]s and converts the result
-/// back.
-fn over_values<'b, 'v>(
-    args: Vec<cel::common::value::CowVal<'b, 'v>>,
-    body: impl Fn(&[Value]) -> Result<Value, ExecutionError>,
-) -> Result<cel::common::value::CowVal<'b, 'v>, ExecutionError> {
-    let values = args
-        .iter()
-        .map(|a| Value::try_from(a.as_ref()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let boxed: Box<dyn cel::common::value::Val> = body(&values)?.try_into()?;
-    Ok(cel::common::value::CowVal::Owned(boxed))
-}
+crate::kubernetes::over_values!(keys_fn, |a| keys(&a[0]));
+crate::kubernetes::over_values!(from_pairs_fn, |a| match a {
+    [Value::List(pairs)] => from_pairs(pairs),
+    _ => Err(error("transformMap", "a list of pairs")),
+});
+crate::kubernetes::over_values!(merge_entries_fn, |a| match a {
+    [Value::List(maps)] => merge_entries(maps),
+    _ => Err(error("transformMapEntry", "a list")),
+});
