@@ -147,7 +147,7 @@ pub fn unknown_calls(
 }
 
 /// `rego`'s tokens, or `None` when it does not lex.
-fn tokens(path: &str, rego: &str) -> Option<Vec<Token>> {
+pub(crate) fn tokens(path: &str, rego: &str) -> Option<Vec<Token>> {
     let source = Source::from_contents(path.to_owned(), rego.to_owned()).ok()?;
     let mut lexer = Lexer::new(&source);
     let mut tokens = Vec::new();

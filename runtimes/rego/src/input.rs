@@ -10,11 +10,42 @@ use std::collections::BTreeMap;
 use regorus::Value;
 use wasm_validate_abi::tape::{Node, Tape, TapeError};
 
+use crate::reads::Reads;
+
 /// The value at the root of `tape`.
 pub fn value_of(tape: &Tape<'_>) -> Result<Value, TapeError> {
     let mut keys: Vec<Option<Value>> = vec![None; tape.key_count() as usize];
     let (value, _) = at(tape, 0, &mut keys)?;
     Ok(value)
+}
+
+/// The part of the value at node `index` that `reads` names: the members
+/// of an object it does not name are left out (a program cannot observe
+/// them: [`Reads`]); anything else is converted whole.
+pub fn value_reading(tape: &Tape<'_>, index: u32, reads: &Reads) -> Result<Value, TapeError> {
+    let mut keys: Vec<Option<Value>> = vec![None; tape.key_count() as usize];
+    reading(tape, index, reads, &mut keys)
+}
+
+fn reading(
+    tape: &Tape<'_>,
+    index: u32,
+    reads: &Reads,
+    keys: &mut [Option<Value>],
+) -> Result<Value, TapeError> {
+    let (Reads::Members(wanted), Node::Object { end, .. }) = (reads, tape.node(index)?) else {
+        return at(tape, index, keys).map(|(value, _)| value);
+    };
+    let mut members = BTreeMap::new();
+    let mut child = index + 1;
+    while child < end {
+        let key = text(tape.key(child)?)?;
+        if let Some(inner) = wanted.get(key) {
+            members.insert(Value::from(key), reading(tape, child, inner, keys)?);
+        }
+        child = tape.next(child)?;
+    }
+    Ok(Value::from(members))
 }
 
 fn text(bytes: &[u8]) -> Result<&str, TapeError> {
@@ -83,5 +114,32 @@ mod tests {
         let from_tape = value_of(&Tape::parse(&encoded).unwrap()).unwrap();
         let from_json = Value::from_json_str(&json.to_string()).unwrap();
         assert_eq!(from_tape, from_json);
+    }
+
+    #[test]
+    fn reading_converts_only_the_members_read() {
+        let json = json!({
+            "metadata": {"name": "a", "labels": {"x": "1"}},
+            "spec": {"containers": [{"image": "i"}], "replicas": 2},
+            "status": {},
+        });
+        let encoded = tape::encode(&json);
+        let tape = Tape::parse(&encoded).unwrap();
+        let mut reads = Reads::none();
+        reads.add(&["metadata".to_owned(), "labels".to_owned()]);
+        reads.add(&["spec".to_owned(), "containers".to_owned(), "x".to_owned()]);
+        reads.add(&["missing".to_owned()]);
+        let expected = json!({
+            "metadata": {"labels": {"x": "1"}},
+            "spec": {"containers": [{"image": "i"}]},
+        });
+        assert_eq!(
+            value_reading(&tape, 0, &reads).unwrap(),
+            Value::from_json_str(&expected.to_string()).unwrap()
+        );
+        assert_eq!(
+            value_reading(&tape, 0, &Reads::Whole).unwrap(),
+            value_of(&tape).unwrap()
+        );
     }
 }

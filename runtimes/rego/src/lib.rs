@@ -16,8 +16,10 @@ use std::cell::RefCell;
 
 pub mod compat;
 pub mod input;
+pub mod reads;
 pub mod sprintf;
 pub mod verify;
+pub mod warm;
 
 use regorus::{CompiledPolicy, Engine, Value};
 use serde::Deserialize;
@@ -110,6 +112,8 @@ struct Prepared {
     warn: Vec<(String, CompiledPolicy)>,
     exception: Option<CompiledPolicy>,
     tests: Option<verify::Tests>,
+    /// What the modules read of `input`: only that is converted.
+    reads: reads::Reads,
 }
 
 thread_local! {
@@ -158,6 +162,14 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         .map(|(_, package)| package.clone())
         .ok_or("the Rego program has no module")?;
     check_calls(&program.modules, &packages)?;
+    let mut patterns: Vec<String> = program
+        .modules
+        .iter()
+        .flat_map(|m| warm::patterns(&m.path, &m.rego))
+        .collect();
+    patterns.sort();
+    patterns.dedup();
+    warm::warm(&patterns);
     if let Some(data) = &program.data {
         engine
             .add_data(Value::from(data.clone()))
@@ -179,6 +191,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             warn: Vec::new(),
             exception: None,
             tests: Some(tests),
+            reads: reads::Reads::Whole,
         };
         PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
         return Ok(());
@@ -262,6 +275,12 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         warn,
         exception,
         tests: None,
+        reads: reads::Reads::of_input(
+            program
+                .modules
+                .iter()
+                .map(|m| (m.path.as_str(), m.rego.as_str())),
+        ),
     };
     PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
     Ok(())
@@ -366,45 +385,43 @@ fn build_input(prepared: &Prepared, view: &RequestView<'_>) -> Result<Value, Str
     if prepared.input == InputShape::Combined {
         return Ok(prepared.combined.clone());
     }
-    let object = input::value_of(&view.object).map_err(|e| e.to_string())?;
+    let reads = &prepared.reads;
+    let read = |tape: &Tape<'_>, reads: &reads::Reads| {
+        input::value_reading(tape, 0, reads).map_err(|e| e.to_string())
+    };
     if prepared.input == InputShape::Document {
-        return Ok(object);
+        return read(&view.object, reads);
     }
-    let old: Option<Value> = view
-        .old_object
-        .map(|tape| input::value_of(&tape))
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let field = |value: &Value, path: &[&str]| -> Option<Value> {
-        let mut at = value;
-        for key in path {
-            at = at.as_object().ok()?.get(&Value::from(*key))?;
-        }
-        Some(at.clone())
-    };
     // DELETE requests carry the object as the old object.
-    let subject = match (&old, view.operation) {
+    let subject = match (view.old_object, view.operation) {
         (Some(old), Operation::Delete) => old,
-        _ => &object,
+        _ => view.object,
     };
-    let api_version = field(subject, &["apiVersion"])
+    let field = |path: &[&str]| -> Option<Value> {
+        let mut at = 0;
+        for key in path {
+            at = subject.member(at, key.as_bytes()).ok()??;
+        }
+        input::value_reading(&subject, at, &reads::Reads::Whole).ok()
+    };
+    let api_version = field(&["apiVersion"])
         .and_then(|v| v.as_string().ok().map(|s| s.to_string()))
         .unwrap_or_default();
     let (group, version) = match api_version.split_once('/') {
         Some((group, version)) => (group.to_owned(), version.to_owned()),
         None => (String::new(), api_version.clone()),
     };
-    let kind = field(subject, &["kind"]).unwrap_or(Value::from(""));
+    let kind = field(&["kind"]).unwrap_or(Value::from(""));
     let mut review = std::collections::BTreeMap::new();
     let mut gvk = std::collections::BTreeMap::new();
     gvk.insert(Value::from("group"), Value::from(group));
     gvk.insert(Value::from("version"), Value::from(version));
     gvk.insert(Value::from("kind"), kind);
     review.insert(Value::from("kind"), Value::from(gvk));
-    if let Some(name) = field(subject, &["metadata", "name"]) {
+    if let Some(name) = field(&["metadata", "name"]) {
         review.insert(Value::from("name"), name);
     }
-    if let Some(namespace) = field(subject, &["metadata", "namespace"]) {
+    if let Some(namespace) = field(&["metadata", "namespace"]) {
         review.insert(Value::from("namespace"), namespace);
     }
     review.insert(
@@ -423,15 +440,18 @@ fn build_input(prepared: &Prepared, view: &RequestView<'_>) -> Result<Value, Str
             review.insert(key.clone(), value.clone());
         }
     }
-    match view.operation {
-        Operation::Delete => {
-            review.insert(Value::from("oldObject"), subject.clone());
-        }
-        _ => {
-            review.insert(Value::from("object"), object.clone());
-            if let Some(old) = old {
-                review.insert(Value::from("oldObject"), old);
-            }
+    // The object and old object, as far as the program reads them.
+    let review_reads = reads.member("review");
+    let objects = match view.operation {
+        Operation::Delete => [("oldObject", Some(subject)), ("object", None)],
+        _ => [
+            ("oldObject", view.old_object),
+            ("object", Some(view.object)),
+        ],
+    };
+    for (key, tape) in objects {
+        if let (Some(tape), Some(reads)) = (tape, review_reads.and_then(|r| r.member(key))) {
+            review.insert(Value::from(key), read(&tape, reads)?);
         }
     }
     let mut input = std::collections::BTreeMap::new();
@@ -588,5 +608,63 @@ mod tests {
             ""
         );
         assert_eq!(result_pointer(&result(r#""a string result""#)), "");
+    }
+
+    fn messages(program: serde_json::Value, operation: Operation, old: bool) -> Vec<String> {
+        let program = wasm_validate_abi::tape::encode(&program);
+        prepare(&Tape::parse(&program).unwrap()).unwrap();
+        let object = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+            "spec": {"replicas": 3},
+        });
+        let object = wasm_validate_abi::tape::encode(&object);
+        let settings = wasm_validate_abi::tape::encode(&serde_json::json!({}));
+        let request = wasm_validate_abi::tape::request(
+            operation,
+            &settings,
+            &object,
+            old.then_some(object.as_slice()),
+        );
+        evaluate(&request)
+            .violations
+            .into_iter()
+            .map(|v| v.message)
+            .collect()
+    }
+
+    #[test]
+    fn input_holds_what_the_program_reads_and_the_review_fields() {
+        let rego = "package p\n\
+            violation[{\"msg\": m}] {\n\
+              m := sprintf(\"%v %v/%v %v %v\", [input.review.kind, input.review.namespace, \
+                input.review.name, input.review.object.metadata.labels, \
+                object.get(input.review.object, \"spec\", \"unread\")])\n\
+            }\n\
+            violation[{\"msg\": m}] {\n\
+              m := sprintf(\"old %v\", [input.review.oldObject.metadata.labels.app])\n\
+            }\n\
+            violation[{\"msg\": m}] {\n\
+              input.review.operation == \"DELETE\"\n\
+              m := sprintf(\"deleting %v %v\", [input.review.kind.kind, input.review.name])\n\
+            }\n";
+        let program = serde_json::json!({
+            "modules": [{"path": "p.rego", "rego": rego}],
+            "regoVersion": 0, "deny": ["violation"], "input": "gatekeeper",
+        });
+        // A path read through a function's argument is read whole.
+        let create = r#"{"group": "apps", "kind": "Deployment", "version": "v1"} shop/web {"app": "web"} {"replicas": 3}"#;
+        assert_eq!(
+            messages(program.clone(), Operation::Create, false),
+            [create]
+        );
+        let mut update = messages(program.clone(), Operation::Update, true);
+        update.sort();
+        assert_eq!(update, ["old web", create]);
+        // DELETE: the object is the old object, and review.kind and name
+        // are read from it.
+        let mut delete = messages(program, Operation::Delete, true);
+        delete.sort();
+        assert_eq!(delete, ["deleting Deployment web", "old web"]);
     }
 }

@@ -1,0 +1,103 @@
+//! regorus's compiled-regex cache (its `cache` feature, an LRU of 256
+//! patterns), filled while the runtime is prepared.
+//!
+//! Every evaluation starts from the memory the preparation left
+//! (`docs/abi.md`, "Preparation"), so a pattern compiled during one
+//! evaluation is gone by the next. The patterns a module spells out as the
+//! first argument of a `regex.*` builtin (`regex.match("^[0-9]+$", x)`) are
+//! known before anything is evaluated: compiling them once here puts them
+//! in the snapshot, and each evaluation then clones the compiled regex
+//! instead of parsing and compiling the pattern again (each call did,
+//! once per container for gatekeeper-library's k8scontainerlimits).
+//! Patterns that arrive at run time (from `input` or a constraint's
+//! parameters) are compiled on first use and cached for the rest of that
+//! evaluation only.
+
+use regorus::unstable::{Token, TokenKind};
+
+use crate::compat;
+
+/// The regex builtins whose first argument is a pattern compiled through
+/// regorus's cache.
+const PATTERN_FIRST: [&str; 5] = [
+    "match",
+    "find_n",
+    "find_all_string_submatch_n",
+    "split",
+    "replace",
+];
+
+/// The string literals `rego` passes whole as the pattern of a regex
+/// builtin (`regex.match("a+", s)`: `a+`), unescaped; empty when it does not
+/// lex.
+pub fn patterns(path: &str, rego: &str) -> Vec<String> {
+    let Some(tokens) = compat::tokens(path, rego) else {
+        return Vec::new();
+    };
+    let symbol = |index: usize, s: &str| {
+        tokens
+            .get(index)
+            .is_some_and(|t: &Token| t.0 == TokenKind::Symbol && t.1.text() == s)
+    };
+    let mut found = Vec::new();
+    for (index, token) in tokens.iter().enumerate() {
+        let is_call = token.0 == TokenKind::Ident
+            && token.1.text() == "regex"
+            && symbol(index + 1, ".")
+            && tokens
+                .get(index + 2)
+                .is_some_and(|t| PATTERN_FIRST.contains(&t.1.text()))
+            && symbol(index + 3, "(")
+            && symbol(index + 5, ",");
+        if !is_call {
+            continue;
+        }
+        let pattern = crate::reads::string_literal(&tokens[index + 4]);
+        found.extend(pattern);
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Compiles each of `patterns` into regorus's regex cache by evaluating
+/// `regex.match` on it (the cache is global, so any engine fills it). An
+/// invalid pattern is skipped: the evaluation that uses it reports it.
+pub fn warm(patterns: &[String]) {
+    if patterns.is_empty() {
+        return;
+    }
+    let mut engine = regorus::Engine::new();
+    for pattern in patterns {
+        // A JSON string is a Rego string.
+        let Ok(literal) = serde_json::to_string(pattern) else {
+            continue;
+        };
+        let _ = engine.eval_query(format!("regex.match({literal}, \"\")"), false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_literal_patterns_of_regex_calls() {
+        let rego = "package p\n\
+            a { regex.match(\"^[0-9]+(\\\\.[0-9]+)?$\", input.x) }\n\
+            b { regex.match(`^raw\\d$`, input.x) }\n\
+            c { regex.split(\"[,;]\", input.x, _) }\n\
+            d { regex.match(input.pattern, input.x) }\n\
+            e { regex.match(\"a\" + \"b\", input.x) }\n\
+            f { re_match(\"notthis\", input.x) }\n\
+            g { regex.match(\"^[0-9]+(\\\\.[0-9]+)?$\", input.y) }\n";
+        assert_eq!(
+            patterns("p.rego", rego),
+            vec![
+                "[,;]".to_owned(),
+                "^[0-9]+(\\.[0-9]+)?$".to_owned(),
+                "^raw\\d$".to_owned(),
+            ]
+        );
+    }
+}
