@@ -21,7 +21,7 @@ pub mod sprintf;
 pub mod verify;
 pub mod warm;
 
-use regorus::{CompiledPolicy, Engine, Value};
+use regorus::{Engine, Value};
 use serde::Deserialize;
 use wasm_validate_abi::tape::{RequestView, Tape};
 use wasm_validate_abi::{Operation, Response, Violation};
@@ -108,9 +108,16 @@ struct Prepared {
     input: InputShape,
     combined: Value,
     parameters: Value,
-    deny: Vec<(String, CompiledPolicy)>,
-    warn: Vec<(String, CompiledPolicy)>,
-    exception: Option<CompiledPolicy>,
+    /// The engine with the modules, data and analysis, ready to evaluate.
+    /// Rules are evaluated with [`Engine::eval_rule`]: regorus 0.14's
+    /// `CompiledPolicy::eval_with_input` fails on a `with` modifier
+    /// ("previous value is not an object") where OPA and `eval_rule` do not
+    /// (`a_with_modifier_replaces_input_as_in_opa`), for the same cost.
+    engine: Engine,
+    /// Each queried rule's name and path (`data.PACKAGE.RULE`).
+    deny: Vec<(String, String)>,
+    warn: Vec<(String, String)>,
+    exception: Option<String>,
     tests: Option<verify::Tests>,
     /// What the modules read of `input`: only that is converted.
     reads: reads::Reads,
@@ -187,6 +194,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             input: program.input,
             combined: Value::new_array(),
             parameters: Value::Null,
+            engine: Engine::new(),
             deny: Vec::new(),
             warn: Vec::new(),
             exception: None,
@@ -239,19 +247,19 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             .collect()
     };
     let (deny_rules, warn_rules) = (expand(&program.deny), expand(&program.warn));
-    let mut compile = |rules: &[String]| -> Result<Vec<(String, CompiledPolicy)>, String> {
+    // Compiling checks the rule (and prepares the engine's analysis once,
+    // so that the snapshot holds it); evaluations use the engine itself.
+    let mut compile = |rules: &[String]| -> Result<Vec<(String, String)>, String> {
         let mut compiled = Vec::new();
         for rule in rules {
             if !defined(&engine, rule) {
                 continue;
             }
             let path = format!("{package}.{rule}");
-            compiled.push((
-                rule.clone(),
-                engine
-                    .compile_with_entrypoint(&path.as_str().into())
-                    .map_err(|e| format!("{path}: {e}"))?,
-            ));
+            engine
+                .compile_with_entrypoint(&path.as_str().into())
+                .map_err(|e| format!("{path}: {e}"))?;
+            compiled.push((rule.clone(), path));
         }
         Ok(compiled)
     };
@@ -260,7 +268,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
     let exception = if program.exceptions {
         compile(&["exception".to_owned()])?
             .pop()
-            .map(|(_, compiled)| compiled)
+            .map(|(_, path)| path)
     } else {
         None
     };
@@ -271,6 +279,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             .map(Value::from)
             .unwrap_or_else(Value::new_array),
         parameters: Value::from(program.parameters),
+        engine,
         deny,
         warn,
         exception,
@@ -338,27 +347,28 @@ pub fn evaluate(request: &[u8]) -> Response {
                 Err(error) => Response::error(format!("cannot decode the request: {error}")),
             };
         }
-        let prepared = &*prepared;
         let input = match build_input(prepared, &view) {
             Ok(input) => input,
             Err(error) => return Response::error(format!("cannot decode the request: {error}")),
         };
         let mut violations = Vec::new();
         let mut warnings = Vec::new();
+        let engine = &mut prepared.engine;
+        engine.set_input(input);
         let excepted = match &prepared.exception {
             None => Vec::new(),
-            Some(rule) => match rule.eval_with_input(input.clone()) {
+            Some(path) => match engine.eval_rule(path.clone()) {
                 Ok(results) => exception_names(&results),
                 Err(error) => return Response::error(error.to_string()),
             },
         };
         for (rules, deny) in [(&prepared.deny, true), (&prepared.warn, false)] {
-            for (name, rule) in rules {
+            for (name, path) in rules {
                 let suffix = name.split_once('_').map(|(_, s)| s);
                 if suffix.is_some_and(|s| excepted.iter().any(|e| e == s)) {
                     continue;
                 }
-                let results = match rule.eval_with_input(input.clone()) {
+                let results = match engine.eval_rule(path.clone()) {
                     Ok(results) => results,
                     Err(error) => return Response::error(error.to_string()),
                 };
@@ -666,5 +676,21 @@ mod tests {
         let mut delete = messages(program, Operation::Delete, true);
         delete.sort();
         assert_eq!(delete, ["deleting Deployment web", "old web"]);
+    }
+
+    #[test]
+    fn a_with_modifier_replaces_input_as_in_opa() {
+        let rego = "package main\n\
+            deny[msg] { q with input as {\"x\": 1}; msg := \"whole input replaced\" }\n\
+            deny[msg] { q with input.x as 1; msg := \"one path replaced\" }\n\
+            deny[msg] { q; msg := \"not replaced\" }\n\
+            q { input.x == 1 }\n";
+        let program = serde_json::json!({
+            "modules": [{"path": "p.rego", "rego": rego}],
+            "regoVersion": 0, "deny": ["deny"], "input": "document",
+        });
+        let mut found = messages(program, Operation::Create, false);
+        found.sort();
+        assert_eq!(found, ["one path replaced", "whole input replaced"]);
     }
 }

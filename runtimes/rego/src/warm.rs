@@ -60,20 +60,27 @@ pub fn patterns(path: &str, rego: &str) -> Vec<String> {
     found
 }
 
-/// Compiles each of `patterns` into regorus's regex cache by evaluating
-/// `regex.match` on it (the cache is global, so any engine fills it). An
-/// invalid pattern is skipped: the evaluation that uses it reports it.
+/// Compiles each of `patterns` into regorus's regex cache by evaluating a
+/// rule that calls `regex.match` on it, in an engine of its own (the cache
+/// is global, so any engine fills it; a rule rather than a query, so that
+/// no code the evaluations do not run is translated by wasmi). An invalid
+/// pattern is skipped: the evaluation that uses it reports it.
 pub fn warm(patterns: &[String]) {
     if patterns.is_empty() {
         return;
     }
-    let mut engine = regorus::Engine::new();
+    let mut rego = String::from("package wv_warm\n");
     for pattern in patterns {
         // A JSON string is a Rego string.
         let Ok(literal) = serde_json::to_string(pattern) else {
             continue;
         };
-        let _ = engine.eval_query(format!("regex.match({literal}, \"\")"), false);
+        rego.push_str(&format!("w {{ regex.match({literal}, \"\") }}\n"));
+    }
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(true);
+    if engine.add_policy("warm.rego".into(), rego).is_ok() {
+        let _ = engine.eval_rule("data.wv_warm.w".into());
     }
 }
 
