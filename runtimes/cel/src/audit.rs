@@ -64,7 +64,7 @@ pub(crate) fn evaluate(
 ) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (key, compiled) in annotations {
-        match compiled.program.execute(context) {
+        match cel::Value::resolve(&compiled.expression, context) {
             Ok(Value::Null) => {}
             Ok(Value::String(text)) if text.is_empty() => {}
             Ok(Value::String(text)) => {

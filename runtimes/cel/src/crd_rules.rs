@@ -43,7 +43,7 @@ pub(super) fn run_crd_rules(prepared: &Prepared, nodes: &Value) -> Result<Respon
         let mut context = Context::with_env(prepared.env.clone());
         context.add_variable_from_value("self", self_value.clone());
         context.add_variable_from_value("oldSelf", Value::Null);
-        match rule.expression.program.execute(&context) {
+        match cel::Value::resolve(&rule.expression.expression, &context) {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => {
                 let message = if rule.message.is_none() && rule.message_expression.is_none() {

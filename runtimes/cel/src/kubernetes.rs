@@ -242,7 +242,7 @@ fn ordering(args: &[Value], function: &str) -> Result<Ordering, ExecutionError> 
 
 /// The function `x.orValue(d)` is rewritten to call (a name CEL source
 /// cannot spell).
-const OR_VALUE: &str = "@orValue";
+pub(crate) const OR_VALUE: &str = "@orValue";
 
 /// `x.orValue(d)`: an optional's value, or `d` when it has none; and, on a
 /// value that is not an optional, the value itself, as cel-go evaluates it

@@ -37,6 +37,7 @@ pub mod format;
 pub mod kubernetes;
 pub mod lazy;
 pub mod net;
+pub mod parse;
 pub mod quantity;
 pub mod semver_lib;
 pub mod sets;
@@ -165,7 +166,8 @@ pub struct Validation {
 struct Compiled {
     name: String,
     source: String,
-    program: cel::Program,
+    /// The parsed expression ([`parse`]).
+    expression: cel::parser::Expression,
     /// Whether the expression reads `variables`.
     reads_variables: bool,
     /// The variables it reads (`object`, `request`, `params`, ...).
@@ -243,10 +245,9 @@ pub fn environment() -> Result<Env, String> {
 /// column), a function the environment lacks, a variable the API server
 /// does not bind (the authorizer included).
 fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String> {
-    let program = env
-        .compile(source)
-        .map_err(|e| format!("{name}: {}", e.to_string().trim_end()))?;
-    let references = program.references();
+    let expression =
+        parse::parse(env, source).map_err(|e| format!("{name}: {}", e.to_string().trim_end()))?;
+    let references = expression.references();
     for variable in references.variables() {
         if variable == "authorizer" {
             return Err(format!(
@@ -275,7 +276,7 @@ fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String>
             ));
         }
     }
-    let reads: Vec<String> = program
+    let reads: Vec<String> = expression
         .references()
         .variables()
         .iter()
@@ -285,7 +286,7 @@ fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String>
     Ok(Compiled {
         name: name.to_owned(),
         source: source.to_owned(),
-        program,
+        expression,
         reads_variables,
         reads,
     })
@@ -559,8 +560,7 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         if i > 0 && variable.reads_variables {
             context.add_variable_as_val("variables", variables_map(&variables));
         }
-        let result =
-            Value::resolve_val(variable.program.expression(), &context).map(|cow| cow.into_owned());
+        let result = Value::resolve_val(&variable.expression, &context).map(|cow| cow.into_owned());
         match result {
             Ok(value) => variables.push((variable_name(variable), value)),
             Err(error) => {
@@ -576,7 +576,7 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         context.add_variable_as_val("variables", Box::new(CelMap::from(map)));
     }
     for condition in &rules.match_conditions {
-        match condition.program.execute(&context) {
+        match Value::resolve(&condition.expression, &context) {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => {
                 return Ok(Response {
@@ -595,7 +595,7 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     }
     let mut violations = Vec::new();
     for validation in &rules.validations {
-        match validation.expression.program.execute(&context) {
+        match Value::resolve(&validation.expression.expression, &context) {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => violations.push(Violation {
                 message: message_of(validation, &context),
@@ -630,7 +630,7 @@ fn variable_name(variable: &Compiled) -> String {
 /// `message`, else `failed expression: EXPRESSION`.
 fn message_of(validation: &CompiledValidation, context: &Context<'_, '_>) -> String {
     if let Some(expression) = &validation.message_expression
-        && let Ok(Value::String(text)) = expression.program.execute(context)
+        && let Ok(Value::String(text)) = Value::resolve(&expression.expression, context)
         && !text.trim().is_empty()
     {
         return text.to_string();

@@ -1,0 +1,284 @@
+//! Parsing an expression: cel-rust's hand-written (Pratt) parser where it
+//! gives what the environment's parser gives, its ANTLR parser otherwise.
+//!
+//! `Env::compile` runs cel-rust's ANTLR-generated parser, which costs about
+//! 50 µs per expression natively (several milliseconds in wasmi, plus the
+//! translation of the ANTLR runtime's code on first use), the larger part of
+//! preparing a policy and of the CEL cold start. The Pratt parser (its
+//! `parser_pratt` feature) builds the same tree in 2.5–7 µs, but expands
+//! only CEL's standard macros (`has`, `all`, `exists`, `exists_one`, `map`,
+//! `filter`), not those an environment adds. So an expression is parsed
+//! with the Pratt parser, `x.orValue(d)` is rewritten as the Kubernetes
+//! library's macro rewrites it ([`crate::kubernetes`]), and the expression
+//! goes to the environment's parser instead when:
+//!
+//! - the Pratt parser refuses it (the ANTLR parser's error message, with
+//!   its line and column, is the one reported);
+//! - it calls another macro of the environment: the two-variable
+//!   comprehensions ([`crate::two_var`]), cel-go's `sortBy` (lists) and
+//!   `greatest`/`least` (math).
+//!
+//! Both trees are the same but for node ids, which evaluation does not use
+//! (`the_pratt_parser_gives_the_environments_trees`, over every expression
+//! of the repository's and the shared corpora's policies).
+
+use cel::Env;
+use cel::common::ast::{CallExpr, Expr, IdedExpr};
+use cel::parser::{ParseErrors, PrattParser};
+
+/// Receiver-style macros the environment adds, with their argument counts
+/// (`None`: any), besides `orValue`.
+const ENV_MACROS: [(&str, Option<usize>); 10] = [
+    ("all", Some(3)),
+    ("exists", Some(3)),
+    ("existsOne", Some(3)),
+    ("exists_one", Some(3)),
+    ("transformList", None),
+    ("transformMap", None),
+    ("transformMapEntry", None),
+    ("sortBy", Some(2)),
+    ("greatest", None),
+    ("least", None),
+];
+
+/// `source` parsed as `env` would (see the module docs).
+pub fn parse(env: &Env, source: &str) -> Result<IdedExpr, ParseErrors> {
+    if let Ok(mut expression) = PrattParser::default()
+        .enable_optional_syntax(true)
+        .parse(source)
+        && !calls_env_macro(&expression)
+    {
+        rewrite_or_value(&mut expression);
+        return Ok(expression);
+    }
+    env.compile(source).map(|p| p.expression().clone())
+}
+
+/// Whether `expression` calls a macro of [`ENV_MACROS`] as a method.
+fn calls_env_macro(expression: &IdedExpr) -> bool {
+    let mut found = false;
+    visit(expression, &mut |node| {
+        if let Expr::Call(CallExpr {
+            target: Some(_),
+            func_name,
+            args,
+        }) = &node.expr
+        {
+            found |= ENV_MACROS
+                .iter()
+                .any(|(name, count)| name == func_name && count.is_none_or(|c| c == args.len()));
+        }
+    });
+    found
+}
+
+/// Rewrites each `x.orValue(d)` as `@orValue(x, d)`, as the Kubernetes
+/// library's `orValue` macro does.
+fn rewrite_or_value(expression: &mut IdedExpr) {
+    visit_mut(expression, &mut |node| {
+        if let Expr::Call(call) = &mut node.expr
+            && call.func_name == "orValue"
+            && call.args.len() == 1
+            && let Some(target) = call.target.take()
+        {
+            call.func_name = crate::kubernetes::OR_VALUE.to_owned();
+            call.args.insert(0, *target);
+        }
+    });
+}
+
+/// Calls `f` on every node of `expression`, parents first.
+fn visit(expression: &IdedExpr, f: &mut impl FnMut(&IdedExpr)) {
+    f(expression);
+    match &expression.expr {
+        Expr::Call(call) => {
+            call.target.iter().for_each(|t| visit(t, f));
+            call.args.iter().for_each(|a| visit(a, f));
+        }
+        Expr::Comprehension(c) => {
+            for e in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
+                visit(e, f);
+            }
+        }
+        Expr::List(list) => list.elements.iter().for_each(|e| visit(e, f)),
+        Expr::Map(map) => map.entries.iter().for_each(|entry| match &entry.expr {
+            cel::common::ast::EntryExpr::MapEntry(e) => {
+                visit(&e.key, f);
+                visit(&e.value, f);
+            }
+            cel::common::ast::EntryExpr::StructField(s) => visit(&s.value, f),
+        }),
+        Expr::Select(select) => visit(&select.operand, f),
+        Expr::Struct(s) => s.entries.iter().for_each(|entry| match &entry.expr {
+            cel::common::ast::EntryExpr::MapEntry(e) => {
+                visit(&e.key, f);
+                visit(&e.value, f);
+            }
+            cel::common::ast::EntryExpr::StructField(s) => visit(&s.value, f),
+        }),
+        _ => {}
+    }
+}
+
+/// [`visit`], with each node mutable, children after their parent.
+fn visit_mut(expression: &mut IdedExpr, f: &mut impl FnMut(&mut IdedExpr)) {
+    f(expression);
+    match &mut expression.expr {
+        Expr::Call(call) => {
+            call.target.iter_mut().for_each(|t| visit_mut(t, f));
+            call.args.iter_mut().for_each(|a| visit_mut(a, f));
+        }
+        Expr::Comprehension(c) => {
+            let c = &mut **c;
+            for e in [
+                &mut c.iter_range,
+                &mut c.accu_init,
+                &mut c.loop_cond,
+                &mut c.loop_step,
+                &mut c.result,
+            ] {
+                visit_mut(e, f);
+            }
+        }
+        Expr::List(list) => list.elements.iter_mut().for_each(|e| visit_mut(e, f)),
+        Expr::Map(map) => map
+            .entries
+            .iter_mut()
+            .for_each(|entry| match &mut entry.expr {
+                cel::common::ast::EntryExpr::MapEntry(e) => {
+                    visit_mut(&mut e.key, f);
+                    visit_mut(&mut e.value, f);
+                }
+                cel::common::ast::EntryExpr::StructField(s) => visit_mut(&mut s.value, f),
+            }),
+        Expr::Select(select) => visit_mut(&mut select.operand, f),
+        Expr::Struct(s) => s
+            .entries
+            .iter_mut()
+            .for_each(|entry| match &mut entry.expr {
+                cel::common::ast::EntryExpr::MapEntry(e) => {
+                    visit_mut(&mut e.key, f);
+                    visit_mut(&mut e.value, f);
+                }
+                cel::common::ast::EntryExpr::StructField(s) => visit_mut(&mut s.value, f),
+            }),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use serde::Deserialize;
+
+    use super::*;
+
+    /// The tree's Debug text without node ids.
+    fn shape(expression: &IdedExpr) -> String {
+        let text = format!("{expression:?}");
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("id: ") {
+            out.push_str(&rest[..at]);
+            rest = rest[at + 4..].trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                yaml_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The strings under the keys that hold CEL in the policy kinds the
+    /// runtime reads.
+    fn expressions(value: &serde_yaml::Value, out: &mut Vec<String>) {
+        match value {
+            serde_yaml::Value::Mapping(map) => {
+                for (key, value) in map {
+                    let cel_key = key.as_str().is_some_and(|k| {
+                        matches!(
+                            k,
+                            "expression" | "messageExpression" | "valueExpression" | "rule"
+                        )
+                    });
+                    match value.as_str() {
+                        Some(text) if cel_key => out.push(text.to_owned()),
+                        _ => expressions(value, out),
+                    }
+                }
+            }
+            serde_yaml::Value::Sequence(items) => items.iter().for_each(|v| expressions(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_pratt_parser_gives_the_environments_trees() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        for dir in [
+            "testdata/vap",
+            "testdata/kyverno",
+            "testdata/gatekeeper",
+            "testdata/schema",
+            "testdata/real/kube-prometheus",
+            "../shared/corpus/kyverno-policies",
+            "../shared/corpus/gatekeeper-library",
+        ] {
+            yaml_files(&root.join(dir), &mut files);
+        }
+        let mut sources = vec![
+            "x.?y.orValue(1).orValue(2)".to_owned(),
+            "[1, 2].all(i, v, v > i)".to_owned(),
+            "{'a': 1}.transformMap(k, v, v + 1)".to_owned(),
+            "[3, 1].sortBy(x, -x)".to_owned(),
+            "math.greatest(1, 2, 3)".to_owned(),
+            "a.b(".to_owned(),
+            "[?a, b]".to_owned(),
+            "{?'k': v}".to_owned(),
+        ];
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            for document in serde_yaml::Deserializer::from_str(&text) {
+                if let Ok(value) = serde_yaml::Value::deserialize(document) {
+                    expressions(&value, &mut sources);
+                }
+            }
+        }
+        let env = crate::environment().unwrap();
+        let mut compared = 0;
+        for source in &sources {
+            let ours = parse(&env, source);
+            let theirs = env.compile(source).map(|p| p.expression().clone());
+            match (&ours, &theirs) {
+                (Ok(a), Ok(b)) => assert_eq!(shape(a), shape(b), "{source}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{source}"),
+                _ => panic!("{source}: {ours:?} against {theirs:?}"),
+            }
+            compared += 1;
+        }
+        eprintln!(
+            "{compared} expressions from {} files parsed alike",
+            files.len()
+        );
+        assert!(compared > 100, "only {compared} expressions found");
+    }
+}
