@@ -23,7 +23,7 @@
 //! of the repository's and the shared corpora's policies).
 
 use cel::Env;
-use cel::common::ast::{CallExpr, Expr, IdedExpr};
+use cel::common::ast::{CallExpr, EntryExpr, Expr, IdedExpr, MapExpr, StructExpr};
 use cel::parser::{ParseErrors, PrattParser};
 
 /// Receiver-style macros the environment adds, with their argument counts
@@ -107,21 +107,18 @@ fn visit(expression: &IdedExpr, f: &mut impl FnMut(&IdedExpr)) {
             }
         }
         Expr::List(list) => list.elements.iter().for_each(|e| visit(e, f)),
-        Expr::Map(map) => map.entries.iter().for_each(|entry| match &entry.expr {
-            cel::common::ast::EntryExpr::MapEntry(e) => {
-                visit(&e.key, f);
-                visit(&e.value, f);
+        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
+            for entry in entries {
+                match &entry.expr {
+                    EntryExpr::MapEntry(e) => {
+                        visit(&e.key, f);
+                        visit(&e.value, f);
+                    }
+                    EntryExpr::StructField(s) => visit(&s.value, f),
+                }
             }
-            cel::common::ast::EntryExpr::StructField(s) => visit(&s.value, f),
-        }),
+        }
         Expr::Select(select) => visit(&select.operand, f),
-        Expr::Struct(s) => s.entries.iter().for_each(|entry| match &entry.expr {
-            cel::common::ast::EntryExpr::MapEntry(e) => {
-                visit(&e.key, f);
-                visit(&e.value, f);
-            }
-            cel::common::ast::EntryExpr::StructField(s) => visit(&s.value, f),
-        }),
         _ => {}
     }
 }
@@ -147,34 +144,25 @@ fn visit_mut(expression: &mut IdedExpr, f: &mut impl FnMut(&mut IdedExpr)) {
             }
         }
         Expr::List(list) => list.elements.iter_mut().for_each(|e| visit_mut(e, f)),
-        Expr::Map(map) => map
-            .entries
-            .iter_mut()
-            .for_each(|entry| match &mut entry.expr {
-                cel::common::ast::EntryExpr::MapEntry(e) => {
-                    visit_mut(&mut e.key, f);
-                    visit_mut(&mut e.value, f);
+        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
+            for entry in entries {
+                match &mut entry.expr {
+                    EntryExpr::MapEntry(e) => {
+                        visit_mut(&mut e.key, f);
+                        visit_mut(&mut e.value, f);
+                    }
+                    EntryExpr::StructField(s) => visit_mut(&mut s.value, f),
                 }
-                cel::common::ast::EntryExpr::StructField(s) => visit_mut(&mut s.value, f),
-            }),
+            }
+        }
         Expr::Select(select) => visit_mut(&mut select.operand, f),
-        Expr::Struct(s) => s
-            .entries
-            .iter_mut()
-            .for_each(|entry| match &mut entry.expr {
-                cel::common::ast::EntryExpr::MapEntry(e) => {
-                    visit_mut(&mut e.key, f);
-                    visit_mut(&mut e.value, f);
-                }
-                cel::common::ast::EntryExpr::StructField(s) => visit_mut(&mut s.value, f),
-            }),
         _ => {}
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use serde::Deserialize;
 
@@ -191,20 +179,6 @@ mod tests {
         }
         out.push_str(rest);
         out
-    }
-
-    fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                yaml_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                out.push(path);
-            }
-        }
     }
 
     /// The strings under the keys that hold CEL in the policy kinds the
@@ -243,7 +217,13 @@ mod tests {
             "../shared/corpus/kyverno-policies",
             "../shared/corpus/gatekeeper-library",
         ] {
-            yaml_files(&root.join(dir), &mut files);
+            files.extend(
+                walkdir::WalkDir::new(root.join(dir))
+                    .into_iter()
+                    .flatten()
+                    .map(|entry| entry.into_path())
+                    .filter(|path| path.extension().is_some_and(|e| e == "yaml" || e == "yml")),
+            );
         }
         let mut sources = vec![
             "x.?y.orValue(1).orValue(2)".to_owned(),
