@@ -90,9 +90,9 @@ fn bracket_nesting(source: &str) -> usize {
 
 /// The number of nodes on the longest path from the root of `expression`.
 fn depth(expression: &IdedExpr) -> usize {
-    let mut children = Vec::new();
-    visit_children(expression, &mut |child| children.push(child));
-    1 + children.into_iter().map(depth).max().unwrap_or(0)
+    let mut deepest = 0;
+    visit_children(expression, &mut |child| deepest = deepest.max(depth(child)));
+    1 + deepest
 }
 
 /// Whether `expression` calls a macro of [`ENV_MACROS`] as a method.

@@ -14,17 +14,41 @@ use crate::reads::Reads;
 
 /// The value at the root of `tape`.
 pub fn value_of(tape: &Tape<'_>) -> Result<Value, TapeError> {
-    let mut keys: Vec<Option<Value>> = vec![None; tape.key_count() as usize];
-    let (value, _) = at(tape, 0, &mut keys)?;
-    Ok(value)
+    Reader::new(*tape).value(0, &Reads::Whole)
 }
 
-/// The part of the value at node `index` that `reads` names: the members
-/// of an object it does not name are left out (a program cannot observe
-/// them: [`Reads`]); anything else is converted whole.
-pub fn value_reading(tape: &Tape<'_>, index: u32, reads: &Reads) -> Result<Value, TapeError> {
-    let mut keys: Vec<Option<Value>> = vec![None; tape.key_count() as usize];
-    reading(tape, index, reads, &mut keys)
+/// Reads values out of one tape, converting each distinct key once
+/// however many values are read.
+pub struct Reader<'t> {
+    tape: Tape<'t>,
+    keys: Vec<Option<Value>>,
+}
+
+impl<'t> Reader<'t> {
+    /// A reader of `tape`.
+    pub fn new(tape: Tape<'t>) -> Self {
+        Reader {
+            tape,
+            keys: vec![None; tape.key_count() as usize],
+        }
+    }
+
+    /// The part of the value at node `index` that `reads` names: the
+    /// members of an object it does not name are left out (a program
+    /// cannot observe them: [`Reads`]); anything else is converted whole.
+    pub fn value(&mut self, index: u32, reads: &Reads) -> Result<Value, TapeError> {
+        reading(&self.tape, index, reads, &mut self.keys)
+    }
+
+    /// The value at the path of member names `path` from the root, whole;
+    /// `None` when a step is missing or not an object.
+    pub fn field(&mut self, path: &[&str]) -> Option<Value> {
+        let mut at = 0;
+        for key in path {
+            at = self.tape.member(at, key.as_bytes()).ok()??;
+        }
+        self.value(at, &Reads::Whole).ok()
+    }
 }
 
 fn reading(
@@ -134,11 +158,11 @@ mod tests {
             "spec": {"containers": [{"image": "i"}]},
         });
         assert_eq!(
-            value_reading(&tape, 0, &reads).unwrap(),
+            Reader::new(tape).value(0, &reads).unwrap(),
             Value::from_json_str(&expected.to_string()).unwrap()
         );
         assert_eq!(
-            value_reading(&tape, 0, &Reads::Whole).unwrap(),
+            Reader::new(tape).value(0, &Reads::Whole).unwrap(),
             value_of(&tape).unwrap()
         );
     }

@@ -396,24 +396,19 @@ fn build_input(prepared: &Prepared, view: &RequestView<'_>) -> Result<Value, Str
         return Ok(prepared.combined.clone());
     }
     let reads = &prepared.reads;
-    let read = |tape: &Tape<'_>, reads: &reads::Reads| {
-        input::value_reading(tape, 0, reads).map_err(|e| e.to_string())
-    };
     if prepared.input == InputShape::Document {
-        return read(&view.object, reads);
+        return input::Reader::new(view.object)
+            .value(0, reads)
+            .map_err(|e| e.to_string());
     }
+    let mut object = input::Reader::new(view.object);
+    let mut old = view.old_object.map(input::Reader::new);
     // DELETE requests carry the object as the old object.
-    let subject = match (view.old_object, view.operation) {
+    let subject = match (&mut old, view.operation) {
         (Some(old), Operation::Delete) => old,
-        _ => view.object,
+        _ => &mut object,
     };
-    let field = |path: &[&str]| -> Option<Value> {
-        let mut at = 0;
-        for key in path {
-            at = subject.member(at, key.as_bytes()).ok()??;
-        }
-        input::value_reading(&subject, at, &reads::Reads::Whole).ok()
-    };
+    let mut field = |path: &[&str]| subject.field(path);
     let api_version = field(&["apiVersion"])
         .and_then(|v| v.as_string().ok().map(|s| s.to_string()))
         .unwrap_or_default();
@@ -452,16 +447,31 @@ fn build_input(prepared: &Prepared, view: &RequestView<'_>) -> Result<Value, Str
     }
     // The object and old object, as far as the program reads them.
     let review_reads = reads.member("review");
+    let read =
+        |key: &str, reader: Option<&mut input::Reader<'_>>| -> Result<Option<Value>, String> {
+            match (reader, review_reads.and_then(|r| r.member(key))) {
+                (Some(reader), Some(reads)) => {
+                    reader.value(0, reads).map(Some).map_err(|e| e.to_string())
+                }
+                _ => Ok(None),
+            }
+        };
     let objects = match view.operation {
-        Operation::Delete => [("oldObject", Some(subject)), ("object", None)],
+        Operation::Delete => [
+            (
+                "oldObject",
+                read("oldObject", Some(old.as_mut().unwrap_or(&mut object)))?,
+            ),
+            ("object", None),
+        ],
         _ => [
-            ("oldObject", view.old_object),
-            ("object", Some(view.object)),
+            ("oldObject", read("oldObject", old.as_mut())?),
+            ("object", read("object", Some(&mut object))?),
         ],
     };
-    for (key, tape) in objects {
-        if let (Some(tape), Some(reads)) = (tape, review_reads.and_then(|r| r.member(key))) {
-            review.insert(Value::from(key), read(&tape, reads)?);
+    for (key, value) in objects {
+        if let Some(value) = value {
+            review.insert(Value::from(key), value);
         }
     }
     let mut input = std::collections::BTreeMap::new();
