@@ -63,7 +63,7 @@ pub fn section(root: &Path, binary: &Path, runs: usize) -> Result<String, String
     }
     let _ = writeln!(
         w,
-        "`policy-bench --rego` (crates/bench/src/rego.rs): a gatekeeper-library constraint on the typical Pod, microseconds per evaluation, median (fastest–slowest) of 11 rounds. Wasm: the built-in Rego runtime (regorus compiled to wasm32) prepared once with the template and parameters, each evaluation a fresh instance restored from that snapshot (`Engine::evaluate`, as every run does). Native: the same runtime crate compiled for this machine, on the same request. Prepare: parsing and compiling the template in wasmi, once per constraint.\n\n| constraint | violations | Wasm µs | native µs | ratio | fuel | snapshot KiB | prepare ms |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        "`policy-bench --rego` (crates/bench/src/rego.rs): a gatekeeper-library constraint on the typical Pod, microseconds per evaluation, median (fastest–slowest) of 11 rounds. Wasm: the built-in Rego runtime (regorus compiled to wasm32) prepared once with the template and parameters, each evaluation in an instance in that prepared state (the first restored from the snapshot, the next ones reused and written back; `Engine::evaluate`, as every run does). Native: the same runtime crate compiled for this machine, on the same request. Prepare: parsing and compiling the template in wasmi, once per constraint.\n\n| constraint | violations | Wasm µs | native µs | ratio | fuel | snapshot KiB | prepare ms |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     let mut medians = Vec::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {

@@ -1,6 +1,6 @@
 //! The CEL runtime's figures: for a ValidatingAdmissionPolicy, microseconds
-//! per evaluation of an object as Wasm in wasmi (a fresh instance restored
-//! from the prepared snapshot, as every real evaluation runs) and natively
+//! per evaluation of an object as Wasm in wasmi (an instance in the
+//! prepared state, reused as every real evaluation's is) and natively
 //! (the same runtime crate compiled for the host, on the same request),
 //! beside the built-in Rust policy for the same control in wasmi; the fuel,
 //! the snapshot's size and the time to prepare.

@@ -1,7 +1,7 @@
 //! The Rego runtime's figures: for a Gatekeeper template and constraint,
-//! microseconds per evaluation of an object as Wasm in wasmi (a fresh
-//! instance restored from the prepared snapshot, as every real evaluation
-//! runs) and natively (the same runtime crate, regorus compiled for the
+//! microseconds per evaluation of an object as Wasm in wasmi (an instance
+//! in the prepared state, reused as every real evaluation's is) and
+//! natively (the same runtime crate, regorus compiled for the
 //! host, on the same request), the fuel, the snapshot's size and the time
 //! to prepare.
 

@@ -107,7 +107,7 @@ impl Policy {
     /// ended normally in, put back into its starting state (`reuse.rs`):
     /// true for a module in wasm-validate's own ABI whose mutable globals
     /// are all exported and whose code changes no table, and whose starting
-    /// memory is at most 1 MiB (known once it has been instantiated: before
+    /// memory is at most 4 MiB (known once it has been instantiated: before
     /// its first evaluation, true for every module with the proof).
     /// Kubewarden modules always get a fresh instance.
     pub fn reuses_instances(&self) -> bool {

@@ -16,8 +16,8 @@
 //! writes the whole memory and every mutable global back to it. An instance
 //! is dropped instead when its evaluation trapped or failed in any way, when
 //! its memory grew (a grown memory could not be shrunk back), or when the
-//! starting memory is larger than [`MAX_REUSED_MEMORY`] (copying it would
-//! cost more than a fresh instance, whose untouched pages are free). The
+//! starting memory is larger than [`MAX_REUSED_MEMORY`] (comparing it
+//! would cost more than a fresh instance, whose untouched pages are free). The
 //! store's fuel, limits and logs are set afresh for every evaluation, so
 //! fuel stays deterministic: the guest sees the same state either way.
 
@@ -27,8 +27,16 @@ use wasmi::{Instance, Memory, Store, Val};
 
 use crate::HostState;
 
-/// Largest starting memory, in bytes, whose instances are reused (16 pages).
-pub(crate) const MAX_REUSED_MEMORY: usize = 1 << 20;
+/// Largest starting memory, in bytes, whose instances are reused (64
+/// pages). Writing an instance back costs about 10 µs per MiB (comparing
+/// it with the starting state), while a fresh instance of a small module
+/// costs a few µs whatever its memory, since untouched pages are free. For
+/// the Rego and CEL runtimes (about 2.2 MiB: a 1 MiB stack, 0.5 MB of data,
+/// the prepared heap and the allocator's reserve) a fresh instance costs
+/// about 90 µs (thousands of functions allocated in the store, the data
+/// segments copied, memory grown to the snapshot's size) and writing one
+/// back about 20 µs (docs/performance.md).
+pub(crate) const MAX_REUSED_MEMORY: usize = 4 << 20;
 
 /// The granularity, in bytes, at which a returned instance's memory is
 /// compared with the starting state and written back (a divisor of the
