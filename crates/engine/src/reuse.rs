@@ -20,7 +20,10 @@
 //! would cost more than a fresh instance, whose untouched pages are free). The
 //! store's fuel, limits and logs are set afresh for every evaluation, so
 //! fuel stays deterministic: the guest sees the same state either way.
+//! Idle instances are kept up to [`MAX_IDLE`] per policy and
+//! [`MAX_IDLE_BYTES`] of memory across the process.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use wasmi::{Instance, Memory, Store, Val};
@@ -46,6 +49,16 @@ const RESTORE_CHUNK: usize = 1024;
 /// Idle instances kept per policy: enough for one per worker thread on the
 /// machines we run on; more concurrent evaluations build fresh ones.
 const MAX_IDLE: usize = 16;
+
+/// Bytes of linear memory that idle instances may hold in all, across the
+/// process's pools: an idle instance of a runtime holds about 2.2 MiB, and
+/// a machine with many threads evaluating many Rego or CEL policies would
+/// otherwise keep one per thread and policy. Past it, an instance is
+/// dropped instead of kept, and the next evaluation builds a fresh one.
+const MAX_IDLE_BYTES: usize = 128 << 20;
+
+/// Bytes of linear memory held by idle instances now, across all pools.
+static IDLE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// The starting state every reused instance is put back into.
 #[derive(Debug)]
@@ -86,7 +99,8 @@ impl Pool {
     pub(crate) fn new(globals: Option<Arc<[String]>>) -> Arc<Pool> {
         Arc::new(Pool {
             globals,
-            ..Pool::default()
+            base: OnceLock::new(),
+            idle: Mutex::new(Vec::new()),
         })
     }
 
@@ -97,7 +111,9 @@ impl Pool {
 
     /// An idle instance in its starting state, if one is kept.
     pub(crate) fn take(&self) -> Option<Idle> {
-        self.idle.lock().ok()?.pop()
+        let idle = self.idle.lock().ok()?.pop()?;
+        IDLE_BYTES.fetch_sub(self.instance_bytes(), Ordering::Relaxed);
+        Some(idle)
     }
 
     /// Records the starting state from a fresh instance, ready for its
@@ -166,8 +182,14 @@ impl Pool {
                 return;
             }
         }
+        let bytes = base.memory.len();
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
+            && IDLE_BYTES
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                    (held + bytes <= MAX_IDLE_BYTES).then_some(held + bytes)
+                })
+                .is_ok()
         {
             idle.push(Idle {
                 store,
@@ -175,5 +197,21 @@ impl Pool {
                 memory,
             });
         }
+    }
+
+    /// Bytes of linear memory each idle instance holds (its starting
+    /// memory; an instance whose memory grew is never kept).
+    fn instance_bytes(&self) -> usize {
+        match self.base.get() {
+            Some(Some(base)) => base.memory.len(),
+            _ => 0,
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let kept = self.idle.get_mut().map_or(0, |idle| idle.len());
+        IDLE_BYTES.fetch_sub(kept * self.instance_bytes(), Ordering::Relaxed);
     }
 }
