@@ -23,6 +23,9 @@ VALUES = {
     "generated-certificate": {
         "tls": {"certManager": False, "generate": True},
     },
+    "sync": {
+        "sync": {"enabled": True, "interval": "2m"},
+    },
 }
 
 chart_dir, out = sys.argv[1], sys.argv[2]

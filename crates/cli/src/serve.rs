@@ -66,6 +66,21 @@ pub struct ServeArgs {
     /// [default: text].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub logging_format: Option<LoggingFormat>,
+    /// Read the cluster's objects this often (`60s`, `5m`) for the
+    /// policies that read other objects than the one under review
+    /// (Gatekeeper's `data.inventory` and `namespaceSelector`), as
+    /// Gatekeeper syncs its cache; needs `list` on the kinds they select
+    /// and on Namespaces [default: off: they see no other object].
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub sync_interval: Option<std::time::Duration>,
+    /// The kubeconfig for `--sync-interval`'s reads [default: as kubectl
+    /// finds it: `KUBECONFIG`, `~/.kube/config`, else the Pod's service
+    /// account].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context for `--sync-interval`'s reads.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 /// `--logging-format`.
@@ -92,7 +107,10 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         eprintln!("wasm-validate serve: {message}");
         EXIT_ERROR
     };
-    let source = ArgsSource(policy_args.clone());
+    let mut source = ArgsSource {
+        args: policy_args.clone(),
+        cluster: None,
+    };
     // Read before loading, so that a change made meanwhile is reloaded.
     let fingerprint = source.fingerprint();
     let engine = Engine::default();
@@ -135,6 +153,21 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
             .unwrap_or(std::time::Duration::from_secs(10)),
         Err(message) => return fail(message),
     };
+    let sync_interval = match config_duration(&spec.sync_interval, "syncInterval") {
+        Ok(value) => args.sync_interval.or(value),
+        Err(message) => return fail(message),
+    };
+    if sync_interval.is_some() {
+        source.cluster = Some(wasm_validate_cluster::ClusterOptions {
+            kubeconfig: args
+                .kubeconfig
+                .clone()
+                .or_else(|| from_config(&spec.kubeconfig)),
+            context: args.context.clone().or_else(|| spec.context.clone()),
+            all_namespaces: true,
+            ..wasm_validate_cluster::ClusterOptions::default()
+        });
+    }
     let logging_format = match args.logging_format {
         Some(LoggingFormat::Json) => LogFormat::Json,
         Some(LoggingFormat::Text) => LogFormat::Text,
@@ -187,6 +220,7 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
     options.request_timeout = request_timeout;
     options.reload_interval = reload_interval;
     options.logging_format = logging_format;
+    options.sync_interval = sync_interval;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -285,11 +319,17 @@ fn self_signed(name: &str) -> Result<(PathBuf, PathBuf), String> {
 /// configuration file, given or found in the working directory, and every
 /// `--policy` module given by path), so that a changed ConfigMap or bundle
 /// is loaded again.
-struct ArgsSource(PolicyArgs);
+/// With `--sync-interval`, it also reads the cluster's objects for the
+/// policies prepared with a run's objects.
+struct ArgsSource {
+    args: PolicyArgs,
+    /// Where to read the cluster's objects (`--sync-interval`).
+    cluster: Option<wasm_validate_cluster::ClusterOptions>,
+}
 
 impl PolicySource for ArgsSource {
     fn fingerprint(&self) -> Vec<u8> {
-        let args = &self.0;
+        let args = &self.args;
         let mut files: Vec<PathBuf> = Vec::new();
         if let Some(bundle) = &args.bundle {
             files.push(bundle.clone());
@@ -320,10 +360,31 @@ impl PolicySource for ArgsSource {
     fn load(&self) -> Result<Policies, String> {
         // A new engine: wasmi keeps compiled code in its engine for good.
         let engine = Engine::default();
-        let set = load_policies(&engine, &self.0)
+        let set = load_policies(&engine, &self.args)
             .map_err(|e| e.to_string())?
             .all_loaded()?;
         Ok(Policies::new(engine, &set))
+    }
+
+    fn objects(
+        &self,
+        rules: &[wasm_validate_abi::Rule],
+    ) -> Option<Result<Vec<wasm_validate_manifest::Resource>, String>> {
+        let cluster = self.cluster.as_ref()?;
+        let mut objects = Vec::new();
+        let outcome = wasm_validate_cluster::audit(cluster, rules, &mut |read| {
+            if let wasm_validate_cluster::Read::Page(page) = read {
+                objects.extend(page.resources);
+            }
+        });
+        Some(match outcome {
+            Ok(outcome) if outcome.unreadable.is_empty() => Ok(objects),
+            Ok(outcome) => Err(format!(
+                "cannot read {} (the policies keep the objects last read)",
+                outcome.unreadable.join(", ")
+            )),
+            Err(error) => Err(error.to_string()),
+        })
     }
 }
 

@@ -31,6 +31,12 @@ pub struct ServeSpec {
     pub reload_interval: Option<String>,
     /// `--logging-format`: `text` or `json`.
     pub logging_format: Option<LoggingFormat>,
+    /// `--sync-interval`, a duration such as `60s`.
+    pub sync_interval: Option<String>,
+    /// `--kubeconfig` (relative to the configuration file's directory).
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`.
+    pub context: Option<String>,
 }
 
 /// `serve.loggingFormat`.

@@ -276,6 +276,19 @@ impl RunObjects for RunPrepared {
         };
         Ok((policy, Some(Arc::new(selector))))
     }
+
+    /// The Namespaces, when the constraint's `namespaceSelector` reads
+    /// their labels: a cluster audit, and `serve --sync-interval`, list
+    /// them even when no policy selects them.
+    fn reads(&self) -> Vec<wasm_validate_abi::Rule> {
+        if self.constraint.matcher.namespace_selector.is_none() {
+            return Vec::new();
+        }
+        serde_json::from_value(json!([
+            {"apiGroups": [""], "apiVersions": ["v1"], "kinds": ["Namespace"]}
+        ]))
+        .unwrap_or_default()
+    }
 }
 
 impl Template {

@@ -24,6 +24,7 @@
 
 pub mod log;
 mod metrics;
+mod sync;
 mod tls;
 
 pub use tls::{ServingCertificate, TlsError};
@@ -45,8 +46,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use wasm_validate_abi::Rule;
 use wasm_validate_admission::Endpoint;
 use wasm_validate_engine::Engine;
+use wasm_validate_manifest::Resource;
 use wasm_validate_pipeline::PolicySet;
 
 /// The largest AdmissionReview body accepted: 3 MiB, the API server's own
@@ -71,6 +74,10 @@ pub struct Options {
     pub reload_interval: Duration,
     /// How the log on stderr is written.
     pub logging_format: log::LogFormat,
+    /// How often the cluster's objects are read for the policies prepared
+    /// with a run's objects (`sync.rs`); `None`: never (they see no other
+    /// object).
+    pub sync_interval: Option<Duration>,
 }
 
 /// What is kept of the API server's `?timeout=` for the network and for
@@ -90,6 +97,7 @@ impl Default for Options {
             request_timeout: Duration::from_secs(8),
             reload_interval: Duration::from_secs(10),
             logging_format: log::LogFormat::Text,
+            sync_interval: None,
         }
     }
 }
@@ -102,11 +110,19 @@ pub trait PolicySource: Send + Sync + 'static {
     /// Loads and checks the whole set (every module must load). An error
     /// leaves the running set in place.
     fn load(&self) -> Result<Policies, String>;
+    /// The cluster's objects that `rules` select, in every namespace, for
+    /// the policies prepared with a run's objects (`sync.rs`); `None` when
+    /// the source reads no cluster. Called every
+    /// [`Options::sync_interval`], on a thread of its own.
+    fn objects(&self, rules: &[Rule]) -> Option<Result<Vec<Resource>, String>> {
+        let _ = rules;
+        None
+    }
 }
 
 /// The engine and each endpoint's policies, taken from one policy set.
 pub struct Policies {
-    engine: Engine,
+    engine: Arc<Engine>,
     validating: PolicySet,
     mutating: PolicySet,
 }
@@ -118,7 +134,7 @@ impl Policies {
         Policies {
             validating: wasm_validate_admission::policies_for(set, Endpoint::Validating),
             mutating: wasm_validate_admission::policies_for(set, Endpoint::Mutating),
-            engine,
+            engine: Arc::new(engine),
         }
     }
 }
@@ -134,6 +150,8 @@ struct AppState {
     admitted: Arc<Semaphore>,
     /// Evaluations running: `workers` permits.
     running: Arc<Semaphore>,
+    /// The set as loaded and the cluster's objects last read (`sync.rs`).
+    synced: sync::Synced,
 }
 
 /// Serves until `shutdown` completes, then stops accepting, answers the
@@ -166,7 +184,19 @@ pub async fn serve(
         request_timeout: options.request_timeout,
         admitted: Arc::new(Semaphore::new(workers + options.queue)),
         running: Arc::new(Semaphore::new(workers)),
+        synced: sync::Synced::default(),
     });
+    *state.synced.base.write().unwrap_or_else(|e| e.into_inner()) = Some(
+        state
+            .policies
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
+    );
+    let stop_sync = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let (Some(interval), Some((source, _))) = (options.sync_interval, &source) {
+        sync::spawn(state.clone(), source.clone(), interval, stop_sync.clone());
+    }
     let webhook = Router::new()
         .route("/validate", post(validate))
         .route("/mutate", post(mutate))
@@ -255,8 +285,8 @@ pub async fn serve(
                         state.metrics.reload("policies", true);
                         let count =
                             policies.validating.policies.len() + policies.mutating.policies.len();
-                        *state.policies.write().unwrap_or_else(|e| e.into_inner()) =
-                            Arc::new(policies);
+                        let serving = sync::serving(&state, Arc::new(policies));
+                        *state.policies.write().unwrap_or_else(|e| e.into_inner()) = serving;
                         log::write_line(&format!(
                             "wasm-validate serve: policy set reloaded ({count} policies)"
                         ));
@@ -305,6 +335,7 @@ pub async fn serve(
     }
     drop(secure);
     reloading.abort();
+    stop_sync.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = stop.send(true);
     graceful.shutdown().await;
     match health_server.await {

@@ -31,6 +31,18 @@ fn python() -> Option<PathBuf> {
     })
 }
 
+/// The objects of one render (template name to text).
+fn rendered(render: &Value) -> Vec<Value> {
+    let joined: String = render
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    documents(&joined)
+}
+
 fn documents(text: &str) -> Vec<Value> {
     text.split("\n---\n")
         .filter_map(|d| serde_yaml::from_str::<Value>(d).ok())
@@ -171,14 +183,7 @@ fn the_chart_lints_passes_its_own_policies_and_asks_for_what_they_match() {
     // caBundle), no mutating webhook, three replicas, and the audit
     // CronJob with its RBAC.
     let own = &report["renders"]["own-certificate"];
-    let joined: String = own
-        .as_object()
-        .unwrap()
-        .values()
-        .filter_map(Value::as_str)
-        .collect::<Vec<_>>()
-        .join("\n---\n");
-    let objects = documents(&joined);
+    let objects = rendered(own);
     assert!(
         !objects
             .iter()
@@ -228,6 +233,43 @@ fn the_chart_lints_passes_its_own_policies_and_asks_for_what_they_match() {
         "the audit's role is bound"
     );
     generated_certificate(&report["renders"]["generated-certificate"]);
+    synced(&report["renders"]["sync"]);
+}
+
+/// `sync.enabled`: the server reads the cluster's objects every
+/// `sync.interval` (`--sync-interval`), with a token mounted and a role
+/// that may list `sync.resources`, bound to its ServiceAccount; off by
+/// default, with no token.
+fn synced(render: &Value) {
+    let objects = rendered(render);
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["automountServiceAccountToken"], true);
+    let args = pod["containers"][0]["args"].as_array().unwrap();
+    assert!(args.iter().any(|a| a == "--sync-interval=2m"), "{args:?}");
+    let role = objects
+        .iter()
+        .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "wv-wasm-validate-sync")
+        .unwrap_or_else(|| panic!("no sync role in {objects:?}"));
+    assert!(
+        role["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resources"] == serde_json::json!(["namespaces"])
+                && r["verbs"] == serde_json::json!(["list"]))
+    );
+    let binding = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "ClusterRoleBinding" && o["roleRef"]["name"] == role["metadata"]["name"]
+        })
+        .unwrap();
+    let account = objects
+        .iter()
+        .find(|o| o["kind"] == "ServiceAccount")
+        .unwrap();
+    assert_eq!(binding["subjects"][0]["name"], account["metadata"]["name"]);
 }
 
 /// `tls.generate` (no cert-manager): the chart makes a CA and a serving
@@ -237,14 +279,7 @@ fn the_chart_lints_passes_its_own_policies_and_asks_for_what_they_match() {
 /// names.
 fn generated_certificate(render: &Value) {
     use base64::Engine as _;
-    let joined: String = render
-        .as_object()
-        .unwrap()
-        .values()
-        .filter_map(Value::as_str)
-        .collect::<Vec<_>>()
-        .join("\n---\n");
-    let objects = documents(&joined);
+    let objects = rendered(render);
     assert!(!objects.iter().any(|o| o["kind"] == "Certificate"));
     let secret = objects.iter().find(|o| o["kind"] == "Secret").unwrap();
     let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();

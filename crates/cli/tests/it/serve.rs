@@ -30,6 +30,64 @@ fn get(address: &str, path: &str) -> String {
     text
 }
 
+/// `wasm-validate serve ARGS` in `dir`, its stderr piped.
+fn spawn_serve<S: AsRef<std::ffi::OsStr>>(
+    dir: &std::path::Path,
+    args: impl IntoIterator<Item = S>,
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+        .arg("serve")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The lines of `child`'s stderr as they come, so that a missing one
+/// fails the test after a while instead of hanging it.
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let (lines, received) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            if lines.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    received
+}
+
+/// Both ports on 127.0.0.1, chosen by the system, and the certificate.
+fn loopback(cert: &str, key: &str) -> Vec<std::ffi::OsString> {
+    [
+        "--bind-address",
+        "127.0.0.1",
+        "--secure-port",
+        "0",
+        "--health-port",
+        "0",
+        "--tls-cert-file",
+        cert,
+        "--tls-private-key-file",
+        key,
+    ]
+    .iter()
+    .map(Into::into)
+    .collect()
+}
+
+/// SIGTERM, then the exit code.
+fn terminate(mut child: std::process::Child) -> Option<i32> {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap().code()
+}
+
 #[test]
 #[cfg(unix)]
 fn serve_starts_answers_probes_and_stops_on_sigterm() {
@@ -106,33 +164,13 @@ fn serve_reloads_a_changed_configuration_and_refuses_a_broken_one() {
     let (cert, key) = certificate(&dir);
     let config = "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nprofiles: [baseline]\n";
     std::fs::write(dir.join("wasm-validate.yaml"), config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
-        .args([
-            "serve",
-            "--bind-address",
-            "127.0.0.1",
-            "--reload-interval",
-            "100ms",
-        ])
-        .args(["--secure-port", "0", "--health-port", "0"])
-        .args(["--tls-cert-file", &cert, "--tls-private-key-file", &key])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Lines of stderr as they come, so that a missing one fails the test
-    // after a while instead of hanging it.
-    let (lines, received) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            if lines.send(line.unwrap_or_default()).is_err() {
-                break;
-            }
-        }
-    });
+    let mut child = spawn_serve(
+        &dir,
+        loopback(&cert, &key)
+            .into_iter()
+            .chain(["--reload-interval".into(), "100ms".into()]),
+    );
+    let received = stderr_lines(&mut child);
     let next = || {
         received
             .recv_timeout(std::time::Duration::from_secs(60))
@@ -168,10 +206,7 @@ fn serve_reloads_a_changed_configuration_and_refuses_a_broken_one() {
     );
     assert!(line.contains("wasm-validate.yaml"), "{line}");
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(child), Some(0));
 }
 
 #[test]
@@ -225,10 +260,7 @@ fn serve_self_signed_prints_the_ca_bundle_of_its_certificate() {
         .unwrap()
         .to_owned();
     assert!(get(&health, "/healthz").starts_with("HTTP/1.1 200"));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(child), Some(0));
 }
 
 #[test]
@@ -258,10 +290,7 @@ fn serve_takes_its_options_from_the_configuration_under_the_flags() {
     stderr.read_line(&mut line).unwrap();
     assert!(line.starts_with("wasm-validate serve: "), "{line}");
     assert!(line.contains("https://127.0.0.1:"), "{line}");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(child), Some(0));
 
     // A wrong key in `serve:` is refused naming it.
     std::fs::write(
@@ -277,4 +306,57 @@ fn serve_takes_its_options_from_the_configuration_under_the_flags() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("securePorts"), "{stderr}");
+}
+
+/// `--sync-interval`: a Gatekeeper constraint whose template reads
+/// `data.inventory` gets the cluster's objects, read through the
+/// kubeconfig as kubectl reads them (here a loopback API server holding
+/// one Ingress); the server says how many it read and how many policies it
+/// prepared with them (the verdicts are tested in `crates/server`).
+#[test]
+#[cfg(unix)]
+fn serve_reads_the_clusters_objects_for_referential_constraints() {
+    use wasm_validate_test_apiserver::{ApiServer, demo_cluster};
+    let dir = scratch("serve", "sync");
+    let (cert, key) = certificate(&dir);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut cluster = demo_cluster(&root, 0);
+    cluster.objects.insert(
+        "ingresses",
+        vec![serde_json::json!({
+            "metadata": {"name": "taken", "namespace": "shop"},
+            "spec": {"rules": [{"host": "shop.example.com"}]},
+        })],
+    );
+    let server = ApiServer::start(cluster);
+    let kubeconfig = server.kubeconfig(&dir);
+    let library = root.join("testdata/gatekeeper/uniquehost");
+    let mut args = loopback(&cert, &key);
+    for arg in ["--no-config", "--sync-interval", "1m", "--context", "good"] {
+        args.push(arg.into());
+    }
+    for file in ["template.yaml", "constraint.yaml"] {
+        args.extend(["--policy".into(), library.join(file).into()]);
+    }
+    args.extend(["--kubeconfig".into(), kubeconfig.into()]);
+    let mut child = spawn_serve(&dir, args);
+    let received = stderr_lines(&mut child);
+    let mut synced = None;
+    while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(60)) {
+        if line.contains("read from the cluster") || line.contains("cannot read") {
+            synced = Some(line);
+            break;
+        }
+    }
+    assert_eq!(terminate(child), Some(0));
+    let line = synced.expect("a line about the cluster's objects within a minute");
+    assert!(
+        line.contains("1 objects read from the cluster; 1 policies prepared with them"),
+        "{line}"
+    );
+    assert!(
+        server.requests().iter().any(|r| r.contains("ingresses")),
+        "{:?}",
+        server.requests()
+    );
 }

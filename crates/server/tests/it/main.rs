@@ -1,3 +1,4 @@
 //! The server's integration tests, one test binary: a module per topic.
 
 mod serve;
+mod sync;

@@ -23,7 +23,7 @@ use wasm_validate_server::{Options, Policies, PolicySource, ServingCertificate, 
 
 /// A running server: its addresses, the certificate to trust, the way to
 /// stop it, and its task.
-struct Running {
+pub(crate) struct Running {
     secure: SocketAddr,
     health: SocketAddr,
     ca: CertificateDer<'static>,
@@ -77,7 +77,7 @@ async fn start(name: &str, engine: Engine, set: PolicySet, options: Options) -> 
     start_with(name, engine, set, None, options).await
 }
 
-async fn start_with(
+pub(crate) async fn start_with(
     name: &str,
     engine: Engine,
     set: PolicySet,
@@ -117,7 +117,7 @@ async fn start_with(
 
 /// `POST path?timeout=10s` over HTTPS, trusting only `ca`, as the API
 /// server calls a webhook.
-async fn post(server: &Running, path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+pub(crate) async fn post(server: &Running, path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
     post_trusting(server, std::slice::from_ref(&server.ca), path, body)
         .await
         .unwrap()
@@ -664,7 +664,7 @@ async fn shutdown_answers_every_request_in_flight() {
 }
 
 /// A review of `object` as the API server sends it for a `kind`.
-fn review_of(kind: &str, object: Value) -> Vec<u8> {
+pub(crate) fn review_of(kind: &str, object: Value) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",

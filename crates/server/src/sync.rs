@@ -1,0 +1,182 @@
+//! The cluster's objects for the policies prepared with a run's objects
+//! (Gatekeeper's `data.inventory`, and the Namespaces a constraint's
+//! `namespaceSelector` reads). Offline, the run is the files checked; at
+//! admission it is the cluster, as Gatekeeper's synced cache is. Every
+//! sync interval the policy source lists what those policies select and
+//! read ([`crate::PolicySource::objects`]), the policy set is prepared
+//! again with them, and the new set replaces the one serving atomically,
+//! as a reload does; requests in flight keep the set they started with. A
+//! read that fails keeps the set serving, and is logged and counted
+//! (`wasm_validate_reloads_total{what="objects",result="error"}`). A set
+//! reloaded from its files is prepared with the objects last read.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use wasm_validate_abi::Rule;
+use wasm_validate_manifest::Resource;
+
+use crate::{AppState, Policies, PolicySource, log};
+
+/// The objects last read, and the set they were applied to.
+#[derive(Default)]
+pub(crate) struct Synced {
+    /// The policies as loaded, before any objects (what a sync prepares
+    /// again).
+    pub(crate) base: RwLock<Option<Arc<Policies>>>,
+    /// The objects of the last successful read.
+    pub(crate) objects: Mutex<Option<Arc<Vec<Resource>>>>,
+}
+
+impl Policies {
+    /// Whether a policy of either endpoint is prepared with the run's
+    /// objects.
+    pub(crate) fn needs_objects(&self) -> bool {
+        self.validating.needs_run_objects() || self.mutating.needs_run_objects()
+    }
+
+    /// What those policies select and read, for the source to list.
+    pub(crate) fn object_rules(&self) -> Vec<Rule> {
+        self.validating
+            .policies
+            .iter()
+            .chain(&self.mutating.policies)
+            .filter_map(|p| {
+                let run_objects = p.run_objects.as_ref()?;
+                Some(
+                    p.policy
+                        .metadata()
+                        .rules
+                        .clone()
+                        .into_iter()
+                        .chain(run_objects.reads()),
+                )
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// These policies with those that need them prepared with `objects`.
+    pub(crate) fn with_objects(&self, objects: &[Resource]) -> Policies {
+        let read: Vec<&Resource> = objects.iter().collect();
+        Policies {
+            validating: self.validating.with_run_objects(&self.engine, &read),
+            mutating: self.mutating.with_run_objects(&self.engine, &read),
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+/// The set to serve for `loaded` (a set just loaded from its files): it
+/// becomes the base of later syncs, prepared with the objects last read
+/// when it needs them.
+pub(crate) fn serving(state: &AppState, loaded: Arc<Policies>) -> Arc<Policies> {
+    *state.synced.base.write().unwrap_or_else(|e| e.into_inner()) = Some(loaded.clone());
+    let objects = state
+        .synced
+        .objects
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    match objects {
+        Some(objects) if loaded.needs_objects() => Arc::new(loaded.with_objects(&objects)),
+        _ => loaded,
+    }
+}
+
+/// Reads the objects and prepares the base set with them, once: the
+/// number of objects read and of policies prepared.
+pub(crate) fn sync_once(
+    state: &AppState,
+    source: &dyn PolicySource,
+) -> Option<Result<(usize, usize), String>> {
+    let base = state
+        .synced
+        .base
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()?;
+    if !base.needs_objects() {
+        return None;
+    }
+    let objects = match source.objects(&base.object_rules())? {
+        Ok(objects) => Arc::new(objects),
+        Err(error) => return Some(Err(error)),
+    };
+    let prepared = Arc::new(base.with_objects(&objects));
+    let count = prepared
+        .validating
+        .policies
+        .iter()
+        .chain(&prepared.mutating.policies)
+        .filter(|p| p.unavailable.is_none())
+        .count();
+    *state
+        .synced
+        .objects
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(objects.clone());
+    // Only if the base is still the one prepared: a reload meanwhile has
+    // prepared its own set with these objects' predecessors, and the next
+    // sync prepares it with newer ones.
+    let still = state
+        .synced
+        .base
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_some_and(|now| Arc::ptr_eq(now, &base));
+    if still {
+        *state.policies.write().unwrap_or_else(|e| e.into_inner()) = prepared;
+    }
+    Some(Ok((objects.len(), count)))
+}
+
+/// Syncs at once, then every `interval` until `stop` is set, on a thread
+/// of its own (the source's reads block).
+pub(crate) fn spawn(
+    state: Arc<AppState>,
+    source: Arc<dyn PolicySource>,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("wasm-validate-sync".to_owned())
+        .spawn(move || {
+            let mut next = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                if Instant::now() < next {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                next = Instant::now() + interval;
+                match sync_once(&state, &*source) {
+                    None => {}
+                    Some(Ok((objects, policies))) => {
+                        state.metrics.reload("objects", true);
+                        log::event(
+                            state.logging,
+                            "info",
+                            &format!(
+                                "{objects} objects read from the cluster; {policies} policies prepared with them"
+                            ),
+                            &[],
+                        );
+                    }
+                    Some(Err(error)) => {
+                        state.metrics.reload("objects", false);
+                        log::event(
+                            state.logging,
+                            "error",
+                            &format!(
+                                "cannot read the cluster's objects, the policies keep the last ones read: {error}"
+                            ),
+                            &[],
+                        );
+                    }
+                }
+            }
+        })
+        .expect("a thread starts")
+}
