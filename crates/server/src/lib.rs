@@ -194,8 +194,11 @@ pub async fn serve(
             .clone(),
     );
     let stop_sync = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if let (Some(interval), Some((source, _))) = (options.sync_interval, &source) {
-        sync::spawn(state.clone(), source.clone(), interval, stop_sync.clone());
+    match (options.sync_interval, &source) {
+        (Some(interval), Some((source, _))) => {
+            sync::spawn(state.clone(), source.clone(), interval, stop_sync.clone());
+        }
+        _ => sync::warn_unsynced(&state),
     }
     let webhook = Router::new()
         .route("/validate", post(validate))

@@ -133,6 +133,42 @@ pub(crate) fn sync_once(
     Some(Ok((objects.len(), count)))
 }
 
+/// Says on stderr that the policies which read other objects than the one
+/// under review see none, when the set has any and no sync runs: a
+/// constraint's `namespaceSelector` then matches nothing, which would
+/// otherwise go unnoticed.
+pub(crate) fn warn_unsynced(state: &AppState) {
+    let Some(base) = state
+        .synced
+        .base
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    else {
+        return;
+    };
+    let reading: Vec<&str> = base
+        .validating
+        .policies
+        .iter()
+        .chain(&base.mutating.policies)
+        .filter(|p| p.needs_run_objects())
+        .map(|p| p.id.as_str())
+        .collect();
+    if reading.is_empty() {
+        return;
+    }
+    log::event(
+        state.logging,
+        "warn",
+        &format!(
+            "{} read other objects than the one under review (Gatekeeper's data.inventory or namespaceSelector, a ValidatingAdmissionPolicy's params); without --sync-interval they see none",
+            reading.join(", ")
+        ),
+        &[],
+    );
+}
+
 /// Syncs at once, then every `interval` until `stop` is set, on a thread
 /// of its own (the source's reads block).
 pub(crate) fn spawn(

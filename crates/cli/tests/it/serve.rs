@@ -339,8 +339,29 @@ fn serve_reads_the_clusters_objects_for_referential_constraints() {
         args.extend(["--policy".into(), library.join(file).into()]);
     }
     args.extend(["--kubeconfig".into(), kubeconfig.into()]);
-    let mut child = spawn_serve(&dir, args);
+    let mut child = spawn_serve(&dir, &args);
     let received = stderr_lines(&mut child);
+    // Without --sync-interval, the server says the constraint sees no
+    // other object.
+    let mut unsynced = spawn_serve(
+        &dir,
+        args.iter()
+            .filter(|a| !matches!(a.to_str(), Some("--sync-interval" | "1m"))),
+    );
+    let warned = stderr_lines(&mut unsynced);
+    let first = warned
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    assert!(first.contains("1 policies"), "{first}");
+    let warning = warned
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    assert!(
+        warning.contains("WvUniqueHost/unique-ingress-host read other objects")
+            && warning.contains("without --sync-interval they see none"),
+        "{warning}"
+    );
+    assert_eq!(terminate(unsynced), Some(0));
     let mut synced = None;
     while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(60)) {
         if line.contains("read from the cluster") || line.contains("cannot read") {
