@@ -288,8 +288,7 @@ pub async fn serve(
                         state.metrics.reload("policies", true);
                         let count =
                             policies.validating.policies.len() + policies.mutating.policies.len();
-                        let serving = sync::serving(&state, Arc::new(policies));
-                        *state.policies.write().unwrap_or_else(|e| e.into_inner()) = serving;
+                        sync::replace(&state, Arc::new(policies));
                         log::write_line(&format!(
                             "wasm-validate serve: policy set reloaded ({count} policies)"
                         ));

@@ -68,21 +68,25 @@ impl Policies {
     }
 }
 
-/// The set to serve for `loaded` (a set just loaded from its files): it
-/// becomes the base of later syncs, prepared with the objects last read
-/// when it needs them.
-pub(crate) fn serving(state: &AppState, loaded: Arc<Policies>) -> Arc<Policies> {
-    *state.synced.base.write().unwrap_or_else(|e| e.into_inner()) = Some(loaded.clone());
+/// Serves `loaded` (a set just loaded from its files), prepared with the
+/// objects last read when it needs them, and makes it the base of later
+/// syncs. The base stays locked until the set is replaced (see
+/// [`sync_once`]).
+pub(crate) fn replace(state: &AppState, loaded: Arc<Policies>) {
+    let mut base = state.synced.base.write().unwrap_or_else(|e| e.into_inner());
+    *base = Some(loaded.clone());
     let objects = state
         .synced
         .objects
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    match objects {
+    let serving = match objects {
         Some(objects) if loaded.needs_objects() => Arc::new(loaded.with_objects(&objects)),
         _ => loaded,
-    }
+    };
+    *state.policies.write().unwrap_or_else(|e| e.into_inner()) = serving;
+    drop(base);
 }
 
 /// Reads the objects and prepares the base set with them, once: the
@@ -119,17 +123,14 @@ pub(crate) fn sync_once(
         .unwrap_or_else(|e| e.into_inner()) = Some(objects.clone());
     // Only if the base is still the one prepared: a reload meanwhile has
     // prepared its own set with these objects' predecessors, and the next
-    // sync prepares it with newer ones.
-    let still = state
-        .synced
-        .base
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .is_some_and(|now| Arc::ptr_eq(now, &base));
-    if still {
+    // sync prepares it with newer ones. The base stays locked while the
+    // set is replaced, so that a reload cannot come in between and be
+    // undone.
+    let now = state.synced.base.read().unwrap_or_else(|e| e.into_inner());
+    if now.as_ref().is_some_and(|now| Arc::ptr_eq(now, &base)) {
         *state.policies.write().unwrap_or_else(|e| e.into_inner()) = prepared;
     }
+    drop(now);
     Some(Ok((objects.len(), count)))
 }
 
