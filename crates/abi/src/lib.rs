@@ -166,6 +166,19 @@ fn matches(list: &[String], value: &str) -> bool {
 }
 
 impl Rule {
+    /// The rule that selects Namespaces (`v1`, core group): what a policy
+    /// whose `namespaceSelector` reads Namespaces' labels reads besides
+    /// what it selects.
+    pub fn namespaces() -> Rule {
+        Rule {
+            api_groups: vec![String::new()],
+            api_versions: vec!["v1".to_owned()],
+            kinds: vec!["Namespace".to_owned()],
+            resources: Vec::new(),
+            operations: create_and_update(),
+        }
+    }
+
     /// Whether a resource of this `apiVersion` (`group/version` or `version`
     /// for the core group) and `kind` matches the rule.
     pub fn matches(&self, api_version: &str, kind: &str) -> bool {

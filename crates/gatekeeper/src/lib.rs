@@ -284,10 +284,7 @@ impl RunObjects for RunPrepared {
         if self.constraint.matcher.namespace_selector.is_none() {
             return Vec::new();
         }
-        serde_json::from_value(json!([
-            {"apiGroups": [""], "apiVersions": ["v1"], "kinds": ["Namespace"]}
-        ]))
-        .unwrap_or_default()
+        vec![wasm_validate_abi::Rule::namespaces()]
     }
 }
 

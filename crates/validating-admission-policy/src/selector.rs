@@ -218,12 +218,20 @@ pub(crate) struct Reprepare {
 }
 
 impl RunObjects for FromRun {
+    /// The parameter resources' kind, and the Namespaces when a
+    /// `namespaceSelector` reads their labels: a cluster audit, and
+    /// `serve --sync-interval`, list them even when no policy selects them.
     fn reads(&self) -> Vec<wasm_validate_abi::Rule> {
-        self.reprepare
+        let mut rules: Vec<wasm_validate_abi::Rule> = self
+            .reprepare
             .iter()
             .filter_map(|r| r.params.as_ref())
             .map(crate::ParamLookup::rule)
-            .collect()
+            .collect();
+        if self.selector.needs_namespaces() {
+            rules.push(wasm_validate_abi::Rule::namespaces());
+        }
+        rules
     }
 
     fn selector(&self, resources: &[&Resource]) -> Option<Arc<dyn Selector>> {

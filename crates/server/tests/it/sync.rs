@@ -89,12 +89,15 @@ fn verdict(body: &[u8]) -> (bool, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_referential_constraint_sees_the_clusters_objects_at_admission() {
-    let engine = Engine::default();
-    let set = library(&engine);
+/// A server for `set` whose source reads `objects` every 100 ms.
+async fn start_synced(
+    name: &str,
+    engine: Engine,
+    set: PolicySet,
+    objects: Vec<Value>,
+) -> (crate::serve::Running, Arc<Cluster>) {
     let cluster = Arc::new(Cluster {
-        objects: Mutex::new(Ok(vec![ingress("taken", "shop.example.com")])),
+        objects: Mutex::new(Ok(objects)),
         asked: Mutex::new(Vec::new()),
     });
     let options = Options {
@@ -102,25 +105,45 @@ async fn a_referential_constraint_sees_the_clusters_objects_at_admission() {
         ..Options::default()
     };
     let server = start_with(
-        "sync",
+        name,
         engine,
         set,
         Some((cluster.clone() as Arc<dyn PolicySource>, vec![0])),
         options,
     )
     .await;
-    let duplicate = review_of("Ingress", ingress("new", "shop.example.com"));
-    let mut denied = None;
+    (server, cluster)
+}
+
+/// Posts `body` until the answer's verdict is `allowed` (at most 5 s): the
+/// last answer's message, or `None` if it never was.
+async fn until(server: &crate::serve::Running, body: &[u8], allowed: bool) -> Option<String> {
     for _ in 0..100 {
-        let (_, body) = post(&server, "/validate", duplicate.clone()).await;
-        let (allowed, message) = verdict(&body);
-        if !allowed {
-            denied = Some(message);
-            break;
+        let (_, answer) = post(server, "/validate", body.to_vec()).await;
+        let (now, message) = verdict(&answer);
+        if now == allowed {
+            return Some(message);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let message = denied.expect("the duplicate host is denied once the objects are read");
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referential_constraint_sees_the_clusters_objects_at_admission() {
+    let engine = Engine::default();
+    let set = library(&engine);
+    let (server, cluster) = start_synced(
+        "sync",
+        engine,
+        set,
+        vec![ingress("taken", "shop.example.com")],
+    )
+    .await;
+    let duplicate = review_of("Ingress", ingress("new", "shop.example.com"));
+    let message = until(&server, &duplicate, false)
+        .await
+        .expect("the duplicate host is denied once the objects are read");
     assert!(
         message.contains("host shop.example.com is already used by Ingress shop/taken"),
         "{message}"
@@ -149,14 +172,94 @@ async fn a_referential_constraint_sees_the_clusters_objects_at_admission() {
 
     // The taken ingress is deleted: the next read allows the host again.
     *cluster.objects.lock().unwrap() = Ok(Vec::new());
-    let mut allowed = false;
-    for _ in 0..100 {
-        let (_, body) = post(&server, "/validate", duplicate.clone()).await;
-        if verdict(&body).0 {
-            allowed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        until(&server, &duplicate, true).await.is_some(),
+        "allowed once the other ingress is gone"
+    );
+}
+
+/// A ValidatingAdmissionPolicy whose binding takes its params from a
+/// `ReplicaLimit` and selects namespaces by label
+/// (`testdata/vap/policies/replicas.yaml`): at admission both come from
+/// the objects read, and the source is asked for both kinds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bindings_params_and_namespaces_come_from_the_clusters_objects() {
+    let engine = Engine::default();
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/vap/policies/replicas.yaml"
+    ))
+    .unwrap();
+    // The policy and its binding; the ReplicaLimit the file ends with is
+    // left to the cluster.
+    let text = String::from_utf8(text).unwrap();
+    let kept = text
+        .split("\n---\n")
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    assert!(!kept.contains("maxReplicas: 3"), "{kept}");
+    let parsed = wasm_validate_manifest::parse("replicas.yaml", kept.into(), Format::Yaml);
+    let mut library = wasm_validate_validating_admission_policy::Library::default();
+    library.add_parsed(&parsed).unwrap();
+    library.check().unwrap();
+    let runtime = wasm_validate_validating_admission_policy::load_runtime(&engine);
+    let set = PolicySet {
+        policies: library.policies(&engine, &runtime).unwrap(),
+        ..PolicySet::default()
+    };
+    let (server, cluster) = start_synced(
+        "sync-vap",
+        engine,
+        set,
+        vec![
+            json!({"apiVersion": "rules.example.com/v1", "kind": "ReplicaLimit",
+                "metadata": {"name": "replica-limit-test.example.com", "namespace": "default"},
+                "maxReplicas": 4}),
+            json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": "staging", "labels": {"environment": "test"}}}),
+        ],
+    )
+    .await;
+    let deployment = |namespace: &str, replicas: u32| {
+        serde_json::to_vec(&json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "c0ffee00-0000-4000-8000-000000000003",
+                "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+                "namespace": namespace,
+                "operation": "CREATE",
+                "userInfo": {"username": "test"},
+                "object": {"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": namespace},
+                    "spec": {"replicas": replicas}},
+            }
+        }))
+        .unwrap()
+    };
+    let message = until(&server, &deployment("staging", 5), false)
+        .await
+        .expect("denied with the params read from the cluster");
+    assert!(
+        message.contains("object.spec.replicas must be no greater than 4"),
+        "{message}"
+    );
+    let (_, body) = post(&server, "/validate", deployment("staging", 2)).await;
+    assert!(verdict(&body).0, "within the limit");
+    let (_, body) = post(&server, "/validate", deployment("prod", 5)).await;
+    assert!(
+        verdict(&body).0,
+        "a namespace without the label is not bound"
+    );
+    let asked = cluster.asked.lock().unwrap().clone();
+    for kind in ["ReplicaLimit", "Namespace"] {
+        assert!(
+            asked
+                .iter()
+                .any(|rule| rule.kinds.iter().any(|k| k == kind)),
+            "{kind}: {asked:?}"
+        );
     }
-    assert!(allowed, "allowed once the other ingress is gone");
 }
