@@ -157,6 +157,9 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         Ok(value) => args.sync_interval.or(value),
         Err(message) => return fail(message),
     };
+    if sync_interval.is_some_and(|interval| interval < std::time::Duration::from_secs(1)) {
+        return fail("--sync-interval (serve.syncInterval) must be at least 1s".to_owned());
+    }
     if sync_interval.is_some() {
         source.cluster = Some(wasm_validate_cluster::ClusterOptions {
             kubeconfig: args

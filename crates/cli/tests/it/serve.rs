@@ -362,6 +362,17 @@ fn serve_reads_the_clusters_objects_for_referential_constraints() {
         "{warning}"
     );
     assert_eq!(terminate(unsynced), Some(0));
+    // An interval under a second is refused (it would read the cluster
+    // without pause).
+    let output = Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+        .args(["serve", "--no-config", "--self-signed", "localhost"])
+        .args(["--sync-interval", "500ms"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--sync-interval"), "{stderr}");
     let mut synced = None;
     while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(60)) {
         if line.contains("read from the cluster") || line.contains("cannot read") {
