@@ -68,9 +68,10 @@ pub struct ServeArgs {
     pub logging_format: Option<LoggingFormat>,
     /// Read the cluster's objects this often (`60s`, `5m`) for the
     /// policies that read other objects than the one under review
-    /// (Gatekeeper's `data.inventory` and `namespaceSelector`), as
-    /// Gatekeeper syncs its cache; needs `list` on the kinds they select
-    /// and on Namespaces [default: off: they see no other object].
+    /// (Gatekeeper's `data.inventory` and `namespaceSelector`, a
+    /// ValidatingAdmissionPolicy's params), as Gatekeeper syncs its cache;
+    /// needs `list` on the kinds they select and read, and on Namespaces;
+    /// at least 1s [default: off: they see no other object].
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub sync_interval: Option<std::time::Duration>,
     /// The kubeconfig for `--sync-interval`'s reads [default: as kubectl
@@ -382,10 +383,7 @@ impl PolicySource for ArgsSource {
         });
         Some(match outcome {
             Ok(outcome) if outcome.unreadable.is_empty() => Ok(objects),
-            Ok(outcome) => Err(format!(
-                "cannot read {} (the policies keep the objects last read)",
-                outcome.unreadable.join(", ")
-            )),
+            Ok(outcome) => Err(format!("cannot read {}", outcome.unreadable.join(", "))),
             Err(error) => Err(error.to_string()),
         })
     }

@@ -109,12 +109,20 @@ pub(crate) fn sync_once(
         Err(error) => return Some(Err(error)),
     };
     let prepared = Arc::new(base.with_objects(&objects));
-    let count = prepared
+    // Of the policies that needed them, those prepared (the others are an
+    // error result for every request they apply to, naming why).
+    let count = base
         .validating
         .policies
         .iter()
-        .chain(&prepared.mutating.policies)
-        .filter(|p| p.unavailable.is_none())
+        .zip(&prepared.validating.policies)
+        .chain(
+            base.mutating
+                .policies
+                .iter()
+                .zip(&prepared.mutating.policies),
+        )
+        .filter(|(before, after)| before.needs_run_objects() && after.unavailable.is_none())
         .count();
     *state
         .synced
