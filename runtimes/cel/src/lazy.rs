@@ -1,10 +1,12 @@
 //! The request's objects as CEL values read from the tape when used: a map
 //! or a list of the tape is a [`Lazy`] value that builds itself (one level:
 //! its members are atoms or lazy in turn) the first time CEL asks anything
-//! of it, and then answers as cel-rust's own map or list does, by
-//! delegating every operation to the built value. A policy then pays for
-//! the part of the object it reads, instead of for the whole object on
-//! every evaluation (docs/performance.md, "CEL runtime").
+//! of it but a member by name, and then answers as cel-rust's own map or
+//! list does, by delegating every operation to the built value. A member
+//! by name (`a.f`, `a.?f`, `has(a.f)`, rewritten by `select.rs`, and
+//! `a['f']`) is read from the tape while the map is not built. A policy
+//! then pays for the part of the object it reads, instead of for the whole
+//! object on every evaluation (docs/performance.md, "CEL runtime").
 //!
 //! cel-rust downcasts its built-in maps and lists through `as_builtin`,
 //! which a `Lazy` answers with the value it built, so equality with a
@@ -18,6 +20,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use cel::ExecutionError;
 use cel::common::traits::{
     Adder, Comparer, Container, Divider, Indexer, Iterable, Modder, Multiplier, Negator, Sizer,
     Subtractor, Zeroer,
@@ -25,7 +28,7 @@ use cel::common::traits::{
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt, Type,
 };
-use cel::common::value::{Builtin, BuiltinRef, Val};
+use cel::common::value::{Builtin, BuiltinRef, CowVal, Val};
 use wasm_validate_abi::tape::{Node, Tape};
 
 /// A map or list node of a tape, built when first used.
@@ -168,7 +171,7 @@ impl<'a> Val for Lazy<'a> {
     where
         Self: 'v,
     {
-        self.val().as_indexer()
+        Some(self)
     }
 
     fn into_indexer<'v>(self: Box<Self>) -> Option<Box<dyn Indexer + 'v>>
@@ -256,6 +259,37 @@ impl<'a> Val for Lazy<'a> {
             Built::Map(map) => Builtin::Map(map),
             Built::List(list) => Builtin::List(list),
         })
+    }
+}
+
+/// A map's member named by a string is read from the tape while the map is
+/// not built (a new value each time, since nothing holds it); anything else
+/// (a list, another key type, a built map) asks the built value.
+impl<'a> Indexer for Lazy<'a> {
+    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        if self.is_map
+            && self.built.get().is_none()
+            && let Some(key) = idx.downcast_ref::<CelString>()
+        {
+            return match self.tape.member(self.index, key.inner().as_bytes()) {
+                Ok(Some(at)) => Ok(CowVal::Owned(val_at(&self.tape, at).0)),
+                _ => Err(ExecutionError::no_such_key(key.inner())),
+            };
+        }
+        match self.val().as_indexer() {
+            Some(indexer) => indexer.get(idx),
+            None => Err(ExecutionError::no_such_key("")),
+        }
+    }
+
+    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        self.get(idx).map(CowVal::into_owned)
     }
 }
 

@@ -39,6 +39,7 @@ pub mod lazy;
 pub mod net;
 pub mod parse;
 pub mod quantity;
+mod select;
 pub mod semver_lib;
 pub mod sets;
 pub mod two_var;
@@ -184,6 +185,8 @@ struct CompiledValidation {
 /// A compiled rule set.
 struct Rules {
     variables: Vec<Compiled>,
+    /// Each variable's name (`variables.NAME`), in the order of `variables`.
+    variable_names: Vec<String>,
     match_conditions: Vec<Compiled>,
     validations: Vec<CompiledValidation>,
 }
@@ -234,6 +237,7 @@ pub fn environment() -> Result<Env, String> {
         cel::extensions::math(&mut env)?;
         cel::extensions::encoders(&mut env)?;
         two_var::extension(&mut env)?;
+        select::extension(&mut env)?;
         kubernetes::extension(&mut env)
     })();
     declared.map_err(|e| format!("the CEL environment: {e}"))?;
@@ -245,8 +249,9 @@ pub fn environment() -> Result<Env, String> {
 /// column), a function the environment lacks, a variable the API server
 /// does not bind (the authorizer included).
 fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String> {
-    let expression =
+    let mut expression =
         parse::parse(env, source).map_err(|e| format!("{name}: {}", e.to_string().trim_end()))?;
+    select::rewrite(&mut expression);
     let references = expression.references();
     for variable in references.variables() {
         if variable == "authorizer" {
@@ -357,6 +362,7 @@ fn compile_rules(
         compiled_validations.extend(compile_validation(env, &name, "expression", v, errors));
     }
     Rules {
+        variable_names: variables.iter().map(variable_name).collect(),
         variables,
         match_conditions,
         validations: compiled_validations,
@@ -512,15 +518,20 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         (_, old) => (Some(view.object), old),
     };
     let subject = object.or(old).unwrap_or(view.object);
-    let text = |path: &[&str]| value::tape_text(&subject, path).unwrap_or_default();
-    let identity = value::Identity {
-        api_version: text(&["apiVersion"]),
-        kind: text(&["kind"]),
-        name: text(&["metadata", "name"]),
-        namespace: text(&["metadata", "namespace"]),
-    };
     // What no expression reads is not built.
     let binds = |name: &str| prepared.binds.iter().any(|b| b == name);
+    let text = |path: &[&str]| value::tape_text(&subject, path).unwrap_or_default();
+    let identity = if binds("request") || binds("namespaceObject") || !prepared.variants.is_empty()
+    {
+        value::Identity {
+            api_version: text(&["apiVersion"]),
+            kind: text(&["kind"]),
+            name: text(&["metadata", "name"]),
+            namespace: text(&["metadata", "namespace"]),
+        }
+    } else {
+        value::Identity::default()
+    };
     let request = binds("request")
         .then(|| request_of(&identity, view.operation, field(&settings, &["review"])));
     let namespace_object =
@@ -556,15 +567,20 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     let mut variables: Vec<(String, Box<dyn Val + '_>)> = Vec::new();
     let mut failed: HashMap<String, String> = HashMap::new();
     context.add_variable_as_val("variables", variables_map(&[]));
-    for (i, variable) in rules.variables.iter().enumerate() {
+    for (i, (variable, name)) in rules
+        .variables
+        .iter()
+        .zip(&rules.variable_names)
+        .enumerate()
+    {
         if i > 0 && variable.reads_variables {
             context.add_variable_as_val("variables", variables_map(&variables));
         }
         let result = Value::resolve_val(&variable.expression, &context).map(|cow| cow.into_owned());
         match result {
-            Ok(value) => variables.push((variable_name(variable), value)),
+            Ok(value) => variables.push((name.clone(), value)),
             Err(error) => {
-                failed.insert(variable_name(variable), error.to_string());
+                failed.insert(name.clone(), error.to_string());
             }
         }
     }
