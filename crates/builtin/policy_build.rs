@@ -117,8 +117,14 @@ pub fn build(
 
 /// Builds every runtime under `runtimes/` like the policies (the `policy`
 /// profile, the same target directory) and returns `(name, path of the
-/// .wasm)`. Two differences: a 1 MiB stack (Rust's default; regorus's
-/// parser and interpreter recurse), and `__stack_pointer` exported, since a
+/// .wasm)`. Two differences: a 512 KiB stack (regorus's and cel-rust's
+/// parsers and interpreters recurse: enough that the engine's call-depth
+/// limit, 1,024 frames, stops a deep program first, as with Rust's default
+/// 1 MiB; half of it, since an evaluation in a reused instance compares
+/// the whole memory with its starting state, about 12 µs per MiB; tested
+/// by `deep_programs_meet_the_call_depth_limit_before_the_end_of_the_stack`
+/// and `deep_rule_and_function_chains_evaluate`), and `__stack_pointer`
+/// exported, since a
 /// runtime is prepared once and snapshotted (`wv_prepare`), and the engine
 /// refuses to snapshot a module whose mutable globals it cannot read.
 pub fn build_runtimes(
@@ -133,7 +139,7 @@ pub fn build_runtimes(
     }
     command.env(
         "CARGO_ENCODED_RUSTFLAGS",
-        "-Clink-arg=-zstack-size=1048576\x1f-Clink-arg=--export=__stack_pointer",
+        "-Clink-arg=-zstack-size=524288\x1f-Clink-arg=--export=__stack_pointer",
     );
     // The CEL runtime's timestamps know UTC and fixed offsets only: the
     // IANA time zone database would add about 1 MB to the module.

@@ -34,7 +34,7 @@ use crate::HostState;
 /// pages). Writing an instance back costs about 10 µs per MiB (comparing
 /// it with the starting state), while a fresh instance of a small module
 /// costs a few µs whatever its memory, since untouched pages are free. For
-/// the Rego and CEL runtimes (about 2.2 MiB: a 1 MiB stack, 0.5 MB of data,
+/// the Rego and CEL runtimes (about 1.7 MiB: a 512 KiB stack, 0.5 MB of data,
 /// the prepared heap and the allocator's reserve) a fresh instance costs
 /// about 90 µs (thousands of functions allocated in the store, the data
 /// segments copied, memory grown to the snapshot's size) and writing one

@@ -117,3 +117,21 @@ fn toml_to_json(text: &str) -> Value {
     }
     Value::Object(out)
 }
+
+/// The runtime's stack (512 KiB, `crates/builtin/policy_build.rs`) outlasts
+/// the engine's call-depth limit: a long chain of selections evaluates, and
+/// deep nesting stops at the call depth, never at the end of the stack
+/// (with 256 KiB, 200 selections trapped out of bounds).
+#[test]
+fn deep_programs_meet_the_call_depth_limit_before_the_end_of_the_stack() {
+    let engine = Engine::default();
+    let chain = format!("object{} == 1", ".?a".repeat(200));
+    assert_eq!(outcome(&engine, &chain), Ok(vec!["denied".to_owned()]));
+    for nested in [
+        format!("{}true{}", "(".repeat(250), ")".repeat(250)),
+        format!("{}1{}", "[".repeat(250), "]".repeat(250)),
+    ] {
+        let error = outcome(&engine, &nested).unwrap_err();
+        assert!(error.contains("call depth"), "{error}");
+    }
+}

@@ -139,3 +139,27 @@ fn the_runtime_keeps_working_after_a_hostile_program() {
         Ok(vec!["no labels".to_owned()])
     );
 }
+
+/// The runtime's stack (512 KiB, `crates/builtin/policy_build.rs`) holds
+/// deep but finite programs: a chain of 100 rules, each reading the one
+/// before, and of 100 functions, each calling the one before.
+#[test]
+fn deep_rule_and_function_chains_evaluate() {
+    let engine = Engine::default();
+    let mut rules = String::from("package hostile\nimport rego.v1\nr0 := 1\n");
+    let mut functions = String::from("package hostile\nimport rego.v1\nf0(x) := x\n");
+    for i in 1..100 {
+        rules.push_str(&format!("r{i} := r{} + 1\n", i - 1));
+        functions.push_str(&format!("f{i}(x) := f{}(x + 1)\n", i - 1));
+    }
+    rules.push_str("deny contains msg if {\n  msg := sprintf(\"%d\", [r99])\n}\n");
+    functions.push_str("deny contains msg if {\n  msg := sprintf(\"%d\", [f99(0)])\n}\n");
+    assert_eq!(
+        outcome(&engine, Limits::default(), &rules, &pod()),
+        Ok(vec!["100".to_owned()])
+    );
+    assert_eq!(
+        outcome(&engine, Limits::default(), &functions, &pod()),
+        Ok(vec!["99".to_owned()])
+    );
+}
