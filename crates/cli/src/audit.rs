@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use wasm_validate_cluster::{Definitions, Read};
+use wasm_validate_config::EnforcementPoint;
 use wasm_validate_engine::Engine;
 use wasm_validate_pipeline::{self as pipeline, SchemaStage};
 use wasm_validate_report::{CheckReport, EXIT_ERROR, InputError, StreamFormat, StreamWriter};
@@ -86,7 +87,7 @@ pub fn audit_command(
     format: OutputFormat,
 ) -> u8 {
     let engine = Engine::default();
-    let set = match load_policies(&engine, policy_args) {
+    let set = match load_policies_at(&engine, policy_args, EnforcementPoint::Audit) {
         Ok(set) => set,
         Err(error) => {
             eprintln!("error: {error}");

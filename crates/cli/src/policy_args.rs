@@ -2,7 +2,7 @@
 //! configuration file into a loaded policy set.
 
 use wasm_validate_builtin::Profile;
-use wasm_validate_config::{CommandLine, Config};
+use wasm_validate_config::{CommandLine, Config, EnforcementPoint};
 use wasm_validate_engine::Engine;
 use wasm_validate_manifest::{self as manifest};
 use wasm_validate_pipeline::PolicySet;
@@ -293,7 +293,24 @@ pub(crate) fn parse_settings(
 /// With `--bundle`, the configuration and every module come from the bundle,
 /// checked first ([`bundle::open_bundle`]); a signed bundle opened without
 /// `--bundle-key` is noted on stderr.
+///
+/// Gatekeeper constraints are enforced as at `gator.gatekeeper.sh` (the
+/// shift-left point; see [`load_policies_at`]).
 pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, SetupError> {
+    load_policies_at(engine, args, EnforcementPoint::Gator)
+}
+
+/// [`load_policies`] for the command that is the Gatekeeper enforcement
+/// point `point`: `serve` is `validation.gatekeeper.sh`, the audit of a
+/// live cluster `audit.gatekeeper.sh`, every other command
+/// `gator.gatekeeper.sh`. A constraint with `enforcementAction: scoped`
+/// takes the action its `scopedEnforcementActions` give that point, and is
+/// left out where they give none.
+pub fn load_policies_at(
+    engine: &Engine,
+    args: &PolicyArgs,
+    point: EnforcementPoint,
+) -> Result<PolicySet, SetupError> {
     let config = if let Some(path) = &args.bundle {
         let opened = bundle::open_bundle(path, args.bundle_key.as_deref())?;
         if let Some(note) = bundle::signature_note(path, &opened) {
@@ -314,6 +331,7 @@ pub fn load_policies(engine: &Engine, args: &PolicyArgs) -> Result<PolicySet, Se
         rego_namespaces: args.rego_namespaces.clone(),
         schema: args.schema.clone(),
         gatekeeper_cel: args.gatekeeper_engine == GatekeeperEngine::Cel,
+        gatekeeper_point: point,
         conftest_combine: args.combine,
         conftest_data: args.data.clone(),
     };

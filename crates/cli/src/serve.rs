@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use wasm_validate_config::EnforcementPoint;
 use wasm_validate_engine::Engine;
 use wasm_validate_report::EXIT_ERROR;
 use wasm_validate_server::log::{self, LogFormat};
@@ -115,7 +116,9 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
     // Read before loading, so that a change made meanwhile is reloaded.
     let fingerprint = source.fingerprint();
     let engine = Engine::default();
-    let set = match load_policies(&engine, policy_args).map(|set| set.all_loaded()) {
+    let set = match load_policies_at(&engine, policy_args, EnforcementPoint::Validation)
+        .map(|set| set.all_loaded())
+    {
         Ok(Ok(set)) => set,
         Ok(Err(message)) => return fail(message),
         Err(error) => return fail(error.to_string()),
@@ -364,7 +367,7 @@ impl PolicySource for ArgsSource {
     fn load(&self) -> Result<Policies, String> {
         // A new engine: wasmi keeps compiled code in its engine for good.
         let engine = Engine::default();
-        let set = load_policies(&engine, &self.args)
+        let set = load_policies_at(&engine, &self.args, EnforcementPoint::Validation)
             .map_err(|e| e.to_string())?
             .all_loaded()?;
         Ok(Policies::new(engine, &set))

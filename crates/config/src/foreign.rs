@@ -176,8 +176,12 @@ impl PolicyObjects {
         engine: &Engine,
         references: &[(String, Sources)],
         gatekeeper_cel: bool,
+        point: wasm_validate_gatekeeper::EnforcementPoint,
     ) -> Result<PolicyObjects, String> {
-        let mut library = Library::default();
+        let mut library = Library {
+            point,
+            ..Library::default()
+        };
         let mut admission = vap::Library::default();
         let mut kyverno = wasm_validate_kyverno::Library::default();
         for (reference, sources) in references {
@@ -241,6 +245,7 @@ impl PolicyObjects {
                 .filter(|c| sources.files.iter().any(|f| *f.path == *c.location.file))
                 .cloned()
                 .collect(),
+            point: self.library.point,
         };
         let mut policies = match &self.runtime {
             Some(runtime) => from_these

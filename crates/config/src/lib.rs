@@ -48,6 +48,7 @@ pub use foreign::bundle_bytes;
 pub use schema::{SchemaOptions, SchemaSpec, crd_bundle_bytes, crd_reference, schema_stage};
 pub use serve::{LoggingFormat, ServeSpec};
 pub use source::SourceText;
+pub use wasm_validate_gatekeeper::EnforcementPoint;
 
 use serde_json::Value;
 use wasm_validate_builtin::Profile;
@@ -80,6 +81,10 @@ pub struct CommandLine {
     /// `--gatekeeper-engine cel`: ConstraintTemplates that have both
     /// engines run their `K8sNativeValidation` (CEL) one instead of Rego.
     pub gatekeeper_cel: bool,
+    /// The Gatekeeper enforcement point the command is: a constraint with
+    /// `enforcementAction: scoped` takes its action there, and is left out
+    /// where it has none (`gator.gatekeeper.sh` by default).
+    pub gatekeeper_point: wasm_validate_gatekeeper::EnforcementPoint,
     /// `--combine`: Conftest policies see every document of the run as one
     /// input, as Conftest's `--combine`.
     pub conftest_combine: bool,
@@ -325,8 +330,13 @@ pub fn build_policy_set(
     let gatekeeper = match gatekeeper_sources.is_empty() {
         true => None,
         false => Some(
-            foreign::PolicyObjects::read(engine, &gatekeeper_sources, command_line.gatekeeper_cel)
-                .map_err(|e| ConfigError(format!("policy objects: {e}")))?,
+            foreign::PolicyObjects::read(
+                engine,
+                &gatekeeper_sources,
+                command_line.gatekeeper_cel,
+                command_line.gatekeeper_point,
+            )
+            .map_err(|e| ConfigError(format!("policy objects: {e}")))?,
         ),
     };
     for (choice, sources) in choices.iter().zip(&sources) {

@@ -1,7 +1,9 @@
 //! Constraints (`constraints.gatekeeper.sh/v1beta1`, `v1alpha1`, `v1`):
 //! an instance of a template's kind with its `match`, `parameters` and
-//! `enforcementAction`.
-//! Source: <https://open-policy-agent.github.io/gatekeeper/website/docs/howto#constraints>.
+//! `enforcementAction` (or, with `enforcementAction: scoped`, its
+//! `scopedEnforcementActions`: an action per enforcement point).
+//! Sources: <https://open-policy-agent.github.io/gatekeeper/website/docs/howto#constraints>,
+//! <https://open-policy-agent.github.io/gatekeeper/website/docs/enforcement-points>.
 
 use serde_json::Value;
 use wasm_validate_pipeline::Action;
@@ -13,15 +15,53 @@ use crate::{GatekeeperError, Location};
 /// The API group of constraints.
 pub const CONSTRAINT_GROUP: &str = "constraints.gatekeeper.sh";
 
-/// A constraint's `enforcementAction`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A constraint's `enforcementAction`, ordered from the weakest: where
+/// several apply at one enforcement point, the strongest is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EnforcementAction {
-    /// `deny` (the default): a violation denies.
-    Deny,
-    /// `warn`: a violation is a warning.
-    Warn,
     /// `dryrun`: a violation is only recorded (audit).
     Dryrun,
+    /// `warn`: a violation is a warning.
+    Warn,
+    /// `deny` (the default): a violation denies.
+    Deny,
+}
+
+/// Where a constraint is enforced, as Gatekeeper names the places
+/// (`scopedEnforcementActions[].enforcementPoints[].name`), and the front
+/// ends of wasm-validate that are each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EnforcementPoint {
+    /// `gator.gatekeeper.sh`, shift-left: `check`, `post-render`,
+    /// `kubectl wasm-validate -f`, bundles (the default).
+    #[default]
+    Gator,
+    /// `validation.gatekeeper.sh`, the validating webhook: `serve`.
+    Validation,
+    /// `audit.gatekeeper.sh`, the audit of a cluster's resources:
+    /// `kubectl wasm-validate` without `-f`.
+    Audit,
+}
+
+impl EnforcementPoint {
+    /// Gatekeeper's name for the point.
+    pub fn name(self) -> &'static str {
+        match self {
+            EnforcementPoint::Gator => "gator.gatekeeper.sh",
+            EnforcementPoint::Validation => "validation.gatekeeper.sh",
+            EnforcementPoint::Audit => "audit.gatekeeper.sh",
+        }
+    }
+}
+
+/// One entry of `spec.scopedEnforcementActions`: an action and the points
+/// it applies at (`*` is every point).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedAction {
+    /// `action`.
+    pub action: EnforcementAction,
+    /// `enforcementPoints[].name`, as written.
+    pub points: Vec<String>,
 }
 
 impl EnforcementAction {
@@ -46,8 +86,11 @@ pub struct Constraint {
     pub matcher: Match,
     /// `spec.parameters` (`{}` when absent).
     pub parameters: Value,
-    /// `spec.enforcementAction`.
+    /// `spec.enforcementAction` (`deny` when it is `scoped`).
     pub enforcement_action: EnforcementAction,
+    /// `spec.scopedEnforcementActions`, when `spec.enforcementAction` is
+    /// `scoped`: the action at each enforcement point.
+    pub scoped: Option<Vec<ScopedAction>>,
     /// Where it was read.
     pub location: Location,
 }
@@ -62,7 +105,9 @@ impl Constraint {
 
     /// Reads a constraint. Errors: no name; a `match` that is not
     /// Gatekeeper's (unknown fields included); an `enforcementAction`
-    /// other than `deny`, `warn` or `dryrun` (`scoped` is not supported).
+    /// other than `deny`, `warn`, `dryrun` or `scoped`; `scoped` without
+    /// `scopedEnforcementActions`, or one of them without an action of
+    /// those three or without a named enforcement point.
     pub fn from_object(object: &Value, location: Location) -> Result<Constraint, GatekeeperError> {
         let fail = |message: String| GatekeeperError::new(&location, message);
         let kind = object["kind"].as_str().unwrap_or_default().to_owned();
@@ -76,16 +121,20 @@ impl Constraint {
             value => serde_json::from_value(value.clone())
                 .map_err(|e| fail(format!("{kind} {name}: spec.match: {e}")))?,
         };
-        let enforcement_action = match spec["enforcementAction"].as_str() {
-            None | Some("deny") | Some("") => EnforcementAction::Deny,
-            Some("warn") => EnforcementAction::Warn,
-            Some("dryrun") => EnforcementAction::Dryrun,
-            Some(other) => {
-                return Err(fail(format!(
-                    "{kind} {name}: spec.enforcementAction {other:?} is not supported \
-                     (deny, warn or dryrun)"
-                )));
-            }
+        let (enforcement_action, scoped) = match spec["enforcementAction"].as_str() {
+            Some("scoped") => (
+                EnforcementAction::Deny,
+                Some(
+                    scoped_actions(&spec["scopedEnforcementActions"])
+                        .map_err(|message| fail(format!("{kind} {name}: {message}")))?,
+                ),
+            ),
+            given => (
+                action_of(given.unwrap_or_default()).map_err(|message| {
+                    fail(format!("{kind} {name}: spec.enforcementAction {message}"))
+                })?,
+                None,
+            ),
         };
         let parameters = match &spec["parameters"] {
             Value::Null => Value::Object(Default::default()),
@@ -97,8 +146,28 @@ impl Constraint {
             matcher,
             parameters,
             enforcement_action,
+            scoped,
             location,
         })
+    }
+
+    /// The action at `point`: `spec.enforcementAction`; or, when it is
+    /// `scoped`, the strongest of the actions whose enforcement points name
+    /// `point` or `*` (compared without case, as Gatekeeper does), and
+    /// `None` (not enforced there) when none does.
+    pub fn action_at(&self, point: EnforcementPoint) -> Option<EnforcementAction> {
+        let Some(scoped) = &self.scoped else {
+            return Some(self.enforcement_action);
+        };
+        scoped
+            .iter()
+            .filter(|s| {
+                s.points
+                    .iter()
+                    .any(|p| p == "*" || p.eq_ignore_ascii_case(point.name()))
+            })
+            .map(|s| s.action)
+            .max()
     }
 
     /// Checks `parameters` against the template's schema, as the API
@@ -130,6 +199,51 @@ impl Constraint {
             Err(problems)
         }
     }
+}
+
+/// An action as written (`deny` when empty), or why it is refused.
+fn action_of(text: &str) -> Result<EnforcementAction, String> {
+    match text {
+        "" | "deny" => Ok(EnforcementAction::Deny),
+        "warn" => Ok(EnforcementAction::Warn),
+        "dryrun" => Ok(EnforcementAction::Dryrun),
+        other => Err(format!("{other:?} is not supported (deny, warn or dryrun)")),
+    }
+}
+
+/// `spec.scopedEnforcementActions` of a `scoped` constraint: at least one
+/// entry, each with an action and at least one named enforcement point.
+fn scoped_actions(value: &Value) -> Result<Vec<ScopedAction>, String> {
+    let entries = value.as_array().filter(|a| !a.is_empty()).ok_or(
+        "spec.enforcementAction is scoped but spec.scopedEnforcementActions lists no action",
+    )?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let at = format!("spec.scopedEnforcementActions[{i}]");
+            let action = match entry["action"].as_str() {
+                None | Some("") => {
+                    return Err(format!("{at}.action is missing (deny, warn or dryrun)"));
+                }
+                Some(text) => {
+                    action_of(text).map_err(|message| format!("{at}.action {message}"))?
+                }
+            };
+            let points: Vec<String> = entry["enforcementPoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["name"].as_str())
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if points.is_empty() {
+                return Err(format!("{at}.enforcementPoints names no enforcement point"));
+            }
+            Ok(ScopedAction { action, points })
+        })
+        .collect()
 }
 
 /// An OpenAPI v3 schema as JSON Schema: `nullable: true` admits `null`,
@@ -172,5 +286,109 @@ fn openapi_to_json_schema(schema: &Value) -> Value {
         }
         Value::Array(items) => Value::Array(items.iter().map(openapi_to_json_schema).collect()),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(spec: Value) -> Result<Constraint, String> {
+        let object = json!({
+            "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+            "kind": "K8sRequiredLabels",
+            "metadata": {"name": "c"},
+            "spec": spec,
+        });
+        let location = Location {
+            file: "c.yaml".into(),
+            document: 1,
+            item: None,
+            line: 1,
+            parsed: None,
+        };
+        Constraint::from_object(&object, location).map_err(|e| e.to_string())
+    }
+
+    fn points(constraint: &Constraint) -> Vec<Option<EnforcementAction>> {
+        [
+            EnforcementPoint::Gator,
+            EnforcementPoint::Validation,
+            EnforcementPoint::Audit,
+        ]
+        .map(|p| constraint.action_at(p))
+        .to_vec()
+    }
+
+    #[test]
+    fn an_unscoped_action_applies_at_every_point() {
+        let warn = read(json!({"enforcementAction": "warn"})).unwrap();
+        assert_eq!(points(&warn), [Some(EnforcementAction::Warn); 3]);
+        let default = read(json!({})).unwrap();
+        assert_eq!(points(&default), [Some(EnforcementAction::Deny); 3]);
+        // The list is read only with `scoped`, as Gatekeeper reads it.
+        let ignored = read(json!({
+            "enforcementAction": "dryrun",
+            "scopedEnforcementActions": [{"action": "deny", "enforcementPoints": [{"name": "*"}]}]
+        }))
+        .unwrap();
+        assert_eq!(points(&ignored), [Some(EnforcementAction::Dryrun); 3]);
+    }
+
+    #[test]
+    fn a_scoped_constraint_takes_the_strongest_action_naming_each_point() {
+        let scoped = read(json!({
+            "enforcementAction": "scoped",
+            "scopedEnforcementActions": [
+                {"action": "warn", "enforcementPoints": [{"name": "gator.gatekeeper.sh"}]},
+                {"action": "deny", "enforcementPoints": [{"name": "VALIDATION.gatekeeper.sh"}, {"name": "vap.k8s.io"}]},
+                {"action": "dryrun", "enforcementPoints": [{"name": "*"}]},
+            ]
+        }))
+        .unwrap();
+        use EnforcementAction::*;
+        assert_eq!(points(&scoped), [Some(Warn), Some(Deny), Some(Dryrun)]);
+        let validation_only = read(json!({
+            "enforcementAction": "scoped",
+            "scopedEnforcementActions": [
+                {"action": "deny", "enforcementPoints": [{"name": "validation.gatekeeper.sh"}]},
+            ]
+        }))
+        .unwrap();
+        assert_eq!(points(&validation_only), [None, Some(Deny), None]);
+    }
+
+    #[test]
+    fn a_scoped_constraint_without_usable_actions_is_refused() {
+        for (spec, expected) in [
+            (
+                json!({"enforcementAction": "scoped"}),
+                "c.yaml:1: document 1: K8sRequiredLabels c: spec.enforcementAction is scoped but spec.scopedEnforcementActions lists no action",
+            ),
+            (
+                json!({"enforcementAction": "scoped", "scopedEnforcementActions": [
+                    {"action": "block", "enforcementPoints": [{"name": "*"}]}]}),
+                "spec.scopedEnforcementActions[0].action \"block\" is not supported (deny, warn or dryrun)",
+            ),
+            (
+                json!({"enforcementAction": "scoped", "scopedEnforcementActions": [
+                    {"action": "deny", "enforcementPoints": [{"name": "*"}]},
+                    {"enforcementPoints": [{"name": "*"}]}]}),
+                "spec.scopedEnforcementActions[1].action is missing (deny, warn or dryrun)",
+            ),
+            (
+                json!({"enforcementAction": "scoped", "scopedEnforcementActions": [
+                    {"action": "warn", "enforcementPoints": []}]}),
+                "spec.scopedEnforcementActions[0].enforcementPoints names no enforcement point",
+            ),
+            (
+                json!({"enforcementAction": "Deny"}),
+                "spec.enforcementAction \"Deny\" is not supported (deny, warn or dryrun)",
+            ),
+        ] {
+            let error = read(spec).unwrap_err();
+            assert!(error.contains(expected), "{error}");
+        }
     }
 }

@@ -35,7 +35,9 @@ mod matching;
 pub mod suite;
 mod template;
 
-pub use constraint::{CONSTRAINT_GROUP, Constraint, EnforcementAction};
+pub use constraint::{
+    CONSTRAINT_GROUP, Constraint, EnforcementAction, EnforcementPoint, ScopedAction,
+};
 pub use inventory::inventory;
 pub use matching::{KindMatch, Match, MatchSelector, Namespaces, namespaces_of};
 pub use template::{TARGET, TEMPLATE_GROUP, Template};
@@ -115,6 +117,9 @@ pub struct Library {
     pub templates: Vec<Template>,
     /// The constraints, in reading order.
     pub constraints: Vec<Constraint>,
+    /// Where [`Library::policies`] enforces them: a `scoped` constraint
+    /// takes its action at this point, and is left out where it has none.
+    pub point: EnforcementPoint,
 }
 
 impl Library {
@@ -198,9 +203,10 @@ impl Library {
         }
     }
 
-    /// One policy per constraint, in reading order, each the Rego runtime
-    /// prepared with its template and parameters, reported as `Kind/name`,
-    /// with the constraint's action and `match`. A constraint whose
+    /// One policy per constraint enforced at [`Library::point`], in reading
+    /// order, each the Rego runtime prepared with its template and
+    /// parameters, reported as `Kind/name`, with the constraint's action at
+    /// that point ([`Constraint::action_at`]) and `match`. A constraint whose
     /// template reads `data.inventory`, or whose match has a
     /// `namespaceSelector`, is prepared again for each run with the run's
     /// objects ([`wasm_validate_pipeline::RunObjects`]): the inventory, and
@@ -215,15 +221,16 @@ impl Library {
     ) -> Result<Vec<ConfiguredPolicy>, GatekeeperError> {
         self.constraints
             .iter()
-            .filter_map(|c| self.template_for(&c.kind).map(|t| (t, c)))
-            .map(|(template, constraint)| {
+            .filter_map(|c| Some((c.action_at(self.point)?, c)))
+            .filter_map(|(action, c)| self.template_for(&c.kind).map(|t| (t, c, action)))
+            .map(|(template, constraint, action)| {
                 let reads_inventory = template.reads_inventory();
                 let data = reads_inventory.then(|| json!({"inventory": inventory([])}));
                 let policy = prepare(engine, runtimes, template, constraint, data)?;
                 let mut configured =
                     ConfiguredPolicy::new(policy, Value::Object(Default::default()));
                 configured.id = format!("{}/{}", constraint.kind, constraint.name);
-                configured.action = constraint.enforcement_action.action();
+                configured.action = action.action();
                 configured.review_in_settings = true;
                 configured.selector = Some(Arc::new(MatchSelector {
                     matcher: constraint.matcher.clone(),

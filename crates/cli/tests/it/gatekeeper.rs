@@ -310,3 +310,48 @@ fn a_template_with_only_the_cel_engine_runs_on_the_cel_runtime() {
             .all(|m| m == "cel: missing team, tier")
     );
 }
+
+/// `check` is Gatekeeper's shift-left enforcement point
+/// (`gator.gatekeeper.sh`): a `scoped` constraint takes the action its
+/// `scopedEnforcementActions` give that point, and one they do not name
+/// there is not run (testdata/gatekeeper/scoped).
+#[test]
+fn check_enforces_scoped_constraints_as_gator_does() {
+    let output = run(
+        &[
+            "check",
+            "--schema=off",
+            "--policy",
+            TEMPLATE,
+            "--policy",
+            "testdata/gatekeeper/scoped/",
+            "-o",
+            "json",
+            OBJECTS,
+        ],
+        None,
+    );
+    let report = json(&output);
+    let names: Vec<&str> = report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["WvRequiredLabels/warn-in-ci"]);
+    let verdicts: Vec<(&str, &str)> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resource"]["name"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // The bare Pod lacks `team`: a warning, so the run passes.
+    assert!(verdicts.contains(&("bare", "warn")), "{verdicts:?}");
+    assert!(!verdicts.iter().any(|(_, v)| *v == "fail"), "{verdicts:?}");
+    assert_eq!(output.status.code(), Some(0));
+}

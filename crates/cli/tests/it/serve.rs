@@ -392,3 +392,28 @@ fn serve_reads_the_clusters_objects_for_referential_constraints() {
         server.requests()
     );
 }
+
+/// `serve` is Gatekeeper's `validation.gatekeeper.sh`: both scoped
+/// constraints of testdata/gatekeeper/scoped deny there, though `check`
+/// (`gator.gatekeeper.sh`) runs only one of them.
+#[test]
+fn serve_enforces_scoped_constraints_at_the_validation_point() {
+    let dir = scratch("serve", "scoped");
+    let (cert, key) = certificate(&dir);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut args = loopback(&cert, &key);
+    args.push("--no-config".into());
+    for policy in [
+        "testdata/gatekeeper/requiredlabels/template.yaml",
+        "testdata/gatekeeper/scoped/",
+    ] {
+        args.extend(["--policy".into(), root.join(policy).into()]);
+    }
+    let mut child = spawn_serve(&dir, &args);
+    let received = stderr_lines(&mut child);
+    let first = received
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(terminate(child), Some(0));
+    assert!(first.contains(": 2 policies"), "{first}");
+}

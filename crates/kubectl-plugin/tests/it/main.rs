@@ -2,6 +2,7 @@
 //! binary re-links the whole dependency graph): a module per topic.
 
 mod common;
+mod gatekeeper;
 mod kubectl;
 mod live;
 mod rbac;
