@@ -33,7 +33,7 @@ pub enum EnforcementAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EnforcementPoint {
     /// `gator.gatekeeper.sh`, shift-left: `check`, `post-render`,
-    /// `kubectl wasm-validate -f`, bundles (the default).
+    /// `kubectl wasm-validate -f` (the default).
     #[default]
     Gator,
     /// `validation.gatekeeper.sh`, the validating webhook: `serve`.
