@@ -29,6 +29,7 @@ use wasm_validate_abi::tape::{RequestView, Tape, TapeError};
 use wasm_validate_abi::{Operation, Response, Violation};
 
 pub mod audit;
+mod bind;
 mod bindings;
 mod crd_rules;
 
@@ -251,6 +252,7 @@ pub fn environment() -> Result<Env, String> {
 fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String> {
     let mut expression =
         parse::parse(env, source).map_err(|e| format!("{name}: {}", e.to_string().trim_end()))?;
+    bind::expand(&mut expression).map_err(|e| format!("{name}: {e}"))?;
     select::rewrite(&mut expression);
     let references = expression.references();
     for variable in references.variables() {

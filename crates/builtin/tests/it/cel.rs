@@ -119,3 +119,20 @@ fn sets_and_two_variable_comprehensions_in_wasm() {
         assert_eq!(!messages.is_empty(), denied, "{expression}: {messages:?}");
     }
 }
+
+/// `cel.bind` and `optMap`, expanded when compiled, run in the module.
+#[test]
+fn bindings_and_optional_maps_run_in_wasm() {
+    let engine = Engine::default();
+    assert_eq!(
+        outcome(&engine, "cel.bind(n, object.metadata.name, n + n == 'pp')"),
+        Ok(vec![])
+    );
+    assert_eq!(
+        outcome(
+            &engine,
+            "object.metadata.?labels.optMap(l, l.size()).orValue(0) == 1"
+        ),
+        Ok(vec!["denied".to_owned()])
+    );
+}

@@ -617,3 +617,5 @@ fn objects_read_lazily_behave_as_built_values() {
     assert_eq!(response.violations[0].message, "images: nginx");
     assert_eq!(response.audit_annotations["p/first"], "a");
 }
+
+mod environment;
