@@ -16,10 +16,7 @@
 //! As in cel-go, the variable must be a simple name, and `target` is
 //! written twice (evaluated for `hasValue` and for `value`).
 
-use cel::common::ast::{
-    CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, ListExpr, LiteralValue, MapExpr,
-    StructExpr,
-};
+use cel::common::ast::{CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue};
 use cel::common::types::CelBool;
 
 /// The iteration variable of the expansions, which nothing can name.
@@ -29,7 +26,9 @@ const UNUSED: &str = "#unused";
 /// innermost first. Errors: a variable that is not a simple name, named
 /// as cel-go names the mistake.
 pub(crate) fn expand(expression: &mut IdedExpr) -> Result<(), String> {
-    for_each_child(expression, &mut |child| expand(child))?;
+    for child in crate::parse::children_mut(expression) {
+        expand(child)?;
+    }
     let id = expression.id;
     let Expr::Call(call) = &mut expression.expr else {
         return Ok(());
@@ -118,47 +117,4 @@ fn global_call(name: &str, args: Vec<IdedExpr>) -> Expr {
         expr: Expr::Ident(namespace.to_owned()),
     };
     member_call(function, target, args)
-}
-
-/// Calls `f` on each child of `expression`, stopping at the first error.
-fn for_each_child(
-    expression: &mut IdedExpr,
-    f: &mut impl FnMut(&mut IdedExpr) -> Result<(), String>,
-) -> Result<(), String> {
-    match &mut expression.expr {
-        Expr::Call(call) => {
-            if let Some(target) = &mut call.target {
-                f(target)?;
-            }
-            call.args.iter_mut().try_for_each(&mut *f)
-        }
-        Expr::Comprehension(c) => {
-            let c = &mut **c;
-            for e in [
-                &mut c.iter_range,
-                &mut c.accu_init,
-                &mut c.loop_cond,
-                &mut c.loop_step,
-                &mut c.result,
-            ] {
-                f(e)?;
-            }
-            Ok(())
-        }
-        Expr::List(list) => list.elements.iter_mut().try_for_each(&mut *f),
-        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
-            for entry in entries {
-                match &mut entry.expr {
-                    EntryExpr::MapEntry(e) => {
-                        f(&mut e.key)?;
-                        f(&mut e.value)?;
-                    }
-                    EntryExpr::StructField(s) => f(&mut s.value)?,
-                }
-            }
-            Ok(())
-        }
-        Expr::Select(select) => f(&mut select.operand),
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Ok(()),
-    }
 }

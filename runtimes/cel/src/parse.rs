@@ -174,37 +174,42 @@ fn visit(expression: &IdedExpr, f: &mut impl FnMut(&IdedExpr)) {
 /// [`visit`], with each node mutable, children after their parent.
 fn visit_mut(expression: &mut IdedExpr, f: &mut impl FnMut(&mut IdedExpr)) {
     f(expression);
+    for child in children_mut(expression) {
+        visit_mut(child, f);
+    }
+}
+
+/// The children of `expression`, mutable, in evaluation order (a call's
+/// target first; a comprehension's range, initial accumulator, condition,
+/// step and result).
+pub(crate) fn children_mut(expression: &mut IdedExpr) -> Vec<&mut IdedExpr> {
     match &mut expression.expr {
-        Expr::Call(call) => {
-            call.target.iter_mut().for_each(|t| visit_mut(t, f));
-            call.args.iter_mut().for_each(|a| visit_mut(a, f));
-        }
+        Expr::Call(call) => call
+            .target
+            .iter_mut()
+            .map(|t| &mut **t)
+            .chain(call.args.iter_mut())
+            .collect(),
         Expr::Comprehension(c) => {
             let c = &mut **c;
-            for e in [
+            vec![
                 &mut c.iter_range,
                 &mut c.accu_init,
                 &mut c.loop_cond,
                 &mut c.loop_step,
                 &mut c.result,
-            ] {
-                visit_mut(e, f);
-            }
+            ]
         }
-        Expr::List(list) => list.elements.iter_mut().for_each(|e| visit_mut(e, f)),
-        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
-            for entry in entries {
-                match &mut entry.expr {
-                    EntryExpr::MapEntry(e) => {
-                        visit_mut(&mut e.key, f);
-                        visit_mut(&mut e.value, f);
-                    }
-                    EntryExpr::StructField(s) => visit_mut(&mut s.value, f),
-                }
-            }
-        }
-        Expr::Select(select) => visit_mut(&mut select.operand, f),
-        _ => {}
+        Expr::List(list) => list.elements.iter_mut().collect(),
+        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => entries
+            .iter_mut()
+            .flat_map(|entry| match &mut entry.expr {
+                EntryExpr::MapEntry(e) => vec![&mut e.key, &mut e.value],
+                EntryExpr::StructField(s) => vec![&mut s.value],
+            })
+            .collect(),
+        Expr::Select(select) => vec![&mut *select.operand],
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
     }
 }
 

@@ -23,9 +23,7 @@
 
 use cel::Env;
 use cel::ExecutionError;
-use cel::common::ast::{
-    CallExpr, EntryExpr, Expr, IdedExpr, LiteralValue, MapExpr, SelectExpr, StructExpr,
-};
+use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue, SelectExpr};
 use cel::common::types::{CelBool, CelOptional, CelString, DYN_TYPE, Kind, STRING_TYPE, Type};
 use cel::common::value::{CowVal, Val};
 
@@ -71,13 +69,13 @@ fn rewrite_in(expression: &mut IdedExpr, bound: &mut Vec<String>) {
             let function = if test { HAS } else { SELECT };
             expression.expr = call(function, *operand, field, id);
         }
-        Expr::Call(call_expr) => {
-            if let Some(target) = &mut call_expr.target {
-                rewrite_in(target, bound);
+        Expr::Call(_) => {
+            for child in crate::parse::children_mut(expression) {
+                rewrite_in(child, bound);
             }
-            for arg in &mut call_expr.args {
-                rewrite_in(arg, bound);
-            }
+            let Expr::Call(call_expr) = &mut expression.expr else {
+                return;
+            };
             if call_expr.target.is_none()
                 && call_expr.func_name == cel::common::ast::operators::OPT_SELECT
                 && call_expr.args.len() == 2
@@ -103,23 +101,11 @@ fn rewrite_in(expression: &mut IdedExpr, bound: &mut Vec<String>) {
             }
             bound.truncate(scope);
         }
-        Expr::List(list) => {
-            for element in &mut list.elements {
-                rewrite_in(element, bound);
+        _ => {
+            for child in crate::parse::children_mut(expression) {
+                rewrite_in(child, bound);
             }
         }
-        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
-            for entry in entries {
-                match &mut entry.expr {
-                    EntryExpr::MapEntry(e) => {
-                        rewrite_in(&mut e.key, bound);
-                        rewrite_in(&mut e.value, bound);
-                    }
-                    EntryExpr::StructField(s) => rewrite_in(&mut s.value, bound),
-                }
-            }
-        }
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
     }
 }
 
