@@ -147,3 +147,55 @@ fn a_function_the_runtime_lacks_is_refused_when_the_program_is_prepared() {
         "{message}"
     );
 }
+
+/// regorus's `glob` and `yaml` builtins, as OPA's: a Conftest-style policy
+/// reading a ConfigMap's embedded YAML, and an image matched by a glob.
+#[test]
+fn glob_and_yaml_builtins_answer_as_opa_does() {
+    let engine = Engine::default();
+    let rego = r#"package main
+
+violation[{"msg": msg}] {
+  config := yaml.unmarshal(input.review.object.data["config.yaml"])
+  config.debug == true
+  msg := sprintf("debug is on: %s", [yaml.marshal({"debug": config.debug})])
+}
+
+violation[{"msg": msg}] {
+  image := input.review.object.data.image
+  not glob.match("registry.example/*/*", ["/"], image)
+  msg := sprintf("image %v is not from the registry", [image])
+}
+"#;
+    let policy = engine
+        .prepare(&runtime(&engine), &program(rego, json!({})))
+        .unwrap();
+    let config_map = |config: &str, image: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+               "data": {"config.yaml": config, "image": image}})
+    };
+    let allowed = evaluate(
+        &engine,
+        &policy,
+        config_map("debug: false\n", "registry.example/team/app"),
+    );
+    assert!(allowed.allowed, "{allowed:?}");
+    let denied = evaluate(
+        &engine,
+        &policy,
+        config_map("debug: true\nlevel: 3\n", "docker.io/team/app/extra"),
+    );
+    let mut messages: Vec<&str> = denied
+        .violations
+        .iter()
+        .map(|v| v.message.as_str())
+        .collect();
+    messages.sort();
+    assert_eq!(
+        messages,
+        [
+            "debug is on: debug: true\n",
+            "image docker.io/team/app/extra is not from the registry",
+        ]
+    );
+}
