@@ -3,10 +3,12 @@
 //! its members are atoms or lazy in turn) the first time CEL asks anything
 //! of it but a member by name, and then answers as cel-rust's own map or
 //! list does, by delegating every operation to the built value. A member
-//! by name (`a.f`, `a.?f`, `has(a.f)`, rewritten by `select.rs`, and
-//! `a['f']`) is read from the tape while the map is not built. A policy
-//! then pays for the part of the object it reads, instead of for the whole
-//! object on every evaluation (docs/performance.md, "CEL runtime").
+//! by name through the indexer (`a.f`, `a.?f` and `has(a.f)`, rewritten by
+//! `select.rs`) is read from the tape while the map is not built; `a['f']`
+//! still builds it, since cel-rust's index operator first asks `a` whether
+//! it is an optional. A policy then pays for the part of the object it
+//! reads, instead of for the whole object on every evaluation
+//! (docs/performance.md, "CEL runtime").
 //!
 //! cel-rust downcasts its built-in maps and lists through `as_builtin`,
 //! which a `Lazy` answers with the value it built, so equality with a
