@@ -15,6 +15,7 @@
 use std::cell::RefCell;
 
 pub mod compat;
+pub mod deprecated;
 pub mod input;
 pub mod reads;
 pub mod sprintf;
@@ -154,6 +155,10 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             }),
         )
         .map_err(|e| format!("sprintf: {e}"))?;
+    let v0 = program.rego_version == 0;
+    if v0 {
+        deprecated::add(&mut engine)?;
+    }
     let mut packages = Vec::new();
     for module in &program.modules {
         let package = engine
@@ -168,7 +173,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         .first()
         .map(|(_, package)| package.clone())
         .ok_or("the Rego program has no module")?;
-    check_calls(&program.modules, &packages)?;
+    check_calls(&program.modules, &packages, v0)?;
     let mut patterns: Vec<String> = program
         .modules
         .iter()
@@ -297,11 +302,12 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
 
 /// Refuses, before anything is evaluated, a call to a function that is
 /// neither a builtin regorus has here, nor OPA's `sprintf` and `print`,
+/// nor (in Rego v0) one of OPA's deprecated builtins of [`deprecated`],
 /// nor a function of the module's package (its imports and `data.`
 /// references are left to the evaluation): regorus itself would find it
 /// only when the rule runs. Names the function and its file, line and
 /// column.
-fn check_calls(modules: &[Module], packages: &[(&str, String)]) -> Result<(), String> {
+fn check_calls(modules: &[Module], packages: &[(&str, String)], v0: bool) -> Result<(), String> {
     for (module, (_, package)) in modules.iter().zip(packages) {
         let declared: Vec<String> = modules
             .iter()
@@ -312,6 +318,7 @@ fn check_calls(modules: &[Module], packages: &[(&str, String)]) -> Result<(), St
         let known = |name: &str| {
             regorus::unstable::BUILTINS.contains_key(name)
                 || matches!(name, "sprintf" | "print")
+                || (v0 && deprecated::NAMES.contains(&name))
                 || declared.iter().any(|d| d == name)
         };
         if let Some((name, line, col)) = compat::unknown_calls(&module.path, &module.rego, known)

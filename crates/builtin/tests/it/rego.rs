@@ -199,3 +199,59 @@ violation[{"msg": msg}] {
         ]
     );
 }
+
+/// OPA's deprecated builtins `re_match`, `any`, `all` and `set_diff` run in
+/// Rego v0, as OPA evaluates them there, and are refused in v1.
+#[test]
+fn deprecated_builtins_run_in_rego_v0_only() {
+    let engine = Engine::default();
+    let rego = r#"package main
+
+violation[{"msg": msg}] {
+  name := input.review.object.metadata.name
+  not re_match("^[a-z]+$", name)
+  msg := sprintf("bad name %v", [name])
+}
+
+violation[{"msg": msg}] {
+  labels := {k | input.review.object.metadata.labels[k]}
+  missing := set_diff({"team", "tier"}, labels)
+  any([count(missing) > 0, false])
+  all({true})
+  msg := sprintf("missing %v", [missing])
+}
+"#;
+    let policy = engine
+        .prepare(&runtime(&engine), &program(rego, json!({})))
+        .unwrap();
+    let object = |name: &str, labels: Value| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}});
+    assert!(
+        evaluate(
+            &engine,
+            &policy,
+            object("web", json!({"team": "a", "tier": "b"}))
+        )
+        .allowed
+    );
+    let denied = evaluate(&engine, &policy, object("Web-1", json!({"team": "a"})));
+    let mut messages: Vec<&str> = denied
+        .violations
+        .iter()
+        .map(|v| v.message.as_str())
+        .collect();
+    messages.sort();
+    assert_eq!(messages, ["bad name Web-1", "missing {\"tier\"}"]);
+    // Rego v1 has no deprecated builtins.
+    let mut v1 = program(
+        "package main\nimport rego.v1\nviolation contains {\"msg\": \"x\"} if re_match(\"a\", \"a\")\n",
+        json!({}),
+    );
+    v1["regoVersion"] = json!(1);
+    let error = engine.prepare(&runtime(&engine), &v1).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("the function re_match is not available"),
+        "{error}"
+    );
+}
