@@ -51,6 +51,17 @@ fn evaluate(engine: &Engine, policy: &Policy, object: Value) -> Response {
         .response
 }
 
+/// A response's violation messages, sorted.
+fn sorted_messages(response: &Response) -> Vec<&str> {
+    let mut messages: Vec<&str> = response
+        .violations
+        .iter()
+        .map(|v| v.message.as_str())
+        .collect();
+    messages.sort();
+    messages
+}
+
 fn pod(labels: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": labels}})
 }
@@ -185,12 +196,7 @@ violation[{"msg": msg}] {
         &policy,
         config_map("debug: true\nlevel: 3\n", "docker.io/team/app/extra"),
     );
-    let mut messages: Vec<&str> = denied
-        .violations
-        .iter()
-        .map(|v| v.message.as_str())
-        .collect();
-    messages.sort();
+    let messages = sorted_messages(&denied);
     assert_eq!(
         messages,
         [
@@ -234,12 +240,7 @@ violation[{"msg": msg}] {
         .allowed
     );
     let denied = evaluate(&engine, &policy, object("Web-1", json!({"team": "a"})));
-    let mut messages: Vec<&str> = denied
-        .violations
-        .iter()
-        .map(|v| v.message.as_str())
-        .collect();
-    messages.sort();
+    let messages = sorted_messages(&denied);
     assert_eq!(messages, ["bad name Web-1", "missing {\"tier\"}"]);
     // Rego v1 has no deprecated builtins.
     let mut v1 = program(
