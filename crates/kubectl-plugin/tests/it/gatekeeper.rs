@@ -3,11 +3,10 @@
 //! page of the audit, and the audit is Gatekeeper's `audit.gatekeeper.sh`
 //! enforcement point.
 
-use serde_json::Value;
 use wasm_validate_test_apiserver::{ApiServer, demo_cluster};
 
 use crate::common::root;
-use crate::live::{plugin, temp_dir};
+use crate::live::audit_all_namespaces;
 
 #[test]
 fn a_referential_gatekeeper_constraint_sees_every_page_of_the_audit() {
@@ -27,25 +26,16 @@ fn a_referential_gatekeeper_constraint_sees_every_page_of_the_audit() {
             }));
     }
     let server = ApiServer::start(cluster);
-    let scratch = temp_dir("inventory");
-    let dir = scratch.path();
-    let config = server.kubeconfig(dir);
-    let output = plugin(&[
-        "--kubeconfig",
-        config.to_str().unwrap(),
-        "--context",
-        "good",
-        "-A",
-        "--chunk-size",
-        "1",
-        "--policy",
-        "testdata/gatekeeper/uniquehost/",
-        "-o",
-        "json",
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: Value =
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let (report, _, stderr) = audit_all_namespaces(
+        &server,
+        "inventory",
+        &[
+            "--chunk-size",
+            "1",
+            "--policy",
+            "testdata/gatekeeper/uniquehost/",
+        ],
+    );
     let mut failed: Vec<String> = report["results"]
         .as_array()
         .unwrap()
@@ -79,25 +69,17 @@ fn a_live_audit_enforces_scoped_constraints_at_the_audit_point() {
         })],
     );
     let server = ApiServer::start(cluster);
-    let scratch = temp_dir("scoped");
-    let config = server.kubeconfig(scratch.path());
-    let output = plugin(&[
-        "--kubeconfig",
-        config.to_str().unwrap(),
-        "--context",
-        "good",
-        "-A",
-        "--schema=off",
-        "--policy",
-        "testdata/gatekeeper/requiredlabels/template.yaml",
-        "--policy",
-        "testdata/gatekeeper/scoped/",
-        "-o",
-        "json",
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: Value =
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let (report, code, stderr) = audit_all_namespaces(
+        &server,
+        "scoped",
+        &[
+            "--schema=off",
+            "--policy",
+            "testdata/gatekeeper/requiredlabels/template.yaml",
+            "--policy",
+            "testdata/gatekeeper/scoped/",
+        ],
+    );
     let mut actions: Vec<(&str, &str)> = report["results"]
         .as_array()
         .unwrap()
@@ -114,5 +96,5 @@ fn a_live_audit_enforces_scoped_constraints_at_the_audit_point() {
         "{stderr}"
     );
     // Neither denies: the audit passes.
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
 }

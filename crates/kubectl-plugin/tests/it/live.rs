@@ -467,22 +467,32 @@ fn audit_everything(
     name: &str,
     extra: &[&str],
 ) -> (Value, Option<i32>, String) {
+    let mut args = vec!["--policy", "testdata/wat/allow-all.wat"];
+    args.extend(extra);
+    audit_all_namespaces(server, name, &args)
+}
+
+/// Runs the plugin on every namespace of `server` (context `good`, a
+/// kubeconfig in a fresh directory named after `name`) with `args` and a
+/// JSON report; returns the report, the exit code and stderr.
+pub(crate) fn audit_all_namespaces(
+    server: &ApiServer,
+    name: &str,
+    args: &[&str],
+) -> (Value, Option<i32>, String) {
     let scratch = temp_dir(name);
-    let dir = scratch.path();
-    let config = server.kubeconfig(dir);
-    let mut args = vec![
+    let config = server.kubeconfig(scratch.path());
+    let mut all = vec![
         "--kubeconfig",
         config.to_str().unwrap(),
         "--context",
         "good",
         "-A",
-        "--policy",
-        "testdata/wat/allow-all.wat",
         "-o",
         "json",
     ];
-    args.extend(extra);
-    let output = plugin(&args);
+    all.extend(args);
+    let output = plugin(&all);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let report: Value =
         serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
