@@ -45,7 +45,7 @@ pub(crate) fn compile(
         .enumerate()
         .filter_map(|(i, annotation)| {
             let name = format!("auditAnnotations[{i}].valueExpression");
-            match crate::compile(env, &name, &annotation.value_expression) {
+            match crate::compile(env, &name, &annotation.value_expression, &[]) {
                 Ok(compiled) => Some((annotation.key.clone(), compiled)),
                 Err(error) => {
                     errors.push(error);

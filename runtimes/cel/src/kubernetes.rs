@@ -248,7 +248,9 @@ pub(crate) const OR_VALUE: &str = "@orValue";
 /// value that is not an optional, the value itself, as cel-go evaluates it
 /// for Kyverno (its pod-security policies call `capabilities.add.orValue([])`
 /// on a plain list and expect the list).
-fn or_value<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+pub(crate) fn or_value<'b, 'v>(
+    mut args: Vec<CowVal<'b, 'v>>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let (Some(default), Some(this)) = (args.pop(), args.pop()) else {
         return Err(ExecutionError::MissingArgumentOrTarget);
     };

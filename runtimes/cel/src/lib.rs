@@ -31,6 +31,7 @@ use wasm_validate_abi::{Operation, Response, Violation};
 pub mod audit;
 mod bind;
 mod bindings;
+mod chain;
 mod crd_rules;
 
 use bindings::{bind, field, namespace_object, request_of, variables_map};
@@ -188,6 +189,14 @@ struct Rules {
     variables: Vec<Compiled>,
     /// Each variable's name (`variables.NAME`), in the order of `variables`.
     variable_names: Vec<String>,
+    /// The name each variable's value is bound to ([`select::VARIABLE`]
+    /// and its name), in the order of `variables`.
+    variable_idents: Vec<String>,
+    /// Whether an expression reads `variables` other than as
+    /// `variables.NAME` of a variable before it (`has(variables.a)`,
+    /// `variables.?a`, the map itself, a name not declared), so that the
+    /// `variables` map must be built.
+    builds_map: bool,
     match_conditions: Vec<Compiled>,
     validations: Vec<CompiledValidation>,
 }
@@ -239,6 +248,7 @@ pub fn environment() -> Result<Env, String> {
         cel::extensions::encoders(&mut env)?;
         two_var::extension(&mut env)?;
         select::extension(&mut env)?;
+        chain::extension(&mut env)?;
         kubernetes::extension(&mut env)
     })();
     declared.map_err(|e| format!("the CEL environment: {e}"))?;
@@ -246,14 +256,22 @@ pub fn environment() -> Result<Env, String> {
 }
 
 /// Compiles `source` (the expression named `name`, such as
-/// `validations[0].expression`). Errors: a syntax error (with its line and
-/// column), a function the environment lacks, a variable the API server
-/// does not bind (the authorizer included).
-fn compile(env: &Arc<Env>, name: &str, source: &str) -> Result<Compiled, String> {
+/// `validations[0].expression`), where `variables` are the names of the
+/// variables it may read as `variables.NAME` (those evaluated before it).
+/// Errors: a syntax error (with its line and column), a function the
+/// environment lacks, a variable the API server does not bind (the
+/// authorizer included).
+fn compile(
+    env: &Arc<Env>,
+    name: &str,
+    source: &str,
+    variables: &[String],
+) -> Result<Compiled, String> {
     let mut expression =
         parse::parse(env, source).map_err(|e| format!("{name}: {}", e.to_string().trim_end()))?;
     bind::expand(&mut expression).map_err(|e| format!("{name}: {e}"))?;
-    select::rewrite(&mut expression);
+    select::rewrite(&mut expression, variables);
+    chain::fuse(&mut expression);
     let references = expression.references();
     for variable in references.variables() {
         if variable == "authorizer" {
@@ -306,16 +324,21 @@ fn compile_validation(
     name: &str,
     field: &str,
     validation: &Validation,
+    variables: &[String],
     errors: &mut Vec<String>,
 ) -> Option<CompiledValidation> {
-    let mut compiled =
-        |suffix: &str, source: &str| match compile(env, &format!("{name}.{suffix}"), source) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        };
+    let mut compiled = |suffix: &str, source: &str| match compile(
+        env,
+        &format!("{name}.{suffix}"),
+        source,
+        variables,
+    ) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
     let expression = compiled(field, &validation.expression);
     let message_expression = validation
         .message_expression
@@ -342,32 +365,65 @@ fn compile_rules(
     validations: &[Validation],
     errors: &mut Vec<String>,
 ) -> Rules {
-    let mut compiled =
-        |name: String, source: &str| match compile(env, &format!("{prefix}{name}"), source) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        };
+    // A variable reads those before it; the rest read them all.
+    let names: Vec<String> = variables.iter().map(|v| v.name.clone()).collect();
+    let mut compiled = |name: String, source: &str, readable: &[String]| match compile(
+        env,
+        &format!("{prefix}{name}"),
+        source,
+        readable,
+    ) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
     let variables: Vec<Compiled> = variables
         .iter()
-        .filter_map(|v| compiled(format!("variables {:?}", v.name), &v.expression))
+        .enumerate()
+        .filter_map(|(i, v)| {
+            compiled(
+                format!("variables {:?}", v.name),
+                &v.expression,
+                &names[..i],
+            )
+        })
         .collect();
     let match_conditions: Vec<Compiled> = match_conditions
         .iter()
-        .filter_map(|c| compiled(format!("matchConditions {:?}", c.name), &c.expression))
+        .filter_map(|c| {
+            compiled(
+                format!("matchConditions {:?}", c.name),
+                &c.expression,
+                &names,
+            )
+        })
         .collect();
     let mut compiled_validations = Vec::new();
     for (i, v) in validations.iter().enumerate() {
         let name = format!("{prefix}validations[{i}]");
-        compiled_validations.extend(compile_validation(env, &name, "expression", v, errors));
+        compiled_validations.extend(compile_validation(
+            env,
+            &name,
+            "expression",
+            v,
+            &names,
+            errors,
+        ));
     }
+    let variable_names: Vec<String> = variables.iter().map(variable_name).collect();
     Rules {
-        variable_names: variables.iter().map(variable_name).collect(),
+        variable_idents: variable_names
+            .iter()
+            .map(|name| format!("{}{name}", select::VARIABLE))
+            .collect(),
+        variable_names,
         variables,
         match_conditions,
         validations: compiled_validations,
+        // Set by `prepare` once the audit annotations are compiled.
+        builds_map: true,
     }
 }
 
@@ -414,12 +470,18 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
                 field_path: rule.field_path.clone(),
             };
             let name = format!("x-kubernetes-validations[{i}]");
-            compile_validation(&env, &name, "rule", &expression, &mut errors)
+            compile_validation(&env, &name, "rule", &expression, &[], &mut errors)
         })
         .collect();
     let audit_annotations = audit::compile(&env, &program.audit_annotations, &mut errors);
     if !errors.is_empty() {
         return Err(errors.join("; "));
+    }
+    let audit_reads_map = audit_annotations.iter().any(|(_, c)| c.reads_variables);
+    let mut rules = rules;
+    let mut variants = variants;
+    for rules in std::iter::once(&mut rules).chain(variants.iter_mut().map(|(_, r)| r)) {
+        rules.builds_map = audit_reads_map || rules.expressions().any(|c| c.reads_variables);
     }
     let mut binds: Vec<String> = rules
         .expressions()
@@ -478,8 +540,15 @@ fn failure(
     error: &ExecutionError,
     failed: &HashMap<String, String>,
 ) -> String {
-    if let ExecutionError::NoSuchKey(key) = error
-        && let Some(cause) = failed.get(key.as_str())
+    // A failed variable is missing from the `variables` map, and its own
+    // name (`select::VARIABLE`) is not bound.
+    let missing = match error {
+        ExecutionError::NoSuchKey(key) => Some(key.as_str()),
+        ExecutionError::UndeclaredReference(name) => name.strip_prefix(select::VARIABLE),
+        _ => None,
+    };
+    if let Some(key) = missing
+        && let Some(cause) = failed.get(key)
     {
         return format!("{}: variables.{key}: {cause}", compiled.name);
     }
@@ -564,23 +633,32 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     }
     // Variables in order; one that fails is reported by the expressions
     // that read it, as the API server evaluates them lazily. Each is kept
-    // as CEL holds it (no conversion); `variables` is rebuilt before a
-    // variable that reads it, and once at the end.
+    // as CEL holds it (no conversion) and bound to its own name, which
+    // `variables.NAME` was rewritten to (`select::VARIABLE`). When an
+    // expression reads `variables` otherwise, the map is built too: before
+    // a variable that reads it, and once at the end.
     let mut variables: Vec<(String, Box<dyn Val + '_>)> = Vec::new();
     let mut failed: HashMap<String, String> = HashMap::new();
-    context.add_variable_as_val("variables", variables_map(&[]));
-    for (i, (variable, name)) in rules
+    if rules.builds_map {
+        context.add_variable_as_val("variables", variables_map(&[]));
+    }
+    for (i, ((variable, name), ident)) in rules
         .variables
         .iter()
         .zip(&rules.variable_names)
+        .zip(&rules.variable_idents)
         .enumerate()
     {
-        if i > 0 && variable.reads_variables {
+        if rules.builds_map && i > 0 && variable.reads_variables {
             context.add_variable_as_val("variables", variables_map(&variables));
         }
         let result = Value::resolve_val(&variable.expression, &context).map(|cow| cow.into_owned());
         match result {
-            Ok(value) => variables.push((name.clone(), value)),
+            Ok(value) if rules.builds_map => {
+                context.add_variable_as_val(ident.as_str(), value.clone_as_boxed());
+                variables.push((name.clone(), value));
+            }
+            Ok(value) => context.add_variable_as_val(ident.as_str(), value),
             Err(error) => {
                 failed.insert(name.clone(), error.to_string());
             }

@@ -47,20 +47,37 @@ const ROOTS: [&str; 8] = [
     "oldSelf",
 ];
 
-/// Rewrites the selections of `expression` (see the module docs).
-pub(crate) fn rewrite(expression: &mut IdedExpr) {
+/// What a read of a declared variable, `variables.NAME`, is rewritten
+/// to: the name `@variables.NAME`, which the runtime binds to the
+/// variable's value (no CEL source can spell it).
+pub(crate) const VARIABLE: &str = "@variables.";
+
+/// Rewrites the selections of `expression` (see the module docs). A read
+/// `variables.NAME` of one of `variables` (the names the expression may
+/// read) where `variables` is not a comprehension's variable becomes the
+/// name [`VARIABLE`]`NAME`, so that an evaluation neither builds the
+/// `variables` map nor looks the name up in it.
+pub(crate) fn rewrite(expression: &mut IdedExpr, variables: &[String]) {
     let mut bound = Vec::new();
-    rewrite_in(expression, &mut bound);
+    rewrite_in(expression, &mut bound, variables);
 }
 
-fn rewrite_in(expression: &mut IdedExpr, bound: &mut Vec<String>) {
+fn rewrite_in(expression: &mut IdedExpr, bound: &mut Vec<String>, variables: &[String]) {
     let id = expression.id;
     match &mut expression.expr {
         Expr::Select(select) => {
+            if !select.test
+                && matches!(&select.operand.expr, Expr::Ident(root) if root == "variables")
+                && !bound.iter().any(|b| b == "variables")
+                && variables.contains(&select.field)
+            {
+                expression.expr = Expr::Ident(format!("{VARIABLE}{}", select.field));
+                return;
+            }
             if !rewritable(&select.operand.expr, bound) {
                 return;
             }
-            rewrite_in(&mut select.operand, bound);
+            rewrite_in(&mut select.operand, bound, variables);
             let SelectExpr {
                 operand,
                 field,
@@ -71,7 +88,7 @@ fn rewrite_in(expression: &mut IdedExpr, bound: &mut Vec<String>) {
         }
         Expr::Call(_) => {
             for child in crate::parse::children_mut(expression) {
-                rewrite_in(child, bound);
+                rewrite_in(child, bound, variables);
             }
             let Expr::Call(call_expr) = &mut expression.expr else {
                 return;
@@ -90,20 +107,20 @@ fn rewrite_in(expression: &mut IdedExpr, bound: &mut Vec<String>) {
         }
         Expr::Comprehension(comprehension) => {
             let c = &mut **comprehension;
-            rewrite_in(&mut c.iter_range, bound);
-            rewrite_in(&mut c.accu_init, bound);
+            rewrite_in(&mut c.iter_range, bound, variables);
+            rewrite_in(&mut c.accu_init, bound, variables);
             let scope = bound.len();
             bound.push(c.iter_var.clone());
             bound.extend(c.iter_var2.clone());
             bound.push(c.accu_var.clone());
             for e in [&mut c.loop_cond, &mut c.loop_step, &mut c.result] {
-                rewrite_in(e, bound);
+                rewrite_in(e, bound, variables);
             }
             bound.truncate(scope);
         }
         _ => {
             for child in crate::parse::children_mut(expression) {
-                rewrite_in(child, bound);
+                rewrite_in(child, bound, variables);
             }
         }
     }
@@ -256,6 +273,14 @@ fn optional<'b, 'v>(value: Result<CowVal<'_, 'v>, ExecutionError>) -> CowVal<'b,
 /// `a.f`: cel-rust's `select_field` without the test.
 fn select<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let (operand, field) = operands(args)?;
+    select_step(operand, field)
+}
+
+/// `operand.field`, `field` a string.
+pub(crate) fn select_step<'b, 'v>(
+    operand: CowVal<'b, 'v>,
+    field: CowVal<'b, 'v>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
     match unwrap_optional(operand) {
         Unwrapped::None => Ok(CowVal::owned(CelOptional::none())),
         Unwrapped::Some(inner) => {
@@ -283,13 +308,21 @@ fn select<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Execution
 /// be indexed.
 fn opt_select<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let (operand, field) = operands(args)?;
+    Ok(opt_select_step(operand, field))
+}
+
+/// `operand.?field`, `field` a string.
+pub(crate) fn opt_select_step<'b, 'v>(
+    operand: CowVal<'b, 'v>,
+    field: CowVal<'b, 'v>,
+) -> CowVal<'b, 'v> {
     let target = match unwrap_optional(operand) {
         Unwrapped::NotOptional(v) | Unwrapped::Some(v) => v,
-        Unwrapped::None => return Ok(CowVal::owned(CelOptional::none())),
+        Unwrapped::None => return CowVal::owned(CelOptional::none()),
     };
-    Ok(optional(index(target, field.as_ref(), |value| {
+    optional(index(target, field.as_ref(), |value| {
         overload_error(value.get_type())
-    })))
+    }))
 }
 
 /// `has(a.f)`: cel-rust's `select_field` with the test.
@@ -394,6 +427,25 @@ mod tests {
             "object.spec.containers[0].securityContext == {'privileged': true}",
             "unknown.field",
             "google.protobuf.field",
+            // Chains fused into one call (`crate::chain`).
+            "object.spec.containers[0].securityContext.privileged.orValue(false)",
+            "object.spec.?containers.orValue([]).size()",
+            "object.spec.?missing.?deeper.orValue('none')",
+            "object.spec.missing.deeper.orValue('none')",
+            "object.spec.replicas.orValue(1)",
+            "object.spec.?replicas.value.orValue(1)",
+            "object.spec.text.size.orValue(1)",
+            "object.spec.?text.?size.orValue(1)",
+            "object.spec.?nothing.field.orValue({})",
+            "object.spec.?missing.orValue(1 / 0)",
+            "object.metadata.missing.orValue(1 / 0)",
+            "object.metadata.?labels.?app.orValue(object.metadata.name)",
+            "has(object.metadata.labels.app)",
+            "has(object.metadata.labels.missing.x)",
+            "{'a': {'b': {'c': {'d': {'e': {'f': {'g': {'h': {'i': {'j': 1}}}}}}}}}}.a.b.c.d.e.f.g.h.i.j",
+            "{'a': {'b': {'c': {'d': {'e': {'f': {'g': {'h': {'i': {'j': 1}}}}}}}}}}.a.?b.c.?d.e.f.?g.h.i.?x.orValue(2)",
+            "{'a': {'b': {'c': {'d': {'e': {'f': {'g': {'h': {'i': {'j': 1}}}}}}}}}}.a.b.c.d.e.f.g.h.i.x",
+            "object.spec.containers.map(c, c.?securityContext.?privileged.orValue(false) || c.?ports.orValue([]).size() > 0)",
         ];
         let env = std::sync::Arc::new(crate::environment().unwrap());
         let encoded = tape::encode(&object);
@@ -402,7 +454,8 @@ mod tests {
         for source in expressions {
             let parsed = crate::parse::parse(&env, source).unwrap();
             let mut rewritten = parsed.clone();
-            super::rewrite(&mut rewritten);
+            super::rewrite(&mut rewritten, &[]);
+            crate::chain::fuse(&mut rewritten);
             let mut theirs = Context::with_env(env.clone());
             theirs.add_variable_from_value("object", built.clone());
             let mut ours = Context::with_env(env.clone());
@@ -435,7 +488,7 @@ mod tests {
         let env = crate::environment().unwrap();
         let rewritten = |source: &str| {
             let mut expression = crate::parse::parse(&env, source).unwrap();
-            super::rewrite(&mut expression);
+            super::rewrite(&mut expression, &[]);
             format!("{expression:?}")
         };
         assert!(rewritten("object.spec.x").contains(super::SELECT));

@@ -619,3 +619,87 @@ fn objects_read_lazily_behave_as_built_values() {
 }
 
 mod environment;
+
+/// `variables.NAME` of a variable declared before the expression is read
+/// by its own name (`select::VARIABLE`) and the `variables` map is built
+/// only when an expression reads it otherwise: each expression here gives
+/// the same answer (allowed, violation and message, or error) both ways,
+/// the map forced by a second validation that reads `has(variables.a)`.
+#[test]
+fn variables_read_by_name_answer_as_the_variables_map_does() {
+    let variables = json!([
+        {"name": "a", "expression": "size(object.spec.containers)"},
+        {"name": "bad", "expression": "object.spec.missing.x"},
+        {"name": "b", "expression": "variables.a + 1"},
+        {"name": "later", "expression": "variables.c + 1"},
+        {"name": "c", "expression": "variables.b * 2"},
+        {"name": "names", "expression": "object.spec.containers.map(c, c.name)"},
+    ]);
+    let expressions = [
+        "variables.a == 1",
+        "variables.b == 2 && variables.c == 4",
+        "variables.c == 5",
+        "variables.bad == 1",
+        "variables.bad == 1 || true",
+        "variables.later == 1",
+        "variables.nope == 1",
+        "variables.?a.orValue(0) == 1",
+        "[1].all(variables, variables == 1)",
+        "[{'a': 7}].all(variables, variables.a == 7)",
+        "variables.names.exists(n, n == 'a')",
+        "cel.bind(variables, {'a': 3}, variables.a == 3)",
+    ];
+    let answer = |program: Json| -> String {
+        match prepare_json(program) {
+            Err(error) => format!("refused: {error}"),
+            Ok(()) => {
+                let response = run_on(pod(false));
+                format!(
+                    "{} {:?} {:?}",
+                    response.allowed,
+                    response.error,
+                    response
+                        .violations
+                        .iter()
+                        .map(|v| &v.message)
+                        .collect::<Vec<_>>()
+                )
+            }
+        }
+    };
+    for expression in expressions {
+        let by_name = answer(json!({
+            "variables": variables,
+            "validations": [{"expression": expression, "messageExpression": "'b is ' + string(variables.b)"}],
+        }));
+        let by_map = answer(json!({
+            "variables": variables,
+            "validations": [
+                {"expression": expression, "messageExpression": "'b is ' + string(variables.b)"},
+                {"expression": "has(variables.a)"},
+            ],
+        }));
+        assert_eq!(by_name, by_map, "{expression}");
+    }
+    // What the answers are, by name.
+    let program = |expression: &str| json!({"variables": variables, "validations": [{"expression": expression, "messageExpression": "'b is ' + string(variables.b)"}]});
+    assert_eq!(answer(program("variables.a == 1")), "true None []");
+    // A comprehension's or a binding's `variables` hides the runtime's.
+    for shadowed in [
+        "[{'a': 7}].all(variables, variables.a == 7)",
+        "cel.bind(variables, {'a': 3}, variables.a == 3)",
+    ] {
+        assert_eq!(answer(program(shadowed)), "true None []", "{shadowed}");
+    }
+    assert_eq!(
+        answer(program("variables.c == 5")),
+        r#"false None ["b is 2"]"#
+    );
+    let failed = answer(program("variables.bad == 1"));
+    assert!(
+        failed.contains("validations[0].expression: variables.bad: "),
+        "{failed}"
+    );
+    let later = answer(program("variables.later == 1"));
+    assert!(later.contains("variables.later: "), "{later}");
+}
