@@ -200,12 +200,14 @@ fn answer(
     engine: &Engine,
     set: &PolicySet,
     endpoint: Endpoint,
-    request: AdmissionRequest,
+    mut request: AdmissionRequest,
     context: &Context,
 ) -> (AdmissionResponse, Vec<Evaluated>) {
+    // The object is moved out of the request (copied only on DELETE,
+    // where it is also the old object the policies see).
     let object = match request.operation {
         Operation::Delete => request.old_object.clone(),
-        _ => request.object.clone(),
+        _ => request.object.take(),
     };
     let Some(object) = object.filter(Value::is_object) else {
         let allowed = AdmissionResponse {
