@@ -54,6 +54,16 @@ impl EnforcementPoint {
     }
 }
 
+/// A constraint's `spec.enforcementAction`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enforcement {
+    /// `deny`, `warn` or `dryrun` (`deny` when absent), at every point.
+    Action(EnforcementAction),
+    /// `scoped`: the entries of `spec.scopedEnforcementActions`, at least
+    /// one.
+    Scoped(Vec<ScopedAction>),
+}
+
 /// One entry of `spec.scopedEnforcementActions`: an action and the points
 /// it applies at (`*` is every point).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,11 +96,9 @@ pub struct Constraint {
     pub matcher: Match,
     /// `spec.parameters` (`{}` when absent).
     pub parameters: Value,
-    /// `spec.enforcementAction` (`deny` when it is `scoped`).
-    pub enforcement_action: EnforcementAction,
-    /// `spec.scopedEnforcementActions`, when `spec.enforcementAction` is
-    /// `scoped`: the action at each enforcement point.
-    pub scoped: Option<Vec<ScopedAction>>,
+    /// `spec.enforcementAction`, with `spec.scopedEnforcementActions` when
+    /// it is `scoped` ([`Constraint::action_at`] reads both).
+    pub enforcement: Enforcement,
     /// Where it was read.
     pub location: Location,
 }
@@ -121,21 +129,16 @@ impl Constraint {
             value => serde_json::from_value(value.clone())
                 .map_err(|e| fail(format!("{kind} {name}: spec.match: {e}")))?,
         };
-        let (enforcement_action, scoped) = match spec["enforcementAction"].as_str() {
-            Some("scoped") => (
-                EnforcementAction::Deny,
-                Some(
+        let enforcement =
+            match spec["enforcementAction"].as_str() {
+                Some("scoped") => Enforcement::Scoped(
                     scoped_actions(&spec["scopedEnforcementActions"])
                         .map_err(|message| fail(format!("{kind} {name}: {message}")))?,
                 ),
-            ),
-            given => (
-                action_of(given.unwrap_or_default()).map_err(|message| {
-                    fail(format!("{kind} {name}: spec.enforcementAction {message}"))
-                })?,
-                None,
-            ),
-        };
+                given => Enforcement::Action(action_of(given.unwrap_or_default()).map_err(
+                    |message| fail(format!("{kind} {name}: spec.enforcementAction {message}")),
+                )?),
+            };
         let parameters = match &spec["parameters"] {
             Value::Null => Value::Object(Default::default()),
             value => value.clone(),
@@ -145,8 +148,7 @@ impl Constraint {
             name,
             matcher,
             parameters,
-            enforcement_action,
-            scoped,
+            enforcement,
             location,
         })
     }
@@ -156,8 +158,9 @@ impl Constraint {
     /// `point` or `*` (compared without case, as Gatekeeper does), and
     /// `None` (not enforced there) when none does.
     pub fn action_at(&self, point: EnforcementPoint) -> Option<EnforcementAction> {
-        let Some(scoped) = &self.scoped else {
-            return Some(self.enforcement_action);
+        let scoped = match &self.enforcement {
+            Enforcement::Action(action) => return Some(*action),
+            Enforcement::Scoped(scoped) => scoped,
         };
         scoped
             .iter()

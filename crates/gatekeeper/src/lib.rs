@@ -36,7 +36,7 @@ pub mod suite;
 mod template;
 
 pub use constraint::{
-    CONSTRAINT_GROUP, Constraint, EnforcementAction, EnforcementPoint, ScopedAction,
+    CONSTRAINT_GROUP, Constraint, Enforcement, EnforcementAction, EnforcementPoint, ScopedAction,
 };
 pub use inventory::inventory;
 pub use matching::{KindMatch, Match, MatchSelector, Namespaces, namespaces_of};
