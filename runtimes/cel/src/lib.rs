@@ -412,19 +412,22 @@ fn compile_rules(
             errors,
         ));
     }
-    let variable_names: Vec<String> = variables.iter().map(variable_name).collect();
-    Rules {
-        variable_idents: variable_names
+    // A variable that did not compile fails the whole preparation, so
+    // `variables` are those of `names`, in order.
+    let mut rules = Rules {
+        variable_idents: names
             .iter()
             .map(|name| format!("{}{name}", select::VARIABLE))
             .collect(),
-        variable_names,
+        variable_names: names,
         variables,
         match_conditions,
         validations: compiled_validations,
-        // Set by `prepare` once the audit annotations are compiled.
-        builds_map: true,
-    }
+        builds_map: false,
+    };
+    let builds_map = rules.expressions().any(|c| c.reads_variables);
+    rules.builds_map = builds_map;
+    rules
 }
 
 /// Compiles `program`: what `wv_prepare` runs.
@@ -434,7 +437,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         .map_err(|e| format!("the CEL program: {e}"))?;
     let env = Arc::new(environment()?);
     let mut errors = Vec::new();
-    let rules = compile_rules(
+    let mut rules = compile_rules(
         &env,
         "",
         &program.variables,
@@ -442,7 +445,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         &program.validations,
         &mut errors,
     );
-    let variants: Vec<(Vec<Target>, Rules)> = program
+    let mut variants: Vec<(Vec<Target>, Rules)> = program
         .variants
         .iter()
         .map(|variant| {
@@ -477,11 +480,11 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
-    let audit_reads_map = audit_annotations.iter().any(|(_, c)| c.reads_variables);
-    let mut rules = rules;
-    let mut variants = variants;
-    for rules in std::iter::once(&mut rules).chain(variants.iter_mut().map(|(_, r)| r)) {
-        rules.builds_map = audit_reads_map || rules.expressions().any(|c| c.reads_variables);
+    // Audit annotations read the variables of whichever rules ran.
+    if audit_annotations.iter().any(|(_, c)| c.reads_variables) {
+        for rules in std::iter::once(&mut rules).chain(variants.iter_mut().map(|(_, r)| r)) {
+            rules.builds_map = true;
+        }
     }
     let mut binds: Vec<String> = rules
         .expressions()
@@ -709,16 +712,6 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     let mut response = Response::from_violations(violations);
     response.audit_annotations = audit::evaluate(&prepared.audit_annotations, &context)?;
     Ok(response)
-}
-
-/// A variable's name (its compiled name is `variables "NAME"`).
-fn variable_name(variable: &Compiled) -> String {
-    let name = variable
-        .name
-        .rsplit("variables ")
-        .next()
-        .unwrap_or(&variable.name);
-    name.trim_matches('"').to_owned()
 }
 
 /// A failed validation's message, as the API server chooses it: the
