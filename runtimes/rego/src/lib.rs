@@ -182,6 +182,11 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
     patterns.sort();
     patterns.dedup();
     warm::warm(&patterns);
+    if v0 {
+        for module in &program.modules {
+            deprecated::warm(&warm::re_match_patterns(&module.path, &module.rego));
+        }
+    }
     if let Some(data) = &program.data {
         engine
             .add_data(Value::from(data.clone()))

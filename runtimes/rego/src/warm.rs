@@ -31,6 +31,43 @@ const PATTERN_FIRST: [&str; 5] = [
 /// builtin (`regex.match("a+", s)`: `a+`), unescaped; empty when it does not
 /// lex.
 pub fn patterns(path: &str, rego: &str) -> Vec<String> {
+    literal_patterns(path, rego, |symbol, tokens, index| {
+        let is_call = tokens[index].0 == TokenKind::Ident
+            && tokens[index].1.text() == "regex"
+            && symbol(index + 1, ".")
+            && tokens
+                .get(index + 2)
+                .is_some_and(|t| PATTERN_FIRST.contains(&t.1.text()))
+            && symbol(index + 3, "(")
+            && symbol(index + 5, ",");
+        is_call.then_some(index + 4)
+    })
+}
+
+/// The string literals `rego` passes whole as the pattern of OPA's
+/// deprecated `re_match` (`re_match("a+", s)`: `a+`), unescaped, for
+/// [`crate::deprecated::warm`]; a call of a function of that name in
+/// another package (`data.lib.re_match(...)`) is not one.
+pub fn re_match_patterns(path: &str, rego: &str) -> Vec<String> {
+    literal_patterns(path, rego, |symbol, tokens, index| {
+        let is_call = tokens[index].0 == TokenKind::Ident
+            && tokens[index].1.text() == "re_match"
+            && !(index > 0 && symbol(index - 1, "."))
+            && symbol(index + 1, "(")
+            && symbol(index + 3, ",");
+        is_call.then_some(index + 2)
+    })
+}
+
+/// The string literals at the indexes `call` gives (given whether the
+/// token at an index is a symbol, the tokens and an index where a call may
+/// start), unescaped, sorted and without repeats; empty when `rego` does
+/// not lex.
+fn literal_patterns(
+    path: &str,
+    rego: &str,
+    call: impl Fn(&dyn Fn(usize, &str) -> bool, &[Token], usize) -> Option<usize>,
+) -> Vec<String> {
     let Some(tokens) = compat::tokens(path, rego) else {
         return Vec::new();
     };
@@ -39,22 +76,10 @@ pub fn patterns(path: &str, rego: &str) -> Vec<String> {
             .get(index)
             .is_some_and(|t: &Token| t.0 == TokenKind::Symbol && t.1.text() == s)
     };
-    let mut found = Vec::new();
-    for (index, token) in tokens.iter().enumerate() {
-        let is_call = token.0 == TokenKind::Ident
-            && token.1.text() == "regex"
-            && symbol(index + 1, ".")
-            && tokens
-                .get(index + 2)
-                .is_some_and(|t| PATTERN_FIRST.contains(&t.1.text()))
-            && symbol(index + 3, "(")
-            && symbol(index + 5, ",");
-        if !is_call {
-            continue;
-        }
-        let pattern = crate::reads::string_literal(&tokens[index + 4]);
-        found.extend(pattern);
-    }
+    let mut found: Vec<String> = (0..tokens.len())
+        .filter_map(|index| call(&symbol, &tokens, index))
+        .filter_map(|at| crate::reads::string_literal(&tokens[at]))
+        .collect();
     found.sort();
     found.dedup();
     found
@@ -105,6 +130,16 @@ mod tests {
                 "^[0-9]+(\\.[0-9]+)?$".to_owned(),
                 "^raw\\d$".to_owned(),
             ]
+        );
+        let v0 = "package p\n\
+            a { re_match(\"^[a-z]+$\", input.x) }\n\
+            b { re_match(`^raw\\d$`, input.x) }\n\
+            c { re_match(input.pattern, input.x) }\n\
+            d { data.lib.re_match(\"notthis\", input.x) }\n\
+            e { regex.match(\"norThis\", input.x) }\n";
+        assert_eq!(
+            re_match_patterns("p.rego", v0),
+            vec!["^[a-z]+$".to_owned(), "^raw\\d$".to_owned()]
         );
     }
 }
