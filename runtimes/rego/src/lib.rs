@@ -18,6 +18,7 @@ pub mod compat;
 pub mod deprecated;
 pub mod input;
 pub mod reads;
+pub mod regexes;
 pub mod sprintf;
 pub mod verify;
 pub mod warm;
@@ -155,6 +156,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             }),
         )
         .map_err(|e| format!("sprintf: {e}"))?;
+    regexes::add(&mut engine)?;
     let v0 = program.rego_version == 0;
     if v0 {
         deprecated::add(&mut engine)?;
@@ -182,9 +184,10 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
     patterns.sort();
     patterns.dedup();
     warm::warm(&patterns);
+    regexes::warm(&patterns);
     if v0 {
         for module in &program.modules {
-            deprecated::warm(&warm::re_match_patterns(&module.path, &module.rego));
+            regexes::warm(&warm::re_match_patterns(&module.path, &module.rego));
         }
     }
     if let Some(data) = &program.data {

@@ -46,7 +46,7 @@ pub fn patterns(path: &str, rego: &str) -> Vec<String> {
 
 /// The string literals `rego` passes whole as the pattern of OPA's
 /// deprecated `re_match` (`re_match("a+", s)`: `a+`), unescaped, for
-/// [`crate::deprecated::warm`]; a call of a function of that name in
+/// [`crate::regexes::warm`]; a call of a function of that name in
 /// another package (`data.lib.re_match(...)`) is not one.
 pub fn re_match_patterns(path: &str, rego: &str) -> Vec<String> {
     literal_patterns(path, rego, |symbol, tokens, index| {
