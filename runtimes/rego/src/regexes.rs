@@ -191,5 +191,15 @@ mod tests {
         }
         assert_eq!(answer(true, cases[0]), "true");
         assert_eq!(answer(true, cases[1]), "false");
+        // RE2's classes and flags, which OPA's patterns use (the regex
+        // crate's features in Cargo.toml).
+        for expression in [
+            r#"regex.match("^\\d+$", "123")"#,
+            r#"regex.match("^\\w+\\s\\S$", "a_1 b")"#,
+            r#"regex.match("(?i)^abc$", "ABC")"#,
+            r#"regex.match("^\\pL+$", "été")"#,
+        ] {
+            assert_eq!(answer(true, expression), "true", "{expression}");
+        }
     }
 }
