@@ -26,6 +26,8 @@
 
 pub mod pods;
 pub mod pss;
+#[cfg(feature = "regexes")]
+pub mod regexes;
 pub mod response;
 pub mod view;
 pub mod workload;

@@ -68,12 +68,12 @@ over_values!(last_index_of, |a| Ok(Value::Int(
         .map_or(-1, |i| i as i64)
 )));
 over_values!(find, |a| {
-    let (text, re) = (string(&a[0])?, regex(&a[1])?);
-    Ok(Value::String(Arc::new(
+    let text = string(&a[0])?;
+    Ok(Value::String(Arc::new(with_regex(&a[1], |re| {
         re.find(text)
             .map(|m| m.as_str().to_owned())
-            .unwrap_or_default(),
-    )))
+            .unwrap_or_default()
+    })?)))
 });
 over_values!(find_all, |a| find_all_of(a, -1));
 over_values!(find_all_n, |a| {
@@ -446,9 +446,15 @@ fn string(value: &Value) -> Result<&str, ExecutionError> {
     }
 }
 
-fn regex(value: &Value) -> Result<regex::Regex, ExecutionError> {
+/// `search` run on the pattern `value` (a string), compiled once and kept
+/// (`wasm_validate_sdk::regexes`).
+fn with_regex<T>(
+    value: &Value,
+    search: impl FnOnce(&regex::Regex) -> T,
+) -> Result<T, ExecutionError> {
     let pattern = string(value)?;
-    regex::Regex::new(pattern).map_err(|e| ExecutionError::function_error("regex", e))
+    wasm_validate_sdk::regexes::with_regex(pattern, crate::regexes::SIZE_LIMIT, search)
+        .map_err(|e| ExecutionError::function_error("regex", e))
 }
 
 /// Orders two values of the same type (numbers across int, uint and
@@ -501,13 +507,15 @@ fn extreme(items: &[Value], name: &str, wanted: Ordering) -> Result<Value, Execu
 }
 
 fn find_all_of(args: &[Value], limit: i64) -> Result<Value, ExecutionError> {
-    let (text, re) = (string(&args[0])?, regex(&args[1])?);
-    let found = re
-        .find_iter(text)
-        .map(|m| Value::String(Arc::new(m.as_str().to_owned())));
-    let found: Vec<Value> = match usize::try_from(limit) {
-        Ok(limit) => found.take(limit).collect(),
-        Err(_) => found.collect(),
-    };
+    let text = string(&args[0])?;
+    let found = with_regex(&args[1], |re| {
+        let found = re
+            .find_iter(text)
+            .map(|m| Value::String(Arc::new(m.as_str().to_owned())));
+        match usize::try_from(limit) {
+            Ok(limit) => found.take(limit).collect::<Vec<Value>>(),
+            Err(_) => found.collect(),
+        }
+    })?;
     Ok(Value::List(Arc::new(found)))
 }

@@ -33,6 +33,7 @@ mod bind;
 mod bindings;
 mod chain;
 mod crd_rules;
+mod regexes;
 
 use bindings::{bind, field, namespace_object, request_of, variables_map};
 pub mod format;
@@ -249,6 +250,7 @@ pub fn environment() -> Result<Env, String> {
         two_var::extension(&mut env)?;
         select::extension(&mut env)?;
         chain::extension(&mut env)?;
+        regexes::extension(&mut env)?;
         kubernetes::extension(&mut env)
     })();
     declared.map_err(|e| format!("the CEL environment: {e}"))?;
@@ -272,6 +274,10 @@ fn compile(
     bind::expand(&mut expression).map_err(|e| format!("{name}: {e}"))?;
     select::rewrite(&mut expression, variables);
     chain::fuse(&mut expression);
+    regexes::rewrite(&mut expression);
+    let mut patterns = Vec::new();
+    regexes::literal_patterns(&mut expression, &mut patterns);
+    regexes::warm(&patterns);
     let references = expression.references();
     for variable in references.variables() {
         if variable == "authorizer" {

@@ -6,8 +6,8 @@
 //! without the search cache its first search builds: about 30–60 µs in
 //! wasmi on every call, however often the pattern was used. So the runtime
 //! answers `regex.match` itself (an extension of the same name, which
-//! regorus looks up before its builtins) from a cache of its own whose
-//! regexes are searched in place and keep their search caches. The results
+//! regorus looks up before its builtins) from the SDK's kept patterns
+//! (`wasm_validate_sdk::regexes`), searched in place. The results
 //! and errors are regorus's: the same 100 KiB bound on a compiled pattern,
 //! and the same messages (an error is the policy's error, regorus's builtin
 //! errors being strict). The patterns a module spells out are compiled, and
@@ -15,19 +15,10 @@
 //! evaluation starts with them; others are compiled on first use and last
 //! one evaluation (an instance's memory is written back after each).
 
-use std::cell::RefCell;
-
 use regorus::{Engine, Value};
-
-/// Patterns kept at most, as regorus keeps 256; past it the oldest goes.
-const MAX_PATTERNS: usize = 256;
 
 /// regorus's bound on a compiled pattern (`REGEX_SIZE_LIMIT`), in bytes.
 const SIZE_LIMIT: usize = 100 * 1024;
-
-thread_local! {
-    static PATTERNS: RefCell<Vec<(String, regex::Regex)>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Why a pattern cannot be used, in regorus's words.
 #[derive(Debug, PartialEq, Eq)]
@@ -49,28 +40,14 @@ impl std::fmt::Display for PatternError {
     }
 }
 
-/// Whether `pattern` matches `text`, the pattern from the cache or compiled
-/// now and kept.
+/// Whether `pattern` matches `text`, the pattern kept or compiled now and
+/// kept.
 pub fn is_match(pattern: &str, text: &str) -> Result<bool, PatternError> {
-    PATTERNS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((_, regex)) = cache.iter().find(|(p, _)| p == pattern) {
-            return Ok(regex.is_match(text));
-        }
-        let regex = regex::RegexBuilder::new(pattern)
-            .size_limit(SIZE_LIMIT)
-            .build()
-            .map_err(|e| match e {
-                regex::Error::CompiledTooBig(_) => PatternError::TooBig,
-                _ => PatternError::Invalid,
-            })?;
-        let matched = regex.is_match(text);
-        if cache.len() == MAX_PATTERNS {
-            cache.remove(0);
-        }
-        cache.push((pattern.to_owned(), regex));
-        Ok(matched)
-    })
+    wasm_validate_sdk::regexes::with_regex(pattern, SIZE_LIMIT, |regex| regex.is_match(text))
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => PatternError::TooBig,
+            _ => PatternError::Invalid,
+        })
 }
 
 /// Compiles `patterns` into the cache while the runtime is prepared, each
@@ -110,36 +87,11 @@ pub fn add(engine: &mut Engine) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    /// Each pattern is matched by its own regex, from the cache or
-    /// compiled anew after it was dropped, and the cache stays within its
-    /// bound.
+    /// A pattern that is not one, and one compiled larger than regorus's
+    /// bound, are told apart as regorus tells them.
     #[test]
-    fn the_cache_matches_with_each_patterns_regex_and_stays_bounded() {
-        let patterns: Vec<String> = (0..MAX_PATTERNS + 10)
-            .map(|i| format!("^a{{{i}}}$"))
-            .collect();
-        let a3 = "a".repeat(3);
-        for pattern in &patterns {
-            assert_eq!(is_match(pattern, &a3), Ok(pattern == "^a{3}$"));
-        }
-        PATTERNS.with(|cache| assert_eq!(cache.borrow().len(), MAX_PATTERNS));
-        // The first ones were dropped and are compiled again; the last ones
-        // come from the cache.
-        for pattern in patterns
-            .iter()
-            .take(20)
-            .chain(patterns.iter().rev().take(20))
-        {
-            for (i, text) in ["", "a", "aa", "aaa", "aaaa"].iter().enumerate() {
-                let expected = *pattern == format!("^a{{{i}}}$");
-                assert_eq!(is_match(pattern, text), Ok(expected), "{pattern} {text}");
-            }
-        }
-        PATTERNS.with(|cache| {
-            let cache = cache.borrow();
-            assert_eq!(cache.len(), MAX_PATTERNS);
-            assert!(cache.iter().all(|(p, regex)| regex.as_str() == p));
-        });
+    fn invalid_and_too_big_patterns_are_told_apart() {
+        assert_eq!(is_match("^a+$", "aa"), Ok(true));
         assert_eq!(is_match("(", ""), Err(PatternError::Invalid));
         assert_eq!(is_match("[a-z]{5000}", ""), Err(PatternError::TooBig));
     }
