@@ -126,9 +126,7 @@ pub(crate) fn extension(env: &mut cel::Env) -> Result<(), cel::DeclarationError>
 
 #[cfg(test)]
 mod tests {
-    use cel::{Context, Value};
     use serde_json::json;
-    use wasm_validate_abi::tape::{self, Tape};
 
     /// Each expression gives cel-rust's value or error with `matches`
     /// rewritten, on the object read lazily from the tape.
@@ -152,29 +150,10 @@ mod tests {
             "object.metadata.name.matches(object.metadata.labels.app)",
             "'a'.matches('a') && ['b', 'c'].exists(s, s.matches('^c$'))",
         ];
-        let env = std::sync::Arc::new(crate::environment().unwrap());
-        let encoded = tape::encode(&object);
-        let tape = Tape::parse(&encoded).unwrap();
-        let built = crate::value::from_tape(&tape).unwrap();
-        for source in expressions {
-            let parsed = crate::parse::parse(&env, source).unwrap();
-            let mut rewritten = parsed.clone();
-            super::rewrite(&mut rewritten);
-            assert!(format!("{rewritten:?}").contains("@matches"), "{source}");
-            let mut theirs = Context::with_env(env.clone());
-            theirs.add_variable_from_value("object", built.clone());
-            let mut ours = Context::with_env(env.clone());
-            ours.add_variable_as_val("object", crate::lazy::val_at(&tape, 0).0);
-            let show = |result: Result<Value, cel::ExecutionError>| match result {
-                Ok(value) => format!("{value:?}"),
-                Err(error) => format!("error: {error}"),
-            };
-            assert_eq!(
-                show(Value::resolve(&rewritten, &ours)),
-                show(Value::resolve(&parsed, &theirs)),
-                "{source}"
-            );
-        }
+        crate::tests::assert_rewrite_keeps_answers(&object, &expressions, |expression| {
+            super::rewrite(expression);
+            assert!(format!("{expression:?}").contains("@matches"));
+        });
     }
 
     #[test]
