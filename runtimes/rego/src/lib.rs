@@ -176,19 +176,18 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         .map(|(_, package)| package.clone())
         .ok_or("the Rego program has no module")?;
     check_calls(&program.modules, &packages, v0)?;
-    let mut patterns: Vec<String> = program
-        .modules
-        .iter()
-        .flat_map(|m| warm::patterns(&m.path, &m.rego))
-        .collect();
+    let (mut patterns, mut re_match) = (Vec::new(), Vec::new());
+    for module in &program.modules {
+        let found = warm::patterns(&module.path, &module.rego);
+        patterns.extend(found.regex);
+        re_match.extend(found.re_match);
+    }
     patterns.sort();
     patterns.dedup();
     warm::warm(&patterns);
     regexes::warm(&patterns);
     if v0 {
-        for module in &program.modules {
-            regexes::warm(&warm::re_match_patterns(&module.path, &module.rego));
-        }
+        regexes::warm(&re_match);
     }
     if let Some(data) = &program.data {
         engine

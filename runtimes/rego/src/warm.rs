@@ -27,61 +27,60 @@ const PATTERN_FIRST: [&str; 5] = [
     "replace",
 ];
 
-/// The string literals `rego` passes whole as the pattern of a regex
-/// builtin (`regex.match("a+", s)`: `a+`), unescaped; empty when it does not
-/// lex.
-pub fn patterns(path: &str, rego: &str) -> Vec<String> {
-    literal_patterns(path, rego, |symbol, tokens, index| {
-        let is_call = tokens[index].0 == TokenKind::Ident
-            && tokens[index].1.text() == "regex"
-            && symbol(index + 1, ".")
-            && tokens
-                .get(index + 2)
-                .is_some_and(|t| PATTERN_FIRST.contains(&t.1.text()))
-            && symbol(index + 3, "(")
-            && symbol(index + 5, ",");
-        is_call.then_some(index + 4)
-    })
+/// The literal patterns of a module's regex calls ([`patterns`]).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Patterns {
+    /// The string literals passed whole as the pattern of a regex builtin
+    /// (`regex.match("a+", s)`: `a+`), unescaped.
+    pub regex: Vec<String>,
+    /// Those passed to OPA's deprecated `re_match` (`re_match("a+", s)`),
+    /// for [`crate::regexes::warm`] in Rego v0; a call of a function of
+    /// that name in another package (`data.lib.re_match(...)`) is not one.
+    pub re_match: Vec<String>,
 }
 
-/// The string literals `rego` passes whole as the pattern of OPA's
-/// deprecated `re_match` (`re_match("a+", s)`: `a+`), unescaped, for
-/// [`crate::regexes::warm`]; a call of a function of that name in
-/// another package (`data.lib.re_match(...)`) is not one.
-pub fn re_match_patterns(path: &str, rego: &str) -> Vec<String> {
-    literal_patterns(path, rego, |symbol, tokens, index| {
-        let is_call = tokens[index].0 == TokenKind::Ident
-            && tokens[index].1.text() == "re_match"
-            && !(index > 0 && symbol(index - 1, "."))
-            && symbol(index + 1, "(")
-            && symbol(index + 3, ",");
-        is_call.then_some(index + 2)
-    })
-}
-
-/// The string literals at the indexes `call` gives (given whether the
-/// token at an index is a symbol, the tokens and an index where a call may
-/// start), unescaped, sorted and without repeats; empty when `rego` does
-/// not lex.
-fn literal_patterns(
-    path: &str,
-    rego: &str,
-    call: impl Fn(&dyn Fn(usize, &str) -> bool, &[Token], usize) -> Option<usize>,
-) -> Vec<String> {
+/// The literal patterns of `rego`'s regex calls, each list sorted and
+/// without repeats, from one lexing; empty when it does not lex.
+pub fn patterns(path: &str, rego: &str) -> Patterns {
     let Some(tokens) = compat::tokens(path, rego) else {
-        return Vec::new();
+        return Patterns::default();
     };
     let symbol = |index: usize, s: &str| {
         tokens
             .get(index)
             .is_some_and(|t: &Token| t.0 == TokenKind::Symbol && t.1.text() == s)
     };
-    let mut found: Vec<String> = (0..tokens.len())
-        .filter_map(|index| call(&symbol, &tokens, index))
-        .filter_map(|at| crate::reads::string_literal(&tokens[at]))
-        .collect();
-    found.sort();
-    found.dedup();
+    let ident = |index: usize, s: &str| {
+        tokens
+            .get(index)
+            .is_some_and(|t: &Token| t.0 == TokenKind::Ident && t.1.text() == s)
+    };
+    let mut found = Patterns::default();
+    for index in 0..tokens.len() {
+        let regex_call = ident(index, "regex")
+            && symbol(index + 1, ".")
+            && tokens
+                .get(index + 2)
+                .is_some_and(|t| PATTERN_FIRST.contains(&t.1.text()))
+            && symbol(index + 3, "(")
+            && symbol(index + 5, ",");
+        let re_match_call = ident(index, "re_match")
+            && !(index > 0 && symbol(index - 1, "."))
+            && symbol(index + 1, "(")
+            && symbol(index + 3, ",");
+        let (list, at) = if regex_call {
+            (&mut found.regex, index + 4)
+        } else if re_match_call {
+            (&mut found.re_match, index + 2)
+        } else {
+            continue;
+        };
+        list.extend(crate::reads::string_literal(&tokens[at]));
+    }
+    for list in [&mut found.regex, &mut found.re_match] {
+        list.sort();
+        list.dedup();
+    }
     found
 }
 
@@ -124,7 +123,7 @@ mod tests {
             f { re_match(\"notthis\", input.x) }\n\
             g { regex.match(\"^[0-9]+(\\\\.[0-9]+)?$\", input.y) }\n";
         assert_eq!(
-            patterns("p.rego", rego),
+            patterns("p.rego", rego).regex,
             vec![
                 "[,;]".to_owned(),
                 "^[0-9]+(\\.[0-9]+)?$".to_owned(),
@@ -136,10 +135,13 @@ mod tests {
             b { re_match(`^raw\\d$`, input.x) }\n\
             c { re_match(input.pattern, input.x) }\n\
             d { data.lib.re_match(\"notthis\", input.x) }\n\
-            e { regex.match(\"norThis\", input.x) }\n";
+            e { regex.match(\"aRegexPattern\", input.x) }\n";
         assert_eq!(
-            re_match_patterns("p.rego", v0),
-            vec!["^[a-z]+$".to_owned(), "^raw\\d$".to_owned()]
+            patterns("p.rego", v0),
+            Patterns {
+                regex: vec!["aRegexPattern".to_owned()],
+                re_match: vec!["^[a-z]+$".to_owned(), "^raw\\d$".to_owned()],
+            }
         );
     }
 }
