@@ -1,17 +1,18 @@
-//! regorus's compiled-regex cache (its `cache` feature, an LRU of 256
-//! patterns), filled while the runtime is prepared.
+//! The literal regex patterns of a program, compiled while the runtime is
+//! prepared.
 //!
 //! Every evaluation starts from the memory the preparation left
 //! (`docs/abi.md`, "Preparation"), so a pattern compiled during one
 //! evaluation is gone by the next. The patterns a module spells out as the
-//! first argument of a `regex.*` builtin (`regex.match("^[0-9]+$", x)`) are
-//! known before anything is evaluated: compiling them once here puts them
-//! in the snapshot, and each evaluation then clones the compiled regex
-//! instead of parsing and compiling the pattern again (each call did,
-//! once per container for gatekeeper-library's k8scontainerlimits).
-//! Patterns that arrive at run time (from `input` or a constraint's
-//! parameters) are compiled on first use and cached for the rest of that
-//! evaluation only.
+//! first argument of a `regex.*` builtin (`regex.match("^[0-9]+$", x)`) or
+//! of Rego v0's `re_match` are known before anything is evaluated
+//! ([`patterns`]): compiling them once while preparing puts them in the
+//! snapshot. `regex.match` and `re_match` are answered from
+//! [`crate::regexes`], which the caller warms with them; the other
+//! `regex.*` builtins from regorus's own cache (its `cache` feature, an LRU
+//! of 256 patterns), which [`warm`] fills. Patterns that arrive at run time
+//! (from `input` or a constraint's parameters) are compiled on first use
+//! and kept for the rest of that evaluation only.
 
 use regorus::unstable::{Token, TokenKind};
 
