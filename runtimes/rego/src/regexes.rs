@@ -25,7 +25,7 @@ const SIZE_LIMIT: usize = 100 * 1024;
 pub enum PatternError {
     /// Not a regular expression.
     Invalid,
-    /// Compiled, larger than [`SIZE_LIMIT`].
+    /// Compiled, larger than regorus's bound (100 KiB).
     TooBig,
 }
 
