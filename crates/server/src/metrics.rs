@@ -10,8 +10,9 @@
 //!   `fail`, `error`) and `wasm_validate_policy_fuel_total{policy}`;
 //! - `wasm_validate_admission_requests_in_flight`: requests running or
 //!   waiting for a worker;
-//! - `wasm_validate_reloads_total{what,result}`: `certificate` or
-//!   `policies`, `loaded` or `refused`.
+//! - `wasm_validate_reloads_total{what,result}`: `certificate`,
+//!   `policies` or `objects` (the cluster's objects read for referential
+//!   policies, `sync.rs`), `loaded` or `refused`.
 
 use std::sync::atomic::AtomicU64;
 
@@ -172,7 +173,7 @@ impl Metrics {
         &self.in_flight
     }
 
-    /// A reload of `what` (`certificate`, `policies`).
+    /// A reload of `what` (`certificate`, `policies`, `objects`).
     pub(crate) fn reload(&self, what: &'static str, loaded: bool) {
         self.reloads
             .get_or_create(&ReloadLabels {
