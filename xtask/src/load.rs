@@ -1,5 +1,6 @@
-//! `cargo xtask load [--seconds N] [--no-write]`: the admission server
-//! under load, on 127.0.0.1 only. Builds the release binary, starts
+//! `cargo xtask load [--seconds N] [--no-write] [--rates R,R,...]
+//! [--server-cpus LIST] [--client-cpus LIST]`: the admission server under
+//! load, on 127.0.0.1 only. Builds the release binary, starts
 //! `wasm-validate serve` with the default library and a fresh self-signed
 //! certificate, and sends the benchmark's typical Pod as a CREATE
 //! AdmissionReview to `/validate` from 1, 16 and 64 HTTP/1.1 keep-alive
@@ -12,8 +13,10 @@
 //! delays what was due after it). Prints requests/s, latency percentiles
 //! and the server's peak RSS, and writes them into `docs/performance.md`
 //! between [`BEGIN`] and [`END`]. A benchmark, not a test: nothing asserts
-//! on time.
-//! It runs in a release build of xtask (`load_command` in `main.rs`), so
+//! on time. `--rates` replaces the fixed rates (default 3000,4000,5000
+//! requests/s); `--server-cpus` and `--client-cpus` pin the server and the
+//! load generator with `taskset` (what one replica does with one core, say)
+//! and imply `--no-write`. It runs in a release build of xtask (`load_command` in `main.rs`), so
 //! that the load generator takes as little of the shared cores as it can.
 
 use std::io::{BufRead, BufReader};
@@ -35,8 +38,9 @@ pub const END: &str = "<!-- cargo xtask load: end -->";
 const CONNECTIONS: [usize; 3] = [1, 16, 64];
 /// Connections of the fixed-rate rows.
 const PACED_CONNECTIONS: usize = 64;
-/// Offered requests/s of the fixed-rate rows: the target rate, and more.
-const PACED_RATES: [f64; 3] = [3000.0, 4000.0, 5000.0];
+/// Offered requests/s of the fixed-rate rows unless `--rates` says: the
+/// target rate, and more.
+pub const PACED_RATES: [f64; 3] = [3000.0, 4000.0, 5000.0];
 const TARGET_RPS: f64 = 3000.0;
 const TARGET_P99_MS: f64 = 10.0;
 const TARGET_RSS_MIB: f64 = 64.0;
@@ -47,6 +51,13 @@ pub struct Options {
     pub seconds: u64,
     /// Whether to write into docs/performance.md.
     pub write: bool,
+    /// CPUs the server may run on (`taskset`'s list, such as `0`), to
+    /// measure what a replica does with fewer cores; all when `None`.
+    pub server_cpus: Option<String>,
+    /// CPUs the load generator may run on; all when `None`.
+    pub client_cpus: Option<String>,
+    /// Offered requests/s of the fixed-rate rows.
+    pub rates: Vec<f64>,
 }
 
 /// One row: the load from `connections` connections.
@@ -92,7 +103,31 @@ pub fn load(options: &Options) -> Result<(), String> {
     std::fs::write(&cert, certified.cert.pem()).map_err(|e| e.to_string())?;
     std::fs::write(&key, certified.key_pair.serialize_pem()).map_err(|e| e.to_string())?;
 
-    let mut server = Command::new(root.join("target/release/wasm-validate"))
+    // Pinned by `taskset`, the server counts only its CPUs (one worker per
+    // CPU, as in a container with a CPU limit).
+    let binary = root.join("target/release/wasm-validate");
+    let mut server = match &options.server_cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", cpus]).arg(&binary);
+            command
+        }
+        None => Command::new(&binary),
+    };
+    if let Some(cpus) = &options.client_cpus {
+        // Before the runtime's threads start, so that they inherit it.
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("taskset: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "taskset could not pin the load generator to {cpus}"
+            ));
+        }
+    }
+    let mut server = server
         .args(["serve", "--no-config", "--bind-address", "127.0.0.1"])
         .args(["--secure-port", "0", "--health-port", "0"])
         .arg("--tls-cert-file")
@@ -137,7 +172,7 @@ pub fn load(options: &Options) -> Result<(), String> {
         println!("{connections} connection(s) ...");
         rows.push(runtime.block_on(run(&address, &ca, &body, connections, None, seconds))?);
     }
-    for rate in PACED_RATES {
+    for &rate in &options.rates {
         println!("{PACED_CONNECTIONS} connections at {rate} requests/s ...");
         let row = runtime.block_on(run(
             &address,

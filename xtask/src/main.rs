@@ -24,10 +24,11 @@
 //!   (see `bench.rs`).
 //! - `bench-cel [--runs N] [--no-write]`: the CEL runtime's figures
 //!   (`bench_cel`), written into docs/performance.md.
-//! - `load [--seconds N] [--no-write]`: the admission server under load on
-//!   127.0.0.1 (1, 16 and 64 connections, requests/s, latency
-//!   percentiles, peak RSS); writes into `docs/performance.md` (see
-//!   `load.rs`).
+//! - `load [--seconds N] [--no-write] [--rates R,R,...] [--server-cpus LIST]
+//!   [--client-cpus LIST]`: the admission server under load on 127.0.0.1
+//!   (closed loop at 1, 16 and 64 connections, then fixed rates over 64;
+//!   requests/s, latency percentiles, peak RSS); writes into
+//!   `docs/performance.md` unless pinned to CPUs (see `load.rs`).
 //! - `dist [--target TRIPLE]... [--release-url URL] [--out DIR]`: release
 //!   archives, the Helm 4 plugin archive, the krew manifest with its URL and
 //!   digests filled, SHA256SUMS (see `dist.rs`).
@@ -454,7 +455,8 @@ fn bench_cel_command(args: &[&str]) -> Result<(), String> {
     bench_cel::bench_cel(runs, write)
 }
 
-/// `cargo xtask load [--seconds N] [--no-write]`: see [`load`].
+/// `cargo xtask load [--seconds N] [--no-write] [--rates R,R,...]
+/// [--server-cpus LIST] [--client-cpus LIST]`: see [`load`].
 ///
 /// `cargo xtask` is a debug build, and a load generator built so spent a
 /// quarter of the two cores on TLS and HTTP in debug code, taken from the
@@ -485,6 +487,9 @@ fn load_command(args: &[&str]) -> Result<(), String> {
     let mut options = load::Options {
         seconds: 5,
         write: true,
+        server_cpus: None,
+        client_cpus: None,
+        rates: load::PACED_RATES.to_vec(),
     };
     let mut args = args.iter();
     while let Some(&arg) = args.next() {
@@ -496,6 +501,30 @@ fn load_command(args: &[&str]) -> Result<(), String> {
                     .ok_or("--seconds needs a number")?
             }
             "--no-write" => options.write = false,
+            "--rates" => {
+                options.rates = args
+                    .next()
+                    .map(|list| {
+                        list.split(',')
+                            .map(str::parse)
+                            .collect::<Result<Vec<f64>, _>>()
+                    })
+                    .and_then(Result::ok)
+                    .filter(|rates| rates.iter().all(|r| *r > 0.0))
+                    .ok_or("--rates needs requests/s separated by commas, such as 1000,2000")?
+            }
+            "--server-cpus" | "--client-cpus" => {
+                let list = args.next().ok_or(format!("{arg} needs a CPU list"))?;
+                let slot = if arg == "--server-cpus" {
+                    &mut options.server_cpus
+                } else {
+                    &mut options.client_cpus
+                };
+                *slot = Some((*list).to_owned());
+                // Figures for a share of the machine do not replace the
+                // whole machine's in docs/performance.md.
+                options.write = false;
+            }
             _ => return Err(format!("load: unknown argument {arg}")),
         }
     }
@@ -557,7 +586,7 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<usize>, String>>()
             .and_then(|counts| audit_memory(&counts)),
         _ => Err(
-            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | load [--seconds N] [--no-write] | bench-cel [--runs N] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]... | hostile | schemas [--from DIR] [--versions 1.35,1.36,1.37]"
+            "usage: cargo xtask build-policies [--out DIR] | docs [--check] | ci | audit-memory [PODS...] | corpus [--resources N] [--out DIR] | bench [--runs N] [--resources N] [--checkov] [--no-write] | load [--seconds N] [--no-write] [--rates R,R,...] [--server-cpus LIST] [--client-cpus LIST] | bench-cel [--runs N] [--no-write] | dist [--target TRIPLE]... [--release-url URL] [--out DIR] | cross [--target TRIPLE]... [--profile PROFILE] | fuzz [--time SECS] [TARGET]... | hostile | schemas [--from DIR] [--versions 1.35,1.36,1.37]"
                 .to_owned(),
         ),
     };
