@@ -165,7 +165,7 @@ impl<'a> PodSpecRef<'a> {
 
     /// JSON Pointer of a field of the pod spec, for example `field("hostPID")`.
     pub fn field(&self, name: &str) -> String {
-        format!("{}/{}", self.pointer, name)
+        [self.pointer, "/", name].concat()
     }
 
     /// Whether the pod declares `spec.os.name: windows`; the Linux-only
@@ -191,24 +191,32 @@ impl<'a> ContainerRef<'a> {
     /// JSON Pointer of the container, for example
     /// `/spec/template/spec/containers/0`.
     pub fn pointer(&self) -> String {
-        format!("{}/{}/{}", self.pod_pointer, self.kind.field(), self.index)
+        let mut index = [0u8; 20];
+        let index = crate::decimal(self.index, &mut index);
+        [self.pod_pointer, "/", self.kind.field(), "/", index].concat()
     }
 
     /// JSON Pointer of a field of the container, for example
     /// `field("securityContext/privileged")`.
     pub fn field(&self, path: &str) -> String {
-        format!(
-            "{}/{}/{}/{path}",
+        let mut index = [0u8; 20];
+        let index = crate::decimal(self.index, &mut index);
+        [
             self.pod_pointer,
+            "/",
             self.kind.field(),
-            self.index
-        )
+            "/",
+            index,
+            "/",
+            path,
+        ]
+        .concat()
     }
 
     /// The container as messages name it: `container "app"`,
     /// `init container "setup"`, `ephemeral container "debug"`.
     pub fn describe(&self) -> String {
-        format!("{} \"{}\"", self.kind.noun(), self.container.name())
+        [self.kind.noun(), " \"", self.container.name(), "\""].concat()
     }
 
     /// The container's `securityContext`, if any.

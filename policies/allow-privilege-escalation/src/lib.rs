@@ -10,13 +10,17 @@ use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, vi
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     Response::from_violations(request.object.check_containers(|pod, c| {
-        let escalation = c.security_context().and_then(|sc| sc.allow_privilege_escalation());
+        let escalation = c
+            .security_context()
+            .and_then(|sc| sc.allow_privilege_escalation());
         (!pod.is_windows() && escalation != Some(false)).then(|| {
             violation(
-                format!(
-                    "allowPrivilegeEscalation != false: {} must set securityContext.allowPrivilegeEscalation=false",
-                    c.describe()
-                ),
+                [
+                    "allowPrivilegeEscalation != false: ",
+                    &c.describe(),
+                    " must set securityContext.allowPrivilegeEscalation=false",
+                ]
+                .concat(),
                 c.field("securityContext/allowPrivilegeEscalation"),
             )
         })

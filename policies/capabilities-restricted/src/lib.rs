@@ -17,12 +17,17 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             return violations;
         }
         let caps = c.security_context().and_then(|sc| sc.capabilities());
-        if !caps.and_then(|caps| caps.drop()).is_some_and(|drop| drop.contains("ALL")) {
+        if !caps
+            .and_then(|caps| caps.drop())
+            .is_some_and(|drop| drop.contains("ALL"))
+        {
             violations.push(violation(
-                format!(
-                    "unrestricted capabilities: {} must set securityContext.capabilities.drop=[\"ALL\"]",
-                    c.describe()
-                ),
+                [
+                    "unrestricted capabilities: ",
+                    &c.describe(),
+                    " must set securityContext.capabilities.drop=[\"ALL\"]",
+                ]
+                .concat(),
                 c.field("securityContext/capabilities/drop"),
             ));
         }
@@ -30,10 +35,14 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         for (index, capability) in add.into_iter().flat_map(|a| a.iter()).enumerate() {
             if capability != "NET_BIND_SERVICE" {
                 violations.push(violation(
-                    format!(
-                        "unrestricted capabilities: {} must not include \"{capability}\" in securityContext.capabilities.add (only NET_BIND_SERVICE)",
-                        c.describe()
-                    ),
+                    [
+                        "unrestricted capabilities: ",
+                        &c.describe(),
+                        " must not include \"",
+                        capability,
+                        "\" in securityContext.capabilities.add (only NET_BIND_SERVICE)",
+                    ]
+                    .concat(),
                     c.field(&format!("securityContext/capabilities/add/{index}")),
                 ));
             }

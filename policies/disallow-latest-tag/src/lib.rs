@@ -26,11 +26,15 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             Some(_) => return None,
         };
         Some(violation(
-            format!(
-                "{} \"{}\": image \"{image}\" {problem}; pin a version tag or a digest",
-                c.kind.noun(),
-                c.container.name()
-            ),
+            [
+                &c.describe(),
+                ": image \"",
+                image,
+                "\" ",
+                problem,
+                "; pin a version tag or a digest",
+            ]
+            .concat(),
             c.field("image"),
         ))
     }))

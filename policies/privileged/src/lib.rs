@@ -11,10 +11,11 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     Response::from_violations(request.object.check_containers(|_, c| {
         (c.security_context().and_then(|sc| sc.privileged()) == Some(true)).then(|| {
             violation(
-                format!(
-                    "privileged containers must not set securityContext.privileged=true: {}",
-                    c.describe()
-                ),
+                [
+                    "privileged containers must not set securityContext.privileged=true: ",
+                    &c.describe(),
+                ]
+                .concat(),
                 c.field("securityContext/privileged"),
             )
         })

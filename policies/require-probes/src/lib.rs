@@ -38,7 +38,7 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
                 };
                 if !present {
                     violations.push(violation(
-                        format!("{} must define a {probe}", c.describe()),
+                        [&c.describe(), " must define a ", probe].concat(),
                         c.field(probe),
                     ));
                 }

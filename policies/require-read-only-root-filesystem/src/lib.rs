@@ -13,10 +13,11 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             .and_then(|sc| sc.read_only_root_filesystem());
         (read_only != Some(true)).then(|| {
             violation(
-                format!(
-                    "{} must set securityContext.readOnlyRootFilesystem=true",
-                    c.describe()
-                ),
+                [
+                    &c.describe(),
+                    " must set securityContext.readOnlyRootFilesystem=true",
+                ]
+                .concat(),
                 c.field("securityContext/readOnlyRootFilesystem"),
             )
         })

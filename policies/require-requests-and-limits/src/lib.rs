@@ -37,11 +37,8 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
                     continue;
                 }
                 violations.push(violation(
-                    format!("{} must set resources.{field}.{resource}", c.describe()),
-                    c.field(&format!(
-                        "resources/{field}/{}",
-                        escape_pointer_token(resource)
-                    )),
+                    [&c.describe(), " must set resources.", field, ".", resource].concat(),
+                    c.field(&["resources/", field, "/", &escape_pointer_token(resource)].concat()),
                 ));
             }
         }

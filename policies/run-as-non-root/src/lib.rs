@@ -20,20 +20,30 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         let pod_value = pod.security_context().and_then(|sc| sc.run_as_non_root());
         if pod_value == Some(false) {
             violations.push(violation(
-                format!("{MESSAGE}: pod must not set securityContext.runAsNonRoot=false"),
+                [
+                    MESSAGE,
+                    ": pod must not set securityContext.runAsNonRoot=false",
+                ]
+                .concat(),
                 pod.field("securityContext/runAsNonRoot"),
             ));
         }
         for c in pod.containers() {
             let message = match c.security_context().and_then(|sc| sc.run_as_non_root()) {
-                Some(false) => format!(
-                    "{MESSAGE}: {} must not set securityContext.runAsNonRoot=false",
-                    c.describe()
-                ),
-                None if pod_value != Some(true) => format!(
-                    "{MESSAGE}: pod or {} must set securityContext.runAsNonRoot=true",
-                    c.describe()
-                ),
+                Some(false) => [
+                    MESSAGE,
+                    ": ",
+                    &c.describe(),
+                    " must not set securityContext.runAsNonRoot=false",
+                ]
+                .concat(),
+                None if pod_value != Some(true) => [
+                    MESSAGE,
+                    ": pod or ",
+                    &c.describe(),
+                    " must set securityContext.runAsNonRoot=true",
+                ]
+                .concat(),
                 _ => continue,
             };
             violations.push(violation(message, c.field("securityContext/runAsNonRoot")));

@@ -18,7 +18,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             && pod.security_context().and_then(|sc| sc.run_as_user()) == Some(0)
         {
             violations.push(violation(
-                format!("{MESSAGE}: pod must not set securityContext.runAsUser=0"),
+                [MESSAGE, ": pod must not set securityContext.runAsUser=0"].concat(),
                 pod.field("securityContext/runAsUser"),
             ));
         }
@@ -27,10 +27,13 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         let root = c.security_context().and_then(|sc| sc.run_as_user()) == Some(0);
         (root && !pod.in_user_namespace()).then(|| {
             violation(
-                format!(
-                    "{MESSAGE}: {} must not set securityContext.runAsUser=0",
-                    c.describe()
-                ),
+                [
+                    MESSAGE,
+                    ": ",
+                    &c.describe(),
+                    " must not set securityContext.runAsUser=0",
+                ]
+                .concat(),
                 c.field("securityContext/runAsUser"),
             )
         })

@@ -18,10 +18,13 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         let pod_profile = pod.security_context().and_then(|sc| sc.seccomp_profile());
         if let Some(profile) = pod_profile.filter(|p| !seccomp_type_allowed(p.profile_type())) {
             violations.push(violation(
-                format!(
-                    "{MESSAGE}: pod must not set securityContext.seccompProfile.type to \"{}\"",
-                    profile.profile_type()
-                ),
+                [
+                    MESSAGE,
+                    ": pod must not set securityContext.seccompProfile.type to \"",
+                    profile.profile_type(),
+                    "\"",
+                ]
+                .concat(),
                 pod.field("securityContext/seccompProfile/type"),
             ));
         }
@@ -29,11 +32,15 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             let profile = c.security_context().and_then(|sc| sc.seccomp_profile());
             if let Some(profile) = profile.filter(|p| !seccomp_type_allowed(p.profile_type())) {
                 violations.push(violation(
-                    format!(
-                        "{MESSAGE}: {} must not set securityContext.seccompProfile.type to \"{}\"",
-                        c.describe(),
-                        profile.profile_type()
-                    ),
+                    [
+                        MESSAGE,
+                        ": ",
+                        &c.describe(),
+                        " must not set securityContext.seccompProfile.type to \"",
+                        profile.profile_type(),
+                        "\"",
+                    ]
+                    .concat(),
                     c.field("securityContext/seccompProfile/type"),
                 ));
             }

@@ -24,24 +24,34 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         let pod_allowed = pod_profile.is_some_and(|p| seccomp_type_allowed(p.profile_type()));
         if let Some(profile) = pod_profile.filter(|_| !pod_allowed) {
             violations.push(violation(
-                format!(
-                    "{MESSAGE}: pod must not set securityContext.seccompProfile.type to \"{}\"",
-                    profile.profile_type()
-                ),
+                [
+                    MESSAGE,
+                    ": pod must not set securityContext.seccompProfile.type to \"",
+                    profile.profile_type(),
+                    "\"",
+                ]
+                .concat(),
                 pod.field("securityContext/seccompProfile/type"),
             ));
         }
         for c in pod.containers() {
             let message = match c.security_context().and_then(|sc| sc.seccomp_profile()) {
-                Some(p) if !seccomp_type_allowed(p.profile_type()) => format!(
-                    "{MESSAGE}: {} must not set securityContext.seccompProfile.type to \"{}\"",
-                    c.describe(),
-                    p.profile_type()
-                ),
-                None if !pod_allowed => format!(
-                    "{MESSAGE}: pod or {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
-                    c.describe()
-                ),
+                Some(p) if !seccomp_type_allowed(p.profile_type()) => [
+                    MESSAGE,
+                    ": ",
+                    &c.describe(),
+                    " must not set securityContext.seccompProfile.type to \"",
+                    p.profile_type(),
+                    "\"",
+                ]
+                .concat(),
+                None if !pod_allowed => [
+                    MESSAGE,
+                    ": pod or ",
+                    &c.describe(),
+                    " must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
+                ]
+                .concat(),
                 _ => continue,
             };
             violations.push(violation(

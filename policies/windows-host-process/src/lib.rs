@@ -15,7 +15,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         let pod_level = pod.security_context().and_then(|sc| sc.windows_options());
         if pod_level.and_then(|w| w.host_process()) == Some(true) {
             violations.push(violation(
-                format!("{MESSAGE}: pod"),
+                [MESSAGE, ": pod"].concat(),
                 pod.field("securityContext/windowsOptions/hostProcess"),
             ));
         }
@@ -23,7 +23,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             let options = c.security_context().and_then(|sc| sc.windows_options());
             if options.and_then(|w| w.host_process()) == Some(true) {
                 violations.push(violation(
-                    format!("{MESSAGE}: {}", c.describe()),
+                    [MESSAGE, ": ", &c.describe()].concat(),
                     c.field("securityContext/windowsOptions/hostProcess"),
                 ));
             }
