@@ -23,7 +23,15 @@ use crate::{Patch, PatchOperation, Response};
 /// `\t`, `\n`, `\f`, `\r` by name and the others as `\u00xx`; everything
 /// else, non-ASCII included, written as UTF-8).
 pub fn encode_response(response: &Response) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+    // Room for the usual answer at once (growing by doubling copied it
+    // three or four times for one violation).
+    let texts: usize = response
+        .violations
+        .iter()
+        .map(|v| v.message.len() + v.path.len() + 32)
+        .chain(response.warnings.iter().map(|w| w.len() + 4))
+        .sum();
+    let mut out = Vec::with_capacity(64 + texts + texts / 8);
     out.extend_from_slice(if response.allowed {
         b"{\"allowed\":true"
     } else {
