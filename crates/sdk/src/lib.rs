@@ -441,7 +441,7 @@ mod arena {
     use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use std::alloc::System;
 
-    use crate::region::{PAGE, Region};
+    use crate::region::{PAGE, Region, grow_by_copy};
 
     struct Arena {
         /// First byte of the bump region; 0 while preparing.
@@ -515,7 +515,7 @@ mod arena {
             // SAFETY: as `GlobalAlloc::realloc`'s default, with the
             // caller's guarantees: a new block from the bump region, the old
             // bytes copied, the old block given back as `dealloc` does.
-            unsafe { crate::region::grow_by_copy(self, ptr, layout, new_size) }
+            unsafe { grow_by_copy(self, ptr, layout, new_size) }
         }
     }
 }

@@ -291,7 +291,7 @@ fn string(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Whether any of the eight bytes of `word` must be escaped in a JSON
-/// string: a control character (below 0x20), `"` or `\\`. The classic
+/// string: a control character (below 0x20), `"` or `\`. The classic
 /// word tricks ("has a byte less than n", "has a zero byte", from Bit
 /// Twiddling Hacks), exact for the word as a whole; bytes of 0x80 and above
 /// (UTF-8) never match.
