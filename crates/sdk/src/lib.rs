@@ -48,12 +48,12 @@ pub use workload::{
 };
 
 /// `n` in decimal, written at the end of `buffer` (20 bytes hold any
-/// `usize`). Pointers and messages are built with it and `concat` rather
+/// `u64`). Pointers and messages are built with it and `concat` rather
 /// than `format!`: core's formatting machinery (a call through a trait
 /// object per piece, padding checks, the string grown as it goes) made a
 /// violating evaluation about three times as costly in wasmi as a passing
 /// one (docs/performance.md).
-pub fn decimal(mut n: usize, buffer: &mut [u8; 20]) -> &str {
+pub fn decimal(mut n: u64, buffer: &mut [u8; 20]) -> &str {
     let mut at = buffer.len();
     loop {
         at -= 1;
@@ -718,7 +718,7 @@ mod tests {
     #[test]
     fn decimal_writes_what_display_writes() {
         let mut buffer = [0u8; 20];
-        for n in [0, 1, 9, 10, 99, 100, 12345, usize::MAX] {
+        for n in [0, 1, 9, 10, 99, 100, 12345, u64::MAX] {
             assert_eq!(decimal(n, &mut buffer), n.to_string());
         }
     }

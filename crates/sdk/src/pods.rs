@@ -192,7 +192,7 @@ impl<'a> ContainerRef<'a> {
     /// `/spec/template/spec/containers/0`.
     pub fn pointer(&self) -> String {
         let mut index = [0u8; 20];
-        let index = crate::decimal(self.index, &mut index);
+        let index = crate::decimal(self.index as u64, &mut index);
         [self.pod_pointer, "/", self.kind.field(), "/", index].concat()
     }
 
@@ -200,7 +200,7 @@ impl<'a> ContainerRef<'a> {
     /// `field("securityContext/privileged")`.
     pub fn field(&self, path: &str) -> String {
         let mut index = [0u8; 20];
-        let index = crate::decimal(self.index, &mut index);
+        let index = crate::decimal(self.index as u64, &mut index);
         [
             self.pod_pointer,
             "/",

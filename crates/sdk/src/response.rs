@@ -228,19 +228,10 @@ fn exact_decimal(out: &mut Vec<u8>, n: f64) {
     }
 }
 
-/// Writes `n` in decimal.
-fn decimal(out: &mut Vec<u8>, mut n: u64) {
+/// Writes `n` in decimal ([`crate::decimal`]).
+fn decimal(out: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(crate::decimal(n, &mut digits).as_bytes());
 }
 
 /// Writes `text` as a JSON string: runs of bytes that need no escape are
