@@ -71,10 +71,12 @@ pub struct Program {
     pub params: serde_json::Value,
     /// A CRD version's `x-kubernetes-validations` rules, for the schema
     /// stage: with rules, a request's object is `{"nodes": [{"rule", "self",
-    /// "path", "field"}]}` (each node of the custom resource a rule applies
-    /// to, with its JSON Pointer and field path), and each rule is
-    /// evaluated with `self` bound to its node (`oldSelf` is `null`: there
-    /// is no old object offline).
+    /// "path", "field", "oldSelf"?}]}` (each node of the custom resource a
+    /// rule applies to, with its JSON Pointer and field path, and the
+    /// correlated node of the old object when there is one), and each rule
+    /// is evaluated with `self` bound to its node. A transition rule (one
+    /// that reads `oldSelf`) is skipped on a node without `oldSelf`, unless
+    /// it sets `optionalOldSelf` (`crd_rules.rs`).
     #[serde(default)]
     pub rules: Vec<CrdRule>,
     /// Rule sets for other kinds (Kyverno's autogen for pod controllers):
@@ -109,6 +111,10 @@ pub struct CrdRule {
     /// failure is reported at.
     #[serde(default)]
     pub field_path: Option<String>,
+    /// Whether a transition rule also runs without an old value, with
+    /// `oldSelf` an optional (`optional.none()` then).
+    #[serde(default)]
+    pub optional_old_self: bool,
 }
 
 /// A rule set for other kinds.
@@ -204,7 +210,7 @@ struct Rules {
 
 struct Prepared {
     env: Arc<Env>,
-    crd_rules: Vec<CompiledValidation>,
+    crd_rules: Vec<crd_rules::CompiledRule>,
     rules: Rules,
     variants: Vec<(Vec<Target>, Rules)>,
     params: Value,
@@ -467,21 +473,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
             (variant.targets.clone(), rules)
         })
         .collect();
-    let crd_rules = program
-        .rules
-        .iter()
-        .enumerate()
-        .filter_map(|(i, rule)| {
-            let expression = Validation {
-                expression: rule.rule.clone(),
-                message: rule.message.clone(),
-                message_expression: rule.message_expression.clone(),
-                field_path: rule.field_path.clone(),
-            };
-            let name = format!("x-kubernetes-validations[{i}]");
-            compile_validation(&env, &name, "rule", &expression, &[], &mut errors)
-        })
-        .collect();
+    let crd_rules = crd_rules::compile(&env, &program.rules, &mut errors);
     let audit_annotations = audit::compile(&env, &program.audit_annotations, &mut errors);
     if !errors.is_empty() {
         return Err(errors.join("; "));

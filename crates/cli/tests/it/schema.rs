@@ -461,7 +461,7 @@ fn crd_cel_rules_are_evaluated_with_the_api_servers_messages() {
             expected.extend(comments.drain(..).map(|m| (name.to_owned(), m)));
         }
     }
-    assert_eq!(expected.len(), 4);
+    assert_eq!(expected.len(), 5);
     let mut found: Vec<(String, String)> = schema_results(&report)
         .iter()
         .flat_map(|r| {

@@ -661,6 +661,7 @@ fn objects_read_lazily_behave_as_built_values() {
 }
 
 mod environment;
+mod transition;
 
 /// `variables.NAME` of a variable declared before the expression is read
 /// by its own name (`select::VARIABLE`) and the `variables` map is built
