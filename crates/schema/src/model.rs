@@ -319,7 +319,7 @@ impl<'a> Compiler<'a> {
         let number = |key: &str| schema.get(key).and_then(Value::as_f64);
         let count = |key: &str| schema.get(key).and_then(Value::as_u64);
         let pattern = match schema.get("pattern").and_then(Value::as_str) {
-            Some(p) => match regex::Regex::new(p) {
+            Some(p) => match regex::Regex::new(&wasm_validate_re2::translate(p)) {
                 Ok(re) => Some((p.to_owned(), re)),
                 // The CRD's own check reports it (`pattern_problem`).
                 Err(_) => None,

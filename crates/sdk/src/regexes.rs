@@ -23,8 +23,11 @@ thread_local! {
 
 /// `search` run on `pattern` compiled with the regex crate's defaults and
 /// `size_limit` (bytes of compiled program), from the kept ones or
-/// compiled now and kept. Errors: the regex crate's, for a pattern that is
-/// not one or compiles larger than `size_limit`.
+/// compiled now and kept. The pattern means what it means in Go's
+/// `regexp`, which Kubernetes' CEL and OPA use: its Perl classes and word
+/// boundaries are ASCII-only ([`wasm_validate_re2::translate`]). Errors:
+/// the regex crate's, for a pattern that is not one or compiles larger than
+/// `size_limit`.
 pub fn with_regex<T>(
     pattern: &str,
     size_limit: usize,
@@ -38,7 +41,7 @@ pub fn with_regex<T>(
         {
             return Ok(search(regex));
         }
-        let regex = regex::RegexBuilder::new(pattern)
+        let regex = regex::RegexBuilder::new(&wasm_validate_re2::translate(pattern))
             .size_limit(size_limit)
             .build()?;
         let found = search(&regex);

@@ -153,5 +153,15 @@ mod tests {
         ] {
             assert_eq!(answer(true, expression), "true", "{expression}");
         }
+        // Go's Perl classes are ASCII-only, so OPA answers false where
+        // regorus's builtin (the regex crate's Unicode classes) says true.
+        for expression in [
+            r#"regex.match("^\\d+$", "١٢٣")"#,
+            r#"regex.match("^\\w+$", "été")"#,
+            r#"regex.match("^\\s$", "\u00a0")"#,
+        ] {
+            assert_eq!(answer(true, expression), "false", "{expression}");
+            assert_eq!(answer(false, expression), "true", "{expression}");
+        }
     }
 }

@@ -73,6 +73,10 @@ fn the_environments_functions_answer_as_cel_go_does() {
         "[1, 2].all(x, x > 0) && [1].exists(x, x == 1)",
         "'abc'.matches('(?i)ABC')",
         "'Ünïcode'.matches('^\\\\p{L}+$')",
+        // Go's Perl classes and word boundaries are ASCII-only.
+        "'123'.matches('^\\\\d+$') && !'١٢٣'.matches('^\\\\d+$')",
+        "!'été'.matches('^\\\\w+$') && !'\\u00a0'.matches('\\\\s') && !'é'.matches('\\\\bé')",
+        "'a١b'.find('\\\\D+') == 'a١b' && 'x 1 ٢'.findAll('\\\\d') == ['1']",
         "dyn(1) == 1",
         "duration('1h') > duration('1m')",
         "int('1') == 1 && uint(1) == 1u && double('1.5') == 1.5 && string(1) == '1' && bytes('a') == b'a'",
