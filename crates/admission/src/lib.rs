@@ -71,7 +71,9 @@ pub enum ReviewError {
 
 /// The policies `endpoint` runs, taken from `set` once when a policy set is
 /// loaded: the mutating policies for [`Endpoint::Mutating`], the others for
-/// [`Endpoint::Validating`], with the set's exemptions.
+/// [`Endpoint::Validating`], with the set's exemptions; the validating
+/// endpoint keeps the set's schema stage, for custom resources (see
+/// [`review`]).
 pub fn policies_for(set: &PolicySet, endpoint: Endpoint) -> PolicySet {
     let mutating = endpoint == Endpoint::Mutating;
     PolicySet {
@@ -84,9 +86,7 @@ pub fn policies_for(set: &PolicySet, endpoint: Endpoint) -> PolicySet {
         exemptions: set.exemptions.clone(),
         ignore_annotations: set.ignore_annotations,
         unloadable: Vec::new(),
-        // Admission runs no schema stage: the API server has checked the
-        // object against its schema before it calls a webhook.
-        schema: None,
+        schema: if mutating { None } else { set.schema.clone() },
     }
 }
 
@@ -97,6 +97,14 @@ pub fn policies_for(set: &PolicySet, endpoint: Endpoint) -> PolicySet {
 /// policy still running at `deadline` stops with an error, which its
 /// `failurePolicy` then handles like any other, so the request is answered
 /// in time.
+///
+/// On the validating endpoint, a CREATE or UPDATE of a custom resource
+/// whose CRD the set's schema stage has (`schema.crdPaths`) is checked
+/// against it as offline, its `x-kubernetes-validations` rules included,
+/// with `oldSelf` on UPDATE for transition rules (each node's old value
+/// correlated as the API server does); the findings deny as the `schema`
+/// policy (`[schema] MESSAGE (at POINTER)`). Built-in kinds are not
+/// checked: the API server has, before it calls a validating webhook.
 pub fn review(
     engine: &Engine,
     set: &PolicySet,
@@ -232,9 +240,10 @@ fn answer(
         operation: request.operation,
         old_object: request.old_object,
     };
+    let schema = schema_findings(engine, set, endpoint, &resource.object, &admission, context);
     let results =
         wasm_validate_pipeline::evaluate_admission(engine, set, &mut resource, &admission, context);
-    let evaluations = results
+    let mut evaluations: Vec<Evaluated> = results
         .iter()
         .map(|result| Evaluated {
             policy: set.policies[result.policy].name().to_owned(),
@@ -246,8 +255,58 @@ fn answer(
             fuel: result.fuel_used,
         })
         .collect();
+    if let Some(findings) = &schema {
+        evaluations.insert(
+            0,
+            Evaluated {
+                policy: SCHEMA_POLICY.to_owned(),
+                outcome: if findings.is_empty() { "pass" } else { "fail" },
+                fuel: 0,
+            },
+        );
+    }
     (
-        verdict::assemble(set, endpoint, request.uid, &results),
+        verdict::assemble(
+            set,
+            endpoint,
+            request.uid,
+            &results,
+            schema.as_deref().unwrap_or_default(),
+        ),
         evaluations,
     )
+}
+
+/// The name schema findings deny under, as in offline reports.
+pub const SCHEMA_POLICY: &str = "schema";
+
+/// The schema stage's findings on a custom resource the set's CRDs define,
+/// on the validating endpoint's CREATE and UPDATE (see [`review`]);
+/// `None` when it does not apply.
+fn schema_findings(
+    engine: &Engine,
+    set: &PolicySet,
+    endpoint: Endpoint,
+    object: &Value,
+    admission: &Admission,
+    context: &Context,
+) -> Option<Vec<wasm_validate_schema::Finding>> {
+    let stage = set.schema.as_ref()?;
+    let old = match admission.operation {
+        Operation::Create => None,
+        Operation::Update => admission.old_object.as_ref(),
+        Operation::Delete | Operation::Connect => return None,
+    };
+    if endpoint != Endpoint::Validating || !stage.schemas.defines(object) {
+        return None;
+    }
+    let mut outcomes = vec![stage.schemas.validate_update(object, old)];
+    wasm_validate_pipeline::check_crd_rules_in(
+        engine,
+        &stage.schemas,
+        &mut outcomes,
+        &stage.rule_cache,
+        context,
+    );
+    outcomes.pop().map(|outcome| outcome.findings)
 }

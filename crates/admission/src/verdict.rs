@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use wasm_validate_abi::{Patch, Violation};
 use wasm_validate_pipeline::{Action, FailurePolicy, Outcome, PolicyResult, PolicySet};
+use wasm_validate_schema::Finding;
 
 use crate::Endpoint;
 use crate::review::{AdmissionResponse, Status};
@@ -77,14 +78,26 @@ pub fn fit_warnings(warnings: Vec<String>) -> Vec<String> {
 }
 
 /// The response to a request with `uid` from the results of `set`'s
-/// policies on it.
+/// policies on it and the schema stage's findings (which deny, first).
 pub(crate) fn assemble(
     set: &PolicySet,
     endpoint: Endpoint,
     uid: String,
     results: &[PolicyResult],
+    schema: &[Finding],
 ) -> AdmissionResponse {
-    let mut denials = Vec::new();
+    let mut denials: Vec<String> = schema
+        .iter()
+        .map(|finding| {
+            line(
+                crate::SCHEMA_POLICY,
+                &Violation {
+                    message: finding.message.clone(),
+                    path: finding.pointer.clone(),
+                },
+            )
+        })
+        .collect();
     let mut failures = Vec::new();
     let mut warnings = Vec::new();
     let mut audit: BTreeMap<String, String> = BTreeMap::new();

@@ -109,6 +109,11 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
         eprintln!("wasm-validate serve: {message}");
         EXIT_ERROR
     };
+    // The configuration's `schema:` section applies (its CRDs check custom
+    // resources at the validating endpoint; crates/admission).
+    let mut policy_args = policy_args.clone();
+    policy_args.schema.get_or_insert_with(Default::default);
+    let policy_args = &policy_args;
     let mut source = ArgsSource {
         args: policy_args.clone(),
         cluster: None,
@@ -257,8 +262,14 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
             options.logging_format,
             "info",
             &format!(
-                "{} policies; webhooks on https://{secure_at}/validate and /mutate; health on http://{health_at}/healthz",
-                set.policies.len()
+                "{} policies{}; webhooks on https://{secure_at}/validate and /mutate; health on http://{health_at}/healthz",
+                set.policies.len(),
+                match set.schema.as_ref().map(|s| s.schemas.crd_count()) {
+                    Some(crds @ 1..) => format!(
+                        ", and {crds} CustomResourceDefinitions whose custom resources /validate checks"
+                    ),
+                    _ => String::new(),
+                }
             ),
             &[],
         );

@@ -107,12 +107,33 @@ pub fn load_cel_runtime(engine: &wasm_validate_engine::Engine) -> wasm_validate_
 /// evaluate, is a finding too, so that nothing passes unchecked. Each CRD
 /// version's rules are compiled once per `cache` (one per run's stage);
 /// evaluations run in parallel (on the current rayon pool) under the
-/// default limits.
+/// default limits. A node's old value (an UPDATE's, from
+/// `Schemas::validate_update`) is bound as `oldSelf` for transition rules,
+/// which are skipped on a node without one unless they set
+/// `optionalOldSelf` (docs/cel.md).
 pub fn check_crd_rules(
     engine: &wasm_validate_engine::Engine,
     schemas: &wasm_validate_schema::Schemas,
     outcomes: &mut [wasm_validate_schema::Outcome],
     cache: &CrdRuleCache,
+) {
+    check_crd_rules_in(
+        engine,
+        schemas,
+        outcomes,
+        cache,
+        &wasm_validate_engine::Context::default(),
+    );
+}
+
+/// [`check_crd_rules`], each evaluation in `context` (the admission
+/// server's, with its request's deadline).
+pub fn check_crd_rules_in(
+    engine: &wasm_validate_engine::Engine,
+    schemas: &wasm_validate_schema::Schemas,
+    outcomes: &mut [wasm_validate_schema::Outcome],
+    cache: &CrdRuleCache,
+    context: &wasm_validate_engine::Context,
 ) {
     use rayon::prelude::*;
     use std::collections::HashMap;
@@ -170,7 +191,11 @@ pub fn check_crd_rules(
             .iter()
             .flat_map(|node| {
                 node.rules.iter().map(|rule| {
-                    serde_json::json!({"rule": rule, "self": node.value, "path": node.pointer, "field": node.field})
+                    let mut check = serde_json::json!({"rule": rule, "self": node.value, "path": node.pointer, "field": node.field});
+                    if let Some(old) = &node.old {
+                        check["oldSelf"] = old.clone();
+                    }
+                    check
                 })
             })
             .collect();
@@ -180,7 +205,7 @@ pub fn check_crd_rules(
             &wasm_validate_abi::tape::encode(&serde_json::json!({"nodes": nodes})),
             None,
         );
-        match engine.evaluate(policy, &request) {
+        match engine.evaluate_in(policy, &request, context) {
             Ok(evaluation) => outcome.findings.extend(evaluation.response.violations.into_iter().map(
                 |v| wasm_validate_schema::Finding {
                     pointer: v.path,

@@ -140,6 +140,14 @@ pub struct RuleNode {
     pub pointer: String,
     /// Its field path as the API server writes it (`spec.ports[0]`).
     pub field: String,
+    /// The node's old value ([`Schemas::validate_update`]): the node of
+    /// the old object that correlates with it, as the API server pairs
+    /// them for transition rules (`oldSelf`): through object properties and
+    /// map keys, and through the items of a `x-kubernetes-list-type: map`
+    /// list by their map keys; `None` without an old object, when the old
+    /// object has no such node, or under a list of another type, whose
+    /// items do not correlate.
+    pub old: Option<Value>,
 }
 
 /// The schemas of a run: one Kubernetes version's built-in kinds and the
@@ -260,8 +268,29 @@ impl Schemas {
         version.compiled().map(|(arena, _)| arena.rules.as_slice())
     }
 
+    /// How many CRDs the schemas hold.
+    pub fn crd_count(&self) -> usize {
+        self.crds.len()
+    }
+
+    /// Whether a CRD among the schemas defines `object`'s group and kind
+    /// (whatever its version): whether it is a custom resource they know.
+    pub fn defines(&self, object: &Value) -> bool {
+        let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or_default();
+        let group = group_of(text("apiVersion"));
+        self.crds
+            .contains_key(&(group.to_owned(), text("kind").to_owned()))
+    }
+
     /// Checks one object (with `apiVersion` and `kind`).
     pub fn validate(&self, object: &Value) -> Outcome {
+        self.validate_update(object, None)
+    }
+
+    /// Checks one object, as [`Schemas::validate`], on an UPDATE of `old`
+    /// (`None`: a CREATE): a custom resource's rule nodes carry their
+    /// correlated old values ([`RuleNode::old`]) for transition rules.
+    pub fn validate_update(&self, object: &Value, old: Option<&Value>) -> Outcome {
         let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or_default();
         let (api_version, kind) = (text("apiVersion"), text("kind"));
         let group = group_of(api_version);
@@ -293,7 +322,7 @@ impl Schemas {
             };
         }
         if let Some(crd) = self.crds.get(&(group.to_owned(), kind.to_owned())) {
-            return self.custom_resource(crd, object, api_version, kind);
+            return self.custom_resource(crd, object, old, api_version, kind);
         }
         let at_api_version = |message: String| Finding {
             pointer: "/apiVersion".to_owned(),
@@ -350,6 +379,7 @@ impl Schemas {
         &self,
         crd: &crd::Crd,
         object: &Value,
+        old: Option<&Value>,
         api_version: &str,
         kind: &str,
     ) -> Outcome {
@@ -408,6 +438,7 @@ impl Schemas {
                         continue;
                     }
                     walk.path.push(Step::Field(key));
+                    walk.old = old.and_then(|o| o.get(key));
                     match node.properties.get(key) {
                         Some(&id) => walk.value(id, child),
                         None if node.additional == model::Additional::Forbidden => {
@@ -439,6 +470,7 @@ impl Schemas {
                         value: object.clone(),
                         pointer: String::new(),
                         field: String::new(),
+                        old: old.cloned(),
                     },
                 );
             }

@@ -38,6 +38,9 @@ pub(crate) struct Walk<'a> {
     /// The nodes with `x-kubernetes-validations` the walk met, each with
     /// a value of the right type.
     pub rule_nodes: Vec<crate::RuleNode>,
+    /// The old object's node that correlates with the one being walked
+    /// (an UPDATE's, for transition rules; see [`crate::RuleNode::old`]).
+    pub old: Option<&'a Value>,
     /// Steps left, shared with the walk's probes.
     steps: std::rc::Rc<std::cell::Cell<u64>>,
 }
@@ -50,6 +53,7 @@ impl<'a> Walk<'a> {
             path: Vec::new(),
             findings: Vec::new(),
             rule_nodes: Vec::new(),
+            old: None,
             steps: std::rc::Rc::new(std::cell::Cell::new(STEP_LIMIT)),
         }
     }
@@ -177,6 +181,7 @@ impl<'a> Walk<'a> {
                 value: value.clone(),
                 pointer: pointer(&self.path),
                 field: self.field(),
+                old: self.old.cloned(),
             });
         }
         if !node.enumeration.is_empty() && !node.enumeration.contains(value) {
@@ -244,7 +249,10 @@ impl<'a> Walk<'a> {
 
     fn object(&mut self, node: &'a Node, map: &'a serde_json::Map<String, Value>) {
         let embedded = node.embedded;
+        let old = self.old;
         for (key, child) in map {
+            // Properties and map keys correlate by name.
+            self.old = old.and_then(|o| o.get(key));
             if let Some(&id) = node.properties.get(key) {
                 self.path.push(Step::Field(key));
                 self.value(id, child);
@@ -269,6 +277,7 @@ impl<'a> Walk<'a> {
                 }
             }
         }
+        self.old = old;
         for name in &node.required {
             if !map.contains_key(name) {
                 self.path.push(Step::Field(name));
@@ -293,11 +302,22 @@ impl<'a> Walk<'a> {
 
     fn array(&mut self, node: &'a Node, items: &'a [Value]) {
         if let Some(id) = node.items {
+            let old = self.old;
+            let old_items = old.and_then(Value::as_array).map(Vec::as_slice);
             for (i, item) in items.iter().enumerate() {
+                // Only a map list's items correlate, by their map keys.
+                self.old = match (&node.list, old_items) {
+                    (ListType::Map(keys), Some(old_items)) => old_items.iter().find(|o| {
+                        keys.iter()
+                            .all(|k| item.get(k).is_some_and(|v| o.get(k) == Some(v)))
+                    }),
+                    _ => None,
+                };
                 self.path.push(Step::Index(i));
                 self.value(id, item);
                 self.path.pop();
             }
+            self.old = old;
         }
         // The API server enforces list types on custom resources; for
         // built-in types its Go validation decides (crate::builtin).

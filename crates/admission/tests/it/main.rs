@@ -5,6 +5,7 @@ mod cel;
 mod gatekeeper;
 mod replay;
 mod reviews;
+mod schema;
 
 use serde_json::json;
 use wasm_validate_builtin::Profile;

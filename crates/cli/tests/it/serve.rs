@@ -417,3 +417,36 @@ fn serve_enforces_scoped_constraints_at_the_validation_point() {
     assert_eq!(terminate(child), Some(0));
     assert!(first.contains(": 2 policies"), "{first}");
 }
+
+/// The configuration's `schema.crdPaths` reach the server: its custom
+/// resources are checked at `/validate` (the verdicts are tested in
+/// `crates/admission`), and the line that says it serves counts the CRDs.
+#[test]
+fn serve_reads_the_configurations_crds() {
+    let dir = scratch("serve", "crds");
+    let (cert, key) = certificate(&dir);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::copy(
+        root.join("testdata/schema/cel/rules.yaml"),
+        dir.join("crds.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("wasm-validate.yaml"),
+        "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nprofiles: [baseline]\n\
+         schema: {crdPaths: [crds.yaml]}\n",
+    )
+    .unwrap();
+    let mut child = spawn_serve(&dir, loopback(&cert, &key));
+    let received = stderr_lines(&mut child);
+    let first = received
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(terminate(child), Some(0));
+    assert!(
+        first.contains(
+            "policies, and 1 CustomResourceDefinitions whose custom resources /validate checks"
+        ),
+        "{first}"
+    );
+}
