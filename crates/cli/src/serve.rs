@@ -334,9 +334,11 @@ fn self_signed(name: &str) -> Result<(PathBuf, PathBuf), String> {
 
 /// The policy set of `serve`'s arguments, for reloads: its fingerprint is
 /// the content of the files the set is read from (the bundle, or the
-/// configuration file, given or found in the working directory, and every
-/// `--policy` module given by path), so that a changed ConfigMap or bundle
-/// is loaded again.
+/// configuration file, given or found in the working directory, and what
+/// it and `--policy` reference: module files, directories of Gatekeeper or
+/// Conftest sources read whole, the CRDs of `schema.crdPaths`), so that a
+/// changed ConfigMap or bundle is loaded again, even when only a file the
+/// configuration names changed.
 /// With `--sync-interval`, it also reads the cluster's objects for the
 /// policies prepared with a run's objects.
 struct ArgsSource {
@@ -358,18 +360,45 @@ impl PolicySource for ArgsSource {
                     .unwrap_or_else(|| PathBuf::from("wasm-validate.yaml")),
             );
         }
-        files.extend(
-            args.policies
-                .iter()
-                .map(PathBuf::from)
-                .filter(|p| p.is_file()),
-        );
         let mut fingerprint = Vec::new();
-        for file in files {
-            fingerprint.extend_from_slice(file.as_os_str().as_encoded_bytes());
-            match std::fs::read(&file) {
+        let mut add = |name: &[u8], read: Result<Vec<u8>, String>| {
+            fingerprint.extend_from_slice(name);
+            match read {
                 Ok(bytes) => fingerprint.extend_from_slice(&bytes),
-                Err(error) => fingerprint.extend_from_slice(error.to_string().as_bytes()),
+                Err(error) => fingerprint.extend_from_slice(error.as_bytes()),
+            }
+        };
+        for file in files {
+            let read = std::fs::read(&file).map_err(|e| e.to_string());
+            add(file.as_os_str().as_encoded_bytes(), read);
+        }
+        if args.bundle.is_none() {
+            // A configuration that cannot be read is in the fingerprint
+            // already (its bytes, or the error).
+            let config = if args.no_config {
+                None
+            } else {
+                wasm_validate_config::Config::discover(args.config.as_deref())
+                    .ok()
+                    .flatten()
+            };
+            let command_line = wasm_validate_config::CommandLine {
+                policies: args.policies.clone(),
+                ..Default::default()
+            };
+            for chosen in wasm_validate_config::chosen_modules(config.as_ref(), &command_line) {
+                if let wasm_validate_config::ChosenModule::File { reference, path } = chosen {
+                    add(
+                        reference.as_bytes(),
+                        wasm_validate_config::bundle_bytes(&reference, &path),
+                    );
+                }
+            }
+            if let Some(config) = &config {
+                for path in config.schema.iter().flat_map(|s| s.crd_paths.iter()) {
+                    let crds = wasm_validate_config::crd_bundle_bytes(&config.base.join(path));
+                    add(path.as_os_str().as_encoded_bytes(), crds.map_err(|e| e.0));
+                }
             }
         }
         fingerprint

@@ -437,16 +437,41 @@ fn serve_reads_the_configurations_crds() {
          schema: {crdPaths: [crds.yaml]}\n",
     )
     .unwrap();
-    let mut child = spawn_serve(&dir, loopback(&cert, &key));
+    let mut child = spawn_serve(
+        &dir,
+        loopback(&cert, &key)
+            .into_iter()
+            .chain(["--reload-interval".into(), "100ms".into()]),
+    );
     let received = stderr_lines(&mut child);
-    let first = received
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .unwrap();
-    assert_eq!(terminate(child), Some(0));
+    let next = || {
+        received
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a line on stderr within a minute")
+    };
+    let first = next();
     assert!(
         first.contains(
             "policies, and 1 CustomResourceDefinitions whose custom resources /validate checks"
         ),
         "{first}"
     );
+    // Only the CRD file changes (the configuration does not), as in a
+    // ConfigMap update: the set is loaded again, and a broken CRD file is
+    // refused.
+    let replace = |text: &str| {
+        std::fs::write(dir.join("next.yaml"), text).unwrap();
+        std::fs::rename(dir.join("next.yaml"), dir.join("crds.yaml")).unwrap();
+    };
+    let crds = std::fs::read_to_string(dir.join("crds.yaml")).unwrap();
+    replace(&crds.replace("minReplicas must not exceed", "minReplicas may not exceed"));
+    let line = next();
+    assert!(line.contains("policy set reloaded"), "{line}");
+    replace("kind: [");
+    let line = next();
+    assert!(
+        line.contains("the new policy set is refused, the old one keeps serving"),
+        "{line}"
+    );
+    assert_eq!(terminate(child), Some(0));
 }
