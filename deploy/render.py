@@ -8,9 +8,16 @@ for the default values and for each set of values in VALUES below.
 """
 
 import json
+import os
 import sys
 
 import helm_python as helm
+
+# The CRD of testdata/schema/cel/rules.yaml (its first document), shipped
+# in the ConfigMap for the schema stage at admission.
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+with open(os.path.join(ROOT, "testdata/schema/cel/rules.yaml")) as f:
+    CRD = f.read().split("\n---\n")[0]
 
 VALUES = {
     "default": {},
@@ -25,6 +32,11 @@ VALUES = {
     },
     "sync": {
         "sync": {"enabled": True, "interval": "2m"},
+    },
+    "crds": {
+        "config": "apiVersion: wasm-validate.dev/v1\nkind: Configuration\n"
+        "profiles: [baseline]\nschema: {crdPaths: [crds.yaml]}\n",
+        "files": {"crds.yaml": CRD},
     },
 }
 

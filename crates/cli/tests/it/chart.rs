@@ -234,6 +234,40 @@ fn the_chart_lints_passes_its_own_policies_and_asks_for_what_they_match() {
     );
     generated_certificate(&report["renders"]["generated-certificate"]);
     synced(&report["renders"]["sync"]);
+    shipped_files(&report["renders"]["crds"]);
+}
+
+/// `files`: more files in the ConfigMap, mounted beside the configuration,
+/// which names them by relative path: with a CRD for `schema.crdPaths`,
+/// the configuration as the server reads it checks custom resources
+/// against it (here through `check`, on the files written out as the
+/// volume holds them).
+fn shipped_files(render: &Value) {
+    let objects = rendered(render);
+    let map = objects.iter().find(|o| o["kind"] == "ConfigMap").unwrap();
+    let data = map["data"].as_object().unwrap();
+    let mut names: Vec<&str> = data.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(names, ["crds.yaml", "wasm-validate.yaml"]);
+    let dir = crate::common::scratch("chart", "files");
+    for (name, text) in data {
+        std::fs::write(dir.join(name), text.as_str().unwrap()).unwrap();
+    }
+    let scaler = "apiVersion: example.com/v1\nkind: Scaler\nmetadata: {name: scale-x, namespace: default}\n\
+                  spec: {minReplicas: 5, maxReplicas: 3}\n";
+    std::fs::write(dir.join("scaler.yaml"), scaler).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasm-validate"))
+        .args(["check", "--config"])
+        .arg(dir.join("wasm-validate.yaml"))
+        .arg(dir.join("scaler.yaml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("minReplicas must not exceed maxReplicas"),
+        "{stdout}"
+    );
 }
 
 /// `sync.enabled`: the server reads the cluster's objects every
