@@ -12,6 +12,7 @@
 //! it: CEL's `matches`, `find` and `findAll` and Rego's `regex.match` and
 //! `re_match` (the SDK's kept regexes), and CRD schemas' `pattern` (the
 //! schema stage).
+#![forbid(unsafe_code)]
 
 use std::borrow::Cow;
 
