@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::json;
-use wasm_validate_sdk::{
-    Object, Request, Response, escape_pointer_token, export_policy, patch_response,
-};
+use wasm_validate_sdk::patch::{add, response};
+use wasm_validate_sdk::{Object, Request, Response, escape_pointer_token, export_policy};
 
 /// Settings: `{"labels": {"key": "value", ...}}`.
 #[derive(Debug, Deserialize)]
@@ -27,20 +26,19 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
     }
     let labels = metadata.labels();
     let operations = match labels.is_present() {
-        false => vec![json!({"op": "add", "path": "/metadata/labels", "value": wanted})],
+        false => vec![add("/metadata/labels", json!(wanted))],
         true => wanted
             .iter()
             .filter(|(key, _)| !labels.contains_key(key))
             .map(|(key, value)| {
-                json!({
-                    "op": "add",
-                    "path": format!("/metadata/labels/{}", escape_pointer_token(key)),
-                    "value": value,
-                })
+                add(
+                    ["/metadata/labels/", &escape_pointer_token(key)].concat(),
+                    json!(value),
+                )
             })
             .collect(),
     };
-    patch_response(operations)
+    response(operations)
 }
 
 export_policy!(

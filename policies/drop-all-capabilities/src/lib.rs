@@ -8,11 +8,8 @@
 #![deny(unsafe_code)]
 
 use serde_json::json;
-use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, patch_response};
-
-fn add(path: String, value: serde_json::Value) -> serde_json::Value {
-    json!({"op": "add", "path": path, "value": value})
-}
+use wasm_validate_sdk::patch::{add, response};
+use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut operations = Vec::new();
@@ -36,7 +33,7 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             operations.push(operation);
         }
     }
-    patch_response(operations)
+    response(operations)
 }
 
 export_policy!(

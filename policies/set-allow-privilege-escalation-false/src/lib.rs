@@ -9,7 +9,8 @@
 #![deny(unsafe_code)]
 
 use serde_json::json;
-use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, patch_response};
+use wasm_validate_sdk::patch::{add, response};
+use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut operations = Vec::new();
@@ -19,10 +20,10 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         }
         for c in pod.containers() {
             let operation = match c.security_context() {
-                None => json!({
-                    "op": "add", "path": c.field("securityContext"),
-                    "value": {"allowPrivilegeEscalation": false},
-                }),
+                None => add(
+                    c.field("securityContext"),
+                    json!({"allowPrivilegeEscalation": false}),
+                ),
                 Some(sc) => {
                     let adds_sys_admin =
                         sc.capabilities()
@@ -36,17 +37,16 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
                     {
                         continue;
                     }
-                    json!({
-                        "op": "add",
-                        "path": c.field("securityContext/allowPrivilegeEscalation"),
-                        "value": false,
-                    })
+                    add(
+                        c.field("securityContext/allowPrivilegeEscalation"),
+                        json!(false),
+                    )
                 }
             };
             operations.push(operation);
         }
     }
-    patch_response(operations)
+    response(operations)
 }
 
 export_policy!(

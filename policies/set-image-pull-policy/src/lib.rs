@@ -7,7 +7,8 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use wasm_validate_sdk::{Object, Request, Response, export_policy, patch_response};
+use wasm_validate_sdk::patch::{add, response};
+use wasm_validate_sdk::{Object, Request, Response, export_policy};
 
 /// Settings: `{"imagePullPolicy": "IfNotPresent"}`.
 #[derive(Debug, Deserialize)]
@@ -26,15 +27,14 @@ fn evaluate(request: &Request<Settings, Object>) -> Response {
     for pod in request.object.pod_specs() {
         for c in pod.containers() {
             if c.container.image_pull_policy().is_none() {
-                operations.push(json!({
-                    "op": "add",
-                    "path": c.field("imagePullPolicy"),
-                    "value": request.settings.image_pull_policy,
-                }));
+                operations.push(add(
+                    c.field("imagePullPolicy"),
+                    json!(request.settings.image_pull_policy),
+                ));
             }
         }
     }
-    patch_response(operations)
+    response(operations)
 }
 
 export_policy!(

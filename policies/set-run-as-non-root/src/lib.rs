@@ -12,7 +12,8 @@
 #![deny(unsafe_code)]
 
 use serde_json::json;
-use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, patch_response};
+use wasm_validate_sdk::patch::{add, response};
+use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut operations = Vec::new();
@@ -39,16 +40,11 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
             continue;
         }
         operations.push(match pod_sc {
-            None => json!({
-                "op": "add", "path": pod.field("securityContext"),
-                "value": {"runAsNonRoot": true},
-            }),
-            Some(_) => json!({
-                "op": "add", "path": pod.field("securityContext/runAsNonRoot"), "value": true,
-            }),
+            None => add(pod.field("securityContext"), json!({"runAsNonRoot": true})),
+            Some(_) => add(pod.field("securityContext/runAsNonRoot"), json!(true)),
         });
     }
-    patch_response(operations)
+    response(operations)
 }
 
 export_policy!(

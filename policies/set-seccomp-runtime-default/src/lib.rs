@@ -8,7 +8,8 @@
 #![deny(unsafe_code)]
 
 use serde_json::json;
-use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy, patch_response};
+use wasm_validate_sdk::patch::{add, response};
+use wasm_validate_sdk::{NoSettings, Object, Request, Response, export_policy};
 
 fn evaluate(request: &Request<NoSettings, Object>) -> Response {
     let mut operations = Vec::new();
@@ -18,17 +19,17 @@ fn evaluate(request: &Request<NoSettings, Object>) -> Response {
         }
         let profile = json!({"type": "RuntimeDefault"});
         match pod.security_context() {
-            None => operations.push(json!({
-                "op": "add", "path": pod.field("securityContext"),
-                "value": {"seccompProfile": profile},
-            })),
-            Some(sc) if sc.seccomp_profile().is_none() => operations.push(json!({
-                "op": "add", "path": pod.field("securityContext/seccompProfile"), "value": profile,
-            })),
+            None => operations.push(add(
+                pod.field("securityContext"),
+                json!({"seccompProfile": profile}),
+            )),
+            Some(sc) if sc.seccomp_profile().is_none() => {
+                operations.push(add(pod.field("securityContext/seccompProfile"), profile))
+            }
             Some(_) => {}
         }
     }
-    patch_response(operations)
+    response(operations)
 }
 
 export_policy!(
