@@ -276,6 +276,9 @@ impl Schemas {
     /// Whether a CRD among the schemas defines `object`'s group and kind
     /// (whatever its version): whether it is a custom resource they know.
     pub fn defines(&self, object: &Value) -> bool {
+        if self.crds.is_empty() {
+            return false;
+        }
         let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or_default();
         let group = group_of(text("apiVersion"));
         self.crds

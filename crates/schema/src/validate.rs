@@ -6,11 +6,20 @@
 //! `Duplicate value: ...`, `Too long: ...`, `Too many: ...`) or, for
 //! undeclared fields, strict field validation's `unknown field "PATH"`.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::Finding;
 use crate::formats;
 use crate::model::*;
+
+/// A map list item's map keys' values, as one comparable text (their
+/// JSON); `None` when one is missing.
+fn map_key(keys: &[String], item: &Value) -> Option<String> {
+    let values: Option<Vec<&Value>> = keys.iter().map(|k| item.get(k)).collect();
+    serde_json::to_string(&values?).ok()
+}
 
 /// One step of a path: a declared field, a list index, or a map key.
 #[derive(Debug, Clone, Copy)]
@@ -303,16 +312,26 @@ impl<'a> Walk<'a> {
     fn array(&mut self, node: &'a Node, items: &'a [Value]) {
         if let Some(id) = node.items {
             let old = self.old;
-            let old_items = old.and_then(Value::as_array).map(Vec::as_slice);
-            for (i, item) in items.iter().enumerate() {
-                // Only a map list's items correlate, by their map keys.
-                self.old = match (&node.list, old_items) {
-                    (ListType::Map(keys), Some(old_items)) => old_items.iter().find(|o| {
-                        keys.iter()
-                            .all(|k| item.get(k).is_some_and(|v| o.get(k) == Some(v)))
-                    }),
+            // Only a map list's items correlate, by their map keys: the old
+            // items indexed by them once (the first of equal keys wins), so
+            // that a long list costs its length, not its square.
+            let index: Option<(&[String], HashMap<String, &'a Value>)> =
+                match (&node.list, old.and_then(Value::as_array)) {
+                    (ListType::Map(keys), Some(old_items)) => {
+                        let mut index = HashMap::with_capacity(old_items.len());
+                        for item in old_items {
+                            if let Some(key) = map_key(keys, item) {
+                                index.entry(key).or_insert(item);
+                            }
+                        }
+                        Some((keys.as_slice(), index))
+                    }
                     _ => None,
                 };
+            for (i, item) in items.iter().enumerate() {
+                self.old = index.as_ref().and_then(|(keys, index)| {
+                    map_key(keys, item).and_then(|key| index.get(&key).copied())
+                });
                 self.path.push(Step::Index(i));
                 self.value(id, item);
                 self.path.pop();

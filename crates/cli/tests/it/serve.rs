@@ -157,6 +157,36 @@ fn serve_refuses_to_start_without_a_usable_certificate() {
     assert!(stderr.contains("missing.crt"), "{stderr}");
 }
 
+/// `serve` in `dir` with the certificate, reading its files again every
+/// 100 ms, and the next line of its stderr (within a minute, else the test
+/// fails).
+fn spawn_reloading(
+    dir: &std::path::Path,
+    cert: &str,
+    key: &str,
+) -> (std::process::Child, impl Fn() -> String) {
+    let mut child = spawn_serve(
+        dir,
+        loopback(cert, key)
+            .into_iter()
+            .chain(["--reload-interval".into(), "100ms".into()]),
+    );
+    let received = stderr_lines(&mut child);
+    let next = move || {
+        received
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a line on stderr within a minute")
+    };
+    (child, next)
+}
+
+/// Replaces `dir/name` with `text` at once, as a ConfigMap volume does (a
+/// rename), so that no half-written file is read.
+fn replace_file(dir: &std::path::Path, name: &str, text: &str) {
+    std::fs::write(dir.join("next.yaml"), text).unwrap();
+    std::fs::rename(dir.join("next.yaml"), dir.join(name)).unwrap();
+}
+
 #[test]
 #[cfg(unix)]
 fn serve_reloads_a_changed_configuration_and_refuses_a_broken_one() {
@@ -164,18 +194,7 @@ fn serve_reloads_a_changed_configuration_and_refuses_a_broken_one() {
     let (cert, key) = certificate(&dir);
     let config = "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nprofiles: [baseline]\n";
     std::fs::write(dir.join("wasm-validate.yaml"), config).unwrap();
-    let mut child = spawn_serve(
-        &dir,
-        loopback(&cert, &key)
-            .into_iter()
-            .chain(["--reload-interval".into(), "100ms".into()]),
-    );
-    let received = stderr_lines(&mut child);
-    let next = || {
-        received
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("a line on stderr within a minute")
-    };
+    let (child, next) = spawn_reloading(&dir, &cert, &key);
     let line = next();
     let baseline =
         wasm_validate_builtin::select(&[wasm_validate_builtin::Profile::Baseline], |_| false).len();
@@ -184,10 +203,7 @@ fn serve_reloads_a_changed_configuration_and_refuses_a_broken_one() {
     let restricted = config.replace("[baseline]", "[restricted]");
     // Replaced at once, as a ConfigMap volume does (a rename), so that no
     // half-written file is read.
-    let replace = |text: &str| {
-        std::fs::write(dir.join("next.yaml"), text).unwrap();
-        std::fs::rename(dir.join("next.yaml"), dir.join("wasm-validate.yaml")).unwrap();
-    };
+    let replace = |text: &str| replace_file(&dir, "wasm-validate.yaml", text);
     replace(&restricted);
     let line = next();
     let count =
@@ -437,18 +453,7 @@ fn serve_reads_the_configurations_crds() {
          schema: {crdPaths: [crds.yaml]}\n",
     )
     .unwrap();
-    let mut child = spawn_serve(
-        &dir,
-        loopback(&cert, &key)
-            .into_iter()
-            .chain(["--reload-interval".into(), "100ms".into()]),
-    );
-    let received = stderr_lines(&mut child);
-    let next = || {
-        received
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("a line on stderr within a minute")
-    };
+    let (child, next) = spawn_reloading(&dir, &cert, &key);
     let first = next();
     assert!(
         first.contains(
@@ -459,10 +464,7 @@ fn serve_reads_the_configurations_crds() {
     // Only the CRD file changes (the configuration does not), as in a
     // ConfigMap update: the set is loaded again, and a broken CRD file is
     // refused.
-    let replace = |text: &str| {
-        std::fs::write(dir.join("next.yaml"), text).unwrap();
-        std::fs::rename(dir.join("next.yaml"), dir.join("crds.yaml")).unwrap();
-    };
+    let replace = |text: &str| replace_file(&dir, "crds.yaml", text);
     let crds = std::fs::read_to_string(dir.join("crds.yaml")).unwrap();
     replace(&crds.replace("minReplicas must not exceed", "minReplicas may not exceed"));
     let line = next();
