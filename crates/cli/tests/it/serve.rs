@@ -201,8 +201,6 @@ fn serve_reloads_a_changed_configuration_and_refuses_a_broken_one() {
     assert!(line.contains(&format!("{baseline} policies")), "{line}");
 
     let restricted = config.replace("[baseline]", "[restricted]");
-    // Replaced at once, as a ConfigMap volume does (a rename), so that no
-    // half-written file is read.
     let replace = |text: &str| replace_file(&dir, "wasm-validate.yaml", text);
     replace(&restricted);
     let line = next();
