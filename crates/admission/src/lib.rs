@@ -259,7 +259,7 @@ fn answer(
         evaluations.insert(
             0,
             Evaluated {
-                policy: SCHEMA_POLICY.to_owned(),
+                policy: wasm_validate_pipeline::SCHEMA_POLICY.to_owned(),
                 outcome: if findings.is_empty() { "pass" } else { "fail" },
                 fuel: 0,
             },
@@ -276,9 +276,6 @@ fn answer(
         evaluations,
     )
 }
-
-/// The name schema findings deny under, as in offline reports.
-pub const SCHEMA_POLICY: &str = "schema";
 
 /// The schema stage's findings on a custom resource the set's CRDs define,
 /// on the validating endpoint's CREATE and UPDATE (see [`review`]);

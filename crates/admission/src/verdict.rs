@@ -90,7 +90,7 @@ pub(crate) fn assemble(
         .iter()
         .map(|finding| {
             line(
-                crate::SCHEMA_POLICY,
+                wasm_validate_pipeline::SCHEMA_POLICY,
                 &Violation {
                     message: finding.message.clone(),
                     path: finding.pointer.clone(),

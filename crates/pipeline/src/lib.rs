@@ -29,8 +29,8 @@ pub use policy_set::{
 };
 pub use run_objects::RunObjects;
 pub use schema_stage::{
-    CEL_PREPARE_FUEL, CrdRuleCache, SchemaStage, add_crds, check_crd_rules, check_crd_rules_in,
-    check_schemas, load_cel_runtime,
+    CEL_PREPARE_FUEL, CrdRuleCache, SCHEMA_POLICY, SchemaStage, add_crds, check_crd_rules,
+    check_crd_rules_in, check_schemas, load_cel_runtime,
 };
 
 pub use scope::{

@@ -6,6 +6,11 @@
 
 use wasm_validate_manifest::{Parsed, Resource};
 
+/// The name the schema stage's findings are reported and denied under, as
+/// if it were a policy: in reports (`wasm-validate-report`) and at
+/// admission (`wasm-validate-admission`).
+pub const SCHEMA_POLICY: &str = "schema";
+
 /// The schema stage of a run (`wasm-validate-schema`): its mode and the
 /// schemas (a Kubernetes version's built-in kinds, and the CRDs given).
 #[derive(Debug, Clone)]

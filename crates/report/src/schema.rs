@@ -13,8 +13,7 @@ use crate::{
     CheckReport, InputError, PolicyInfo, ResourceRef, ResultEntry, ResultKind, ViolationEntry,
 };
 
-/// The policy name schema findings are reported under.
-pub const SCHEMA_POLICY: &str = "schema";
+pub use wasm_validate_pipeline::SCHEMA_POLICY;
 
 impl CheckReport {
     /// Adds the schema stage's `outcomes` (one per resource, in the order

@@ -58,23 +58,18 @@ fn deployment(replicas: u32) -> Value {
 }
 
 fn body(operation: &str, groups: &[&str], old: u32, new: u32) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "3b1c6a1e-0000-4000-8000-000000000002",
-            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-            "name": "web",
-            "namespace": "shop",
-            "operation": operation,
-            "userInfo": {"username": "mallory", "groups": groups},
-            "object": deployment(new),
-            "oldObject": if operation == "UPDATE" { deployment(old) } else { Value::Null },
-            "dryRun": false
-        }
+    crate::review_body(json!({
+        "uid": "3b1c6a1e-0000-4000-8000-000000000002",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "name": "web",
+        "namespace": "shop",
+        "operation": operation,
+        "userInfo": {"username": "mallory", "groups": groups},
+        "object": deployment(new),
+        "oldObject": if operation == "UPDATE" { deployment(old) } else { Value::Null },
+        "dryRun": false
     }))
-    .unwrap()
 }
 
 #[test]

@@ -76,23 +76,18 @@ fn policy_set(engine: &Engine) -> PolicySet {
 
 fn body(operation: &str, username: &str) -> Vec<u8> {
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}});
-    serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "3b1c6a1e-0000-4000-8000-000000000001",
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "name": "web",
-            "namespace": "shop",
-            "operation": operation,
-            "userInfo": {"username": username, "groups": ["system:authenticated"]},
-            "object": pod,
-            "oldObject": if operation == "UPDATE" { pod.clone() } else { Value::Null },
-            "dryRun": false
-        }
+    crate::review_body(json!({
+        "uid": "3b1c6a1e-0000-4000-8000-000000000001",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "name": "web",
+        "namespace": "shop",
+        "operation": operation,
+        "userInfo": {"username": username, "groups": ["system:authenticated"]},
+        "object": pod,
+        "oldObject": if operation == "UPDATE" { pod.clone() } else { Value::Null },
+        "dryRun": false
     }))
-    .unwrap()
 }
 
 #[test]

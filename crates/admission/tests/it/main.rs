@@ -26,3 +26,14 @@ pub fn library(engine: &Engine, profiles: &[Profile]) -> PolicySet {
         ..PolicySet::default()
     }
 }
+
+/// An AdmissionReview (`admission.k8s.io/v1`) of `request`, encoded as
+/// the API server sends it.
+pub fn review_body(request: serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": request,
+    }))
+    .unwrap()
+}

@@ -51,12 +51,8 @@ fn answer(
     endpoint: Endpoint,
     object: &Value,
 ) -> AdmissionResponse {
-    let body = serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {"uid": "replay", "operation": "CREATE", "object": object}
-    }))
-    .unwrap();
+    let body =
+        crate::review_body(json!({"uid": "replay", "operation": "CREATE", "object": object}));
     review(engine, set, endpoint, &body, None)
         .unwrap()
         .response

@@ -19,24 +19,19 @@ fn library(engine: &Engine) -> PolicySet {
 }
 
 fn request(operation: &str, object: Value, old_object: Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "name": "web",
-            "namespace": "shop",
-            "operation": operation,
-            "userInfo": {"username": "admin", "groups": ["system:authenticated"]},
-            "object": object,
-            "oldObject": old_object,
-            "dryRun": false,
-            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
-        }
+    crate::review_body(json!({
+        "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "name": "web",
+        "namespace": "shop",
+        "operation": operation,
+        "userInfo": {"username": "admin", "groups": ["system:authenticated"]},
+        "object": object,
+        "oldObject": old_object,
+        "dryRun": false,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
     }))
-    .unwrap()
 }
 
 fn answer(engine: &Engine, set: &PolicySet, endpoint: Endpoint, body: &[u8]) -> AdmissionResponse {

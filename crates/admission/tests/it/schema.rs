@@ -100,22 +100,17 @@ fn answer(
     object: Value,
     old: Value,
 ) -> AdmissionResponse {
-    let body = serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "b3a1",
-            "kind": {"group": "example.com", "version": "v1", "kind": "Scaler"},
-            "resource": {"group": "example.com", "version": "v1", "resource": "scalers"},
-            "name": "web",
-            "namespace": "shop",
-            "operation": operation,
-            "userInfo": {"username": "admin"},
-            "object": object,
-            "oldObject": old,
-        }
-    }))
-    .unwrap();
+    let body = crate::review_body(json!({
+        "uid": "b3a1",
+        "kind": {"group": "example.com", "version": "v1", "kind": "Scaler"},
+        "resource": {"group": "example.com", "version": "v1", "resource": "scalers"},
+        "name": "web",
+        "namespace": "shop",
+        "operation": operation,
+        "userInfo": {"username": "admin"},
+        "object": object,
+        "oldObject": old,
+    }));
     let reviewed = review_detailed(&Engine::default(), set, endpoint, &body, None).unwrap();
     assert_eq!(
         reviewed.evaluations.first().map(|e| e.policy.as_str()),
@@ -212,13 +207,10 @@ fn custom_resources_are_checked_with_their_crds_rules_and_transition_rules_on_up
         &Engine::default(),
         &set,
         Endpoint::Validating,
-        &serde_json::to_vec(&json!({
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "request": {"uid": "d1", "kind": {"group": "example.com", "version": "v1", "kind": "Scaler"},
-                        "operation": "DELETE", "oldObject": scaler(11, "x", json!([]))}
-        }))
-        .unwrap(),
+        &crate::review_body(
+            json!({"uid": "d1", "kind": {"group": "example.com", "version": "v1", "kind": "Scaler"},
+                        "operation": "DELETE", "oldObject": scaler(11, "x", json!([]))}),
+        ),
         None,
     )
     .unwrap();
@@ -229,14 +221,11 @@ fn custom_resources_are_checked_with_their_crds_rules_and_transition_rules_on_up
 #[test]
 fn built_in_kinds_are_left_to_the_api_server() {
     let set = set();
-    let body = serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {"uid": "p1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+    let body = crate::review_body(
+        json!({"uid": "p1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
                     "operation": "CREATE",
-                    "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"bogus": 1}}}
-    }))
-    .unwrap();
+                    "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"bogus": 1}}}),
+    );
     let reviewed =
         review_detailed(&Engine::default(), &set, Endpoint::Validating, &body, None).unwrap();
     assert!(reviewed.review.response.unwrap().allowed);
