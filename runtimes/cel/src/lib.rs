@@ -33,9 +33,13 @@ mod bind;
 mod bindings;
 mod chain;
 mod crd_rules;
+mod fast;
 mod regexes;
+mod run;
 
 use bindings::{bind, field, namespace_object, request_of, variables_map};
+pub use run::evaluate;
+use run::message_of;
 pub mod format;
 pub mod kubernetes;
 pub mod lazy;
@@ -182,6 +186,8 @@ struct Compiled {
     reads_variables: bool,
     /// The variables it reads (`object`, `request`, `params`, ...).
     reads: Vec<String>,
+    /// Its plan for the fast evaluation, when it has one ([`fast`]).
+    fast: Option<fast::Plan>,
 }
 
 struct CompiledValidation {
@@ -205,6 +211,8 @@ struct Rules {
     /// `variables` map must be built.
     builds_map: bool,
     match_conditions: Vec<Compiled>,
+    /// The most slots a fast evaluation of the rule set uses ([`fast`]).
+    slots: usize,
     validations: Vec<CompiledValidation>,
 }
 
@@ -222,6 +230,27 @@ struct Prepared {
 }
 
 impl Rules {
+    /// Gives the variables, match conditions and validations that are in
+    /// the fast evaluation's subset their plans ([`fast`]): the objects
+    /// in slots 0 and 1, the variables after them.
+    fn plan(&mut self) {
+        let mut names = vec!["object", "oldObject"];
+        names.extend(self.variable_idents.iter().map(String::as_str));
+        let mut most = names.len();
+        let planned = self
+            .variables
+            .iter_mut()
+            .chain(&mut self.match_conditions)
+            .chain(self.validations.iter_mut().map(|v| &mut v.expression));
+        for compiled in planned {
+            if let Some((plan, slots)) = fast::plan(&compiled.expression, &names) {
+                compiled.fast = Some(plan);
+                most = most.max(slots);
+            }
+        }
+        self.slots = most;
+    }
+
     /// Every compiled expression of the rule set.
     fn expressions(&self) -> impl Iterator<Item = &Compiled> {
         self.variables.iter().chain(&self.match_conditions).chain(
@@ -326,6 +355,7 @@ fn compile(
         expression,
         reads_variables,
         reads,
+        fast: None,
     })
 }
 
@@ -436,9 +466,13 @@ fn compile_rules(
         match_conditions,
         validations: compiled_validations,
         builds_map: false,
+        slots: 0,
     };
     let builds_map = rules.expressions().any(|c| c.reads_variables);
     rules.builds_map = builds_map;
+    if !builds_map {
+        rules.plan();
+    }
     rules
 }
 
@@ -533,199 +567,6 @@ pub fn pointer_of(field_path: &str) -> String {
         rest = rest.strip_prefix('.').unwrap_or(rest);
     }
     pointer
-}
-
-/// Why an evaluation failed, naming the expression.
-fn failure(
-    compiled: &Compiled,
-    error: &ExecutionError,
-    failed: &HashMap<String, String>,
-) -> String {
-    // A failed variable is missing from the `variables` map, and its own
-    // name (`select::VARIABLE`) is not bound.
-    let missing = match error {
-        ExecutionError::NoSuchKey(key) => Some(key.as_str()),
-        ExecutionError::UndeclaredReference(name) => name.strip_prefix(select::VARIABLE),
-        _ => None,
-    };
-    if let Some(key) = missing
-        && let Some(cause) = failed.get(key)
-    {
-        return format!("{}: variables.{key}: {cause}", compiled.name);
-    }
-    format!("{} ({}): {error}", compiled.name, compiled.source)
-}
-
-/// Evaluates a version 2 request against the prepared program: what
-/// `wv_evaluate` runs.
-pub fn evaluate(request: &[u8]) -> Response {
-    let view = match RequestView::parse(request) {
-        Ok(view) => view,
-        Err(error) => return Response::error(format!("cannot decode the request: {error}")),
-    };
-    PREPARED.with(|prepared| {
-        let prepared = prepared.borrow();
-        let Some(prepared) = prepared.as_ref() else {
-            return Response::error("the CEL runtime was not prepared with a program");
-        };
-        match run(prepared, &view) {
-            Ok(response) => response,
-            Err(error) => Response::error(error),
-        }
-    })
-}
-
-fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> {
-    let decode = |e: wasm_validate_abi::tape::TapeError| format!("cannot decode the request: {e}");
-    if !prepared.crd_rules.is_empty() {
-        let object = value::from_tape(&view.object).map_err(decode)?;
-        return crd_rules::run_crd_rules(prepared, &object);
-    }
-    let settings = value::from_tape(&view.settings).map_err(decode)?;
-    // DELETE requests carry the object as the old object. The objects are
-    // bound as views of the request's bytes (strings are not copied).
-    let (object, old) = match (view.operation, view.old_object) {
-        (Operation::Delete, Some(old)) => (None, Some(old)),
-        (Operation::Delete, None) => (None, Some(view.object)),
-        (_, old) => (Some(view.object), old),
-    };
-    let subject = object.or(old).unwrap_or(view.object);
-    // What no expression reads is not built.
-    let binds = |name: &str| prepared.binds.iter().any(|b| b == name);
-    let text = |path: &[&str]| value::tape_text(&subject, path).unwrap_or_default();
-    let identity = if binds("request") || binds("namespaceObject") || !prepared.variants.is_empty()
-    {
-        value::Identity {
-            api_version: text(&["apiVersion"]),
-            kind: text(&["kind"]),
-            name: text(&["metadata", "name"]),
-            namespace: text(&["metadata", "namespace"]),
-        }
-    } else {
-        value::Identity::default()
-    };
-    let request = binds("request")
-        .then(|| request_of(&identity, view.operation, field(&settings, &["review"])));
-    let namespace_object =
-        binds("namespaceObject").then(|| match field(&settings, &["namespaceObject"]) {
-            Some(given) => given.clone(),
-            None => namespace_object(prepared, &identity),
-        });
-    let rules = prepared
-        .variants
-        .iter()
-        .find(|(targets, _)| {
-            targets
-                .iter()
-                .any(|t| t.api_version == identity.api_version && t.kind == identity.kind)
-        })
-        .map_or(&prepared.rules, |(_, rules)| rules);
-    let mut context = Context::with_env(prepared.env.clone());
-    context.add_variable_as_val("object", bind(object).map_err(decode)?);
-    context.add_variable_as_val("oldObject", bind(old).map_err(decode)?);
-    for (name, value) in [
-        ("request", request),
-        ("params", binds("params").then(|| prepared.params.clone())),
-        ("namespaceObject", namespace_object),
-    ] {
-        if let Some(value) = value {
-            context.add_variable_from_value(name, value);
-        }
-    }
-    // Variables in order; one that fails is reported by the expressions
-    // that read it, as the API server evaluates them lazily. Each is kept
-    // as CEL holds it (no conversion) and bound to its own name, which
-    // `variables.NAME` was rewritten to (`select::VARIABLE`). When an
-    // expression reads `variables` otherwise, the map is built too: before
-    // a variable that reads it, and once at the end.
-    let mut variables: Vec<(String, Box<dyn Val + '_>)> = Vec::new();
-    let mut failed: HashMap<String, String> = HashMap::new();
-    if rules.builds_map {
-        context.add_variable_as_val("variables", variables_map(&[]));
-    }
-    for (i, ((variable, name), ident)) in rules
-        .variables
-        .iter()
-        .zip(&rules.variable_names)
-        .zip(&rules.variable_idents)
-        .enumerate()
-    {
-        if rules.builds_map && i > 0 && variable.reads_variables {
-            context.add_variable_as_val("variables", variables_map(&variables));
-        }
-        let result = Value::resolve_val(&variable.expression, &context).map(|cow| cow.into_owned());
-        match result {
-            Ok(value) if rules.builds_map => {
-                context.add_variable_as_val(ident.as_str(), value.clone_as_boxed());
-                variables.push((name.clone(), value));
-            }
-            Ok(value) => context.add_variable_as_val(ident.as_str(), value),
-            Err(error) => {
-                failed.insert(name.clone(), error.to_string());
-            }
-        }
-    }
-    if !variables.is_empty() {
-        let map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = variables
-            .into_iter()
-            .map(|(k, v)| (CelMapKey::from(k), v))
-            .collect();
-        context.add_variable_as_val("variables", Box::new(CelMap::from(map)));
-    }
-    for condition in &rules.match_conditions {
-        match Value::resolve(&condition.expression, &context) {
-            Ok(Value::Bool(true)) => {}
-            Ok(Value::Bool(false)) => {
-                return Ok(Response {
-                    not_applicable: true,
-                    ..Response::allow()
-                });
-            }
-            Ok(other) => {
-                return Err(format!(
-                    "{}: evaluated to {other:?}, not a bool",
-                    condition.name
-                ));
-            }
-            Err(error) => return Err(failure(condition, &error, &failed)),
-        }
-    }
-    let mut violations = Vec::new();
-    for validation in &rules.validations {
-        match Value::resolve(&validation.expression.expression, &context) {
-            Ok(Value::Bool(true)) => {}
-            Ok(Value::Bool(false)) => violations.push(Violation {
-                message: message_of(validation, &context),
-                path: validation.pointer.clone(),
-            }),
-            Ok(other) => {
-                return Err(format!(
-                    "{}: evaluated to {other:?}, not a bool",
-                    validation.expression.name
-                ));
-            }
-            Err(error) => return Err(failure(&validation.expression, &error, &failed)),
-        }
-    }
-    let mut response = Response::from_violations(violations);
-    response.audit_annotations = audit::evaluate(&prepared.audit_annotations, &context)?;
-    Ok(response)
-}
-
-/// A failed validation's message, as the API server chooses it: the
-/// `messageExpression`'s string when it evaluates to a non-empty one, else
-/// `message`, else `failed expression: EXPRESSION`.
-fn message_of(validation: &CompiledValidation, context: &Context<'_, '_>) -> String {
-    if let Some(expression) = &validation.message_expression
-        && let Ok(Value::String(text)) = Value::resolve(&expression.expression, context)
-        && !text.trim().is_empty()
-    {
-        return text.to_string();
-    }
-    match &validation.message {
-        Some(message) if !message.trim().is_empty() => message.trim().to_owned(),
-        _ => format!("failed expression: {}", validation.expression.source.trim()),
-    }
 }
 
 wasm_validate_sdk::export_runtime!(

@@ -6,11 +6,11 @@ use wasm_validate_abi::tape;
 
 use super::*;
 
-fn prepare_json(program: Json) -> Result<(), String> {
+pub(crate) fn prepare_json(program: Json) -> Result<(), String> {
     prepare(&Tape::parse(&tape::encode(&program)).unwrap())
 }
 
-fn run_on(object: Json) -> Response {
+pub(crate) fn run_on(object: Json) -> Response {
     let request = tape::request(
         Operation::Create,
         &tape::encode(&json!({})),

@@ -1,0 +1,477 @@
+//! Evaluating a [`Plan`] on plain values (see the module docs of
+//! [`crate::fast`]).
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::rc::Rc;
+
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelNull, CelOptional, CelString, CelUInt,
+};
+use cel::common::value::Val;
+use wasm_validate_abi::tape::{Node, Tape};
+
+use super::{Append, Fold, Lit, Order, Plan, Text};
+
+/// A value of the fast evaluation: what cel-rust's values of the same
+/// names hold, with the request's maps and lists read in place from the
+/// tape (as [`crate::lazy`] reads them for cel-rust).
+#[derive(Debug, Clone)]
+pub(crate) enum V<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Double(f64),
+    Str(Cow<'a, str>),
+    /// A map (`true`) or list node of a tape.
+    Node(Tape<'a>, u32, bool),
+    List(Rc<Vec<V<'a>>>),
+    Opt(Option<Rc<V<'a>>>),
+}
+
+/// The fast evaluation gave up: the expression is evaluated again by
+/// cel-rust, whose answer (an error included) is the answer.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Abandon;
+
+type Answer<'a> = Result<V<'a>, Abandon>;
+
+/// The evaluation's values: slot `i` holds what [`Plan::Slot`]`(i)` reads,
+/// `None` when it has no fast value (a variable cel-rust evaluated).
+pub(crate) type Slots<'a> = Vec<Option<V<'a>>>;
+
+impl<'a> V<'a> {
+    /// The value of node `index` of `tape`, as [`crate::lazy::val_at`]
+    /// reads it: a node that does not decode and a string that is not
+    /// UTF-8 are `null`, an integer that fits is an `int`.
+    pub(crate) fn at(tape: Tape<'a>, index: u32) -> V<'a> {
+        match tape.node(index) {
+            Err(_) | Ok(Node::Null) => V::Null,
+            Ok(Node::Bool(b)) => V::Bool(b),
+            Ok(Node::UInt(n)) => match i64::try_from(n) {
+                Ok(i) => V::Int(i),
+                Err(_) => V::UInt(n),
+            },
+            Ok(Node::Int(n)) => V::Int(n),
+            Ok(Node::Float(f)) => V::Double(f),
+            Ok(Node::String(bytes)) => match std::str::from_utf8(bytes) {
+                Ok(text) => V::Str(Cow::Borrowed(text)),
+                Err(_) => V::Null,
+            },
+            Ok(Node::Array { .. }) => V::Node(tape, index, false),
+            Ok(Node::Object { .. }) => V::Node(tape, index, true),
+        }
+    }
+
+    /// The value as cel-rust's, to bind for an expression cel-rust
+    /// evaluates.
+    pub(crate) fn to_val(&self) -> Box<dyn Val + 'a> {
+        match self {
+            V::Null => Box::new(CelNull),
+            V::Bool(b) => Box::new(CelBool::from(*b)),
+            V::Int(i) => Box::new(CelInt::from(*i)),
+            V::UInt(u) => Box::new(CelUInt::from(*u)),
+            V::Double(d) => Box::new(CelDouble::from(*d)),
+            V::Str(text) => Box::new(CelString::from(text.clone())),
+            V::Node(tape, index, _) => crate::lazy::val_at(tape, *index).0,
+            V::List(items) => Box::new(CelList::from(
+                items.iter().map(V::to_val).collect::<Vec<_>>(),
+            )),
+            V::Opt(None) => Box::new(CelOptional::none()),
+            V::Opt(Some(value)) => Box::new(CelOptional::of(value.to_val())),
+        }
+    }
+}
+
+/// The items of a list, or the keys of a map, in order.
+enum Items<'a> {
+    Tape {
+        tape: Tape<'a>,
+        next: u32,
+        end: u32,
+        keys: bool,
+    },
+    List(Rc<Vec<V<'a>>>, usize),
+}
+
+impl<'a> Items<'a> {
+    /// The items of `value`; a map's keys only when `keys_in_any_order`
+    /// (cel-rust iterates a map in its hash order, which the tape's order
+    /// is not).
+    fn of(value: V<'a>, keys_in_any_order: bool) -> Result<(Items<'a>, usize), Abandon> {
+        match value {
+            V::Node(tape, index, is_map) if !is_map || keys_in_any_order => {
+                match tape.node(index) {
+                    Ok(Node::Array { len, end } | Node::Object { len, end }) => Ok((
+                        Items::Tape {
+                            tape,
+                            next: index + 1,
+                            end,
+                            keys: is_map,
+                        },
+                        len as usize,
+                    )),
+                    _ => Err(Abandon),
+                }
+            }
+            V::List(items) => {
+                let len = items.len();
+                Ok((Items::List(items, 0), len))
+            }
+            _ => Err(Abandon),
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<V<'a>>, Abandon> {
+        match self {
+            Items::Tape {
+                tape,
+                next,
+                end,
+                keys,
+            } => {
+                if *next >= *end {
+                    return Ok(None);
+                }
+                let at = *next;
+                *next = tape.next(at).map_err(|_| Abandon)?.max(at + 1);
+                if *keys {
+                    let key = tape.key(at).map_err(|_| Abandon)?;
+                    let key = std::str::from_utf8(key).map_err(|_| Abandon)?;
+                    Ok(Some(V::Str(Cow::Borrowed(key))))
+                } else {
+                    Ok(Some(V::at(*tape, at)))
+                }
+            }
+            Items::List(items, i) => {
+                let item = items.get(*i).cloned();
+                *i += 1;
+                Ok(item)
+            }
+        }
+    }
+}
+
+/// Evaluates `plan` with `slots`.
+pub(crate) fn eval<'a>(plan: &'a Plan, slots: &mut Slots<'a>) -> Answer<'a> {
+    match plan {
+        Plan::Lit(literal) => Ok(match literal {
+            Lit::Null => V::Null,
+            Lit::Bool(b) => V::Bool(*b),
+            Lit::Int(i) => V::Int(*i),
+            Lit::UInt(u) => V::UInt(*u),
+            Lit::Double(d) => V::Double(*d),
+            Lit::Str(s) => V::Str(Cow::Borrowed(s)),
+        }),
+        Plan::Slot(i) => slots.get(*i).cloned().flatten().ok_or(Abandon),
+        Plan::List(elements) => Ok(V::List(Rc::new(
+            elements
+                .iter()
+                .map(|e| eval(e, slots))
+                .collect::<Result<_, _>>()?,
+        ))),
+        Plan::Not(operand) => Ok(V::Bool(!boolean(eval(operand, slots)?)?)),
+        Plan::NotStrictlyFalse(operand) => Ok(V::Bool(match eval(operand, slots)? {
+            V::Bool(b) => b,
+            _ => true,
+        })),
+        Plan::And(operands) => {
+            let [left, right] = &**operands;
+            Ok(V::Bool(
+                boolean(eval(left, slots)?)? && boolean(eval(right, slots)?)?,
+            ))
+        }
+        Plan::Or(operands) => {
+            let [left, right] = &**operands;
+            Ok(V::Bool(
+                boolean(eval(left, slots)?)? || boolean(eval(right, slots)?)?,
+            ))
+        }
+        Plan::Cond(operands) => {
+            let [condition, yes, no] = &**operands;
+            if boolean(eval(condition, slots)?)? {
+                eval(yes, slots)
+            } else {
+                eval(no, slots)
+            }
+        }
+        Plan::Equals(operands) => {
+            let (a, b) = pair(operands, slots)?;
+            Ok(V::Bool(equal(&a, &b)?))
+        }
+        Plan::NotEquals(operands) => {
+            let (a, b) = pair(operands, slots)?;
+            Ok(V::Bool(!equal(&a, &b)?))
+        }
+        Plan::Order(order, operands) => {
+            let (a, b) = pair(operands, slots)?;
+            let ordering = compare(&a, &b)?;
+            Ok(V::Bool(match order {
+                Order::Less => ordering == Ordering::Less,
+                Order::LessEquals => ordering != Ordering::Greater,
+                Order::Greater => ordering == Ordering::Greater,
+                Order::GreaterEquals => ordering != Ordering::Less,
+            }))
+        }
+        Plan::Add(operands) => {
+            let (a, b) = pair(operands, slots)?;
+            add(a, b)
+        }
+        Plan::In(operands) => {
+            let (item, container) = pair(operands, slots)?;
+            contains(&container, &item).map(V::Bool)
+        }
+        Plan::Index(operands) => {
+            let (value, index) = pair(operands, slots)?;
+            match (value, index) {
+                (V::Node(tape, at, true), V::Str(key)) => member(tape, at, &key)?.ok_or(Abandon),
+                (list @ (V::Node(_, _, false) | V::List(_)), V::Int(i)) => {
+                    let i = usize::try_from(i).map_err(|_| Abandon)?;
+                    let (mut items, _) = Items::of(list, false)?;
+                    for _ in 0..i {
+                        items.next()?.ok_or(Abandon)?;
+                    }
+                    items.next()?.ok_or(Abandon)
+                }
+                _ => Err(Abandon),
+            }
+        }
+        Plan::Size(operand) => match eval(operand, slots)? {
+            V::Str(text) => Ok(V::Int(text.chars().count() as i64)),
+            V::Node(tape, index, _) => match tape.node(index) {
+                Ok(Node::Array { len, .. } | Node::Object { len, .. }) => Ok(V::Int(len.into())),
+                _ => Err(Abandon),
+            },
+            V::List(items) => Ok(V::Int(items.len() as i64)),
+            _ => Err(Abandon),
+        },
+        Plan::Text(function, operands) => {
+            let (V::Str(text), V::Str(other)) = pair(operands, slots)? else {
+                return Err(Abandon);
+            };
+            Ok(V::Bool(match function {
+                Text::StartsWith => text.starts_with(&*other),
+                Text::EndsWith => text.ends_with(&*other),
+                Text::Contains => text.contains(&*other),
+                Text::Matches => wasm_validate_sdk::regexes::with_regex(
+                    &other,
+                    crate::regexes::SIZE_LIMIT,
+                    |r| r.is_match(&text),
+                )
+                .map_err(|_| Abandon)?,
+            }))
+        }
+        Plan::Chain {
+            operand,
+            mask,
+            fields,
+            default,
+        } => {
+            let mut value = eval(operand, slots)?;
+            let default = match default {
+                Some(default) => Some(eval(default, slots)?),
+                None => None,
+            };
+            for (i, field) in fields.iter().enumerate() {
+                value = select(value, field, mask >> i & 1 == 1)?;
+            }
+            Ok(match default {
+                Some(default) => or_value(value, default),
+                None => value,
+            })
+        }
+        Plan::Has(operand, field) => match eval(operand, slots)? {
+            V::Opt(None) => Ok(V::Bool(false)),
+            V::Opt(Some(inner)) => match &*inner {
+                V::Node(tape, at, true) => Ok(V::Bool(member(*tape, *at, field)?.is_some())),
+                _ => Err(Abandon),
+            },
+            V::Node(tape, at, true) => Ok(V::Bool(member(tape, at, field)?.is_some())),
+            _ => Err(Abandon),
+        },
+        Plan::OrValue(operands) => {
+            let (value, default) = pair(operands, slots)?;
+            Ok(or_value(value, default))
+        }
+        Plan::Fold(fold) => run_fold(fold, slots),
+        Plan::Append(append) => run_append(append, slots),
+    }
+}
+
+fn boolean(value: V<'_>) -> Result<bool, Abandon> {
+    match value {
+        V::Bool(b) => Ok(b),
+        _ => Err(Abandon),
+    }
+}
+
+fn pair<'a>(operands: &'a [Plan; 2], slots: &mut Slots<'a>) -> Result<(V<'a>, V<'a>), Abandon> {
+    let [a, b] = operands;
+    Ok((eval(a, slots)?, eval(b, slots)?))
+}
+
+/// `a == b` where cel-rust's answer is plain: values of one primitive
+/// type, or primitives of different kinds that are not both numbers
+/// (never equal). Numbers of different types, containers and optionals
+/// are cel-rust's to compare.
+fn equal(a: &V<'_>, b: &V<'_>) -> Result<bool, Abandon> {
+    use V::*;
+    Ok(match (a, b) {
+        (Null, Null) => true,
+        (Bool(x), Bool(y)) => x == y,
+        (Int(x), Int(y)) => x == y,
+        (UInt(x), UInt(y)) => x == y,
+        (Double(x), Double(y)) => x == y,
+        (Str(x), Str(y)) => x == y,
+        (Int(_) | UInt(_) | Double(_), Int(_) | UInt(_) | Double(_)) => return Err(Abandon),
+        (Node(..) | List(_) | Opt(_), _) | (_, Node(..) | List(_) | Opt(_)) => {
+            return Err(Abandon);
+        }
+        _ => false,
+    })
+}
+
+/// The ordering of values of one type: numbers, strings.
+fn compare(a: &V<'_>, b: &V<'_>) -> Result<Ordering, Abandon> {
+    match (a, b) {
+        (V::Int(x), V::Int(y)) => Ok(x.cmp(y)),
+        (V::UInt(x), V::UInt(y)) => Ok(x.cmp(y)),
+        (V::Double(x), V::Double(y)) => x.partial_cmp(y).ok_or(Abandon),
+        (V::Str(x), V::Str(y)) => Ok(x.cmp(y)),
+        _ => Err(Abandon),
+    }
+}
+
+fn add<'a>(a: V<'a>, b: V<'a>) -> Answer<'a> {
+    match (a, b) {
+        (V::Int(x), V::Int(y)) => x.checked_add(y).map(V::Int).ok_or(Abandon),
+        (V::UInt(x), V::UInt(y)) => x.checked_add(y).map(V::UInt).ok_or(Abandon),
+        (V::Double(x), V::Double(y)) => Ok(V::Double(x + y)),
+        (V::Str(x), V::Str(y)) => Ok(V::Str(Cow::Owned(format!("{x}{y}")))),
+        (a, b) => {
+            let (mut first, len_a) = Items::of(a, false)?;
+            let (mut second, len_b) = Items::of(b, false)?;
+            let mut items = Vec::with_capacity(len_a + len_b);
+            while let Some(item) = first.next()? {
+                items.push(item);
+            }
+            while let Some(item) = second.next()? {
+                items.push(item);
+            }
+            Ok(V::List(Rc::new(items)))
+        }
+    }
+}
+
+/// `item in container`: a list's item, a map's string key.
+fn contains(container: &V<'_>, item: &V<'_>) -> Result<bool, Abandon> {
+    match (container, item) {
+        (V::Node(tape, at, true), V::Str(key)) => Ok(member(*tape, *at, key)?.is_some()),
+        (V::Node(_, _, false) | V::List(_), _) => {
+            let (mut items, _) = Items::of(container.clone(), false)?;
+            while let Some(candidate) = items.next()? {
+                if equal(item, &candidate)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        _ => Err(Abandon),
+    }
+}
+
+/// The member `key` of the map node `at`, `None` when it has none.
+fn member<'a>(tape: Tape<'a>, at: u32, key: &str) -> Result<Option<V<'a>>, Abandon> {
+    match tape.member(at, key.as_bytes()) {
+        Ok(found) => Ok(found.map(|index| V::at(tape, index))),
+        Err(_) => Err(Abandon),
+    }
+}
+
+/// One link of a chain, as `crate::select`'s `select_step` (`a.f`) and
+/// `opt_select_step` (`a.?f`) answer on maps; anything else is cel-rust's.
+fn select<'a>(value: V<'a>, field: &str, optional: bool) -> Answer<'a> {
+    let optional_of = |found: Option<V<'a>>| V::Opt(found.map(Rc::new));
+    match value {
+        V::Opt(None) => Ok(V::Opt(None)),
+        V::Opt(Some(inner)) => match &*inner {
+            V::Node(tape, at, true) => Ok(optional_of(member(*tape, *at, field)?)),
+            _ => Err(Abandon),
+        },
+        V::Node(tape, at, true) => {
+            let found = member(tape, at, field)?;
+            if optional {
+                Ok(optional_of(found))
+            } else {
+                found.ok_or(Abandon)
+            }
+        }
+        _ => Err(Abandon),
+    }
+}
+
+/// `value.orValue(default)`, as `crate::kubernetes::or_value`: a value
+/// that is not an optional is itself.
+fn or_value<'a>(value: V<'a>, default: V<'a>) -> V<'a> {
+    match value {
+        V::Opt(Some(inner)) => Rc::unwrap_or_clone(inner),
+        V::Opt(None) => default,
+        value => value,
+    }
+}
+
+/// A comprehension, as cel-rust runs it: the condition before each item,
+/// then the item bound and the step. Over a map only when the
+/// accumulator starts as a bool or an int (`all`, `exists`,
+/// `exists_one`), whose result does not depend on the order.
+fn run_fold<'a>(fold: &'a Fold, slots: &mut Slots<'a>) -> Answer<'a> {
+    let init = eval(&fold.init, slots)?;
+    let range = eval(&fold.range, slots)?;
+    let any_order = matches!(init, V::Bool(_) | V::Int(_));
+    let (mut items, _) = Items::of(range, any_order)?;
+    if slots.len() <= fold.item {
+        slots.resize(fold.item + 1, None);
+    }
+    slots[fold.accu] = Some(init);
+    while let Some(item) = items.next()? {
+        if !boolean(eval(&fold.cond, slots)?)? {
+            break;
+        }
+        slots[fold.item] = Some(item);
+        let accu = eval(&fold.step, slots)?;
+        slots[fold.accu] = Some(accu);
+    }
+    let result = eval(&fold.result, slots);
+    slots[fold.accu] = None;
+    slots[fold.item] = None;
+    result
+}
+
+/// A `map` or `filter`: the items appended in place, as cel-rust's
+/// `AppendStep` does. Over lists only (a map's keys would come in another
+/// order).
+fn run_append<'a>(append: &'a Append, slots: &mut Slots<'a>) -> Answer<'a> {
+    let range = eval(&append.range, slots)?;
+    let (mut items, len) = Items::of(range, false)?;
+    if slots.len() <= append.item {
+        slots.resize(append.item + 1, None);
+    }
+    let mut out = Vec::with_capacity(len);
+    while let Some(item) = items.next()? {
+        if !boolean(eval(&append.cond, slots)?)? {
+            break;
+        }
+        slots[append.item] = Some(item);
+        if let Some(guard) = &append.guard
+            && !boolean(eval(guard, slots)?)?
+        {
+            continue;
+        }
+        for plan in &append.items {
+            out.push(eval(plan, slots)?);
+        }
+    }
+    slots[append.item] = None;
+    Ok(V::List(Rc::new(out)))
+}

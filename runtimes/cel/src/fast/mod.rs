@@ -1,0 +1,359 @@
+//! A direct evaluator for the common subset of CEL, in front of cel-rust.
+//!
+//! cel-rust evaluates through trait objects: every value boxed behind
+//! `dyn Val`, every operator matched by its name as a string, every call
+//! looked up by name in a hash map and its arguments collected into a new
+//! vector, every comprehension variable bound in a new context. In wasmi
+//! that is most of an evaluation: on the typical Pod, `1 > 0` costs about
+//! 2 µs and selecting `object.spec.containers` about 8 (docs/performance.md,
+//! "CEL runtime").
+//!
+//! So, when an expression is compiled (after `select.rs`, `chain.rs` and
+//! `regexes.rs` have rewritten it), [`plan`] turns it into a [`Plan`]:
+//! names resolved to slots, operators and the functions below resolved to
+//! variants, when every node is one this module knows. [`eval`] then
+//! evaluates the plan on plain values ([`eval::V`]) that read the object
+//! from the tape. What it knows is the part of CEL whose successful
+//! results are unambiguous:
+//!
+//! - literals (but bytes), lists of them, the objects and variables;
+//! - `!`, `&&`, `||`, `?:`, `@not_strictly_false`;
+//! - `==`, `!=` and the orderings on values of one primitive type
+//!   (numbers of different types, containers and optionals are left to
+//!   cel-rust, whose heterogeneous equality decides them);
+//! - `+` on numbers of one type, strings and lists;
+//! - `in` on lists and on maps with string keys, `size`, `startsWith`,
+//!   `endsWith`, `contains`, `matches`;
+//! - field selection, optional selection, `has`, `orValue`, indexing;
+//! - comprehensions with one variable (`all`, `exists`, `exists_one`,
+//!   `map`, `filter`), over lists, and over maps when their result does
+//!   not depend on the order of the keys.
+//!
+//! Any other node makes the expression cel-rust's ([`plan`] answers
+//! `None`). And at run time, anything but a successful value in the cases
+//! above (an error, an operand of another type, a comprehension whose
+//! order would matter) abandons the fast evaluation ([`eval::Abandon`]),
+//! and the runtime evaluates the whole expression again with cel-rust:
+//! CEL has no side effects, so the second evaluation gives cel-rust's
+//! answer, error messages and CEL's error absorption (`false && error`)
+//! included. A successful fast evaluation gives the value cel-rust gives
+//! (`fast_evaluation_answers_as_cel_rust_does`, and the Kyverno and
+//! Gatekeeper conformance suites run through it).
+
+use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
+
+use crate::chain::{CHAIN, CHAIN_OR};
+use crate::kubernetes::OR_VALUE;
+use crate::select::{HAS, OPT_SELECT, SELECT};
+
+pub(crate) mod eval;
+#[cfg(test)]
+mod tests;
+
+/// A literal of a plan.
+#[derive(Debug, Clone)]
+pub(crate) enum Lit {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Double(f64),
+    Str(String),
+}
+
+/// An ordering operator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Order {
+    Less,
+    LessEquals,
+    Greater,
+    GreaterEquals,
+}
+
+/// A string function of two strings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Text {
+    StartsWith,
+    EndsWith,
+    Contains,
+    Matches,
+}
+
+/// A compiled expression of the subset (see the module docs).
+#[derive(Debug, Clone)]
+pub(crate) enum Plan {
+    Lit(Lit),
+    /// A value in the evaluation's slots: the objects, the variables, a
+    /// comprehension's variables.
+    Slot(usize),
+    List(Vec<Plan>),
+    Not(Box<Plan>),
+    NotStrictlyFalse(Box<Plan>),
+    And(Box<[Plan; 2]>),
+    Or(Box<[Plan; 2]>),
+    Cond(Box<[Plan; 3]>),
+    Equals(Box<[Plan; 2]>),
+    NotEquals(Box<[Plan; 2]>),
+    Order(Order, Box<[Plan; 2]>),
+    Add(Box<[Plan; 2]>),
+    In(Box<[Plan; 2]>),
+    Index(Box<[Plan; 2]>),
+    Size(Box<Plan>),
+    Text(Text, Box<[Plan; 2]>),
+    /// Selections from `operand`: bit `i` of `mask` set means link `i` is
+    /// optional (`.?f`); with `default`, `orValue(default)` on the result.
+    Chain {
+        operand: Box<Plan>,
+        mask: i64,
+        fields: Vec<String>,
+        default: Option<Box<Plan>>,
+    },
+    /// `has(operand.field)`.
+    Has(Box<Plan>, String),
+    /// `value.orValue(default)`.
+    OrValue(Box<[Plan; 2]>),
+    /// A comprehension: `accu` starts as `init`; for each item of `range`
+    /// (bound to slot `item`) while `cond` holds, `accu` becomes `step`;
+    /// the value is `result`.
+    Fold(Box<Fold>),
+    /// A `map` or `filter` comprehension (`@result + [items]`, guarded or
+    /// not, from an empty list), built in place as cel-rust does.
+    Append(Box<Append>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Fold {
+    pub(crate) range: Plan,
+    pub(crate) item: usize,
+    pub(crate) accu: usize,
+    pub(crate) init: Plan,
+    pub(crate) cond: Plan,
+    pub(crate) step: Plan,
+    pub(crate) result: Plan,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Append {
+    pub(crate) range: Plan,
+    pub(crate) item: usize,
+    pub(crate) cond: Plan,
+    pub(crate) guard: Option<Plan>,
+    pub(crate) items: Vec<Plan>,
+}
+
+/// The plan of `expression`, where `names` are the names bound before it
+/// (the objects, the variables read by name), `names[i]` in slot `i`;
+/// `None` when some node is outside the subset. Comprehension variables
+/// take the slots after them. Also returns the number of slots the plan
+/// uses.
+pub(crate) fn plan(expression: &IdedExpr, names: &[&str]) -> Option<(Plan, usize)> {
+    let mut scope = Scope {
+        names: names.iter().map(|n| (*n).to_owned()).collect(),
+        most: names.len(),
+    };
+    let plan = scope.plan(expression)?;
+    Some((plan, scope.most))
+}
+
+struct Scope {
+    /// Bound names, innermost last: a slot is its position.
+    names: Vec<String>,
+    /// The most slots bound at once.
+    most: usize,
+}
+
+impl Scope {
+    fn slot(&self, name: &str) -> Option<usize> {
+        self.names.iter().rposition(|n| n == name)
+    }
+
+    fn two(&mut self, args: &[IdedExpr]) -> Option<Box<[Plan; 2]>> {
+        match args {
+            [a, b] => Some(Box::new([self.plan(a)?, self.plan(b)?])),
+            _ => None,
+        }
+    }
+
+    fn plan(&mut self, expression: &IdedExpr) -> Option<Plan> {
+        Some(match &expression.expr {
+            Expr::Literal(literal) => Plan::Lit(lit(literal)?),
+            Expr::Ident(name) => Plan::Slot(self.slot(name)?),
+            Expr::List(list) if list.optional_indices.is_empty() => Plan::List(
+                list.elements
+                    .iter()
+                    .map(|e| self.plan(e))
+                    .collect::<Option<_>>()?,
+            ),
+            Expr::Call(call) => {
+                let args = &call.args;
+                match (call.func_name.as_str(), &call.target, args.len()) {
+                    (operators::LOGICAL_NOT, None, 1) => Plan::Not(Box::new(self.plan(&args[0])?)),
+                    (operators::NOT_STRICTLY_FALSE, None, 1) => {
+                        Plan::NotStrictlyFalse(Box::new(self.plan(&args[0])?))
+                    }
+                    (operators::LOGICAL_AND, None, 2) => Plan::And(self.two(args)?),
+                    (operators::LOGICAL_OR, None, 2) => Plan::Or(self.two(args)?),
+                    (operators::CONDITIONAL, None, 3) => Plan::Cond(Box::new([
+                        self.plan(&args[0])?,
+                        self.plan(&args[1])?,
+                        self.plan(&args[2])?,
+                    ])),
+                    (operators::EQUALS, None, 2) => Plan::Equals(self.two(args)?),
+                    (operators::NOT_EQUALS, None, 2) => Plan::NotEquals(self.two(args)?),
+                    (operators::LESS, None, 2) => Plan::Order(Order::Less, self.two(args)?),
+                    (operators::LESS_EQUALS, None, 2) => {
+                        Plan::Order(Order::LessEquals, self.two(args)?)
+                    }
+                    (operators::GREATER, None, 2) => Plan::Order(Order::Greater, self.two(args)?),
+                    (operators::GREATER_EQUALS, None, 2) => {
+                        Plan::Order(Order::GreaterEquals, self.two(args)?)
+                    }
+                    (operators::ADD, None, 2) => Plan::Add(self.two(args)?),
+                    (operators::IN, None, 2) => Plan::In(self.two(args)?),
+                    (operators::INDEX, None, 2) => Plan::Index(self.two(args)?),
+                    ("size", None, 1) => Plan::Size(Box::new(self.plan(&args[0])?)),
+                    ("size", Some(target), 0) => Plan::Size(Box::new(self.plan(target)?)),
+                    (name @ ("startsWith" | "endsWith" | "contains"), Some(target), 1) => {
+                        let text = match name {
+                            "startsWith" => Text::StartsWith,
+                            "endsWith" => Text::EndsWith,
+                            _ => Text::Contains,
+                        };
+                        Plan::Text(text, Box::new([self.plan(target)?, self.plan(&args[0])?]))
+                    }
+                    ("@matches" | "@matchesGlobal", None, 2) => {
+                        Plan::Text(Text::Matches, self.two(args)?)
+                    }
+                    (SELECT | OPT_SELECT, None, 2) => Plan::Chain {
+                        operand: Box::new(self.plan(&args[0])?),
+                        mask: i64::from(call.func_name == OPT_SELECT),
+                        fields: vec![string(&args[1])?],
+                        default: None,
+                    },
+                    (HAS, None, 2) => Plan::Has(Box::new(self.plan(&args[0])?), string(&args[1])?),
+                    (OR_VALUE, None, 2) => Plan::OrValue(self.two(args)?),
+                    (CHAIN, None, 3..) => Plan::Chain {
+                        operand: Box::new(self.plan(&args[0])?),
+                        mask: int(&args[1])?,
+                        fields: args[2..].iter().map(string).collect::<Option<_>>()?,
+                        default: None,
+                    },
+                    (CHAIN_OR, None, 4..) => Plan::Chain {
+                        operand: Box::new(self.plan(&args[0])?),
+                        mask: int(&args[1])?,
+                        default: Some(Box::new(self.plan(&args[2])?)),
+                        fields: args[3..].iter().map(string).collect::<Option<_>>()?,
+                    },
+                    _ => return None,
+                }
+            }
+            Expr::Comprehension(c) if c.iter_var2.is_none() => {
+                let range = self.plan(&c.iter_range)?;
+                let append = append_shape(c);
+                let init = self.plan(&c.accu_init)?;
+                let depth = self.names.len();
+                self.names.push(c.accu_var.clone());
+                let accu = depth;
+                self.names.push(c.iter_var.clone());
+                let item = depth + 1;
+                self.most = self.most.max(self.names.len());
+                let plan = (|| {
+                    let cond = self.plan(&c.loop_cond)?;
+                    Some(match append {
+                        Some((guard, items)) => Plan::Append(Box::new(Append {
+                            range,
+                            item,
+                            cond,
+                            guard: match guard {
+                                Some(g) => Some(self.plan(g)?),
+                                None => None,
+                            },
+                            items: items.iter().map(|e| self.plan(e)).collect::<Option<_>>()?,
+                        })),
+                        None => Plan::Fold(Box::new(Fold {
+                            range,
+                            item,
+                            accu,
+                            init,
+                            cond,
+                            step: self.plan(&c.loop_step)?,
+                            result: self.plan(&c.result)?,
+                        })),
+                    })
+                })();
+                self.names.truncate(depth);
+                plan?
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// cel-rust's shape of a `map` or `filter` step (its `AppendStep`): the
+/// result is the accumulator, the condition a literal, the accumulator
+/// starts as `[]`, and the step is `@result + [items]` or
+/// `guard ? @result + [items] : @result`. Returns the guard and the items.
+fn append_shape(
+    c: &cel::common::ast::ComprehensionExpr,
+) -> Option<(Option<&IdedExpr>, &[IdedExpr])> {
+    let accu = c.accu_var.as_str();
+    let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(name) if name == accu);
+    let empty_init = matches!(&c.accu_init.expr, Expr::List(list) if list.elements.is_empty());
+    if !is_accu(&c.result) || !matches!(c.loop_cond.expr, Expr::Literal(_)) || !empty_init {
+        return None;
+    }
+    match &c.loop_step.expr {
+        Expr::Call(call) if call.func_name == operators::CONDITIONAL && call.target.is_none() => {
+            match call.args.as_slice() {
+                [guard, step, otherwise] if is_accu(otherwise) => {
+                    Some((Some(guard), appended(step, accu)?))
+                }
+                _ => None,
+            }
+        }
+        _ => Some((None, appended(&c.loop_step, accu)?)),
+    }
+}
+
+/// The items of `step` when it is `accu + [items]`.
+fn appended<'e>(step: &'e IdedExpr, accu: &str) -> Option<&'e [IdedExpr]> {
+    let Expr::Call(call) = &step.expr else {
+        return None;
+    };
+    if call.func_name != operators::ADD || call.target.is_some() {
+        return None;
+    }
+    match call.args.as_slice() {
+        [lhs, rhs] if matches!(&lhs.expr, Expr::Ident(name) if name == accu) => match &rhs.expr {
+            Expr::List(list) if list.optional_indices.is_empty() => Some(&list.elements),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn lit(literal: &LiteralValue) -> Option<Lit> {
+    Some(match literal {
+        LiteralValue::Null => Lit::Null,
+        LiteralValue::Boolean(b) => Lit::Bool(*b.inner()),
+        LiteralValue::Int(i) => Lit::Int(*i.inner()),
+        LiteralValue::UInt(u) => Lit::UInt(*u.inner()),
+        LiteralValue::Double(d) => Lit::Double(*d.inner()),
+        LiteralValue::String(s) => Lit::Str(s.inner().to_owned()),
+        LiteralValue::Bytes(_) => return None,
+    })
+}
+
+fn string(expression: &IdedExpr) -> Option<String> {
+    match &expression.expr {
+        Expr::Literal(LiteralValue::String(s)) => Some(s.inner().to_owned()),
+        _ => None,
+    }
+}
+
+fn int(expression: &IdedExpr) -> Option<i64> {
+    match &expression.expr {
+        Expr::Literal(LiteralValue::Int(i)) => Some(*i.inner()),
+        _ => None,
+    }
+}

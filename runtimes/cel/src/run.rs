@@ -1,0 +1,285 @@
+//! Evaluating a request against the prepared program: the variables, the
+//! match conditions, the validations and the audit annotations, in the
+//! API server's order, each expression by the fast evaluation when it has
+//! a plan and gives a value ([`crate::fast`]), else by cel-rust.
+
+use super::*;
+use fast::eval::V;
+
+/// Why an evaluation failed, naming the expression.
+fn failure(
+    compiled: &Compiled,
+    error: &ExecutionError,
+    failed: &HashMap<String, String>,
+) -> String {
+    // A failed variable is missing from the `variables` map, and its own
+    // name (`select::VARIABLE`) is not bound.
+    let missing = match error {
+        ExecutionError::NoSuchKey(key) => Some(key.as_str()),
+        ExecutionError::UndeclaredReference(name) => name.strip_prefix(select::VARIABLE),
+        _ => None,
+    };
+    if let Some(key) = missing
+        && let Some(cause) = failed.get(key)
+    {
+        return format!("{}: variables.{key}: {cause}", compiled.name);
+    }
+    format!("{} ({}): {error}", compiled.name, compiled.source)
+}
+
+/// Evaluates a version 2 request against the prepared program: what
+/// `wv_evaluate` runs.
+pub fn evaluate(request: &[u8]) -> Response {
+    let view = match RequestView::parse(request) {
+        Ok(view) => view,
+        Err(error) => return Response::error(format!("cannot decode the request: {error}")),
+    };
+    PREPARED.with(|prepared| {
+        let prepared = prepared.borrow();
+        let Some(prepared) = prepared.as_ref() else {
+            return Response::error("the CEL runtime was not prepared with a program");
+        };
+        match run(prepared, &view) {
+            Ok(response) => response,
+            Err(error) => Response::error(error),
+        }
+    })
+}
+
+fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> {
+    let decode = |e: wasm_validate_abi::tape::TapeError| format!("cannot decode the request: {e}");
+    if !prepared.crd_rules.is_empty() {
+        let object = value::from_tape(&view.object).map_err(decode)?;
+        return crd_rules::run_crd_rules(prepared, &object);
+    }
+    let settings = value::from_tape(&view.settings).map_err(decode)?;
+    // DELETE requests carry the object as the old object. The objects are
+    // bound as views of the request's bytes (strings are not copied).
+    let (object, old) = match (view.operation, view.old_object) {
+        (Operation::Delete, Some(old)) => (None, Some(old)),
+        (Operation::Delete, None) => (None, Some(view.object)),
+        (_, old) => (Some(view.object), old),
+    };
+    let subject = object.or(old).unwrap_or(view.object);
+    // What no expression reads is not built.
+    let binds = |name: &str| prepared.binds.iter().any(|b| b == name);
+    let text = |path: &[&str]| value::tape_text(&subject, path).unwrap_or_default();
+    let identity = if binds("request") || binds("namespaceObject") || !prepared.variants.is_empty()
+    {
+        value::Identity {
+            api_version: text(&["apiVersion"]),
+            kind: text(&["kind"]),
+            name: text(&["metadata", "name"]),
+            namespace: text(&["metadata", "namespace"]),
+        }
+    } else {
+        value::Identity::default()
+    };
+    let request = binds("request")
+        .then(|| request_of(&identity, view.operation, field(&settings, &["review"])));
+    let namespace_object =
+        binds("namespaceObject").then(|| match field(&settings, &["namespaceObject"]) {
+            Some(given) => given.clone(),
+            None => namespace_object(prepared, &identity),
+        });
+    let rules = prepared
+        .variants
+        .iter()
+        .find(|(targets, _)| {
+            targets
+                .iter()
+                .any(|t| t.api_version == identity.api_version && t.kind == identity.kind)
+        })
+        .map_or(&prepared.rules, |(_, rules)| rules);
+    // The roots must decode; what lies under them is read when used.
+    for tape in object.iter().chain(&old) {
+        tape.node(0).map_err(decode)?;
+    }
+    let binding = Binding {
+        prepared,
+        rules,
+        object,
+        old,
+        request,
+        namespace_object,
+    };
+    // Expressions with a plan are evaluated by `fast` first; cel-rust's
+    // context is built only when an expression needs cel-rust.
+    let mut slots: fast::eval::Slots<'_> = Vec::with_capacity(rules.slots);
+    slots.push(Some(object.map_or(V::Null, |t| V::at(t, 0))));
+    slots.push(Some(old.map_or(V::Null, |t| V::at(t, 0))));
+    slots.resize(2 + rules.variables.len(), None);
+    let mut slow: Option<Context<'_, '_>> = None;
+    // Variables in order; one that fails is reported by the expressions
+    // that read it, as the API server evaluates them lazily. Each is kept
+    // as CEL holds it (no conversion) and bound to its own name, which
+    // `variables.NAME` was rewritten to (`select::VARIABLE`). When an
+    // expression reads `variables` otherwise, the map is built too: before
+    // a variable that reads it, and once at the end.
+    let mut variables: Vec<(String, Box<dyn Val + '_>)> = Vec::new();
+    let mut failed: HashMap<String, String> = HashMap::new();
+    for (i, ((variable, name), ident)) in rules
+        .variables
+        .iter()
+        .zip(&rules.variable_names)
+        .zip(&rules.variable_idents)
+        .enumerate()
+    {
+        if let Some(value) = fast_value(variable, &mut slots) {
+            if let Some(context) = slow.as_mut() {
+                context.add_variable_as_val(ident.as_str(), value.to_val());
+            }
+            slots[2 + i] = Some(value);
+            continue;
+        }
+        let context = binding.context(&mut slow, &slots);
+        if rules.builds_map && i > 0 && variable.reads_variables {
+            context.add_variable_as_val("variables", variables_map(&variables));
+        }
+        let result = Value::resolve_val(&variable.expression, context).map(|cow| cow.into_owned());
+        match result {
+            Ok(value) if rules.builds_map => {
+                context.add_variable_as_val(ident.as_str(), value.clone_as_boxed());
+                variables.push((name.clone(), value));
+            }
+            Ok(value) => context.add_variable_as_val(ident.as_str(), value),
+            Err(error) => {
+                failed.insert(name.clone(), error.to_string());
+            }
+        }
+    }
+    if !variables.is_empty() {
+        let map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = variables
+            .into_iter()
+            .map(|(k, v)| (CelMapKey::from(k), v))
+            .collect();
+        binding
+            .context(&mut slow, &slots)
+            .add_variable_as_val("variables", Box::new(CelMap::from(map)));
+    }
+    for condition in &rules.match_conditions {
+        let answer = match fast_value(condition, &mut slots) {
+            Some(V::Bool(b)) => Ok(Value::Bool(b)),
+            _ => Value::resolve(&condition.expression, binding.context(&mut slow, &slots)),
+        };
+        match answer {
+            Ok(Value::Bool(true)) => {}
+            Ok(Value::Bool(false)) => {
+                return Ok(Response {
+                    not_applicable: true,
+                    ..Response::allow()
+                });
+            }
+            Ok(other) => {
+                return Err(format!(
+                    "{}: evaluated to {other:?}, not a bool",
+                    condition.name
+                ));
+            }
+            Err(error) => return Err(failure(condition, &error, &failed)),
+        }
+    }
+    let mut violations = Vec::new();
+    for validation in &rules.validations {
+        let compiled = &validation.expression;
+        let answer = match fast_value(compiled, &mut slots) {
+            Some(V::Bool(b)) => Ok(Value::Bool(b)),
+            _ => Value::resolve(&compiled.expression, binding.context(&mut slow, &slots)),
+        };
+        match answer {
+            Ok(Value::Bool(true)) => {}
+            Ok(Value::Bool(false)) => violations.push(Violation {
+                message: message_of(validation, binding.context(&mut slow, &slots)),
+                path: validation.pointer.clone(),
+            }),
+            Ok(other) => {
+                return Err(format!(
+                    "{}: evaluated to {other:?}, not a bool",
+                    compiled.name
+                ));
+            }
+            Err(error) => return Err(failure(compiled, &error, &failed)),
+        }
+    }
+    let mut response = Response::from_violations(violations);
+    if !prepared.audit_annotations.is_empty() {
+        response.audit_annotations = audit::evaluate(
+            &prepared.audit_annotations,
+            binding.context(&mut slow, &slots),
+        )?;
+    }
+    Ok(response)
+}
+
+/// The fast evaluation of `compiled` (`fast`), when it has a plan and the
+/// plan gives a value.
+fn fast_value<'a>(compiled: &'a Compiled, slots: &mut fast::eval::Slots<'a>) -> Option<V<'a>> {
+    let plan = compiled.fast.as_ref()?;
+    fast::eval::eval(plan, slots).ok()
+}
+
+/// What an evaluation binds for cel-rust.
+struct Binding<'r, 'v> {
+    prepared: &'r Prepared,
+    rules: &'r Rules,
+    object: Option<Tape<'v>>,
+    old: Option<Tape<'v>>,
+    request: Option<Value>,
+    namespace_object: Option<Value>,
+}
+
+impl<'r, 'v> Binding<'r, 'v> {
+    /// cel-rust's context in `slow`, made now if it is not yet: the
+    /// objects, `request`, `params` and `namespaceObject` when some
+    /// expression reads them, and the variables the fast evaluation gave
+    /// values to so far (`slots`).
+    fn context<'c>(
+        &self,
+        slow: &'c mut Option<Context<'r, 'v>>,
+        slots: &fast::eval::Slots<'v>,
+    ) -> &'c mut Context<'r, 'v> {
+        slow.get_or_insert_with(|| {
+            let prepared = self.prepared;
+            let binds = |name: &str| prepared.binds.iter().any(|b| b == name);
+            let mut context = Context::with_env(prepared.env.clone());
+            // The roots were checked to decode.
+            for (name, tape) in [("object", self.object), ("oldObject", self.old)] {
+                context.add_variable_as_val(name, bind(tape).unwrap_or_else(|_| Box::new(CelNull)));
+            }
+            for (name, value) in [
+                ("request", self.request.clone()),
+                ("params", binds("params").then(|| prepared.params.clone())),
+                ("namespaceObject", self.namespace_object.clone()),
+            ] {
+                if let Some(value) = value {
+                    context.add_variable_from_value(name, value);
+                }
+            }
+            if self.rules.builds_map {
+                context.add_variable_as_val("variables", variables_map(&[]));
+            }
+            for (ident, value) in self.rules.variable_idents.iter().zip(&slots[2..]) {
+                if let Some(value) = value {
+                    context.add_variable_as_val(ident.as_str(), value.to_val());
+                }
+            }
+            context
+        })
+    }
+}
+
+/// A failed validation's message, as the API server chooses it: the
+/// `messageExpression`'s string when it evaluates to a non-empty one, else
+/// `message`, else `failed expression: EXPRESSION`.
+pub(crate) fn message_of(validation: &CompiledValidation, context: &Context<'_, '_>) -> String {
+    if let Some(expression) = &validation.message_expression
+        && let Ok(Value::String(text)) = Value::resolve(&expression.expression, context)
+        && !text.trim().is_empty()
+    {
+        return text.to_string();
+    }
+    match &validation.message {
+        Some(message) if !message.trim().is_empty() => message.trim().to_owned(),
+        _ => format!("failed expression: {}", validation.expression.source.trim()),
+    }
+}
