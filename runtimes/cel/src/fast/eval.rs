@@ -434,6 +434,8 @@ fn run_fold<'a>(fold: &'a Fold, slots: &mut Slots<'a>) -> Answer<'a> {
         slots.resize(fold.item + 1, None);
     }
     slots[fold.accu] = Some(init);
+    // Bound only from the first step on, as cel-rust binds it.
+    slots[fold.item] = None;
     while let Some(item) = items.next()? {
         if !boolean(eval(&fold.cond, slots)?)? {
             break;
@@ -458,6 +460,7 @@ fn run_append<'a>(append: &'a Append, slots: &mut Slots<'a>) -> Answer<'a> {
         slots.resize(append.item + 1, None);
     }
     let mut out = Vec::with_capacity(len);
+    slots[append.item] = None;
     while let Some(item) = items.next()? {
         if !boolean(eval(&append.cond, slots)?)? {
             break;
