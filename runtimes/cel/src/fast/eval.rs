@@ -246,6 +246,11 @@ pub(crate) fn eval<'a>(plan: &'a Plan, slots: &mut Slots<'a>) -> Answer<'a> {
             V::List(items) => Ok(V::Int(items.len() as i64)),
             _ => Err(Abandon),
         },
+        Plan::Ascii(upper, operand) => match eval(operand, slots)? {
+            V::Str(text) if *upper => Ok(V::Str(Cow::Owned(text.to_ascii_uppercase()))),
+            V::Str(text) => Ok(V::Str(Cow::Owned(text.to_ascii_lowercase()))),
+            _ => Err(Abandon),
+        },
         Plan::Text(function, operands) => {
             let (V::Str(text), V::Str(other)) = pair(operands, slots)? else {
                 return Err(Abandon);
@@ -312,8 +317,8 @@ fn pair<'a>(operands: &'a [Plan; 2], slots: &mut Slots<'a>) -> Result<(V<'a>, V<
 }
 
 /// `a == b` where cel-rust's answer is plain: values of one primitive
-/// type, or primitives of different kinds that are not both numbers
-/// (never equal). Numbers of different types, containers and optionals
+/// type, primitives of different kinds that are not both numbers, a map
+/// or a list against `null` (never equal). Numbers of different types, containers and optionals
 /// are cel-rust's to compare.
 fn equal(a: &V<'_>, b: &V<'_>) -> Result<bool, Abandon> {
     use V::*;
@@ -325,6 +330,8 @@ fn equal(a: &V<'_>, b: &V<'_>) -> Result<bool, Abandon> {
         (Double(x), Double(y)) => x == y,
         (Str(x), Str(y)) => x == y,
         (Int(_) | UInt(_) | Double(_), Int(_) | UInt(_) | Double(_)) => return Err(Abandon),
+        // A map or a list is never `null` (`object == null` on DELETE).
+        (Node(..) | List(_), Null) | (Null, Node(..) | List(_)) => false,
         (Node(..) | List(_) | Opt(_), _) | (_, Node(..) | List(_) | Opt(_)) => {
             return Err(Abandon);
         }

@@ -23,7 +23,7 @@
 //!   cel-rust, whose heterogeneous equality decides them);
 //! - `+` on numbers of one type, strings and lists;
 //! - `in` on lists and on maps with string keys, `size`, `startsWith`,
-//!   `endsWith`, `contains`, `matches`;
+//!   `endsWith`, `contains`, `matches`, `upperAscii`, `lowerAscii`;
 //! - field selection, optional selection, `has`, `orValue`, indexing;
 //! - comprehensions with one variable (`all`, `exists`, `exists_one`,
 //!   `map`, `filter`), over lists, and over maps when their result does
@@ -99,6 +99,8 @@ pub(crate) enum Plan {
     In(Box<[Plan; 2]>),
     Index(Box<[Plan; 2]>),
     Size(Box<Plan>),
+    /// `upperAscii()` (`true`) or `lowerAscii()` of a string.
+    Ascii(bool, Box<Plan>),
     Text(Text, Box<[Plan; 2]>),
     /// Selections from `operand`: bit `i` of `mask` set means link `i` is
     /// optional (`.?f`); with `default`, `orValue(default)` on the result.
@@ -213,6 +215,9 @@ impl Scope {
                     (operators::INDEX, None, 2) => Plan::Index(self.two(args)?),
                     ("size", None, 1) => Plan::Size(Box::new(self.plan(&args[0])?)),
                     ("size", Some(target), 0) => Plan::Size(Box::new(self.plan(target)?)),
+                    (name @ ("upperAscii" | "lowerAscii"), Some(target), 0) => {
+                        Plan::Ascii(name == "upperAscii", Box::new(self.plan(target)?))
+                    }
                     (name @ ("startsWith" | "endsWith" | "contains"), Some(target), 1) => {
                         let text = match name {
                             "startsWith" => Text::StartsWith,
