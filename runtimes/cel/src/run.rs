@@ -4,7 +4,7 @@
 //! a plan and gives a value ([`crate::fast`]), else by cel-rust.
 
 use super::*;
-use fast::eval::V;
+use fast::eval::{Run, Stop, V};
 
 /// Why an evaluation failed, naming the expression.
 fn failure(
@@ -109,6 +109,8 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     slots.push(Some(object.map_or(V::Null, |t| V::at(t, 0))));
     slots.push(Some(old.map_or(V::Null, |t| V::at(t, 0))));
     slots.resize(2 + rules.variables.len(), None);
+    let mut run = Run::new(slots, rules.variables.len());
+    let mut costs = Costs::new(rules.variables.len());
     let mut slow: Option<Context<'_, '_>> = None;
     // Variables in order; one that fails is reported by the expressions
     // that read it, as the API server evaluates them lazily. Each is kept
@@ -125,14 +127,23 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         .zip(&rules.variable_idents)
         .enumerate()
     {
-        if let Some(value) = fast_value(variable, &mut slots) {
-            if let Some(context) = slow.as_mut() {
-                context.add_variable_as_val(ident.as_str(), value.to_val());
+        match fast_value(variable, &mut run) {
+            Fast::Value(value) => {
+                if let Some(context) = slow.as_mut() {
+                    context.add_variable_as_val(ident.as_str(), value.to_val());
+                }
+                run.slots[2 + i] = Some(value);
+                costs.variables[i] = Some((run.cost, run.read.clone()));
+                continue;
             }
-            slots[2 + i] = Some(value);
-            continue;
+            Fast::CostLimit => {
+                failed.insert(name.clone(), fast::cost::LIMIT_EXCEEDED.to_owned());
+                costs.variables[i] = Some((run.cost, run.read.clone()));
+                continue;
+            }
+            Fast::NoAnswer => {}
         }
-        let context = binding.context(&mut slow, &slots);
+        let context = binding.context(&mut slow, &run.slots);
         if rules.builds_map && i > 0 && variable.reads_variables {
             context.add_variable_as_val("variables", variables_map(&variables));
         }
@@ -154,14 +165,20 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
             .map(|(k, v)| (CelMapKey::from(k), v))
             .collect();
         binding
-            .context(&mut slow, &slots)
+            .context(&mut slow, &run.slots)
             .add_variable_as_val("variables", Box::new(CelMap::from(map)));
     }
+    let mut budget = fast::cost::MATCH_CONDITIONS_BUDGET;
     for condition in &rules.match_conditions {
-        let answer = match fast_value(condition, &mut slots) {
-            Some(V::Bool(b)) => Ok(Value::Bool(b)),
-            _ => Value::resolve(&condition.expression, binding.context(&mut slow, &slots)),
+        let answer = match fast_value(condition, &mut run) {
+            Fast::Value(V::Bool(b)) => Ok(Value::Bool(b)),
+            Fast::CostLimit => return Err(cost_limit(condition)),
+            _ => Value::resolve(
+                &condition.expression,
+                binding.context(&mut slow, &run.slots),
+            ),
         };
+        costs.spend(&run, &mut budget)?;
         match answer {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => {
@@ -179,17 +196,20 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
             Err(error) => return Err(failure(condition, &error, &failed)),
         }
     }
+    let mut budget = fast::cost::RUNTIME_BUDGET;
     let mut violations = Vec::new();
     for validation in &rules.validations {
         let compiled = &validation.expression;
-        let answer = match fast_value(compiled, &mut slots) {
-            Some(V::Bool(b)) => Ok(Value::Bool(b)),
-            _ => Value::resolve(&compiled.expression, binding.context(&mut slow, &slots)),
+        let answer = match fast_value(compiled, &mut run) {
+            Fast::Value(V::Bool(b)) => Ok(Value::Bool(b)),
+            Fast::CostLimit => return Err(cost_limit(compiled)),
+            _ => Value::resolve(&compiled.expression, binding.context(&mut slow, &run.slots)),
         };
+        costs.spend(&run, &mut budget)?;
         match answer {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => violations.push(Violation {
-                message: message_of(validation, binding.context(&mut slow, &slots)),
+                message: message_of(validation, binding.context(&mut slow, &run.slots)),
                 path: validation.pointer.clone(),
             }),
             Ok(other) => {
@@ -205,17 +225,90 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     if !prepared.audit_annotations.is_empty() {
         response.audit_annotations = audit::evaluate(
             &prepared.audit_annotations,
-            binding.context(&mut slow, &slots),
+            binding.context(&mut slow, &run.slots),
         )?;
     }
     Ok(response)
 }
 
-/// The fast evaluation of `compiled` (`fast`), when it has a plan and the
-/// plan gives a value.
-fn fast_value<'a>(compiled: &'a Compiled, slots: &mut fast::eval::Slots<'a>) -> Option<V<'a>> {
-    let plan = compiled.fast.as_ref()?;
-    fast::eval::eval(plan, slots).ok()
+/// What the fast evaluation made of an expression.
+enum Fast<'a> {
+    Value(V<'a>),
+    /// Its cost passed the API server's per-expression limit.
+    CostLimit,
+    /// No plan, or the plan gave up: cel-rust's to evaluate.
+    NoAnswer,
+}
+
+/// The fast evaluation of `compiled` (`fast`), when it has a plan.
+fn fast_value<'a>(compiled: &'a Compiled, run: &mut Run<'a>) -> Fast<'a> {
+    run.start();
+    let Some(plan) = compiled.fast.as_ref() else {
+        return Fast::NoAnswer;
+    };
+    match fast::eval::eval(plan, run) {
+        Ok(value) => Fast::Value(value),
+        Err(Stop::CostLimit) => Fast::CostLimit,
+        Err(Stop::Abandon) => Fast::NoAnswer,
+    }
+}
+
+/// The error of an expression whose cost passed its limit, as the API
+/// server words it.
+fn cost_limit(compiled: &Compiled) -> String {
+    format!(
+        "{} ({}): {}",
+        compiled.name,
+        compiled.source,
+        fast::cost::LIMIT_EXCEEDED
+    )
+}
+
+/// The runtime cost the fast evaluation counted for one request, spent
+/// against the API server's budgets (`fast::cost`).
+struct Costs {
+    /// Each variable's cost and the variables its evaluation read, when
+    /// the fast evaluation evaluated it.
+    variables: Vec<Option<(u64, Vec<usize>)>>,
+    /// Whether a variable's cost was spent: once, by the first expression
+    /// that reads it, as the API server evaluates a variable when first
+    /// read and keeps its value.
+    spent: Vec<bool>,
+}
+
+impl Costs {
+    fn new(variables: usize) -> Costs {
+        Costs {
+            variables: vec![None; variables],
+            spent: vec![false; variables],
+        }
+    }
+
+    /// Spends the cost of the expression `run` evaluated last, and of the
+    /// variables it read for the first time, from `budget`; the API
+    /// server's error when it runs out. An expression cel-rust evaluated
+    /// costs nothing here (cel-rust counts no cost).
+    fn spend(&mut self, run: &Run<'_>, budget: &mut u64) -> Result<(), String> {
+        let mut cost = run.cost;
+        let mut reads: Vec<usize> = run.read.clone();
+        while let Some(slot) = reads.pop() {
+            let i = slot - 2;
+            if std::mem::replace(&mut self.spent[i], true) {
+                continue;
+            }
+            if let Some((variable, read)) = &self.variables[i] {
+                cost = cost.saturating_add(*variable);
+                reads.extend(read);
+            }
+        }
+        match budget.checked_sub(cost) {
+            Some(left) => {
+                *budget = left;
+                Ok(())
+            }
+            None => Err(fast::cost::OUT_OF_BUDGET.to_owned()),
+        }
+    }
 }
 
 /// What an evaluation binds for cel-rust.

@@ -11,6 +11,7 @@ use cel::common::types::{
 use cel::common::value::Val;
 use wasm_validate_abi::tape::{Node, Tape};
 
+use super::cost;
 use super::{Append, Fold, Lit, Order, Plan, Text};
 
 /// A value of the fast evaluation: what cel-rust's values of the same
@@ -35,11 +36,71 @@ pub(crate) enum V<'a> {
 #[derive(Debug, PartialEq)]
 pub(crate) struct Abandon;
 
-type Answer<'a> = Result<V<'a>, Abandon>;
+/// Why a fast evaluation ended without a value.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Stop {
+    /// Left to cel-rust ([`Abandon`]).
+    Abandon,
+    /// The expression's cost passed its limit ([`cost::LIMIT_EXCEEDED`]).
+    CostLimit,
+}
+
+impl From<Abandon> for Stop {
+    fn from(_: Abandon) -> Stop {
+        Stop::Abandon
+    }
+}
+
+type Answer<'a> = Result<V<'a>, Stop>;
 
 /// The evaluation's values: slot `i` holds what [`Plan::Slot`]`(i)` reads,
 /// `None` when it has no fast value (a variable cel-rust evaluated).
 pub(crate) type Slots<'a> = Vec<Option<V<'a>>>;
+
+/// The state of one request's fast evaluations: the slots, and the cost of
+/// the expression being evaluated ([`cost`]).
+pub(crate) struct Run<'a> {
+    pub(crate) slots: Slots<'a>,
+    /// The variables' slots: `2..2 + variables`.
+    pub(crate) variables: usize,
+    /// The cost of the expression so far.
+    pub(crate) cost: u64,
+    /// Its limit.
+    pub(crate) limit: u64,
+    /// The variables the expression read, by slot, in the order read.
+    pub(crate) read: Vec<usize>,
+    /// The next name read is a branch of `?:`, which costs nothing.
+    free_name: bool,
+}
+
+impl<'a> Run<'a> {
+    /// A run with `slots` (the objects, then `variables` variables).
+    pub(crate) fn new(slots: Slots<'a>, variables: usize) -> Run<'a> {
+        Run {
+            slots,
+            variables,
+            cost: 0,
+            limit: cost::PER_CALL_LIMIT,
+            read: Vec::new(),
+            free_name: false,
+        }
+    }
+
+    /// Starts an expression: no cost, nothing read.
+    pub(crate) fn start(&mut self) {
+        self.cost = 0;
+        self.read.clear();
+        self.free_name = false;
+    }
+
+    fn charge(&mut self, cost: u64) -> Result<(), Stop> {
+        self.cost = self.cost.saturating_add(cost);
+        if self.cost > self.limit {
+            return Err(Stop::CostLimit);
+        }
+        Ok(())
+    }
+}
 
 impl<'a> V<'a> {
     /// The value of node `index` of `tape`, as [`crate::lazy::val_at`]
@@ -153,8 +214,8 @@ impl<'a> Items<'a> {
     }
 }
 
-/// Evaluates `plan` with `slots`.
-pub(crate) fn eval<'a>(plan: &'a Plan, slots: &mut Slots<'a>) -> Answer<'a> {
+/// Evaluates `plan`, counting its cost in `run`.
+pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
     match plan {
         Plan::Lit(literal) => Ok(match literal {
             Lit::Null => V::Null,
@@ -164,48 +225,73 @@ pub(crate) fn eval<'a>(plan: &'a Plan, slots: &mut Slots<'a>) -> Answer<'a> {
             Lit::Double(d) => V::Double(*d),
             Lit::Str(s) => V::Str(Cow::Borrowed(s)),
         }),
-        Plan::Slot(i) => slots.get(*i).cloned().flatten().ok_or(Abandon),
-        Plan::List(elements) => Ok(V::List(Rc::new(
-            elements
+        Plan::Slot(i) => {
+            if !std::mem::take(&mut run.free_name) {
+                run.charge(1)?;
+            }
+            if (2..2 + run.variables).contains(i) && !run.read.contains(i) {
+                run.read.push(*i);
+            }
+            Ok(run.slots.get(*i).cloned().flatten().ok_or(Abandon)?)
+        }
+        Plan::List(elements) => {
+            let items = elements
                 .iter()
-                .map(|e| eval(e, slots))
-                .collect::<Result<_, _>>()?,
-        ))),
-        Plan::Not(operand) => Ok(V::Bool(!boolean(eval(operand, slots)?)?)),
-        Plan::NotStrictlyFalse(operand) => Ok(V::Bool(match eval(operand, slots)? {
-            V::Bool(b) => b,
-            _ => true,
-        })),
+                .map(|e| eval(e, run))
+                .collect::<Result<_, _>>()?;
+            if !elements.iter().all(cost::is_literal) {
+                run.charge(cost::LIST_CREATE)?;
+            }
+            Ok(V::List(Rc::new(items)))
+        }
+        Plan::Not(operand) => {
+            let value = boolean(eval(operand, run)?)?;
+            run.charge(1)?;
+            Ok(V::Bool(!value))
+        }
+        Plan::NotStrictlyFalse(operand) => {
+            let value = eval(operand, run)?;
+            run.charge(1)?;
+            Ok(V::Bool(match value {
+                V::Bool(b) => b,
+                _ => true,
+            }))
+        }
         Plan::And(operands) => {
             let [left, right] = &**operands;
             Ok(V::Bool(
-                boolean(eval(left, slots)?)? && boolean(eval(right, slots)?)?,
+                boolean(eval(left, run)?)? && boolean(eval(right, run)?)?,
             ))
         }
         Plan::Or(operands) => {
             let [left, right] = &**operands;
             Ok(V::Bool(
-                boolean(eval(left, slots)?)? || boolean(eval(right, slots)?)?,
+                boolean(eval(left, run)?)? || boolean(eval(right, run)?)?,
             ))
         }
         Plan::Cond(operands) => {
             let [condition, yes, no] = &**operands;
-            if boolean(eval(condition, slots)?)? {
-                eval(yes, slots)
+            let branch = if boolean(eval(condition, run)?)? {
+                yes
             } else {
-                eval(no, slots)
-            }
+                no
+            };
+            // cel-go resolves a branch that is an attribute without
+            // observing its name (its selections still count).
+            run.free_name = cost::is_attribute(branch);
+            let value = eval(branch, run);
+            run.free_name = false;
+            value
         }
-        Plan::Equals(operands) => {
-            let (a, b) = pair(operands, slots)?;
-            Ok(V::Bool(equal(&a, &b)?))
-        }
-        Plan::NotEquals(operands) => {
-            let (a, b) = pair(operands, slots)?;
-            Ok(V::Bool(!equal(&a, &b)?))
+        Plan::Equals(operands) | Plan::NotEquals(operands) => {
+            let (a, b) = pair(operands, run)?;
+            run.charge(cost::equality(&a, &b))?;
+            let equal = equal(&a, &b)?;
+            Ok(V::Bool(equal == matches!(plan, Plan::Equals(_))))
         }
         Plan::Order(order, operands) => {
-            let (a, b) = pair(operands, slots)?;
+            let (a, b) = pair(operands, run)?;
+            run.charge(cost::ordering(&a, &b))?;
             let ordering = compare(&a, &b)?;
             Ok(V::Bool(match order {
                 Order::Less => ordering == Ordering::Less,
@@ -215,45 +301,82 @@ pub(crate) fn eval<'a>(plan: &'a Plan, slots: &mut Slots<'a>) -> Answer<'a> {
             }))
         }
         Plan::Add(operands) => {
-            let (a, b) = pair(operands, slots)?;
-            add(a, b)
+            let (a, b) = pair(operands, run)?;
+            run.charge(cost::addition(&a, &b))?;
+            Ok(add(a, b)?)
         }
         Plan::In(operands) => {
-            let (item, container) = pair(operands, slots)?;
-            contains(&container, &item).map(V::Bool)
+            let (item, container) = pair(operands, run)?;
+            // A list of literals is a set to cel-go's optimizer (no call);
+            // another list is traversed, a map looked up.
+            let charge = match (&operands[1], &container) {
+                (Plan::List(elements), _) if elements.iter().all(cost::is_literal) => 0,
+                (_, V::Node(_, _, true)) => 1,
+                (_, list) => cost::size(list),
+            };
+            run.charge(charge)?;
+            Ok(contains(&container, &item).map(V::Bool)?)
         }
         Plan::Index(operands) => {
-            let (value, index) = pair(operands, slots)?;
-            match (value, index) {
-                (V::Node(tape, at, true), V::Str(key)) => member(tape, at, &key)?.ok_or(Abandon),
+            let [operand, index] = &**operands;
+            let value = attribute_operand(operand, run)?;
+            // The index is the attribute's qualifier: a name or a literal
+            // there is not observed apart from it.
+            let index = match index {
+                Plan::Slot(_) => {
+                    run.free_name = true;
+                    eval(index, run)?
+                }
+                _ => eval(index, run)?,
+            };
+            run.charge(1)?;
+            Ok(match (value, index) {
+                (V::Node(tape, at, true), V::Str(key)) => member(tape, at, &key)?.ok_or(Abandon)?,
                 (list @ (V::Node(_, _, false) | V::List(_)), V::Int(i)) => {
                     let i = usize::try_from(i).map_err(|_| Abandon)?;
                     let (mut items, _) = Items::of(list, false)?;
                     for _ in 0..i {
                         items.next()?.ok_or(Abandon)?;
                     }
-                    items.next()?.ok_or(Abandon)
+                    items.next()?.ok_or(Abandon)?
                 }
-                _ => Err(Abandon),
+                _ => return Err(Stop::Abandon),
+            })
+        }
+        Plan::Size(operand) => {
+            let value = eval(operand, run)?;
+            run.charge(1)?;
+            match value {
+                V::Str(text) => Ok(V::Int(text.chars().count() as i64)),
+                V::Node(tape, index, _) => match tape.node(index) {
+                    Ok(Node::Array { len, .. } | Node::Object { len, .. }) => {
+                        Ok(V::Int(len.into()))
+                    }
+                    _ => Err(Stop::Abandon),
+                },
+                V::List(items) => Ok(V::Int(items.len() as i64)),
+                _ => Err(Stop::Abandon),
             }
         }
-        Plan::Size(operand) => match eval(operand, slots)? {
-            V::Str(text) => Ok(V::Int(text.chars().count() as i64)),
-            V::Node(tape, index, _) => match tape.node(index) {
-                Ok(Node::Array { len, .. } | Node::Object { len, .. }) => Ok(V::Int(len.into())),
-                _ => Err(Abandon),
-            },
-            V::List(items) => Ok(V::Int(items.len() as i64)),
-            _ => Err(Abandon),
-        },
-        Plan::Ascii(upper, operand) => match eval(operand, slots)? {
-            V::Str(text) if *upper => Ok(V::Str(Cow::Owned(text.to_ascii_uppercase()))),
-            V::Str(text) => Ok(V::Str(Cow::Owned(text.to_ascii_lowercase()))),
-            _ => Err(Abandon),
-        },
+        Plan::Ascii(upper, operand) => {
+            let value = eval(operand, run)?;
+            run.charge(cost::traversal(cost::size(&value)))?;
+            match value {
+                V::Str(text) if *upper => Ok(V::Str(Cow::Owned(text.to_ascii_uppercase()))),
+                V::Str(text) => Ok(V::Str(Cow::Owned(text.to_ascii_lowercase()))),
+                _ => Err(Stop::Abandon),
+            }
+        }
         Plan::Text(function, operands) => {
-            let (V::Str(text), V::Str(other)) = pair(operands, slots)? else {
-                return Err(Abandon);
+            let (text, other) = pair(operands, run)?;
+            let (size, other_size) = (cost::size(&text), cost::size(&other));
+            run.charge(match function {
+                Text::StartsWith | Text::EndsWith => cost::traversal(size),
+                Text::Contains => cost::traversal(size) * cost::traversal(other_size),
+                Text::Matches => cost::traversal(1 + size) * cost::regex_length(other_size),
+            })?;
+            let (V::Str(text), V::Str(other)) = (text, other) else {
+                return Err(Stop::Abandon);
             };
             Ok(V::Bool(match function {
                 Text::StartsWith => text.starts_with(&*other),
@@ -273,35 +396,51 @@ pub(crate) fn eval<'a>(plan: &'a Plan, slots: &mut Slots<'a>) -> Answer<'a> {
             fields,
             default,
         } => {
-            let mut value = eval(operand, slots)?;
+            let mut value = attribute_operand(operand, run)?;
             let default = match default {
-                Some(default) => Some(eval(default, slots)?),
+                Some(default) => Some(eval(default, run)?),
                 None => None,
             };
             for (i, field) in fields.iter().enumerate() {
+                run.charge(1)?;
                 value = select(value, field, mask >> i & 1 == 1)?;
             }
             Ok(match default {
-                Some(default) => or_value(value, default),
+                Some(default) => {
+                    run.charge(1)?;
+                    or_value(value, default)
+                }
                 None => value,
             })
         }
-        Plan::Has(operand, field) => match eval(operand, slots)? {
+        Plan::Has(operand, field) => match attribute_operand(operand, run)? {
             V::Opt(None) => Ok(V::Bool(false)),
             V::Opt(Some(inner)) => match &*inner {
                 V::Node(tape, at, true) => Ok(V::Bool(member(*tape, *at, field)?.is_some())),
-                _ => Err(Abandon),
+                _ => Err(Stop::Abandon),
             },
             V::Node(tape, at, true) => Ok(V::Bool(member(tape, at, field)?.is_some())),
-            _ => Err(Abandon),
+            _ => Err(Stop::Abandon),
         },
         Plan::OrValue(operands) => {
-            let (value, default) = pair(operands, slots)?;
+            let (value, default) = pair(operands, run)?;
+            run.charge(1)?;
             Ok(or_value(value, default))
         }
-        Plan::Fold(fold) => run_fold(fold, slots),
-        Plan::Append(append) => run_append(append, slots),
+        Plan::Fold(fold) => run_fold(fold, run),
+        Plan::Append(append) => run_append(append, run),
     }
+}
+
+/// The operand of a selection or an index: an attribute costs what its
+/// name and qualifiers cost; anything else is made a relative attribute,
+/// which costs 1 more.
+fn attribute_operand<'a>(operand: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
+    let value = eval(operand, run)?;
+    if !cost::is_attribute(operand) {
+        run.charge(1)?;
+    }
+    Ok(value)
 }
 
 fn boolean(value: V<'_>) -> Result<bool, Abandon> {
@@ -311,9 +450,9 @@ fn boolean(value: V<'_>) -> Result<bool, Abandon> {
     }
 }
 
-fn pair<'a>(operands: &'a [Plan; 2], slots: &mut Slots<'a>) -> Result<(V<'a>, V<'a>), Abandon> {
+fn pair<'a>(operands: &'a [Plan; 2], run: &mut Run<'a>) -> Result<(V<'a>, V<'a>), Stop> {
     let [a, b] = operands;
-    Ok((eval(a, slots)?, eval(b, slots)?))
+    Ok((eval(a, run)?, eval(b, run)?))
 }
 
 /// `a == b` where cel-rust's answer is plain: values of one primitive
@@ -350,7 +489,7 @@ fn compare(a: &V<'_>, b: &V<'_>) -> Result<Ordering, Abandon> {
     }
 }
 
-fn add<'a>(a: V<'a>, b: V<'a>) -> Answer<'a> {
+fn add<'a>(a: V<'a>, b: V<'a>) -> Result<V<'a>, Abandon> {
     match (a, b) {
         (V::Int(x), V::Int(y)) => x.checked_add(y).map(V::Int).ok_or(Abandon),
         (V::UInt(x), V::UInt(y)) => x.checked_add(y).map(V::UInt).ok_or(Abandon),
@@ -398,7 +537,7 @@ fn member<'a>(tape: Tape<'a>, at: u32, key: &str) -> Result<Option<V<'a>>, Aband
 
 /// One link of a chain, as `crate::select`'s `select_step` (`a.f`) and
 /// `opt_select_step` (`a.?f`) answer on maps; anything else is cel-rust's.
-fn select<'a>(value: V<'a>, field: &str, optional: bool) -> Answer<'a> {
+fn select<'a>(value: V<'a>, field: &str, optional: bool) -> Result<V<'a>, Abandon> {
     let optional_of = |found: Option<V<'a>>| V::Opt(found.map(Rc::new));
     match value {
         V::Opt(None) => Ok(V::Opt(None)),
@@ -432,56 +571,62 @@ fn or_value<'a>(value: V<'a>, default: V<'a>) -> V<'a> {
 /// then the item bound and the step. Over a map only when the
 /// accumulator starts as a bool or an int (`all`, `exists`,
 /// `exists_one`), whose result does not depend on the order.
-fn run_fold<'a>(fold: &'a Fold, slots: &mut Slots<'a>) -> Answer<'a> {
-    let init = eval(&fold.init, slots)?;
-    let range = eval(&fold.range, slots)?;
+fn run_fold<'a>(fold: &'a Fold, run: &mut Run<'a>) -> Answer<'a> {
+    let init = eval(&fold.init, run)?;
+    let range = eval(&fold.range, run)?;
     let any_order = matches!(init, V::Bool(_) | V::Int(_));
     let (mut items, _) = Items::of(range, any_order)?;
-    if slots.len() <= fold.item {
-        slots.resize(fold.item + 1, None);
+    if run.slots.len() <= fold.item {
+        run.slots.resize(fold.item + 1, None);
     }
-    slots[fold.accu] = Some(init);
+    run.slots[fold.accu] = Some(init);
     // Bound only from the first step on, as cel-rust binds it.
-    slots[fold.item] = None;
+    run.slots[fold.item] = None;
     while let Some(item) = items.next()? {
-        if !boolean(eval(&fold.cond, slots)?)? {
+        if !boolean(eval(&fold.cond, run)?)? {
             break;
         }
-        slots[fold.item] = Some(item);
-        let accu = eval(&fold.step, slots)?;
-        slots[fold.accu] = Some(accu);
+        run.slots[fold.item] = Some(item);
+        let accu = eval(&fold.step, run)?;
+        run.slots[fold.accu] = Some(accu);
     }
-    let result = eval(&fold.result, slots);
-    slots[fold.accu] = None;
-    slots[fold.item] = None;
+    let result = eval(&fold.result, run);
+    run.slots[fold.accu] = None;
+    run.slots[fold.item] = None;
     result
 }
 
 /// A `map` or `filter`: the items appended in place, as cel-rust's
 /// `AppendStep` does. Over lists only (a map's keys would come in another
-/// order).
-fn run_append<'a>(append: &'a Append, slots: &mut Slots<'a>) -> Answer<'a> {
-    let range = eval(&append.range, slots)?;
+/// order). Its cost is cel-go's for the macro's step, `guard ? @result +
+/// [items] : @result`: the accumulator read and `+` for each item
+/// appended (a bare `@result` branch costs nothing), and the result read.
+fn run_append<'a>(append: &'a Append, run: &mut Run<'a>) -> Answer<'a> {
+    let range = eval(&append.range, run)?;
     let (mut items, len) = Items::of(range, false)?;
-    if slots.len() <= append.item {
-        slots.resize(append.item + 1, None);
+    if run.slots.len() <= append.item {
+        run.slots.resize(append.item + 1, None);
     }
     let mut out = Vec::with_capacity(len);
-    slots[append.item] = None;
+    run.slots[append.item] = None;
+    let literals = append.items.iter().all(cost::is_literal);
     while let Some(item) = items.next()? {
-        if !boolean(eval(&append.cond, slots)?)? {
+        if !boolean(eval(&append.cond, run)?)? {
             break;
         }
-        slots[append.item] = Some(item);
+        run.slots[append.item] = Some(item);
         if let Some(guard) = &append.guard
-            && !boolean(eval(guard, slots)?)?
+            && !boolean(eval(guard, run)?)?
         {
             continue;
         }
         for plan in &append.items {
-            out.push(eval(plan, slots)?);
+            out.push(eval(plan, run)?);
         }
+        // `@result`, `[items]` and `+`.
+        run.charge(if literals { 2 } else { 2 + cost::LIST_CREATE })?;
     }
-    slots[append.item] = None;
+    run.charge(1)?;
+    run.slots[append.item] = None;
     Ok(V::List(Rc::new(out)))
 }

@@ -46,6 +46,7 @@ use crate::chain::{CHAIN, CHAIN_OR};
 use crate::kubernetes::OR_VALUE;
 use crate::select::{HAS, OPT_SELECT, SELECT};
 
+pub(crate) mod cost;
 pub(crate) mod eval;
 #[cfg(test)]
 mod tests;

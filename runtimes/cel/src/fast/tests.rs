@@ -5,7 +5,7 @@ use cel::{Context, Value};
 use serde_json::{Value as Json, json};
 use wasm_validate_abi::tape::{self, Tape};
 
-use super::eval::{Slots, V, eval};
+use super::eval::{Run, V, eval};
 
 fn object() -> Json {
     json!({
@@ -199,8 +199,8 @@ fn cel_rust(
 
 /// The fast evaluation's answer, as cel-rust's value.
 fn fast<'a>(compiled: &'a crate::Compiled, tape: Tape<'a>) -> Option<Value> {
-    let mut slots: Slots<'a> = vec![Some(V::at(tape, 0)), Some(V::Null)];
-    let value = eval(compiled.fast.as_ref()?, &mut slots).ok()?;
+    let mut run = Run::new(vec![Some(V::at(tape, 0)), Some(V::Null)], 0);
+    let value = eval(compiled.fast.as_ref()?, &mut run).ok()?;
     let val: Box<dyn Val> = value.to_val();
     Some(Value::try_from(val.as_ref()).unwrap())
 }
@@ -281,4 +281,243 @@ fn variables_cross_between_the_evaluations() {
         .map(|v| v.message.as_str())
         .collect();
     assert_eq!(messages, ["a+b+c from a,b,c first a", "first is a"]);
+}
+
+/// The runtime cost of each expression on its object, as Kubernetes'
+/// cost stability test pins it (`celcoststability_test.go` of
+/// `k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel`, its cases
+/// that the fast evaluation answers; `self` is the object).
+#[test]
+fn cost_is_the_api_servers_on_its_stability_cases() {
+    let env = Arc::new(crate::environment().unwrap());
+    let cases: Vec<(Json, Vec<(&str, u64)>)> = vec![
+        (
+            json!({"val1": "Rook takes 👑", "val2": "Rook takes 👑"}),
+            vec![
+                ("self.val1.startsWith('Rook')", 4),
+                ("!self.val1.startsWith('knight')", 5),
+                ("self.val1.matches('^[^0-9]*$')", 8),
+                ("!self.val1.matches('^[0-9]*$')", 7),
+                ("size(self.val1) == 12", 4),
+                ("self.val1.upperAscii() == 'ROOK TAKES 👑'", 6),
+                ("self.val1.lowerAscii() == 'rook takes 👑'", 6),
+            ],
+        ),
+        (
+            json!({"val1": true, "val2": true, "val3": false, "val4": false}),
+            vec![("self.val1 != self.val4", 5)],
+        ),
+        (
+            json!({"val1": [1, 2, 3], "val2": [1, 2, 3]}),
+            vec![
+                ("1 in self.val1", 5),
+                ("self.val2[0] in self.val1", 8),
+                ("!(0 in self.val1)", 6),
+            ],
+        ),
+        (
+            json!({"val1": ["a", "b", "c"], "val2": ["a", "c", "b"]}),
+            vec![
+                ("'a' in self.val1", 5),
+                ("self.val2[0] in self.val1", 8),
+                ("!('x' in self.val1)", 6),
+            ],
+        ),
+        (
+            json!({"val1": {"k1": "a", "k2": "b"}, "val2": {"k2": "b", "k1": "a"}}),
+            vec![("'k1' in self.val1", 3), ("!('k3' in self.val1)", 4)],
+        ),
+        (
+            json!({"a": {"b": 1, "d": null}, "a1": {"b1": {"c1": 4}}, "a3": {}}),
+            vec![
+                ("has(self.a.b)", 2),
+                ("has(self.a1.b1.c1)", 3),
+                ("!(has(self.a1.d2) && has(self.a1.d2.e2))", 3),
+                ("!has(self.a1.d2)", 3),
+            ],
+        ),
+        (
+            json!({"val": {"b": 1, "d": 2}}),
+            vec![
+                ("!('a' in self.val)", 4),
+                ("'b' in self.val", 3),
+                ("!('c' in self.val)", 4),
+                ("'d' in self.val", 3),
+                ("!has(self.val.a)", 3),
+                ("has(self.val.b)", 2),
+                ("!has(self.val.c)", 3),
+                ("has(self.val.d)", 2),
+                ("self.val.all(k, self.val[k] > 0)", 17),
+                ("self.val.exists_one(k, self.val[k] == 2)", 14),
+                ("!self.val.exists_one(k, self.val[k] > 0)", 17),
+                ("size(self.val) == 2", 4),
+            ],
+        ),
+        (
+            json!({"listMap": [{"k": "a1", "v": "b1"}, {"k": "a2", "v": "b2"},
+                               {"k": "a3", "v": "b3", "v2": "z"}]}),
+            vec![
+                ("has(self.listMap[0].v)", 3),
+                ("self.listMap.all(m, m.k.startsWith('a'))", 21),
+                ("self.listMap.all(m, !has(m.v2) || m.v2 == 'z')", 21),
+                ("self.listMap.exists(m, m.k.endsWith('1'))", 13),
+                ("self.listMap.exists_one(m, m.k == 'a3')", 15),
+                ("!self.listMap.all(m, m.k.endsWith('1'))", 18),
+                ("!self.listMap.exists(m, m.v == 'x')", 25),
+                ("!self.listMap.exists_one(m, m.k.startsWith('a'))", 20),
+                ("size(self.listMap.filter(m, m.k == 'a1')) == 1", 27),
+                ("self.listMap.exists(m, m.k == 'a1' && m.v == 'b1')", 16),
+                ("self.listMap.map(m, m.v).exists(v, v == 'b1')", 55),
+                ("self.listMap.exists(m, has(m.v2) && m.v2 == 'z')", 21),
+                ("!self.listMap.all(m, has(m.v2) && m.v2 != 'z')", 10),
+                ("self.listMap.exists_one(m, has(m.v2) && m.v2 == 'z')", 12),
+                (
+                    "self.listMap.filter(m, has(m.v2) && m.v2 == 'z').size() == 1",
+                    24,
+                ),
+                (
+                    "self.listMap.filter(m, has(m.v2) && m.v2 == 'z').map(m, m.v2).size() == 1",
+                    39,
+                ),
+            ],
+        ),
+        (
+            json!({"array": [1, 1, 2, 2, 3, 3, 4, 5]}),
+            vec![
+                ("2 in self.array", 10),
+                ("self.array.all(e, e > 0)", 43),
+                ("self.array.exists(e, e > 2)", 36),
+                ("self.array.exists_one(e, e > 4)", 22),
+                ("!self.array.all(e, e < 2)", 21),
+                ("!self.array.exists(e, e < 0)", 52),
+                ("!self.array.exists_one(e, e == 2)", 25),
+                ("self.array.all(e, e < 100)", 43),
+                ("size(self.array) == 8", 4),
+            ],
+        ),
+        (
+            json!({"set": [1, 2, 3, 4, 5]}),
+            vec![
+                ("3 in self.set", 7),
+                ("self.set.all(e, e > 0)", 28),
+                ("self.set.exists(e, e > 3)", 30),
+                ("self.set.exists_one(e, e == 3)", 16),
+                ("!self.set.all(e, e < 3)", 21),
+                ("!self.set.exists(e, e < 0)", 34),
+                ("!self.set.exists_one(e, e > 3)", 19),
+                ("self.set.all(e, e < 10)", 28),
+                ("size(self.set) == 5", 4),
+            ],
+        ),
+        (
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "foo", "generateName": "pickItForMe", "namespace": "xyz"},
+                   "spec": {"field1": "a"},
+                   "embedded": {"apiVersion": "v1", "kind": "Pod",
+                                "metadata": {"name": "foo", "generateName": "pickItForMe"}}}),
+            vec![
+                ("self.kind == 'Pod'", 3),
+                ("self.apiVersion == 'v1'", 3),
+                ("self.metadata.name == 'foo'", 4),
+                ("self.metadata.generateName == 'pickItForMe'", 5),
+                ("self.spec.field1 == 'a'", 4),
+                ("self.embedded.kind == 'Pod'", 4),
+                ("self.embedded.metadata.generateName == 'pickItForMe'", 6),
+                ("has(self.embedded)", 1),
+            ],
+        ),
+        (
+            json!({"something": "25%"}),
+            vec![
+                ("self.something == '25%'", 3),
+                ("self.something != 1", 3),
+                ("self.something == 1 || self.something == '25%'", 6),
+                ("self.something == '25%' || self.something == 1", 3),
+            ],
+        ),
+        (
+            json!({"something": 1}),
+            vec![
+                ("self.something == 1", 3),
+                ("self.something != 'some string'", 3),
+                ("self.something == 1 || self.something == '25%'", 3),
+                ("self.something == '25%' || self.something == 1", 6),
+            ],
+        ),
+        (
+            json!({"setPlainStr": "v1", "m": {"a": null, "b": "not-nil"}}),
+            vec![
+                ("!has(self.unsetPlainStr)", 2),
+                ("has(self.setPlainStr) && self.setPlainStr == 'v1'", 4),
+                ("self.m.size() == 2", 4),
+                ("'a' in self.m", 3),
+            ],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (object, expressions) in &cases {
+        let encoded = tape::encode(object);
+        let tape = Tape::parse(&encoded).unwrap();
+        for (source, expected) in expressions {
+            let mut compiled = crate::compile(&env, "test", source, &[]).unwrap();
+            compiled.fast = super::plan(&compiled.expression, &["self"]).map(|(p, _)| p);
+            let Some(plan) = compiled.fast.as_ref() else {
+                wrong.push(format!("{source}: no plan"));
+                continue;
+            };
+            let mut run = Run::new(vec![Some(V::at(tape, 0))], 0);
+            match eval(plan, &mut run) {
+                Ok(_) if run.cost == *expected => {}
+                Ok(_) => wrong.push(format!("{source}: cost {} against {expected}", run.cost)),
+                Err(stop) => wrong.push(format!("{source}: {stop:?}")),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// An expression whose cost passes the API server's per-expression limit
+/// fails with cel-go's error, and a policy whose expressions pass the
+/// budget together fails with the API server's; a variable's cost counts
+/// once, for the first expression that reads it.
+#[test]
+fn the_api_servers_cost_limit_and_budget_stop_an_evaluation() {
+    // 400 numbers: a nested `all` over them costs about 800,000 (under
+    // the limit of 1,000,000); over 600 of them, about 1,800,000.
+    let numbers = |n: usize| json!({"spec": {"n": (0..n).collect::<Vec<_>>()}});
+    let nested = "object.spec.n.all(a, object.spec.n.all(b, b >= 0))";
+    let program = |validations: usize| {
+        json!({"validations": (0..validations)
+            .map(|_| json!({"expression": nested}))
+            .collect::<Vec<_>>()})
+    };
+    crate::tests::prepare_json(program(1)).unwrap();
+    let response = crate::tests::run_on(numbers(400));
+    assert!(response.allowed && response.error.is_none(), "{response:?}");
+    let response = crate::tests::run_on(numbers(600));
+    let error = response.error.unwrap_or_default();
+    assert!(
+        error.ends_with(": operation cancelled: actual cost limit exceeded"),
+        "{error}"
+    );
+    // Twelve of them are about 9.6 million; thirteen pass the budget of
+    // 10 million.
+    crate::tests::prepare_json(program(12)).unwrap();
+    assert!(crate::tests::run_on(numbers(400)).error.is_none());
+    crate::tests::prepare_json(program(13)).unwrap();
+    assert_eq!(
+        crate::tests::run_on(numbers(400)).error.as_deref(),
+        Some(super::cost::OUT_OF_BUDGET)
+    );
+    // The same work as a variable read by thirteen validations counts
+    // once.
+    crate::tests::prepare_json(json!({
+        "variables": [{"name": "all", "expression": nested}],
+        "validations": (0..13)
+            .map(|_| json!({"expression": "variables.all"}))
+            .collect::<Vec<_>>()
+    }))
+    .unwrap();
+    let response = crate::tests::run_on(numbers(400));
+    assert!(response.allowed && response.error.is_none(), "{response:?}");
 }

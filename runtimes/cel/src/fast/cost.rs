@@ -1,0 +1,115 @@
+//! The API server's runtime cost of CEL, as the fast evaluation counts it.
+//!
+//! The API server stops an expression whose runtime cost passes a limit
+//! (`operation cancelled: actual cost limit exceeded`), and a policy whose
+//! expressions together pass a budget. The cost is cel-go's
+//! (`interpreter/runtimecost.go`, with Kubernetes' estimator for its own
+//! library and `has()` free): 1 for each identifier, each field selection
+//! or index and each call of a function of constant cost; a traversal
+//! factor of the sizes of the strings and lists a function reads (string
+//! equality and ordering, `+` on strings, `in` on lists, `startsWith`,
+//! `contains`, `matches`, `upperAscii`); 10 for each list built from
+//! values that are not all literals; nothing for literals, `&&`, `||`,
+//! `?:`, a comprehension's own machinery or a branch of `?:` that is a bare
+//! identifier. Kubernetes pins these figures in its cost stability test
+//! (`celcoststability_test.go` of `apiextensions-apiserver`), whose cases
+//! of the fast subset `cost_is_the_api_servers_on_its_stability_cases`
+//! reproduces.
+
+use super::Plan;
+use super::eval::V;
+use wasm_validate_abi::tape::Node;
+
+/// The cost limit of one expression's evaluation (`PerCallLimit` of
+/// `k8s.io/apiserver/pkg/apis/cel`: "roughly 0.1 second").
+pub(crate) const PER_CALL_LIMIT: u64 = 1_000_000;
+
+/// The cost budget of a policy's validations for one request
+/// (`RuntimeCELCostBudget`: per ValidatingAdmissionPolicyBinding, or per
+/// custom resource).
+pub(crate) const RUNTIME_BUDGET: u64 = 10_000_000;
+
+/// The cost budget of a policy's match conditions for one request
+/// (`RuntimeCELCostBudgetMatchConditions`).
+pub(crate) const MATCH_CONDITIONS_BUDGET: u64 = 2_500_000;
+
+/// cel-go's error when an expression passes [`PER_CALL_LIMIT`].
+pub(crate) const LIMIT_EXCEEDED: &str = "operation cancelled: actual cost limit exceeded";
+
+/// The API server's error when a policy's expressions pass their budget.
+pub(crate) const OUT_OF_BUDGET: &str =
+    "validation failed due to running out of cost budget, no further validation rules will be run";
+
+/// The cost of building a list from values that are not all literals
+/// (`common.ListCreateBaseCost`).
+pub(crate) const LIST_CREATE: u64 = 10;
+
+/// cel-go's `actualSize`: a string's length in code points, a list's or a
+/// map's length, 1 for anything else.
+pub(crate) fn size(value: &V<'_>) -> u64 {
+    match value {
+        V::Str(text) => text.chars().count() as u64,
+        V::List(items) => items.len() as u64,
+        V::Node(tape, index, _) => match tape.node(*index) {
+            Ok(Node::Array { len, .. } | Node::Object { len, .. }) => len.into(),
+            _ => 1,
+        },
+        _ => 1,
+    }
+}
+
+/// `ceil(size * 0.1)` (`common.StringTraversalCostFactor`).
+pub(crate) fn traversal(size: u64) -> u64 {
+    size.div_ceil(10)
+}
+
+/// `ceil(size * 0.25)` (`common.RegexStringLengthCostFactor`).
+pub(crate) fn regex_length(size: u64) -> u64 {
+    size.div_ceil(4)
+}
+
+/// The cost of `==` or `!=` (cel-go's O(min(m, n)) case): the traversal
+/// of the smaller operand, 1 for two scalars.
+pub(crate) fn equality(a: &V<'_>, b: &V<'_>) -> u64 {
+    traversal(size(a).min(size(b)))
+}
+
+/// The cost of an ordering: traversal of the smaller of two strings, 1
+/// otherwise.
+pub(crate) fn ordering(a: &V<'_>, b: &V<'_>) -> u64 {
+    match (a, b) {
+        (V::Str(_), V::Str(_)) => equality(a, b),
+        _ => 1,
+    }
+}
+
+/// The cost of `+`: traversal of both strings, 1 otherwise (a list
+/// concatenation is counted as constant, as cel-go does).
+pub(crate) fn addition(a: &V<'_>, b: &V<'_>) -> u64 {
+    match (a, b) {
+        (V::Str(_), V::Str(_)) => traversal(size(a) + size(b)),
+        _ => 1,
+    }
+}
+
+/// Whether `plan` is a literal.
+pub(crate) fn is_literal(plan: &Plan) -> bool {
+    matches!(plan, Plan::Lit(_))
+}
+
+/// Whether `plan` is what cel-go plans as an attribute: a name with
+/// selections and indexes. Its name costs 1, each selection or index 1;
+/// on anything else, a selection is on a relative attribute, which costs
+/// 1 more.
+pub(crate) fn is_attribute(plan: &Plan) -> bool {
+    match plan {
+        Plan::Slot(_) => true,
+        Plan::Chain {
+            operand,
+            default: None,
+            ..
+        } => is_attribute(operand),
+        Plan::Index(operands) => is_attribute(&operands[0]),
+        _ => false,
+    }
+}
