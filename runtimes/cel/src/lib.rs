@@ -222,6 +222,8 @@ struct Prepared {
     rules: Rules,
     variants: Vec<(Vec<Target>, Rules)>,
     params: Value,
+    /// `params` as a tape, for the fast evaluation.
+    params_tape: Vec<u8>,
     namespaces: HashMap<String, Value>,
     audit_annotations: audit::Annotations,
     /// The variables some expression reads: `request`, `params` and
@@ -231,10 +233,10 @@ struct Prepared {
 
 impl Rules {
     /// Gives the variables, match conditions and validations that are in
-    /// the fast evaluation's subset their plans ([`fast`]): the objects
-    /// in slots 0 and 1, the variables after them.
+    /// the fast evaluation's subset their plans ([`fast`]): the roots
+    /// ([`fast::ROOTS`]) in the first slots, the variables after them.
     fn plan(&mut self) {
-        let mut names = vec!["object", "oldObject"];
+        let mut names = fast::ROOTS.to_vec();
         names.extend(self.variable_idents.iter().map(String::as_str));
         let mut most = names.len();
         let planned = self
@@ -534,6 +536,7 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         rules,
         variants,
         params: value::from_json(&program.params),
+        params_tape: wasm_validate_abi::tape::encode(&program.params),
         namespaces: program
             .namespaces
             .iter()

@@ -5,6 +5,7 @@
 
 use super::*;
 use fast::eval::{Run, Stop, V};
+use wasm_validate_abi::tape;
 
 /// Why an evaluation failed, naming the expression.
 fn failure(
@@ -105,10 +106,31 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     };
     // Expressions with a plan are evaluated by `fast` first; cel-rust's
     // context is built only when an expression needs cel-rust.
+    // `request` and `namespaceObject`, when read, as tapes of the values
+    // cel-rust is given.
+    let request_tape = binding
+        .request
+        .as_ref()
+        .map(|r| tape::encode(&value::to_json(r)));
+    let namespace_tape = binding
+        .namespace_object
+        .as_ref()
+        .map(|n| tape::encode(&value::to_json(n)));
+    fn root(bytes: Option<&Vec<u8>>) -> Option<V<'_>> {
+        let tape = Tape::parse(bytes?).ok()?;
+        Some(V::at(tape, 0))
+    }
     let mut slots: fast::eval::Slots<'_> = Vec::with_capacity(rules.slots);
     slots.push(Some(object.map_or(V::Null, |t| V::at(t, 0))));
     slots.push(Some(old.map_or(V::Null, |t| V::at(t, 0))));
-    slots.resize(2 + rules.variables.len(), None);
+    slots.push(
+        binds("params")
+            .then(|| root(Some(&prepared.params_tape)))
+            .flatten(),
+    );
+    slots.push(root(request_tape.as_ref()));
+    slots.push(root(namespace_tape.as_ref()));
+    slots.resize(fast::FIRST_VARIABLE + rules.variables.len(), None);
     let mut run = Run::new(slots, rules.variables.len());
     let mut costs = Costs::new(rules.variables.len());
     let mut slow: Option<Context<'_, '_>> = None;
@@ -132,7 +154,7 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
                 if let Some(context) = slow.as_mut() {
                     context.add_variable_as_val(ident.as_str(), value.to_val());
                 }
-                run.slots[2 + i] = Some(value);
+                run.slots[fast::FIRST_VARIABLE + i] = Some(value);
                 costs.variables[i] = Some((run.cost, run.read.clone()));
                 continue;
             }
@@ -231,6 +253,13 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     Ok(response)
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests compare the runtime's answers with and without the fast
+    /// evaluation.
+    pub(crate) static FAST_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// What the fast evaluation made of an expression.
 enum Fast<'a> {
     Value(V<'a>),
@@ -243,6 +272,10 @@ enum Fast<'a> {
 /// The fast evaluation of `compiled` (`fast`), when it has a plan.
 fn fast_value<'a>(compiled: &'a Compiled, run: &mut Run<'a>) -> Fast<'a> {
     run.start();
+    #[cfg(test)]
+    if FAST_OFF.with(std::cell::Cell::get) {
+        return Fast::NoAnswer;
+    }
     let Some(plan) = compiled.fast.as_ref() else {
         return Fast::NoAnswer;
     };
@@ -292,7 +325,7 @@ impl Costs {
         let mut cost = run.cost;
         let mut reads: Vec<usize> = run.read.clone();
         while let Some(slot) = reads.pop() {
-            let i = slot - 2;
+            let i = slot - fast::FIRST_VARIABLE;
             if std::mem::replace(&mut self.spent[i], true) {
                 continue;
             }
@@ -351,7 +384,12 @@ impl<'r, 'v> Binding<'r, 'v> {
             if self.rules.builds_map {
                 context.add_variable_as_val("variables", variables_map(&[]));
             }
-            for (ident, value) in self.rules.variable_idents.iter().zip(&slots[2..]) {
+            for (ident, value) in self
+                .rules
+                .variable_idents
+                .iter()
+                .zip(&slots[fast::FIRST_VARIABLE..])
+            {
                 if let Some(value) = value {
                     context.add_variable_as_val(ident.as_str(), value.to_val());
                 }

@@ -11,8 +11,8 @@ use cel::common::types::{
 use cel::common::value::Val;
 use wasm_validate_abi::tape::{Node, Tape};
 
-use super::cost;
 use super::{Append, Fold, Lit, Order, Plan, Text};
+use super::{FIRST_VARIABLE, cost};
 
 /// A value of the fast evaluation: what cel-rust's values of the same
 /// names hold, with the request's maps and lists read in place from the
@@ -61,7 +61,7 @@ pub(crate) type Slots<'a> = Vec<Option<V<'a>>>;
 /// the expression being evaluated ([`cost`]).
 pub(crate) struct Run<'a> {
     pub(crate) slots: Slots<'a>,
-    /// The variables' slots: `2..2 + variables`.
+    /// The variables' slots: `FIRST_VARIABLE..FIRST_VARIABLE + variables`.
     pub(crate) variables: usize,
     /// The cost of the expression so far.
     pub(crate) cost: u64,
@@ -74,7 +74,7 @@ pub(crate) struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    /// A run with `slots` (the objects, then `variables` variables).
+    /// A run with `slots` (the roots, then `variables` variables).
     pub(crate) fn new(slots: Slots<'a>, variables: usize) -> Run<'a> {
         Run {
             slots,
@@ -229,7 +229,8 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             if !std::mem::take(&mut run.free_name) {
                 run.charge(1)?;
             }
-            if (2..2 + run.variables).contains(i) && !run.read.contains(i) {
+            if (FIRST_VARIABLE..FIRST_VARIABLE + run.variables).contains(i) && !run.read.contains(i)
+            {
                 run.read.push(*i);
             }
             Ok(run.slots.get(*i).cloned().flatten().ok_or(Abandon)?)

@@ -46,6 +46,20 @@ use crate::chain::{CHAIN, CHAIN_OR};
 use crate::kubernetes::OR_VALUE;
 use crate::select::{HAS, OPT_SELECT, SELECT};
 
+/// The names a policy's expressions read bound in the first slots, in
+/// this order; the variables (`@variables.NAME`) follow, from
+/// [`FIRST_VARIABLE`].
+pub(crate) const ROOTS: [&str; 5] = [
+    "object",
+    "oldObject",
+    "params",
+    "request",
+    "namespaceObject",
+];
+
+/// The slot of the first variable.
+pub(crate) const FIRST_VARIABLE: usize = ROOTS.len();
+
 pub(crate) mod cost;
 pub(crate) mod eval;
 #[cfg(test)]

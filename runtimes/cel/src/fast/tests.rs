@@ -521,3 +521,54 @@ fn the_api_servers_cost_limit_and_budget_stop_an_evaluation() {
     let response = crate::tests::run_on(numbers(400));
     assert!(response.allowed && response.error.is_none(), "{response:?}");
 }
+
+/// Whole programs (variables, match conditions, validations with their
+/// messages, `params`, `request`, `namespaceObject`) answer the same with
+/// the fast evaluation as with cel-rust alone.
+#[test]
+fn programs_answer_the_same_with_and_without_the_fast_evaluation() {
+    let programs = [
+        json!({
+            "params": {"maxReplicas": 2, "allowed": ["web-0"], "prefix": "web"},
+            "variables": [
+                {"name": "containers", "expression": "object.spec.containers + object.spec.?initContainers.orValue([])"},
+                {"name": "names", "expression": "variables.containers.map(c, c.name)"}
+            ],
+            "matchConditions": [
+                {"name": "create", "expression": "request.operation == 'CREATE'"},
+                {"name": "kind", "expression": "request.kind.kind == 'Pod' && object.kind == 'Pod'"}
+            ],
+            "validations": [
+                {"expression": "object.spec.replicas <= params.maxReplicas",
+                 "messageExpression": "'too many: ' + string(object.spec.replicas)"},
+                {"expression": "object.metadata.name in params.allowed"},
+                {"expression": "object.metadata.name.startsWith(params.prefix)"},
+                {"expression": "variables.names.all(n, n.size() == 1)",
+                 "messageExpression": "'names: ' + variables.names.join(',')"},
+                {"expression": "namespaceObject.metadata.name == 'prod'"},
+                {"expression": "variables.containers.exists(c, c.securityContext.privileged)"}
+            ]
+        }),
+        json!({
+            "params": {"maxReplicas": 2},
+            "validations": [{"expression": "params.missing == 1"}]
+        }),
+        json!({
+            "validations": [
+                {"expression": "request.name == object.metadata.name && request.namespace == 'prod'"},
+                {"expression": "has(request.userInfo.username)"},
+                {"expression": "namespaceObject.metadata.?labels.orValue({}).size() == 0"}
+            ]
+        }),
+    ];
+    for program in programs {
+        let mut answers = Vec::new();
+        for off in [false, true] {
+            crate::run::FAST_OFF.with(|f| f.set(off));
+            crate::tests::prepare_json(program.clone()).unwrap();
+            answers.push(format!("{:?}", crate::tests::run_on(object())));
+        }
+        crate::run::FAST_OFF.with(|f| f.set(false));
+        assert_eq!(answers[0], answers[1], "{program}");
+    }
+}
