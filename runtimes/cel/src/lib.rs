@@ -324,7 +324,12 @@ fn compile(
         }
     }
     for function in references.functions() {
-        if function.starts_with('_') || function.starts_with('@') || function == "!_" {
+        // Operators (`_+_`, `!_`, `-_`) and the runtime's own functions.
+        if function.starts_with('_')
+            || function.starts_with('@')
+            || function == "!_"
+            || function == "-_"
+        {
             continue;
         }
         // A name the environment declares cannot be added again; a

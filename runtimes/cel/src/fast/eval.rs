@@ -11,7 +11,7 @@ use cel::common::types::{
 use cel::common::value::Val;
 use wasm_validate_abi::tape::{Node, Tape};
 
-use super::{Append, Fold, Lit, Order, Plan, Text};
+use super::{Append, Arithmetic, Fold, Lit, Order, Plan, Text};
 use super::{FIRST_VARIABLE, cost};
 
 /// A value of the fast evaluation: what cel-rust's values of the same
@@ -306,6 +306,37 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             run.charge(cost::addition(&a, &b))?;
             Ok(add(a, b)?)
         }
+        Plan::Arithmetic(operator, operands) => {
+            let (a, b) = pair(operands, run)?;
+            run.charge(1)?;
+            Ok(arithmetic(*operator, a, b)?)
+        }
+        Plan::Negate(operand) => {
+            let value = eval(operand, run)?;
+            run.charge(1)?;
+            match value {
+                V::Int(i) => Ok(V::Int(i.checked_neg().ok_or(Abandon)?)),
+                V::Double(d) => Ok(V::Double(-d)),
+                _ => Err(Stop::Abandon),
+            }
+        }
+        Plan::Convert(to_int, operand) => {
+            let value = eval(operand, run)?;
+            // cel-go folds a conversion of a literal when it plans it.
+            if !cost::is_literal(operand) {
+                run.charge(1)?;
+            }
+            Ok(match (to_int, value) {
+                (true, V::Int(i)) => V::Int(i),
+                (true, V::UInt(u)) => V::Int(i64::try_from(u).map_err(|_| Abandon)?),
+                (true, V::Str(text)) => V::Int(decimal(&text).ok_or(Abandon)?),
+                (false, V::Str(text)) => V::Str(text),
+                (false, V::Int(i)) => V::Str(Cow::Owned(i.to_string())),
+                (false, V::UInt(u)) => V::Str(Cow::Owned(u.to_string())),
+                (false, V::Bool(b)) => V::Str(Cow::Borrowed(if b { "true" } else { "false" })),
+                _ => return Err(Stop::Abandon),
+            })
+        }
         Plan::In(operands) => {
             let (item, container) = pair(operands, run)?;
             // A list of literals is a set to cel-go's optimizer (no call);
@@ -509,6 +540,45 @@ fn add<'a>(a: V<'a>, b: V<'a>) -> Result<V<'a>, Abandon> {
             Ok(V::List(Rc::new(items)))
         }
     }
+}
+
+/// `-`, `*`, `/`, `%` on two integers of one type, checked (an overflow or
+/// a division by zero is cel-rust's error to give); `-` and `*` on two
+/// doubles.
+fn arithmetic<'a>(operator: Arithmetic, a: V<'a>, b: V<'a>) -> Result<V<'a>, Abandon> {
+    let result = match (a, b) {
+        (V::Int(x), V::Int(y)) => match operator {
+            Arithmetic::Subtract => x.checked_sub(y),
+            Arithmetic::Multiply => x.checked_mul(y),
+            Arithmetic::Divide => x.checked_div(y),
+            Arithmetic::Modulo => x.checked_rem(y),
+        }
+        .map(V::Int),
+        (V::UInt(x), V::UInt(y)) => match operator {
+            Arithmetic::Subtract => x.checked_sub(y),
+            Arithmetic::Multiply => x.checked_mul(y),
+            Arithmetic::Divide => x.checked_div(y),
+            Arithmetic::Modulo => x.checked_rem(y),
+        }
+        .map(V::UInt),
+        (V::Double(x), V::Double(y)) => match operator {
+            Arithmetic::Subtract => Some(V::Double(x - y)),
+            Arithmetic::Multiply => Some(V::Double(x * y)),
+            _ => None,
+        },
+        _ => None,
+    };
+    result.ok_or(Abandon)
+}
+
+/// A decimal integer as `int()` reads a string: an optional sign and
+/// ASCII digits, within 64 bits.
+fn decimal(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// `item in container`: a list's item, a map's string key.

@@ -21,7 +21,10 @@
 //! - `==`, `!=` and the orderings on values of one primitive type
 //!   (numbers of different types, containers and optionals are left to
 //!   cel-rust, whose heterogeneous equality decides them);
-//! - `+` on numbers of one type, strings and lists;
+//! - `+` on numbers of one type, strings and lists; `-`, `*`, `/`, `%`
+//!   and negation on integers (`-`, `*` and negation on doubles too);
+//!   `int()` of an integer or a decimal string, `string()` of a string,
+//!   an integer or a bool;
 //! - `in` on lists and on maps with string keys, `size`, `startsWith`,
 //!   `endsWith`, `contains`, `matches`, `upperAscii`, `lowerAscii`;
 //! - field selection, optional selection, `has`, `orValue`, indexing;
@@ -85,6 +88,15 @@ pub(crate) enum Order {
     GreaterEquals,
 }
 
+/// An arithmetic operator other than `+`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Arithmetic {
+    Subtract,
+    Multiply,
+    Divide,
+    Modulo,
+}
+
 /// A string function of two strings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Text {
@@ -111,6 +123,12 @@ pub(crate) enum Plan {
     NotEquals(Box<[Plan; 2]>),
     Order(Order, Box<[Plan; 2]>),
     Add(Box<[Plan; 2]>),
+    /// `-`, `*`, `/`, `%`.
+    Arithmetic(Arithmetic, Box<[Plan; 2]>),
+    /// `-x`.
+    Negate(Box<Plan>),
+    /// `int(x)` (`true`) or `string(x)`.
+    Convert(bool, Box<Plan>),
     In(Box<[Plan; 2]>),
     Index(Box<[Plan; 2]>),
     Size(Box<Plan>),
@@ -226,6 +244,26 @@ impl Scope {
                         Plan::Order(Order::GreaterEquals, self.two(args)?)
                     }
                     (operators::ADD, None, 2) => Plan::Add(self.two(args)?),
+                    (
+                        name @ (operators::SUBSTRACT
+                        | operators::MULTIPLY
+                        | operators::DIVIDE
+                        | operators::MODULO),
+                        None,
+                        2,
+                    ) => {
+                        let operator = match name {
+                            operators::SUBSTRACT => Arithmetic::Subtract,
+                            operators::MULTIPLY => Arithmetic::Multiply,
+                            operators::DIVIDE => Arithmetic::Divide,
+                            _ => Arithmetic::Modulo,
+                        };
+                        Plan::Arithmetic(operator, self.two(args)?)
+                    }
+                    (operators::NEGATE, None, 1) => Plan::Negate(Box::new(self.plan(&args[0])?)),
+                    (name @ ("int" | "string"), None, 1) => {
+                        Plan::Convert(name == "int", Box::new(self.plan(&args[0])?))
+                    }
                     (operators::IN, None, 2) => Plan::In(self.two(args)?),
                     (operators::INDEX, None, 2) => Plan::Index(self.two(args)?),
                     ("size", None, 1) => Plan::Size(Box::new(self.plan(&args[0])?)),
