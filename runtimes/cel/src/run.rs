@@ -50,8 +50,8 @@ pub fn evaluate(request: &[u8]) -> Response {
 fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> {
     let decode = |e: wasm_validate_abi::tape::TapeError| format!("cannot decode the request: {e}");
     if !prepared.crd_rules.is_empty() {
-        let object = value::from_tape(&view.object).map_err(decode)?;
-        return crd_rules::run_crd_rules(prepared, &object);
+        view.object.node(0).map_err(decode)?;
+        return crd_rules::run_crd_rules(prepared, view.object);
     }
     let settings = value::from_tape(&view.settings).map_err(decode)?;
     // DELETE requests carry the object as the old object. The objects are

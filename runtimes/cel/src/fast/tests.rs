@@ -429,7 +429,10 @@ fn cost_is_the_api_servers_on_its_stability_cases() {
                 ("!self.array.exists_one(e, e == 2)", 25),
                 ("self.array.all(e, e < 100)", 43),
                 ("size(self.array.filter(e, e%2 == 0)) == 3", 68),
-                ("self.array.map(e, e * 20).filter(e, e > 50).exists(e, e == 60)", 194),
+                (
+                    "self.array.map(e, e * 20).filter(e, e > 50).exists(e, e == 60)",
+                    194,
+                ),
                 ("size(self.array) == 8", 4),
             ],
         ),
@@ -445,7 +448,10 @@ fn cost_is_the_api_servers_on_its_stability_cases() {
                 ("!self.set.exists_one(e, e > 3)", 19),
                 ("self.set.all(e, e < 10)", 28),
                 ("size(self.set.filter(e, e%2 == 0)) == 2", 46),
-                ("self.set.map(e, e * 20).filter(e, e > 50).exists_one(e, e == 60)", 133),
+                (
+                    "self.set.map(e, e * 20).filter(e, e > 50).exists_one(e, e == 60)",
+                    133,
+                ),
                 ("size(self.set) == 5", 4),
             ],
         ),
