@@ -155,7 +155,7 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
                     context.add_variable_as_val(ident.as_str(), value.to_val());
                 }
                 run.slots[fast::FIRST_VARIABLE + i] = Some(value);
-                costs.variables[i] = Some((run.cost, run.read.clone()));
+                costs.variables[i] = Some((run.cost, std::mem::take(&mut run.read)));
                 continue;
             }
             Fast::CostLimit => {
@@ -323,8 +323,9 @@ impl Costs {
     /// costs nothing here (cel-rust counts no cost).
     fn spend(&mut self, run: &Run<'_>, budget: &mut u64) -> Result<(), String> {
         let mut cost = run.cost;
-        let mut reads: Vec<usize> = run.read.clone();
-        while let Some(slot) = reads.pop() {
+        let mut reads: Vec<usize> = Vec::new();
+        let mut next = run.read.iter().copied();
+        while let Some(slot) = next.next().or_else(|| reads.pop()) {
             let i = slot - fast::FIRST_VARIABLE;
             if std::mem::replace(&mut self.spent[i], true) {
                 continue;
