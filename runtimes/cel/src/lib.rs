@@ -243,7 +243,9 @@ impl Rules {
             .variables
             .iter_mut()
             .chain(&mut self.match_conditions)
-            .chain(self.validations.iter_mut().map(|v| &mut v.expression));
+            .chain(self.validations.iter_mut().flat_map(|v| {
+                std::iter::once(&mut v.expression).chain(v.message_expression.as_mut())
+            }));
         for compiled in planned {
             if let Some((plan, slots)) = fast::plan(&compiled.expression, &names) {
                 compiled.fast = Some(plan);

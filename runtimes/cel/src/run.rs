@@ -230,10 +230,24 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         costs.spend(&run, &mut budget)?;
         match answer {
             Ok(Value::Bool(true)) => {}
-            Ok(Value::Bool(false)) => violations.push(Violation {
-                message: message_of(validation, binding.context(&mut slow, &run.slots)),
-                path: validation.pointer.clone(),
-            }),
+            Ok(Value::Bool(false)) => {
+                let fast = match &validation.message_expression {
+                    Some(expression) => fast_value(expression, &mut run),
+                    None => Fast::NoAnswer,
+                };
+                let message = match fast {
+                    Fast::Value(V::Str(text)) if !text.trim().is_empty() => text.into_owned(),
+                    Fast::Value(_) | Fast::CostLimit => static_message(validation),
+                    Fast::NoAnswer => {
+                        message_of(validation, binding.context(&mut slow, &run.slots))
+                    }
+                };
+                costs.spend(&run, &mut budget)?;
+                violations.push(Violation {
+                    message,
+                    path: validation.pointer.clone(),
+                });
+            }
             Ok(other) => {
                 return Err(format!(
                     "{}: evaluated to {other:?}, not a bool",
@@ -410,6 +424,12 @@ pub(crate) fn message_of(validation: &CompiledValidation, context: &Context<'_, 
     {
         return text.to_string();
     }
+    static_message(validation)
+}
+
+/// A failed validation's message without its `messageExpression`:
+/// `message`, else `failed expression: EXPRESSION`.
+fn static_message(validation: &CompiledValidation) -> String {
     match &validation.message {
         Some(message) if !message.trim().is_empty() => message.trim().to_owned(),
         _ => format!("failed expression: {}", validation.expression.source.trim()),

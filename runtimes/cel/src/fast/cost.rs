@@ -10,8 +10,9 @@
 //! equality and ordering, `+` on strings, `in` on lists, `startsWith`,
 //! `contains`, `matches`, `upperAscii`); 10 for each list built from
 //! values that are not all literals; nothing for literals, `&&`, `||`,
-//! `?:`, a comprehension's own machinery or a branch of `?:` that is a bare
-//! identifier. Kubernetes pins these figures in its cost stability test
+//! `?:`, `orValue` (which cel-go plans to short-circuit), an optional
+//! selection that finds nothing, a comprehension's own machinery or a
+//! branch of `?:` that is a bare identifier. Kubernetes pins these figures in its cost stability test
 //! (`celcoststability_test.go` of `apiextensions-apiserver`), whose cases
 //! of the fast subset `cost_is_the_api_servers_on_its_stability_cases`
 //! reproduces.

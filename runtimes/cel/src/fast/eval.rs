@@ -283,14 +283,17 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
                 None => None,
             };
             for (i, field) in fields.iter().enumerate() {
-                run.charge(1)?;
                 value = select(value, field, mask >> i & 1 == 1)?;
-            }
-            Ok(match default {
-                Some(default) => {
+                // cel-go observes a qualifier only when it finds a value: an
+                // optional selection of an absent field costs nothing.
+                if !matches!(value, V::Opt(None)) {
                     run.charge(1)?;
-                    or_value(value, default)
                 }
+            }
+            // `orValue` is not a call to cel-go, which plans it to
+            // short-circuit: no cost.
+            Ok(match default {
+                Some(default) => or_value(value, default),
                 None => value,
             })
         }
@@ -427,6 +430,28 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
                 _ => Err(Stop::Abandon),
             }
         }
+        Plan::Join(list, separator) => {
+            let list = eval(list, run)?;
+            let separator = match separator {
+                Some(separator) => match eval(separator, run)? {
+                    V::Str(text) => text,
+                    _ => return Err(Stop::Abandon),
+                },
+                None => Cow::Borrowed(""),
+            };
+            let (mut items, len) = Items::of(list, false)?;
+            let mut parts = Vec::with_capacity(len);
+            while let Some(item) = items.next()? {
+                match item {
+                    V::Str(text) => parts.push(text),
+                    _ => return Err(Stop::Abandon),
+                }
+            }
+            let joined = parts.join(&*separator);
+            // Kubernetes' estimator: twice the traversal of the result.
+            run.charge(cost::traversal(2 * joined.chars().count() as u64))?;
+            Ok(V::Str(Cow::Owned(joined)))
+        }
         Plan::Ascii(upper, operand) => {
             let value = eval(operand, run)?;
             run.charge(cost::traversal(cost::size(&value)))?;
@@ -470,7 +495,6 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
         },
         Plan::OrValue(operands) => {
             let (value, default) = pair(operands, run)?;
-            run.charge(1)?;
             Ok(or_value(value, default))
         }
         _ => unreachable!("evaluated by eval"),

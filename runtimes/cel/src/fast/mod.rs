@@ -26,7 +26,7 @@
 //!   `int()` of an integer or a decimal string, `string()` of a string,
 //!   an integer or a bool;
 //! - `in` on lists and on maps with string keys, `size`, `startsWith`,
-//!   `endsWith`, `contains`, `matches`, `upperAscii`, `lowerAscii`;
+//!   `endsWith`, `contains`, `matches`, `upperAscii`, `lowerAscii`, `join`;
 //! - field selection, optional selection, `has`, `orValue`, indexing;
 //! - comprehensions with one variable (`all`, `exists`, `exists_one`,
 //!   `map`, `filter`), over lists, and over maps when their result does
@@ -129,6 +129,8 @@ pub(crate) enum Plan {
     Negate(Box<Plan>),
     /// `int(x)` (`true`) or `string(x)`.
     Convert(bool, Box<Plan>),
+    /// `list.join()` or `list.join(separator)`.
+    Join(Box<Plan>, Option<Box<Plan>>),
     In(Box<[Plan; 2]>),
     Index(Box<[Plan; 2]>),
     Size(Box<Plan>),
@@ -268,6 +270,13 @@ impl Scope {
                     (operators::INDEX, None, 2) => Plan::Index(self.two(args)?),
                     ("size", None, 1) => Plan::Size(Box::new(self.plan(&args[0])?)),
                     ("size", Some(target), 0) => Plan::Size(Box::new(self.plan(target)?)),
+                    ("join", Some(target), 0 | 1) => Plan::Join(
+                        Box::new(self.plan(target)?),
+                        match args.first() {
+                            Some(separator) => Some(Box::new(self.plan(separator)?)),
+                            None => None,
+                        },
+                    ),
                     (name @ ("upperAscii" | "lowerAscii"), Some(target), 0) => {
                         Plan::Ascii(name == "upperAscii", Box::new(self.plan(target)?))
                     }
