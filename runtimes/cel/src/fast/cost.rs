@@ -101,16 +101,16 @@ pub(crate) fn is_literal(plan: &Plan) -> bool {
 /// Whether `plan` is what cel-go plans as an attribute: a name with
 /// selections and indexes. Its name costs 1, each selection or index 1;
 /// on anything else, a selection is on a relative attribute, which costs
-/// 1 more.
+/// 1 more. Decided when planning (the plans keep the answer).
 pub(crate) fn is_attribute(plan: &Plan) -> bool {
-    match plan {
-        Plan::Slot(_) => true,
-        Plan::Chain {
-            operand,
-            default: None,
-            ..
-        } => is_attribute(operand),
-        Plan::Index(operands) => is_attribute(&operands[0]),
-        _ => false,
-    }
+    matches!(
+        plan,
+        Plan::Slot(_)
+            | Plan::Chain {
+                default: None,
+                relative: false,
+                ..
+            }
+            | Plan::Index(_, false)
+    )
 }

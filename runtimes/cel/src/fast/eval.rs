@@ -276,8 +276,9 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             mask,
             fields,
             default,
+            relative,
         } => {
-            let mut value = attribute_operand(operand, run)?;
+            let mut value = attribute_operand(operand, *relative, run)?;
             let default = match default {
                 Some(default) => Some(eval(default, run)?),
                 None => None,
@@ -311,26 +312,26 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
 #[inline(never)]
 fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
     match plan {
-        Plan::List(elements) => {
+        Plan::List(elements, literals) => {
             let items = elements
                 .iter()
                 .map(|e| eval(e, run))
                 .collect::<Result<_, _>>()?;
-            if !elements.iter().all(cost::is_literal) {
+            if !literals {
                 run.charge(cost::LIST_CREATE)?;
             }
             Ok(V::List(Rc::new(items)))
         }
-        Plan::Cond(operands) => {
+        Plan::Cond(operands, attributes) => {
             let [condition, yes, no] = &**operands;
-            let branch = if boolean(eval(condition, run)?)? {
-                yes
+            let (branch, attribute) = if boolean(eval(condition, run)?)? {
+                (yes, attributes[0])
             } else {
-                no
+                (no, attributes[1])
             };
             // cel-go resolves a branch that is an attribute without
             // observing its name (its selections still count).
-            run.free_name = cost::is_attribute(branch);
+            run.free_name = attribute;
             let value = eval(branch, run);
             run.free_name = false;
             value
@@ -360,10 +361,10 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
                 _ => Err(Stop::Abandon),
             }
         }
-        Plan::Convert(to_int, operand) => {
+        Plan::Convert(to_int, operand, literal) => {
             let value = eval(operand, run)?;
             // cel-go folds a conversion of a literal when it plans it.
-            if !cost::is_literal(operand) {
+            if !literal {
                 run.charge(1)?;
             }
             Ok(match (to_int, value) {
@@ -377,21 +378,21 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
                 _ => return Err(Stop::Abandon),
             })
         }
-        Plan::In(operands) => {
+        Plan::In(operands, set) => {
             let (item, container) = pair(operands, run)?;
             // A list of literals is a set to cel-go's optimizer (no call);
             // another list is traversed, a map looked up.
-            let charge = match (&operands[1], &container) {
-                (Plan::List(elements), _) if elements.iter().all(cost::is_literal) => 0,
-                (_, V::Node(_, _, true)) => 1,
-                (_, list) => cost::size(list),
+            let charge = match &container {
+                _ if *set => 0,
+                V::Node(_, _, true) => 1,
+                list => cost::size(list),
             };
             run.charge(charge)?;
             Ok(contains(&container, &item).map(V::Bool)?)
         }
-        Plan::Index(operands) => {
+        Plan::Index(operands, relative) => {
             let [operand, index] = &**operands;
-            let value = attribute_operand(operand, run)?;
+            let value = attribute_operand(operand, *relative, run)?;
             // The index is the attribute's qualifier: a name or a literal
             // there is not observed apart from it.
             let index = match index {
@@ -484,7 +485,7 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
                 .map_err(|_| Abandon)?,
             }))
         }
-        Plan::Has(operand, field) => match attribute_operand(operand, run)? {
+        Plan::Has(operand, field, relative) => match attribute_operand(operand, *relative, run)? {
             V::Opt(None) => Ok(V::Bool(false)),
             V::Opt(Some(inner)) => match &*inner {
                 V::Node(tape, at, true) => Ok(V::Bool(member(*tape, *at, field)?.is_some())),
@@ -502,11 +503,11 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
 }
 
 /// The operand of a selection or an index: an attribute costs what its
-/// name and qualifiers cost; anything else is made a relative attribute,
-/// which costs 1 more.
-fn attribute_operand<'a>(operand: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
+/// name and qualifiers cost; anything else (`relative`) is made a
+/// relative attribute, which costs 1 more.
+fn attribute_operand<'a>(operand: &'a Plan, relative: bool, run: &mut Run<'a>) -> Answer<'a> {
     let value = eval(operand, run)?;
-    if !cost::is_attribute(operand) {
+    if relative {
         run.charge(1)?;
     }
     Ok(value)
@@ -717,7 +718,6 @@ fn run_append<'a>(append: &'a Append, run: &mut Run<'a>) -> Answer<'a> {
     }
     let mut out = Vec::with_capacity(len);
     run.slots[append.item] = None;
-    let literals = append.items.iter().all(cost::is_literal);
     while let Some(item) = items.next()? {
         if !boolean(eval(&append.cond, run)?)? {
             break;
@@ -732,7 +732,11 @@ fn run_append<'a>(append: &'a Append, run: &mut Run<'a>) -> Answer<'a> {
             out.push(eval(plan, run)?);
         }
         // `@result`, `[items]` and `+`.
-        run.charge(if literals { 2 } else { 2 + cost::LIST_CREATE })?;
+        run.charge(if append.literals {
+            2
+        } else {
+            2 + cost::LIST_CREATE
+        })?;
     }
     run.charge(1)?;
     run.slots[append.item] = None;

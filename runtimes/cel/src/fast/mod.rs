@@ -113,12 +113,16 @@ pub(crate) enum Plan {
     /// A value in the evaluation's slots: the objects, the variables, a
     /// comprehension's variables.
     Slot(usize),
-    List(Vec<Plan>),
+    /// A list literal; `true` when its elements are all literals (cel-go
+    /// folds it into a constant: no cost).
+    List(Vec<Plan>, bool),
     Not(Box<Plan>),
     NotStrictlyFalse(Box<Plan>),
     And(Box<[Plan; 2]>),
     Or(Box<[Plan; 2]>),
-    Cond(Box<[Plan; 3]>),
+    /// `?:`; for each branch, whether it is an attribute, whose name
+    /// cel-go does not charge there.
+    Cond(Box<[Plan; 3]>, [bool; 2]),
     Equals(Box<[Plan; 2]>),
     NotEquals(Box<[Plan; 2]>),
     Order(Order, Box<[Plan; 2]>),
@@ -127,26 +131,33 @@ pub(crate) enum Plan {
     Arithmetic(Arithmetic, Box<[Plan; 2]>),
     /// `-x`.
     Negate(Box<Plan>),
-    /// `int(x)` (`true`) or `string(x)`.
-    Convert(bool, Box<Plan>),
+    /// `int(x)` (`true`) or `string(x)`; the last `true` when `x` is a
+    /// literal (cel-go folds the conversion: no cost).
+    Convert(bool, Box<Plan>, bool),
     /// `list.join()` or `list.join(separator)`.
     Join(Box<Plan>, Option<Box<Plan>>),
-    In(Box<[Plan; 2]>),
-    Index(Box<[Plan; 2]>),
+    /// `in`; `true` when the container is a list of literals (a set to
+    /// cel-go: no cost).
+    In(Box<[Plan; 2]>, bool),
+    /// `value[index]`; `true` when `value` is not an attribute (a relative
+    /// attribute costs 1 more).
+    Index(Box<[Plan; 2]>, bool),
     Size(Box<Plan>),
     /// `upperAscii()` (`true`) or `lowerAscii()` of a string.
     Ascii(bool, Box<Plan>),
     Text(Text, Box<[Plan; 2]>),
     /// Selections from `operand`: bit `i` of `mask` set means link `i` is
-    /// optional (`.?f`); with `default`, `orValue(default)` on the result.
+    /// optional (`.?f`); with `default`, `orValue(default)` on the result;
+    /// `relative` when `operand` is not an attribute (1 more).
     Chain {
         operand: Box<Plan>,
         mask: i64,
         fields: Vec<String>,
         default: Option<Box<Plan>>,
+        relative: bool,
     },
-    /// `has(operand.field)`.
-    Has(Box<Plan>, String),
+    /// `has(operand.field)`; `true` when `operand` is not an attribute.
+    Has(Box<Plan>, String, bool),
     /// `value.orValue(default)`.
     OrValue(Box<[Plan; 2]>),
     /// A comprehension: `accu` starts as `init`; for each item of `range`
@@ -176,6 +187,8 @@ pub(crate) struct Append {
     pub(crate) cond: Plan,
     pub(crate) guard: Option<Plan>,
     pub(crate) items: Vec<Plan>,
+    /// Whether `items` are all literals (`[items]` then costs nothing).
+    pub(crate) literals: bool,
 }
 
 /// The plan of `expression`, where `names` are the names bound before it
@@ -215,12 +228,15 @@ impl Scope {
         Some(match &expression.expr {
             Expr::Literal(literal) => Plan::Lit(lit(literal)?),
             Expr::Ident(name) => Plan::Slot(self.slot(name)?),
-            Expr::List(list) if list.optional_indices.is_empty() => Plan::List(
-                list.elements
+            Expr::List(list) if list.optional_indices.is_empty() => {
+                let elements: Vec<Plan> = list
+                    .elements
                     .iter()
                     .map(|e| self.plan(e))
-                    .collect::<Option<_>>()?,
-            ),
+                    .collect::<Option<_>>()?;
+                let literals = elements.iter().all(cost::is_literal);
+                Plan::List(elements, literals)
+            }
             Expr::Call(call) => {
                 let args = &call.args;
                 match (call.func_name.as_str(), &call.target, args.len()) {
@@ -230,11 +246,12 @@ impl Scope {
                     }
                     (operators::LOGICAL_AND, None, 2) => Plan::And(self.two(args)?),
                     (operators::LOGICAL_OR, None, 2) => Plan::Or(self.two(args)?),
-                    (operators::CONDITIONAL, None, 3) => Plan::Cond(Box::new([
-                        self.plan(&args[0])?,
-                        self.plan(&args[1])?,
-                        self.plan(&args[2])?,
-                    ])),
+                    (operators::CONDITIONAL, None, 3) => {
+                        let condition = self.plan(&args[0])?;
+                        let (yes, no) = (self.plan(&args[1])?, self.plan(&args[2])?);
+                        let attributes = [cost::is_attribute(&yes), cost::is_attribute(&no)];
+                        Plan::Cond(Box::new([condition, yes, no]), attributes)
+                    }
                     (operators::EQUALS, None, 2) => Plan::Equals(self.two(args)?),
                     (operators::NOT_EQUALS, None, 2) => Plan::NotEquals(self.two(args)?),
                     (operators::LESS, None, 2) => Plan::Order(Order::Less, self.two(args)?),
@@ -264,10 +281,20 @@ impl Scope {
                     }
                     (operators::NEGATE, None, 1) => Plan::Negate(Box::new(self.plan(&args[0])?)),
                     (name @ ("int" | "string"), None, 1) => {
-                        Plan::Convert(name == "int", Box::new(self.plan(&args[0])?))
+                        let operand = self.plan(&args[0])?;
+                        let literal = cost::is_literal(&operand);
+                        Plan::Convert(name == "int", Box::new(operand), literal)
                     }
-                    (operators::IN, None, 2) => Plan::In(self.two(args)?),
-                    (operators::INDEX, None, 2) => Plan::Index(self.two(args)?),
+                    (operators::IN, None, 2) => {
+                        let operands = self.two(args)?;
+                        let set = matches!(&operands[1], Plan::List(_, true));
+                        Plan::In(operands, set)
+                    }
+                    (operators::INDEX, None, 2) => {
+                        let operands = self.two(args)?;
+                        let relative = !cost::is_attribute(&operands[0]);
+                        Plan::Index(operands, relative)
+                    }
                     ("size", None, 1) => Plan::Size(Box::new(self.plan(&args[0])?)),
                     ("size", Some(target), 0) => Plan::Size(Box::new(self.plan(target)?)),
                     ("join", Some(target), 0 | 1) => Plan::Join(
@@ -291,26 +318,34 @@ impl Scope {
                     ("@matches" | "@matchesGlobal", None, 2) => {
                         Plan::Text(Text::Matches, self.two(args)?)
                     }
-                    (SELECT | OPT_SELECT, None, 2) => Plan::Chain {
-                        operand: Box::new(self.plan(&args[0])?),
-                        mask: i64::from(call.func_name == OPT_SELECT),
-                        fields: vec![string(&args[1])?],
-                        default: None,
-                    },
-                    (HAS, None, 2) => Plan::Has(Box::new(self.plan(&args[0])?), string(&args[1])?),
+                    (SELECT | OPT_SELECT, None, 2) => chain(
+                        self.plan(&args[0])?,
+                        i64::from(call.func_name == OPT_SELECT),
+                        vec![string(&args[1])?],
+                        None,
+                    ),
+                    (HAS, None, 2) => {
+                        let operand = self.plan(&args[0])?;
+                        let relative = !cost::is_attribute(&operand);
+                        Plan::Has(Box::new(operand), string(&args[1])?, relative)
+                    }
                     (OR_VALUE, None, 2) => Plan::OrValue(self.two(args)?),
-                    (CHAIN, None, 3..) => Plan::Chain {
-                        operand: Box::new(self.plan(&args[0])?),
-                        mask: int(&args[1])?,
-                        fields: args[2..].iter().map(string).collect::<Option<_>>()?,
-                        default: None,
-                    },
-                    (CHAIN_OR, None, 4..) => Plan::Chain {
-                        operand: Box::new(self.plan(&args[0])?),
-                        mask: int(&args[1])?,
-                        default: Some(Box::new(self.plan(&args[2])?)),
-                        fields: args[3..].iter().map(string).collect::<Option<_>>()?,
-                    },
+                    (CHAIN, None, 3..) => chain(
+                        self.plan(&args[0])?,
+                        int(&args[1])?,
+                        args[2..].iter().map(string).collect::<Option<_>>()?,
+                        None,
+                    ),
+                    (CHAIN_OR, None, 4..) => {
+                        let operand = self.plan(&args[0])?;
+                        let default = self.plan(&args[2])?;
+                        chain(
+                            operand,
+                            int(&args[1])?,
+                            args[3..].iter().map(string).collect::<Option<_>>()?,
+                            Some(default),
+                        )
+                    }
                     _ => return None,
                 }
             }
@@ -335,6 +370,7 @@ impl Scope {
                                 Some(g) => Some(self.plan(g)?),
                                 None => None,
                             },
+                            literals: items.iter().all(|e| matches!(e.expr, Expr::Literal(_))),
                             items: items.iter().map(|e| self.plan(e)).collect::<Option<_>>()?,
                         })),
                         None => Plan::Fold(Box::new(Fold {
@@ -396,6 +432,18 @@ fn appended<'e>(step: &'e IdedExpr, accu: &str) -> Option<&'e [IdedExpr]> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// A chain of selections, with whether its operand is a relative
+/// attribute.
+fn chain(operand: Plan, mask: i64, fields: Vec<String>, default: Option<Plan>) -> Plan {
+    Plan::Chain {
+        relative: !cost::is_attribute(&operand),
+        operand: Box::new(operand),
+        mask,
+        fields,
+        default: default.map(Box::new),
     }
 }
 
