@@ -296,7 +296,12 @@ fn fast_value<'a>(compiled: &'a Compiled, run: &mut Run<'a>) -> Fast<'a> {
     match fast::eval::eval(plan, run) {
         Ok(value) => Fast::Value(value),
         Err(Stop::CostLimit) => Fast::CostLimit,
-        Err(Stop::Abandon) => Fast::NoAnswer,
+        Err(Stop::Abandon) => {
+            // cel-rust evaluates it again and counts no cost; the
+            // variables read so far still count, as cel-rust reads them.
+            run.cost = 0;
+            Fast::NoAnswer
+        }
     }
 }
 
