@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cel::{Context, Env, Value};
+use cel::{Env, Value};
 use serde::Deserialize;
 
 use crate::Compiled;
@@ -56,15 +56,16 @@ pub(crate) fn compile(
         .collect()
 }
 
-/// Evaluates the annotations in `context`: the annotations to report, or
-/// the first error, naming its expression.
-pub(crate) fn evaluate(
-    annotations: &Annotations,
-    context: &Context<'_, '_>,
+/// Evaluates the annotations: each by `evaluate` (the fast evaluation's
+/// answer, or cel-rust's in the context it gives; an error as its text);
+/// the annotations to report, or the first error, naming its expression.
+pub(crate) fn evaluate<'c>(
+    annotations: &'c Annotations,
+    mut evaluate: impl FnMut(&'c Compiled) -> Result<Value, String>,
 ) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (key, compiled) in annotations {
-        match cel::Value::resolve(&compiled.expression, context) {
+        match evaluate(compiled) {
             Ok(Value::Null) => {}
             Ok(Value::String(text)) if text.is_empty() => {}
             Ok(Value::String(text)) => {

@@ -479,9 +479,6 @@ fn compile_rules(
     };
     let builds_map = rules.expressions().any(|c| c.reads_variables);
     rules.builds_map = builds_map;
-    if !builds_map {
-        rules.plan();
-    }
     rules
 }
 
@@ -522,10 +519,18 @@ pub fn prepare(settings: &Tape<'_>) -> Result<(), String> {
         return Err(errors.join("; "));
     }
     // Audit annotations read the variables of whichever rules ran.
-    if audit_annotations.iter().any(|(_, c)| c.reads_variables) {
-        for rules in std::iter::once(&mut rules).chain(variants.iter_mut().map(|(_, r)| r)) {
-            rules.builds_map = true;
+    let annotations_read_variables = audit_annotations.iter().any(|(_, c)| c.reads_variables);
+    for rules in std::iter::once(&mut rules).chain(variants.iter_mut().map(|(_, r)| r)) {
+        rules.builds_map |= annotations_read_variables;
+        // The fast evaluation binds no `variables` map: a rule set that
+        // needs one is cel-rust's.
+        if !rules.builds_map {
+            rules.plan();
         }
+    }
+    let mut audit_annotations = audit_annotations;
+    for (_, compiled) in &mut audit_annotations {
+        compiled.fast = fast::plan(&compiled.expression, &fast::ROOTS).map(|(plan, _)| plan);
     }
     let mut binds: Vec<String> = rules
         .expressions()

@@ -258,12 +258,17 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         }
     }
     let mut response = Response::from_violations(violations);
-    if !prepared.audit_annotations.is_empty() {
-        response.audit_annotations = audit::evaluate(
-            &prepared.audit_annotations,
-            binding.context(&mut slow, &run.slots),
-        )?;
-    }
+    response.audit_annotations = audit::evaluate(&prepared.audit_annotations, |compiled| {
+        let answer = match fast_value(compiled, &mut run) {
+            Fast::Value(V::Str(text)) => Ok(Value::String(Arc::new(text.into_owned()))),
+            Fast::Value(V::Null) => Ok(Value::Null),
+            Fast::CostLimit => Err(fast::cost::LIMIT_EXCEEDED.to_owned()),
+            _ => Value::resolve(&compiled.expression, binding.context(&mut slow, &run.slots))
+                .map_err(|error| error.to_string()),
+        };
+        costs.spend(&run, &mut budget)?;
+        answer
+    })?;
     Ok(response)
 }
 

@@ -650,6 +650,23 @@ fn programs_answer_the_same_with_and_without_the_fast_evaluation() {
             "validations": [{"expression": "params.missing == 1"}]
         }),
         json!({
+            "variables": [{"name": "first", "expression": "object.spec.containers[0].name"}],
+            "validations": [{"expression": "variables.first == 'z'",
+                             "messageExpression": "'first: ' + variables.first"}],
+            "auditAnnotations": [
+                {"key": "p/first", "valueExpression": "variables.first"},
+                {"key": "p/kind", "valueExpression": "object.kind + '/' + request.operation"},
+                {"key": "p/none", "valueExpression": "has(object.spec.missing) ? 'x' : null"}
+            ]
+        }),
+        json!({
+            "validations": [{"expression": "true"}],
+            "auditAnnotations": [
+                {"key": "p/kind", "valueExpression": "object.kind + '/' + request.operation"},
+                {"key": "p/n", "valueExpression": "string(size(object.spec.containers))"}
+            ]
+        }),
+        json!({
             "validations": [
                 {"expression": "request.name == object.metadata.name && request.namespace == 'prod'"},
                 {"expression": "has(request.userInfo.username)"},
