@@ -166,7 +166,7 @@ fn nodes(tape: &Tape<'_>) -> Result<Vec<RuleNode>, String> {
 /// (`fast::cost`).
 pub(super) fn run_crd_rules(prepared: &Prepared, tape: Tape<'_>) -> Result<Response, String> {
     let mut violations = Vec::new();
-    let mut run = Run::new(Vec::new(), 0);
+    let mut run = Run::new(prepared.env.clone(), Vec::new(), 0);
     let mut budget = fast::cost::RUNTIME_BUDGET;
     for node in nodes(&tape)? {
         let compiled = usize::try_from(node.rule)

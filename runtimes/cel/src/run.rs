@@ -131,7 +131,7 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
     slots.push(root(request_tape.as_ref()));
     slots.push(root(namespace_tape.as_ref()));
     slots.resize(fast::FIRST_VARIABLE + rules.variables.len(), None);
-    let mut run = Run::new(slots, rules.variables.len());
+    let mut run = Run::new(prepared.env.clone(), slots, rules.variables.len());
     let mut costs = Costs::new(rules.variables.len());
     let mut slow: Option<Context<'_, '_>> = None;
     // Variables in order; one that fails is reported by the expressions

@@ -17,8 +17,8 @@
 //! of the fast subset `cost_is_the_api_servers_on_its_stability_cases`
 //! reproduces.
 
-use super::Plan;
 use super::eval::V;
+use super::{Foreign, Plan};
 use wasm_validate_abi::tape::Node;
 
 /// The cost limit of one expression's evaluation (`PerCallLimit` of
@@ -55,6 +55,97 @@ pub(crate) fn size(value: &V<'_>) -> u64 {
             Ok(Node::Array { len, .. } | Node::Object { len, .. }) => len.into(),
             _ => 1,
         },
+        V::Cel(value) => match &**value {
+            cel::Value::Map(map) => map.map.len() as u64,
+            cel::Value::Bytes(bytes) => bytes.len() as u64,
+            _ => 1,
+        },
+        _ => 1,
+    }
+}
+
+/// The cost of a call cel-rust evaluates ([`Foreign`]), given its
+/// operands (the receiver first) and its result: Kubernetes' estimator for
+/// its library (`CallCost` in `k8s.io/apiserver/pkg/cel/library/cost.go`),
+/// cel-go's for the standard functions it prices by size (`string` of
+/// bytes and `bytes` of a string), 1 for any other function, nothing for a
+/// conversion of literals (folded by cel-go) or a name.
+pub(crate) fn call(foreign: &Foreign, operands: &[V<'_>], result: &V<'_>) -> u64 {
+    let first = operands.first().map_or(0, size);
+    let second = operands.get(1).map_or(0, size);
+    match foreign.function.as_str() {
+        "" => 0,
+        "int" | "uint" | "double" | "string" | "bytes" | "bool" | "duration" | "timestamp"
+            if foreign.literals =>
+        {
+            0
+        }
+        "string" if matches!(operands.first(), Some(V::Cel(value)) if matches!(**value, cel::Value::Bytes(_))) => {
+            traversal(first)
+        }
+        "bytes" if matches!(operands.first(), Some(V::Str(_))) => traversal(first),
+        "isSorted" | "sum" | "max" | "min" | "indexOf" | "lastIndexOf" => {
+            operands.first().map_or(0, data_traversal)
+        }
+        "url"
+        | "lowerAscii"
+        | "upperAscii"
+        | "substring"
+        | "trim"
+        | "jsonpatch.escapeKey"
+        | "cidr"
+        | "isIP"
+        | "isCIDR"
+        | "quantity"
+        | "isQuantity"
+        | "semver"
+        | "isSemver" => traversal(first),
+        // `cidr.ip()` reads a field; `ip(string)` parses.
+        "ip" if foreign.member => 1,
+        "ip" => traversal(first),
+        "replace" | "split" | "isCanonical" => traversal(2 * first),
+        "join" => traversal(2 * size(result)),
+        "find" | "findAll" => traversal(1 + first) * regex_length(second),
+        "containsIP" | "containsCIDR" => {
+            let mut cost = traversal(2 * first);
+            if foreign.function == "containsCIDR" {
+                cost += traversal(first) + 1;
+            }
+            if matches!(operands.get(1), Some(V::Str(_))) {
+                cost += traversal(second);
+            }
+            cost
+        }
+        _ => 1,
+    }
+}
+
+/// Kubernetes' `traversalCost`: a string's bytes × 0.1 (rounded down),
+/// the sum over a list's items or a map's keys and values, 1 for
+/// anything else.
+fn data_traversal(value: &V<'_>) -> u64 {
+    match value {
+        V::Str(text) => text.len() as u64 / 10,
+        V::List(items) => items.iter().map(data_traversal).sum(),
+        V::Node(tape, index, is_map) => {
+            let Ok(
+                wasm_validate_abi::tape::Node::Array { end, .. }
+                | wasm_validate_abi::tape::Node::Object { end, .. },
+            ) = tape.node(*index)
+            else {
+                return 1;
+            };
+            let mut cost = 0;
+            let mut at = index + 1;
+            while at < end {
+                if *is_map {
+                    cost += tape.key(at).map_or(0, |k| k.len() as u64 / 10);
+                }
+                cost += data_traversal(&V::at(*tape, at));
+                at = tape.next(at).unwrap_or(end).max(at + 1);
+            }
+            cost
+        }
         _ => 1,
     }
 }

@@ -5,31 +5,14 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::rc::Rc;
 
-use cel::common::types::{
-    CelBool, CelDouble, CelInt, CelList, CelNull, CelOptional, CelString, CelUInt,
-};
-use cel::common::value::Val;
+use cel::Value;
+use cel::common::ast::{CallExpr, Expr, IdedExpr, operators};
 use wasm_validate_abi::tape::{Node, Tape};
 
-use super::{Append, Arithmetic, Fold, Lit, Order, Plan, Text};
+use super::value::Items;
+pub(crate) use super::value::V;
+use super::{Append, Arithmetic, Fold, Lit, OPERAND, Order, Plan, Text};
 use super::{FIRST_VARIABLE, cost};
-
-/// A value of the fast evaluation: what cel-rust's values of the same
-/// names hold, with the request's maps and lists read in place from the
-/// tape (as [`crate::lazy`] reads them for cel-rust).
-#[derive(Debug, Clone)]
-pub(crate) enum V<'a> {
-    Null,
-    Bool(bool),
-    Int(i64),
-    UInt(u64),
-    Double(f64),
-    Str(Cow<'a, str>),
-    /// A map (`true`) or list node of a tape.
-    Node(Tape<'a>, u32, bool),
-    List(Rc<Vec<V<'a>>>),
-    Opt(Option<Rc<V<'a>>>),
-}
 
 /// The fast evaluation gave up: the expression is evaluated again by
 /// cel-rust, whose answer (an error included) is the answer.
@@ -61,6 +44,8 @@ pub(crate) type Slots<'a> = Vec<Option<V<'a>>>;
 /// the expression being evaluated ([`cost`]).
 pub(crate) struct Run<'a> {
     pub(crate) slots: Slots<'a>,
+    /// The environment [`Plan::Foreign`] calls are evaluated in.
+    env: std::sync::Arc<cel::Env>,
     /// The variables' slots: `FIRST_VARIABLE..FIRST_VARIABLE + variables`.
     pub(crate) variables: usize,
     /// The cost of the expression so far.
@@ -74,9 +59,15 @@ pub(crate) struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    /// A run with `slots` (the roots, then `variables` variables).
-    pub(crate) fn new(slots: Slots<'a>, variables: usize) -> Run<'a> {
+    /// A run with `slots` (the roots, then `variables` variables), whose
+    /// foreign calls are evaluated in `env`.
+    pub(crate) fn new(
+        env: std::sync::Arc<cel::Env>,
+        slots: Slots<'a>,
+        variables: usize,
+    ) -> Run<'a> {
         Run {
+            env,
             slots,
             variables,
             cost: 0,
@@ -99,118 +90,6 @@ impl<'a> Run<'a> {
             return Err(Stop::CostLimit);
         }
         Ok(())
-    }
-}
-
-impl<'a> V<'a> {
-    /// The value of node `index` of `tape`, as [`crate::lazy::val_at`]
-    /// reads it: a node that does not decode and a string that is not
-    /// UTF-8 are `null`, an integer that fits is an `int`.
-    pub(crate) fn at(tape: Tape<'a>, index: u32) -> V<'a> {
-        match tape.node(index) {
-            Err(_) | Ok(Node::Null) => V::Null,
-            Ok(Node::Bool(b)) => V::Bool(b),
-            Ok(Node::UInt(n)) => match i64::try_from(n) {
-                Ok(i) => V::Int(i),
-                Err(_) => V::UInt(n),
-            },
-            Ok(Node::Int(n)) => V::Int(n),
-            Ok(Node::Float(f)) => V::Double(f),
-            Ok(Node::String(bytes)) => match std::str::from_utf8(bytes) {
-                Ok(text) => V::Str(Cow::Borrowed(text)),
-                Err(_) => V::Null,
-            },
-            Ok(Node::Array { .. }) => V::Node(tape, index, false),
-            Ok(Node::Object { .. }) => V::Node(tape, index, true),
-        }
-    }
-
-    /// The value as cel-rust's, to bind for an expression cel-rust
-    /// evaluates.
-    pub(crate) fn to_val(&self) -> Box<dyn Val + 'a> {
-        match self {
-            V::Null => Box::new(CelNull),
-            V::Bool(b) => Box::new(CelBool::from(*b)),
-            V::Int(i) => Box::new(CelInt::from(*i)),
-            V::UInt(u) => Box::new(CelUInt::from(*u)),
-            V::Double(d) => Box::new(CelDouble::from(*d)),
-            V::Str(text) => Box::new(CelString::from(text.clone())),
-            V::Node(tape, index, _) => crate::lazy::val_at(tape, *index).0,
-            V::List(items) => Box::new(CelList::from(
-                items.iter().map(V::to_val).collect::<Vec<_>>(),
-            )),
-            V::Opt(None) => Box::new(CelOptional::none()),
-            V::Opt(Some(value)) => Box::new(CelOptional::of(value.to_val())),
-        }
-    }
-}
-
-/// The items of a list, or the keys of a map, in order.
-enum Items<'a> {
-    Tape {
-        tape: Tape<'a>,
-        next: u32,
-        end: u32,
-        keys: bool,
-    },
-    List(Rc<Vec<V<'a>>>, usize),
-}
-
-impl<'a> Items<'a> {
-    /// The items of `value`; a map's keys only when `keys_in_any_order`
-    /// (cel-rust iterates a map in its hash order, which the tape's order
-    /// is not).
-    fn of(value: V<'a>, keys_in_any_order: bool) -> Result<(Items<'a>, usize), Abandon> {
-        match value {
-            V::Node(tape, index, is_map) if !is_map || keys_in_any_order => {
-                match tape.node(index) {
-                    Ok(Node::Array { len, end } | Node::Object { len, end }) => Ok((
-                        Items::Tape {
-                            tape,
-                            next: index + 1,
-                            end,
-                            keys: is_map,
-                        },
-                        len as usize,
-                    )),
-                    _ => Err(Abandon),
-                }
-            }
-            V::List(items) => {
-                let len = items.len();
-                Ok((Items::List(items, 0), len))
-            }
-            _ => Err(Abandon),
-        }
-    }
-
-    fn next(&mut self) -> Result<Option<V<'a>>, Abandon> {
-        match self {
-            Items::Tape {
-                tape,
-                next,
-                end,
-                keys,
-            } => {
-                if *next >= *end {
-                    return Ok(None);
-                }
-                let at = *next;
-                *next = tape.next(at).map_err(|_| Abandon)?.max(at + 1);
-                if *keys {
-                    let key = tape.key(at).map_err(|_| Abandon)?;
-                    let key = std::str::from_utf8(key).map_err(|_| Abandon)?;
-                    Ok(Some(V::Str(Cow::Borrowed(key))))
-                } else {
-                    Ok(Some(V::at(*tape, at)))
-                }
-            }
-            Items::List(items, i) => {
-                let item = items.get(*i).cloned();
-                *i += 1;
-                Ok(item)
-            }
-        }
     }
 }
 
@@ -263,7 +142,27 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
         Plan::Equals(operands) | Plan::NotEquals(operands) => {
             let (a, b) = pair(operands, run)?;
             run.charge(cost::equality(&a, &b))?;
-            let equal = equal(&a, &b)?;
+            let equal = match equal(&a, &b) {
+                Ok(equal) => equal,
+                // Containers, numbers of two types, optionals and cel-rust's
+                // own values: cel-rust's equality decides.
+                Err(Abandon) => {
+                    let call = IdedExpr {
+                        id: 0,
+                        expr: Expr::Call(CallExpr {
+                            func_name: operators::EQUALS.to_owned(),
+                            target: None,
+                            args: (0..2)
+                                .map(|i| IdedExpr {
+                                    id: 0,
+                                    expr: Expr::Ident(format!("{OPERAND}{i}")),
+                                })
+                                .collect(),
+                        }),
+                    };
+                    matches!(in_cel_rust(&call, &[a, b], run)?, V::Bool(true))
+                }
+            };
             Ok(V::Bool(equal == matches!(plan, Plan::Equals(_))))
         }
         Plan::Add(operands) => {
@@ -294,7 +193,7 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             // `orValue` is not a call to cel-go, which plans it to
             // short-circuit: no cost.
             Ok(match default {
-                Some(default) => or_value(value, default),
+                Some(default) => or_value(value, default)?,
                 None => value,
             })
         }
@@ -360,23 +259,6 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
                 V::Double(d) => Ok(V::Double(-d)),
                 _ => Err(Stop::Abandon),
             }
-        }
-        Plan::Convert(to_int, operand, literal) => {
-            let value = eval(operand, run)?;
-            // cel-go folds a conversion of a literal when it plans it.
-            if !literal {
-                run.charge(1)?;
-            }
-            Ok(match (to_int, value) {
-                (true, V::Int(i)) => V::Int(i),
-                (true, V::UInt(u)) => V::Int(i64::try_from(u).map_err(|_| Abandon)?),
-                (true, V::Str(text)) => V::Int(decimal(&text).ok_or(Abandon)?),
-                (false, V::Str(text)) => V::Str(text),
-                (false, V::Int(i)) => V::Str(Cow::Owned(i.to_string())),
-                (false, V::UInt(u)) => V::Str(Cow::Owned(u.to_string())),
-                (false, V::Bool(b)) => V::Str(Cow::Borrowed(if b { "true" } else { "false" })),
-                _ => return Err(Stop::Abandon),
-            })
         }
         Plan::In(operands, set) => {
             let (item, container) = pair(operands, run)?;
@@ -496,7 +378,17 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
         },
         Plan::OrValue(operands) => {
             let (value, default) = pair(operands, run)?;
-            Ok(or_value(value, default))
+            Ok(or_value(value, default)?)
+        }
+        Plan::Foreign(foreign) => {
+            let operands = foreign
+                .operands
+                .iter()
+                .map(|operand| eval(operand, run))
+                .collect::<Result<Vec<_>, _>>()?;
+            let value = in_cel_rust(&foreign.call, &operands, run)?;
+            run.charge(cost::call(foreign, &operands, &value))?;
+            Ok(value)
         }
         _ => unreachable!("evaluated by eval"),
     }
@@ -541,7 +433,7 @@ fn equal(a: &V<'_>, b: &V<'_>) -> Result<bool, Abandon> {
         (Int(_) | UInt(_) | Double(_), Int(_) | UInt(_) | Double(_)) => return Err(Abandon),
         // A map or a list is never `null` (`object == null` on DELETE).
         (Node(..) | List(_), Null) | (Null, Node(..) | List(_)) => false,
-        (Node(..) | List(_) | Opt(_), _) | (_, Node(..) | List(_) | Opt(_)) => {
+        (Node(..) | List(_) | Opt(_) | Cel(_), _) | (_, Node(..) | List(_) | Opt(_) | Cel(_)) => {
             return Err(Abandon);
         }
         _ => false,
@@ -609,16 +501,6 @@ fn arithmetic<'a>(operator: Arithmetic, a: V<'a>, b: V<'a>) -> Result<V<'a>, Aba
     result.ok_or(Abandon)
 }
 
-/// A decimal integer as `int()` reads a string: an optional sign and
-/// ASCII digits, within 64 bits.
-fn decimal(text: &str) -> Option<i64> {
-    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
 /// `item in container`: a list's item, a map's string key.
 fn contains(container: &V<'_>, item: &V<'_>) -> Result<bool, Abandon> {
     match (container, item) {
@@ -667,12 +549,28 @@ fn select<'a>(value: V<'a>, field: &str, optional: bool) -> Result<V<'a>, Abando
 }
 
 /// `value.orValue(default)`, as `crate::kubernetes::or_value`: a value
-/// that is not an optional is itself.
-fn or_value<'a>(value: V<'a>, default: V<'a>) -> V<'a> {
-    match value {
+/// that is not an optional is itself; one of cel-rust's may be an optional
+/// it built, cel-rust's to answer.
+fn or_value<'a>(value: V<'a>, default: V<'a>) -> Result<V<'a>, Abandon> {
+    Ok(match value {
         V::Opt(Some(inner)) => Rc::unwrap_or_clone(inner),
         V::Opt(None) => default,
+        V::Cel(_) => return Err(Abandon),
         value => value,
+    })
+}
+
+/// Evaluates `call` with cel-rust, its names [`OPERAND`]`i` bound to
+/// `operands[i]`; an error gives up (cel-rust's answer for the whole
+/// expression is then the answer).
+fn in_cel_rust<'a>(call: &IdedExpr, operands: &[V<'a>], run: &Run<'a>) -> Answer<'a> {
+    let mut context = cel::Context::with_env(run.env.clone());
+    for (i, operand) in operands.iter().enumerate() {
+        context.add_variable_as_val(format!("{OPERAND}{i}"), operand.to_val());
+    }
+    match Value::resolve(call, &context) {
+        Ok(value) => Ok(V::from_value(value)),
+        Err(_) => Err(Stop::Abandon),
     }
 }
 

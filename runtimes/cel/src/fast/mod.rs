@@ -32,7 +32,13 @@
 //!   `map`, `filter`), over lists, and over maps when their result does
 //!   not depend on the order of the keys.
 //!
-//! Any other node makes the expression cel-rust's ([`plan`] answers
+//! Any other call (the Kubernetes libraries, cel-go's extensions,
+//! conversions, timestamps) is a [`Foreign`] call: the plan evaluates its
+//! operands, and cel-rust the call itself on their values, its result
+//! kept as cel-rust's own value ([`V::Cel`](eval::V)) when it has no
+//! plain form; `==` on containers, numbers of two types or such values
+//! is cel-rust's too. Map literals, bytes literals, optional list entries
+//! and qualified names make the expression cel-rust's ([`plan`] answers
 //! `None`). And at run time, anything but a successful value in the cases
 //! above (an error, an operand of another type, a comprehension whose
 //! order would matter) abandons the fast evaluation ([`eval::Abandon`]),
@@ -67,6 +73,7 @@ pub(crate) mod cost;
 pub(crate) mod eval;
 #[cfg(test)]
 mod tests;
+mod value;
 
 /// A literal of a plan.
 #[derive(Debug, Clone)]
@@ -131,9 +138,6 @@ pub(crate) enum Plan {
     Arithmetic(Arithmetic, Box<[Plan; 2]>),
     /// `-x`.
     Negate(Box<Plan>),
-    /// `int(x)` (`true`) or `string(x)`; the last `true` when `x` is a
-    /// literal (cel-go folds the conversion: no cost).
-    Convert(bool, Box<Plan>, bool),
     /// `list.join()` or `list.join(separator)`.
     Join(Box<Plan>, Option<Box<Plan>>),
     /// `in`; `true` when the container is a list of literals (a set to
@@ -167,7 +171,31 @@ pub(crate) enum Plan {
     /// A `map` or `filter` comprehension (`@result + [items]`, guarded or
     /// not, from an empty list), built in place as cel-rust does.
     Append(Box<Append>),
+    /// A call outside the subset (or a name that is not bound, such as a
+    /// type), evaluated by cel-rust on its operands' values.
+    Foreign(Box<Foreign>),
 }
+
+/// A call cel-rust evaluates inside a plan: `call` is the call with each
+/// operand (the receiver first) replaced by the name [`OPERAND`]`i`, bound
+/// to the value of `operands[i]`; a namespace receiver (`optional.of`,
+/// `math.greatest`) stays as written.
+#[derive(Debug, Clone)]
+pub(crate) struct Foreign {
+    pub(crate) call: IdedExpr,
+    pub(crate) operands: Vec<Plan>,
+    /// The function's name, for its cost.
+    pub(crate) function: String,
+    /// Whether the first operand is the receiver (`x.f(...)`).
+    pub(crate) member: bool,
+    /// Whether every operand is a literal (cel-go folds a conversion of
+    /// literals: no cost).
+    pub(crate) literals: bool,
+}
+
+/// The names a [`Foreign`] call's operands are bound to: `@0`, `@1`, ...
+/// (no CEL source can spell them).
+pub(crate) const OPERAND: &str = "@";
 
 #[derive(Debug, Clone)]
 pub(crate) struct Fold {
@@ -224,10 +252,59 @@ impl Scope {
         }
     }
 
+    /// A call outside the subset as a [`Foreign`] call: its receiver (unless
+    /// it names a namespace) and its arguments are planned, and replaced in
+    /// the call by the names they are bound to.
+    fn foreign(&mut self, expression: &IdedExpr) -> Option<Plan> {
+        let Expr::Call(call) = &expression.expr else {
+            return None;
+        };
+        let mut operands = Vec::new();
+        let bound = |plan: Plan, id: u64, operands: &mut Vec<Plan>| {
+            operands.push(plan);
+            IdedExpr {
+                id,
+                expr: Expr::Ident(format!("{OPERAND}{}", operands.len() - 1)),
+            }
+        };
+        let target = match &call.target {
+            // `optional.of(x)`, `math.greatest(...)`: a namespace, not a value.
+            Some(target) if matches!(&target.expr, Expr::Ident(name) if self.slot(name).is_none()) => {
+                Some(target.clone())
+            }
+            Some(target) => {
+                let plan = self.plan(target)?;
+                Some(Box::new(bound(plan, target.id, &mut operands)))
+            }
+            None => None,
+        };
+        let member = matches!(target.as_deref().map(|t| &t.expr), Some(Expr::Ident(name)) if name.starts_with(OPERAND));
+        let mut args = Vec::with_capacity(call.args.len());
+        for arg in &call.args {
+            let plan = self.plan(arg)?;
+            args.push(bound(plan, arg.id, &mut operands));
+        }
+        let literals = operands.iter().all(cost::is_literal);
+        Some(Plan::Foreign(Box::new(Foreign {
+            call: IdedExpr {
+                id: expression.id,
+                expr: Expr::Call(cel::common::ast::CallExpr {
+                    func_name: call.func_name.clone(),
+                    target,
+                    args,
+                }),
+            },
+            operands,
+            function: call.func_name.clone(),
+            member,
+            literals,
+        })))
+    }
+
     fn plan(&mut self, expression: &IdedExpr) -> Option<Plan> {
         Some(match &expression.expr {
             Expr::Literal(literal) => Plan::Lit(lit(literal)?),
-            Expr::Ident(name) => Plan::Slot(self.slot(name)?),
+            Expr::Ident(name) if self.slot(name).is_some() => Plan::Slot(self.slot(name)?),
             Expr::List(list) if list.optional_indices.is_empty() => {
                 let elements: Vec<Plan> = list
                     .elements
@@ -280,11 +357,6 @@ impl Scope {
                         Plan::Arithmetic(operator, self.two(args)?)
                     }
                     (operators::NEGATE, None, 1) => Plan::Negate(Box::new(self.plan(&args[0])?)),
-                    (name @ ("int" | "string"), None, 1) => {
-                        let operand = self.plan(&args[0])?;
-                        let literal = cost::is_literal(&operand);
-                        Plan::Convert(name == "int", Box::new(operand), literal)
-                    }
                     (operators::IN, None, 2) => {
                         let operands = self.two(args)?;
                         let set = matches!(&operands[1], Plan::List(_, true));
@@ -346,9 +418,18 @@ impl Scope {
                             Some(default),
                         )
                     }
-                    _ => return None,
+                    _ => self.foreign(expression)?,
                 }
             }
+            // A name that is not bound: a type (`int`, `map`) or a constant
+            // cel-rust resolves.
+            Expr::Ident(_) => Plan::Foreign(Box::new(Foreign {
+                call: expression.clone(),
+                operands: Vec::new(),
+                function: String::new(),
+                member: false,
+                literals: true,
+            })),
             Expr::Comprehension(c) if c.iter_var2.is_none() => {
                 let range = self.plan(&c.iter_range)?;
                 let append = append_shape(c);
