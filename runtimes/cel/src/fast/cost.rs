@@ -34,6 +34,10 @@ pub(crate) const RUNTIME_BUDGET: u64 = 10_000_000;
 /// (`RuntimeCELCostBudgetMatchConditions`).
 pub(crate) const MATCH_CONDITIONS_BUDGET: u64 = 2_500_000;
 
+/// The cost of building a map from values that are not all literals
+/// (`common.MapCreateBaseCost`).
+pub(crate) const MAP_CREATE: u64 = 30;
+
 /// cel-go's error when an expression passes [`PER_CALL_LIMIT`].
 pub(crate) const LIMIT_EXCEEDED: &str = "operation cancelled: actual cost limit exceeded";
 
@@ -75,6 +79,8 @@ pub(crate) fn call(foreign: &Foreign, operands: &[V<'_>], result: &V<'_>) -> u64
     let second = operands.get(1).map_or(0, size);
     match foreign.function.as_str() {
         "" => 0,
+        super::MAP_LITERAL if foreign.literals => 0,
+        super::MAP_LITERAL => MAP_CREATE,
         "int" | "uint" | "double" | "string" | "bytes" | "bool" | "duration" | "timestamp"
             if foreign.literals =>
         {

@@ -286,7 +286,9 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             };
             run.charge(1)?;
             Ok(match (value, index) {
-                (V::Node(tape, at, true), V::Str(key)) => member(tape, at, &key)?.ok_or(Abandon)?,
+                (map @ (V::Node(_, _, true) | V::Cel(_)), V::Str(key)) => {
+                    map_member(&map, &key)?.ok_or(Abandon)?
+                }
                 (list @ (V::Node(_, _, false) | V::List(_)), V::Int(i)) => {
                     let i = usize::try_from(i).map_err(|_| Abandon)?;
                     let (mut items, _) = Items::of(list, false)?;
@@ -310,6 +312,11 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
                     _ => Err(Stop::Abandon),
                 },
                 V::List(items) => Ok(V::Int(items.len() as i64)),
+                V::Cel(value) => match &*value {
+                    Value::Map(map) => Ok(V::Int(map.map.len() as i64)),
+                    Value::Bytes(bytes) => Ok(V::Int(bytes.len() as i64)),
+                    _ => Err(Stop::Abandon),
+                },
                 _ => Err(Stop::Abandon),
             }
         }
@@ -369,12 +376,8 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
         }
         Plan::Has(operand, field, relative) => match attribute_operand(operand, *relative, run)? {
             V::Opt(None) => Ok(V::Bool(false)),
-            V::Opt(Some(inner)) => match &*inner {
-                V::Node(tape, at, true) => Ok(V::Bool(member(*tape, *at, field)?.is_some())),
-                _ => Err(Stop::Abandon),
-            },
-            V::Node(tape, at, true) => Ok(V::Bool(member(tape, at, field)?.is_some())),
-            _ => Err(Stop::Abandon),
+            V::Opt(Some(inner)) => Ok(V::Bool(map_member(&inner, field)?.is_some())),
+            map => Ok(V::Bool(map_member(&map, field)?.is_some())),
         },
         Plan::OrValue(operands) => {
             let (value, default) = pair(operands, run)?;
@@ -504,7 +507,7 @@ fn arithmetic<'a>(operator: Arithmetic, a: V<'a>, b: V<'a>) -> Result<V<'a>, Aba
 /// `item in container`: a list's item, a map's string key.
 fn contains(container: &V<'_>, item: &V<'_>) -> Result<bool, Abandon> {
     match (container, item) {
-        (V::Node(tape, at, true), V::Str(key)) => Ok(member(*tape, *at, key)?.is_some()),
+        (V::Node(_, _, true) | V::Cel(_), V::Str(key)) => Ok(map_member(container, key)?.is_some()),
         (V::Node(_, _, false) | V::List(_), _) => {
             let (mut items, _) = Items::of(container.clone(), false)?;
             while let Some(candidate) = items.next()? {
@@ -514,6 +517,25 @@ fn contains(container: &V<'_>, item: &V<'_>) -> Result<bool, Abandon> {
             }
             Ok(false)
         }
+        _ => Err(Abandon),
+    }
+}
+
+/// The member `key` of a map, of the tape or one cel-rust built, `None`
+/// when it has none; anything but a map is cel-rust's.
+fn map_member<'a>(value: &V<'a>, key: &str) -> Result<Option<V<'a>>, Abandon> {
+    match value {
+        V::Node(tape, at, true) => member(*tape, *at, key),
+        V::Cel(cel) => match &**cel {
+            Value::Map(map) => Ok(map
+                .map
+                .get(&cel::objects::Key::String(std::sync::Arc::new(
+                    key.to_owned(),
+                )))
+                .cloned()
+                .map(V::from_value)),
+            _ => Err(Abandon),
+        },
         _ => Err(Abandon),
     }
 }
@@ -532,19 +554,15 @@ fn select<'a>(value: V<'a>, field: &str, optional: bool) -> Result<V<'a>, Abando
     let optional_of = |found: Option<V<'a>>| V::Opt(found.map(Rc::new));
     match value {
         V::Opt(None) => Ok(V::Opt(None)),
-        V::Opt(Some(inner)) => match &*inner {
-            V::Node(tape, at, true) => Ok(optional_of(member(*tape, *at, field)?)),
-            _ => Err(Abandon),
-        },
-        V::Node(tape, at, true) => {
-            let found = member(tape, at, field)?;
+        V::Opt(Some(inner)) => Ok(optional_of(map_member(&inner, field)?)),
+        map => {
+            let found = map_member(&map, field)?;
             if optional {
                 Ok(optional_of(found))
             } else {
                 found.ok_or(Abandon)
             }
         }
-        _ => Err(Abandon),
     }
 }
 

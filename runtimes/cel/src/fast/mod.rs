@@ -37,9 +37,9 @@
 //! operands, and cel-rust the call itself on their values, its result
 //! kept as cel-rust's own value ([`V::Cel`](eval::V)) when it has no
 //! plain form; `==` on containers, numbers of two types or such values
-//! is cel-rust's too. Map literals, bytes literals, optional list entries
-//! and qualified names make the expression cel-rust's ([`plan`] answers
-//! `None`). And at run time, anything but a successful value in the cases
+//! is cel-rust's too, and so is building a map literal. Bytes literals,
+//! optional list and map entries and qualified names make the expression
+//! cel-rust's ([`plan`] answers `None`). And at run time, anything but a successful value in the cases
 //! above (an error, an operand of another type, a comprehension whose
 //! order would matter) abandons the fast evaluation ([`eval::Abandon`]),
 //! and the runtime evaluates the whole expression again with cel-rust:
@@ -193,6 +193,10 @@ pub(crate) struct Foreign {
     pub(crate) literals: bool,
 }
 
+/// The function name a map literal's [`Foreign`] node carries, for its
+/// cost (no function can be named so).
+pub(crate) const MAP_LITERAL: &str = "{}";
+
 /// The names a [`Foreign`] call's operands are bound to: `@0`, `@1`, ...
 /// (no CEL source can spell them).
 pub(crate) const OPERAND: &str = "@";
@@ -297,6 +301,54 @@ impl Scope {
             operands,
             function: call.func_name.clone(),
             member,
+            literals,
+        })))
+    }
+
+    /// A map literal, built by cel-rust from its keys' and values' values
+    /// (a [`Foreign`] node); one with an optional entry (`{?k: v}`) has no
+    /// plan.
+    fn map(&mut self, id: u64, map: &cel::common::ast::MapExpr) -> Option<Plan> {
+        use cel::common::ast::{EntryExpr, IdedEntryExpr, MapEntryExpr, MapExpr};
+        let mut operands = Vec::new();
+        let mut entries = Vec::with_capacity(map.entries.len());
+        for entry in &map.entries {
+            let EntryExpr::MapEntry(e) = &entry.expr else {
+                return None;
+            };
+            if e.optional {
+                return None;
+            }
+            let mut bound = |expression: &IdedExpr, operands: &mut Vec<Plan>| {
+                let plan = self.plan(expression)?;
+                operands.push(plan);
+                Some(IdedExpr {
+                    id: expression.id,
+                    expr: Expr::Ident(format!("{OPERAND}{}", operands.len() - 1)),
+                })
+            };
+            let key = bound(&e.key, &mut operands)?;
+            let value = bound(&e.value, &mut operands)?;
+            entries.push(IdedEntryExpr {
+                id: entry.id,
+                expr: EntryExpr::MapEntry(MapEntryExpr {
+                    key,
+                    value,
+                    optional: false,
+                }),
+            });
+        }
+        let literals = operands.iter().all(cost::is_literal);
+        Some(Plan::Foreign(Box::new(Foreign {
+            call: IdedExpr {
+                id,
+                expr: Expr::Map(MapExpr { entries }),
+            },
+            operands,
+            // A map built from values that are not all literals costs
+            // `common.MapCreateBaseCost`; cel-go folds one of literals.
+            function: MAP_LITERAL.to_owned(),
+            member: false,
             literals,
         })))
     }
@@ -421,6 +473,7 @@ impl Scope {
                     _ => self.foreign(expression)?,
                 }
             }
+            Expr::Map(map) => self.map(expression.id, map)?,
             // A name that is not bound: a type (`int`, `map`) or a constant
             // cel-rust resolves.
             Expr::Ident(_) => Plan::Foreign(Box::new(Foreign {
