@@ -115,32 +115,19 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             Ok(run.slots.get(*i).cloned().flatten().ok_or(Abandon)?)
         }
         Plan::Not(operand) => {
-            let value = boolean(eval(operand, run)?)?;
-            run.charge(1)?;
+            let value = boolean(unary(operand, run)?)?;
             Ok(V::Bool(!value))
         }
         Plan::NotStrictlyFalse(operand) => {
-            let value = eval(operand, run)?;
+            // An error or a value that is not a bool is not false.
+            let value = truth(eval(operand, run))?;
             run.charge(1)?;
-            Ok(V::Bool(match value {
-                V::Bool(b) => b,
-                _ => true,
-            }))
+            Ok(V::Bool(value != Some(false)))
         }
-        Plan::And(operands) => {
-            let [left, right] = &**operands;
-            Ok(V::Bool(
-                boolean(eval(left, run)?)? && boolean(eval(right, run)?)?,
-            ))
-        }
-        Plan::Or(operands) => {
-            let [left, right] = &**operands;
-            Ok(V::Bool(
-                boolean(eval(left, run)?)? || boolean(eval(right, run)?)?,
-            ))
-        }
+        Plan::And(operands) => logical(operands, false, run),
+        Plan::Or(operands) => logical(operands, true, run),
         Plan::Equals(operands) | Plan::NotEquals(operands) => {
-            let (a, b) = pair(operands, run)?;
+            let (a, b) = pair(operands, 1, run)?;
             run.charge(cost::equality(&a, &b))?;
             let equal = match equal(&a, &b) {
                 Ok(equal) => equal,
@@ -166,7 +153,7 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             Ok(V::Bool(equal == matches!(plan, Plan::Equals(_))))
         }
         Plan::Add(operands) => {
-            let (a, b) = pair(operands, run)?;
+            let (a, b) = pair(operands, 1, run)?;
             run.charge(cost::addition(&a, &b))?;
             Ok(add(a, b)?)
         }
@@ -183,9 +170,16 @@ pub(crate) fn eval<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
                 None => None,
             };
             for (i, field) in fields.iter().enumerate() {
-                value = select(value, field, mask >> i & 1 == 1)?;
-                // cel-go observes a qualifier only when it finds a value: an
-                // optional selection of an absent field costs nothing.
+                // cel-go observes a qualifier that finds a value, and one
+                // that fails; an optional selection of an absent field costs
+                // nothing.
+                value = match select(value, field, mask >> i & 1 == 1) {
+                    Ok(value) => value,
+                    Err(Abandon) => {
+                        run.charge(1)?;
+                        return Err(Stop::Abandon);
+                    }
+                };
                 if !matches!(value, V::Opt(None)) {
                     run.charge(1)?;
                 }
@@ -236,7 +230,7 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             value
         }
         Plan::Order(order, operands) => {
-            let (a, b) = pair(operands, run)?;
+            let (a, b) = pair(operands, 1, run)?;
             run.charge(cost::ordering(&a, &b))?;
             let ordering = compare(&a, &b)?;
             Ok(V::Bool(match order {
@@ -247,21 +241,17 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             }))
         }
         Plan::Arithmetic(operator, operands) => {
-            let (a, b) = pair(operands, run)?;
+            let (a, b) = pair(operands, 1, run)?;
             run.charge(1)?;
             Ok(arithmetic(*operator, a, b)?)
         }
-        Plan::Negate(operand) => {
-            let value = eval(operand, run)?;
-            run.charge(1)?;
-            match value {
-                V::Int(i) => Ok(V::Int(i.checked_neg().ok_or(Abandon)?)),
-                V::Double(d) => Ok(V::Double(-d)),
-                _ => Err(Stop::Abandon),
-            }
-        }
+        Plan::Negate(operand) => match unary(operand, run)? {
+            V::Int(i) => Ok(V::Int(i.checked_neg().ok_or(Abandon)?)),
+            V::Double(d) => Ok(V::Double(-d)),
+            _ => Err(Stop::Abandon),
+        },
         Plan::In(operands, set) => {
-            let (item, container) = pair(operands, run)?;
+            let (item, container) = pair(operands, 1, run)?;
             // A list of literals is a set to cel-go's optimizer (no call);
             // another list is traversed, a map looked up.
             let charge = match &container {
@@ -300,26 +290,20 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
                 _ => return Err(Stop::Abandon),
             })
         }
-        Plan::Size(operand) => {
-            let value = eval(operand, run)?;
-            run.charge(1)?;
-            match value {
-                V::Str(text) => Ok(V::Int(text.chars().count() as i64)),
-                V::Node(tape, index, _) => match tape.node(index) {
-                    Ok(Node::Array { len, .. } | Node::Object { len, .. }) => {
-                        Ok(V::Int(len.into()))
-                    }
-                    _ => Err(Stop::Abandon),
-                },
-                V::List(items) => Ok(V::Int(items.len() as i64)),
-                V::Cel(value) => match &*value {
-                    Value::Map(map) => Ok(V::Int(map.map.len() as i64)),
-                    Value::Bytes(bytes) => Ok(V::Int(bytes.len() as i64)),
-                    _ => Err(Stop::Abandon),
-                },
+        Plan::Size(operand) => match unary(operand, run)? {
+            V::Str(text) => Ok(V::Int(text.chars().count() as i64)),
+            V::Node(tape, index, _) => match tape.node(index) {
+                Ok(Node::Array { len, .. } | Node::Object { len, .. }) => Ok(V::Int(len.into())),
                 _ => Err(Stop::Abandon),
-            }
-        }
+            },
+            V::List(items) => Ok(V::Int(items.len() as i64)),
+            V::Cel(value) => match &*value {
+                Value::Map(map) => Ok(V::Int(map.map.len() as i64)),
+                Value::Bytes(bytes) => Ok(V::Int(bytes.len() as i64)),
+                _ => Err(Stop::Abandon),
+            },
+            _ => Err(Stop::Abandon),
+        },
         Plan::Join(list, separator) => {
             let list = eval(list, run)?;
             let separator = match separator {
@@ -352,7 +336,7 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             }
         }
         Plan::Text(function, operands) => {
-            let (text, other) = pair(operands, run)?;
+            let (text, other) = pair(operands, 1, run)?;
             let (size, other_size) = (cost::size(&text), cost::size(&other));
             run.charge(match function {
                 Text::StartsWith | Text::EndsWith => cost::traversal(size),
@@ -380,15 +364,26 @@ fn eval_other<'a>(plan: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
             map => Ok(V::Bool(map_member(&map, field)?.is_some())),
         },
         Plan::OrValue(operands) => {
-            let (value, default) = pair(operands, run)?;
+            let (value, default) = pair(operands, 0, run)?;
             Ok(or_value(value, default)?)
         }
         Plan::Foreign(foreign) => {
-            let operands = foreign
-                .operands
-                .iter()
-                .map(|operand| eval(operand, run))
-                .collect::<Result<Vec<_>, _>>()?;
+            // Every operand is evaluated, an error among them or not (cel-go
+            // observes them all, and the call, before the error is the
+            // answer).
+            let mut operands = Vec::with_capacity(foreign.operands.len());
+            let mut failed = false;
+            for operand in &foreign.operands {
+                match eval(operand, run) {
+                    Ok(value) => operands.push(value),
+                    Err(Stop::Abandon) => failed = true,
+                    Err(stop) => return Err(stop),
+                }
+            }
+            if failed {
+                run.charge(1)?;
+                return Err(Stop::Abandon);
+            }
             let value = in_cel_rust(&foreign.call, &operands, run)?;
             run.charge(cost::call(foreign, &operands, &value))?;
             Ok(value)
@@ -408,6 +403,34 @@ fn attribute_operand<'a>(operand: &'a Plan, relative: bool, run: &mut Run<'a>) -
     Ok(value)
 }
 
+/// `&&` (`absorbing` false) or `||` (true), commutative as in cel-go and
+/// cel-rust: the absorbing value on either side decides it, even beside an
+/// error or a value that is not a bool (cel-rust's `LOGICAL_AND` and
+/// `LOGICAL_OR`); otherwise an error on either side is the answer, left to
+/// cel-rust. The right side is evaluated unless the left one decides.
+fn logical<'a>(operands: &'a [Plan; 2], absorbing: bool, run: &mut Run<'a>) -> Answer<'a> {
+    let [left, right] = operands;
+    let left = truth(eval(left, run))?;
+    if left == Some(absorbing) {
+        return Ok(V::Bool(absorbing));
+    }
+    match (left, truth(eval(right, run))?) {
+        (Some(_), Some(right)) => Ok(V::Bool(right)),
+        (None, Some(right)) if right == absorbing => Ok(V::Bool(absorbing)),
+        _ => Err(Stop::Abandon),
+    }
+}
+
+/// A bool's value; `None` for an error or any other value (both errors to
+/// CEL's logical operators); a passed cost limit stops.
+fn truth(answer: Answer<'_>) -> Result<Option<bool>, Stop> {
+    match answer {
+        Ok(V::Bool(b)) => Ok(Some(b)),
+        Ok(_) | Err(Stop::Abandon) => Ok(None),
+        Err(Stop::CostLimit) => Err(Stop::CostLimit),
+    }
+}
+
 fn boolean(value: V<'_>) -> Result<bool, Abandon> {
     match value {
         V::Bool(b) => Ok(b),
@@ -415,9 +438,36 @@ fn boolean(value: V<'_>) -> Result<bool, Abandon> {
     }
 }
 
-fn pair<'a>(operands: &'a [Plan; 2], run: &mut Run<'a>) -> Result<(V<'a>, V<'a>), Stop> {
+/// The operands of a binary node, both evaluated even when the first
+/// fails, as cel-go evaluates them: when one fails, the node's own cost
+/// with an error operand (`error_cost`: 1 for a call, whose error operand
+/// has size 1) is still counted before the error is the answer.
+fn pair<'a>(
+    operands: &'a [Plan; 2],
+    error_cost: u64,
+    run: &mut Run<'a>,
+) -> Result<(V<'a>, V<'a>), Stop> {
     let [a, b] = operands;
-    Ok((eval(a, run)?, eval(b, run)?))
+    let a = eval(a, run);
+    let b = eval(b, run);
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(Stop::CostLimit), _) | (_, Err(Stop::CostLimit)) => Err(Stop::CostLimit),
+        _ => {
+            run.charge(error_cost)?;
+            Err(Stop::Abandon)
+        }
+    }
+}
+
+/// The operand of a call of one operand, and the call's cost of 1 (an
+/// error operand included).
+fn unary<'a>(operand: &'a Plan, run: &mut Run<'a>) -> Answer<'a> {
+    let value = eval(operand, run);
+    if !matches!(value, Err(Stop::CostLimit)) {
+        run.charge(1)?;
+    }
+    value
 }
 
 /// `a == b` where cel-rust's answer is plain: values of one primitive
@@ -607,13 +657,27 @@ fn run_fold<'a>(fold: &'a Fold, run: &mut Run<'a>) -> Answer<'a> {
     run.slots[fold.accu] = Some(init);
     // Bound only from the first step on, as cel-rust binds it.
     run.slots[fold.item] = None;
+    // An `all` or `exists` step's error, pending until an item gives the
+    // absorbing value (cel-rust's `DeferredErrors`).
+    let mut pending = false;
     while let Some(item) = items.next()? {
         if !boolean(eval(&fold.cond, run)?)? {
             break;
         }
         run.slots[fold.item] = Some(item);
-        let accu = eval(&fold.step, run)?;
-        run.slots[fold.accu] = Some(accu);
+        match (eval(&fold.step, run), fold.absorbing) {
+            (Err(Stop::Abandon), Some(_)) => pending = true,
+            (Err(stop), _) => return Err(stop),
+            (Ok(accu), Some(absorbing))
+                if pending && !matches!(accu, V::Bool(b) if b == absorbing) => {}
+            (Ok(accu), _) => {
+                pending = false;
+                run.slots[fold.accu] = Some(accu);
+            }
+        }
+    }
+    if pending {
+        return Err(Stop::Abandon);
     }
     let result = eval(&fold.result, run);
     run.slots[fold.accu] = None;

@@ -39,9 +39,12 @@
 //! plain form; `==` on containers, numbers of two types or such values
 //! is cel-rust's too, and so is building a map literal. Bytes literals,
 //! optional list and map entries and qualified names make the expression
-//! cel-rust's ([`plan`] answers `None`). And at run time, anything but a successful value in the cases
-//! above (an error, an operand of another type, a comprehension whose
-//! order would matter) abandons the fast evaluation ([`eval::Abandon`]),
+//! cel-rust's ([`plan`] answers `None`). At run time, an error that
+//! `&&`, `||`, `all` or `exists` absorbs gives the absorbing value, as in
+//! cel-rust (its `LOGICAL_AND`, `LOGICAL_OR` and `DeferredErrors`);
+//! anything else but a successful value (an error that is the answer, an
+//! operand of another type, a comprehension whose order would matter)
+//! abandons the fast evaluation ([`eval::Abandon`]),
 //! and the runtime evaluates the whole expression again with cel-rust:
 //! CEL has no side effects, so the second evaluation gives cel-rust's
 //! answer, error messages and CEL's error absorption (`false && error`)
@@ -210,6 +213,10 @@ pub(crate) struct Fold {
     pub(crate) cond: Plan,
     pub(crate) step: Plan,
     pub(crate) result: Plan,
+    /// For `all` (`@result && p`: `Some(false)`) and `exists` (`@result ||
+    /// p`: `Some(true)`), the value that decides the result: an error of
+    /// `p` waits for a later item giving it, as in cel-go and cel-rust.
+    pub(crate) absorbing: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -507,15 +514,28 @@ impl Scope {
                             literals: items.iter().all(|e| matches!(e.expr, Expr::Literal(_))),
                             items: items.iter().map(|e| self.plan(e)).collect::<Option<_>>()?,
                         })),
-                        None => Plan::Fold(Box::new(Fold {
-                            range,
-                            item,
-                            accu,
-                            init,
-                            cond,
-                            step: self.plan(&c.loop_step)?,
-                            result: self.plan(&c.result)?,
-                        })),
+                        None => {
+                            let step = self.plan(&c.loop_step)?;
+                            let absorbing = match &step {
+                                Plan::And(operands) if matches!(operands[0], Plan::Slot(s) if s == accu) => {
+                                    Some(false)
+                                }
+                                Plan::Or(operands) if matches!(operands[0], Plan::Slot(s) if s == accu) => {
+                                    Some(true)
+                                }
+                                _ => None,
+                            };
+                            Plan::Fold(Box::new(Fold {
+                                range,
+                                item,
+                                accu,
+                                init,
+                                cond,
+                                step,
+                                result: self.plan(&c.result)?,
+                                absorbing,
+                            }))
+                        }
                     })
                 })();
                 self.names.truncate(depth);
