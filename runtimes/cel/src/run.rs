@@ -105,9 +105,10 @@ fn run(prepared: &Prepared, view: &RequestView<'_>) -> Result<Response, String> 
         namespace_object,
     };
     // Expressions with a plan are evaluated by `fast` first; cel-rust's
-    // context is built only when an expression needs cel-rust.
-    // `request` and `namespaceObject`, when read, as tapes of the values
-    // cel-rust is given.
+    // context is built only when an expression needs cel-rust. The fast
+    // evaluation reads `request` and `namespaceObject` (when read at all)
+    // from tapes of the values cel-rust is given: built twice, but only
+    // for a policy that reads them.
     let request_tape = binding
         .request
         .as_ref()

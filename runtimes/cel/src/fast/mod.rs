@@ -18,13 +18,9 @@
 //!
 //! - literals (but bytes), lists of them, the objects and variables;
 //! - `!`, `&&`, `||`, `?:`, `@not_strictly_false`;
-//! - `==`, `!=` and the orderings on values of one primitive type
-//!   (numbers of different types, containers and optionals are left to
-//!   cel-rust, whose heterogeneous equality decides them);
+//! - `==`, `!=` and the orderings on values of one primitive type;
 //! - `+` on numbers of one type, strings and lists; `-`, `*`, `/`, `%`
 //!   and negation on integers (`-`, `*` and negation on doubles too);
-//!   `int()` of an integer or a decimal string, `string()` of a string,
-//!   an integer or a bool;
 //! - `in` on lists and on maps with string keys, `size`, `startsWith`,
 //!   `endsWith`, `contains`, `matches`, `upperAscii`, `lowerAscii`, `join`;
 //! - field selection, optional selection, `has`, `orValue`, indexing;
