@@ -153,6 +153,49 @@ pub fn review_detailed(
     body: &[u8],
     deadline: Option<std::time::Instant>,
 ) -> Result<Reviewed, ReviewError> {
+    review_within(engine, set, endpoint, body, deadline, None)
+        .expect("without a yield allowance a review finishes")
+}
+
+/// [`review_detailed`], tried within `fuel` units of fuel for all of its
+/// evaluations together (the engine's yield allowance,
+/// [`Context::with_yield_after`]): `None` when they need more, and nothing
+/// is answered; the caller then runs [`review_detailed`] where it may take
+/// long (a thread that may block). A review that cannot be read is
+/// answered either way. For a server that answers most requests on the
+/// thread that read them and hands only slow ones to other threads
+/// (docs/admission.md).
+pub fn try_review_detailed(
+    engine: &Engine,
+    set: &PolicySet,
+    endpoint: Endpoint,
+    body: &[u8],
+    deadline: Option<std::time::Instant>,
+    fuel: u64,
+) -> Option<Result<Reviewed, ReviewError>> {
+    review_within(engine, set, endpoint, body, deadline, Some(fuel))
+}
+
+/// [`review_detailed`] under an optional yield allowance; `None` when the
+/// allowance was spent.
+fn review_within(
+    engine: &Engine,
+    set: &PolicySet,
+    endpoint: Endpoint,
+    body: &[u8],
+    deadline: Option<std::time::Instant>,
+    yield_after: Option<u64>,
+) -> Option<Result<Reviewed, ReviewError>> {
+    match read_request(body) {
+        Ok(request) => {
+            review_request(engine, set, endpoint, body, request, deadline, yield_after).map(Ok)
+        }
+        Err(error) => Some(Err(error)),
+    }
+}
+
+/// The review in `body` and its request, checked.
+fn read_request(body: &[u8]) -> Result<AdmissionRequest, ReviewError> {
     let review: AdmissionReview =
         serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
     if review.api_version != review::API_VERSION {
@@ -165,6 +208,19 @@ pub fn review_detailed(
     if request.uid.is_empty() {
         return Err(ReviewError::NoUid);
     }
+    Ok(request)
+}
+
+/// Answers `request`; `None` when the yield allowance was spent.
+fn review_request(
+    engine: &Engine,
+    set: &PolicySet,
+    endpoint: Endpoint,
+    body: &[u8],
+    request: AdmissionRequest,
+    deadline: Option<std::time::Instant>,
+    yield_after: Option<u64>,
+) -> Option<Reviewed> {
     let mut context = Context::default();
     // Kubewarden policies, and policies that take `input.review` in their
     // settings (Gatekeeper's), get the request as the API server sent it
@@ -180,6 +236,9 @@ pub fn review_detailed(
     if let Some(deadline) = deadline {
         context = context.with_deadline(deadline);
     }
+    if let Some(fuel) = yield_after {
+        context = context.with_yield_after(fuel);
+    }
     let (operation, kind) = (request.operation, request.kind.kind.clone());
     let (uid, namespace, name) = (
         request.uid.clone(),
@@ -187,7 +246,10 @@ pub fn review_detailed(
         request.name.clone(),
     );
     let (response, evaluations) = answer(engine, set, endpoint, request, &context);
-    Ok(Reviewed {
+    if context.yielded() {
+        return None;
+    }
+    Some(Reviewed {
         review: AdmissionReview {
             api_version: review::API_VERSION.to_owned(),
             kind: review::KIND.to_owned(),

@@ -43,13 +43,21 @@ pub struct ServeArgs {
     /// free one [default: 8080].
     #[arg(long, value_name = "PORT")]
     pub health_port: Option<u16>,
-    /// Evaluations that run at once (default: one per CPU).
+    /// Reviews that run at once on worker threads, those that need more
+    /// than --inline-fuel (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// Requests that may wait for a worker before one more is answered 429
     /// (default: 64 per worker).
     #[arg(long, value_name = "N")]
     pub queue: Option<usize>,
+    /// Fuel a review may use, all its policies together, on the thread
+    /// that read it; a review that needs more is stopped and answered from
+    /// the start by a worker, so a slow policy holds that thread no longer.
+    /// 0 sends every review to the workers [default: 5000000, about a
+    /// millisecond].
+    #[arg(long, value_name = "FUEL")]
+    pub inline_fuel: Option<u64>,
     /// The longest a request may take (`500ms`, `8s`, `1m`); a policy still
     /// running then stops with an error its failurePolicy handles. The API
     /// server's `?timeout=` shortens it. Keep it below the webhook's
@@ -196,6 +204,7 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
     let health_port = args.health_port.or(spec.health_port).unwrap_or(8080);
     let workers = args.workers.or(spec.workers);
     let queue = args.queue.or(spec.queue);
+    let inline_fuel = args.inline_fuel.or(spec.inline_fuel);
     let cert = args
         .tls_cert_file
         .clone()
@@ -228,6 +237,9 @@ pub fn serve_command(args: &ServeArgs, policy_args: &PolicyArgs) -> u8 {
     }
     if let Some(queue) = queue {
         options.queue = queue;
+    }
+    if let Some(fuel) = inline_fuel {
+        options.inline_fuel = fuel;
     }
     options.request_timeout = request_timeout;
     options.reload_interval = reload_interval;

@@ -25,6 +25,8 @@ pub struct ServeSpec {
     pub workers: Option<usize>,
     /// `--queue`.
     pub queue: Option<usize>,
+    /// `--inline-fuel`.
+    pub inline_fuel: Option<u64>,
     /// `--request-timeout`, a duration such as `8s`.
     pub request_timeout: Option<String>,
     /// `--reload-interval`, a duration such as `10s`.

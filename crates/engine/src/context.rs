@@ -3,6 +3,7 @@
 //! admission, the AdmissionRequest as the API server sent it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
@@ -17,6 +18,7 @@ pub struct Context {
     objects: Arc<Vec<Value>>,
     deadline: Option<std::time::Instant>,
     request: Option<Arc<Value>>,
+    yield_after: Option<Arc<AtomicU64>>,
 }
 
 impl Context {
@@ -27,6 +29,7 @@ impl Context {
             objects: Arc::new(objects),
             deadline: None,
             request: None,
+            yield_after: None,
         }
     }
 
@@ -44,6 +47,31 @@ impl Context {
     /// The deadline, if any.
     pub fn deadline(&self) -> Option<std::time::Instant> {
         self.deadline
+    }
+
+    /// The same context with a yield allowance of `fuel` units, shared by
+    /// every evaluation in it (and its clones): an evaluation that would
+    /// take the fuel used in the context past `fuel` stops with
+    /// [`crate::EvalError::Yielded`] (checked at the same slices as the
+    /// deadline, never more than the allowance apart). For a server that
+    /// tries a request on the thread that read it and moves it to a thread
+    /// that may block only when it takes longer (docs/admission.md).
+    pub fn with_yield_after(mut self, fuel: u64) -> Context {
+        self.yield_after = Some(Arc::new(AtomicU64::new(fuel)));
+        self
+    }
+
+    /// Whether an evaluation in this context stopped because the yield
+    /// allowance was spent ([`Context::with_yield_after`]).
+    pub fn yielded(&self) -> bool {
+        self.yield_after
+            .as_ref()
+            .is_some_and(|left| left.load(Ordering::Relaxed) == 0)
+    }
+
+    /// The fuel the yield allowance has left, if there is one.
+    pub(crate) fn yield_allowance(&self) -> Option<&AtomicU64> {
+        self.yield_after.as_deref()
     }
 
     /// The same context for an admission request: `request` is the

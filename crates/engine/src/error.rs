@@ -107,4 +107,10 @@ pub enum EvalError {
     /// The request's wall-clock deadline passed while the policy ran.
     #[error("deadline: the request's time ran out while the policy ran (after {0} fuel units)")]
     Deadline(u64),
+    /// The context's yield allowance ([`crate::Context::with_yield_after`])
+    /// was spent while the policy ran (after this many fuel units of its
+    /// own): the evaluation stopped so that the caller can run it again
+    /// where it may take longer. Not a verdict on the policy.
+    #[error("yielded: the evaluation used up the fuel allowed here (after {0} fuel units)")]
+    Yielded(u64),
 }

@@ -483,7 +483,7 @@ impl Engine {
             &mut store,
             &guest_call,
             (op_len, payload_len),
-            context.deadline(),
+            context,
             limits.fuel,
         )? {
             Ok(status) => status,
@@ -585,14 +585,8 @@ impl Engine {
             .get_typed_func::<(i32, i32), i64>(&store, abi::exports::EVALUATE)
             .map_err(classify)?;
         let (ptr, len) = self.write_input(&mut store, &instance, memory, request, &limits)?;
-        let packed = call_with_deadline(
-            &mut store,
-            &evaluate,
-            (ptr, len),
-            context.deadline(),
-            limits.fuel,
-        )?
-        .map_err(classify)? as u64;
+        let packed = call_with_deadline(&mut store, &evaluate, (ptr, len), context, limits.fuel)?
+            .map_err(classify)? as u64;
 
         let response = read_response(
             memory.data(&store),

@@ -612,3 +612,51 @@ fn a_deadline_stops_an_endless_policy_and_changes_no_fuel() {
         assert_eq!(plain.response, sliced.response, "{name}");
     }
 }
+
+/// A yield allowance shared by a context's evaluations stops the one that
+/// would spend it (`Yielded`, not a verdict), marks the context, and
+/// changes neither the answer nor the fuel of those that fit in it.
+#[test]
+fn a_yield_allowance_stops_an_evaluation_and_changes_no_fuel() {
+    use wasm_validate_engine::Context;
+    let engine = Engine::default();
+    let endless = engine
+        .load(&wat("infinite-loop"), with_fuel(1 << 50))
+        .unwrap();
+    let context = Context::default().with_yield_after(1_000_000);
+    assert!(!context.yielded());
+    match engine.evaluate_in(&endless, REQUEST, &context) {
+        Err(EvalError::Yielded(used)) => assert!((1..=1_000_000).contains(&used), "{used}"),
+        other => panic!("expected a yield, got {other:?}"),
+    }
+    assert!(context.yielded());
+    // The context's later evaluations yield at once, even a short one.
+    let allow = load(&engine, "allow-all");
+    assert!(matches!(
+        engine.evaluate_in(&allow, REQUEST, &context),
+        Err(EvalError::Yielded(_))
+    ));
+
+    for name in ["allow-all", "deny-all", "logger"] {
+        let policy = load(&engine, name);
+        let plain = engine.evaluate(&policy, REQUEST).unwrap();
+        // Room for the evaluation three times over: all three fit, and
+        // the allowance shrinks by what each used.
+        let roomy = Context::default().with_yield_after(plain.fuel_used * 3);
+        for _ in 0..3 {
+            let allowed = engine.evaluate_in(&policy, REQUEST, &roomy).unwrap();
+            assert_eq!(plain.fuel_used, allowed.fuel_used, "{name}");
+            assert_eq!(plain.response, allowed.response, "{name}");
+        }
+        assert!(roomy.yielded(), "{name}: the allowance is spent");
+        // One unit short of the evaluation: it yields.
+        let tight = Context::default().with_yield_after(plain.fuel_used - 1);
+        assert!(
+            matches!(
+                engine.evaluate_in(&policy, REQUEST, &tight),
+                Err(EvalError::Yielded(_))
+            ),
+            "{name}"
+        );
+    }
+}

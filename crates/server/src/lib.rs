@@ -9,10 +9,15 @@
 //! path) and `POST /mutate` (the MutatingWebhookConfiguration's), each an
 //! `admission.k8s.io/v1` AdmissionReview in and out. A body over
 //! [`MAX_BODY_BYTES`] (the API server's own limit) is refused with 413, a
-//! review that cannot be answered with 400 and the reason. Evaluations run
-//! on a bounded pool of blocking workers; when every worker is busy and the
-//! queue in front of them is full, a request is answered 429 at once
-//! instead of waiting (the API server then applies the webhook's
+//! review that cannot be answered with 400 and the reason. A review is
+//! first evaluated on the async worker that read it, within
+//! [`Options::inline_fuel`] for all its policies together (most reviews
+//! need far less, and a hand-off between threads costs more than they do);
+//! one that needs more is stopped and answered from the start on a bounded
+//! pool of blocking workers, so a slow policy holds an async worker for no
+//! longer than that fuel takes. When every request slot is taken (the
+//! workers and the queue in front of them), a request is answered 429 at
+//! once instead of waiting (the API server then applies the webhook's
 //! `failurePolicy`). Endpoints (HTTP): `GET /healthz` (the process serves)
 //! and `GET /readyz` (the policy set is loaded; it is, before either
 //! listener accepts a connection), and `GET /metrics` (Prometheus, see
@@ -59,10 +64,18 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 /// How the server schedules evaluations.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Evaluations that run at once, each on a blocking thread (at least 1).
+    /// Reviews that run at once on blocking threads (at least 1): those
+    /// that needed more than [`Options::inline_fuel`].
     pub workers: usize,
     /// Requests that may wait for a worker; one more is answered 429.
     pub queue: usize,
+    /// Fuel a review may use, all its policies together, on the async
+    /// worker that read it; a review that needs more is stopped and
+    /// answered from the start by a blocking worker (0: every review is).
+    /// [`wasm_validate_engine::DEADLINE_FUEL_SLICE`] by default, about a
+    /// millisecond; a review of the typical Pod by the built-in library
+    /// takes about a tenth of it (docs/performance.md).
+    pub inline_fuel: u64,
     /// Largest request body in bytes; a larger one is answered 413.
     pub max_body_bytes: usize,
     /// The longest a request may take, from its arrival to its answer; a
@@ -85,7 +98,8 @@ pub struct Options {
 pub const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
 
 impl Default for Options {
-    /// One worker per CPU, a queue of 64 requests per worker, 3 MiB bodies,
+    /// One worker per CPU, a queue of 64 requests per worker, reviews
+    /// tried inline for [`wasm_validate_engine::DEADLINE_FUEL_SLICE`] fuel, 3 MiB bodies,
     /// 8 s per request (below the webhook's default `timeoutSeconds`, 10),
     /// the certificate read again every 10 s.
     fn default() -> Self {
@@ -93,6 +107,7 @@ impl Default for Options {
         Options {
             workers,
             queue: 64 * workers,
+            inline_fuel: wasm_validate_engine::DEADLINE_FUEL_SLICE,
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(8),
             reload_interval: Duration::from_secs(10),
@@ -137,6 +152,14 @@ impl Policies {
             engine: Arc::new(engine),
         }
     }
+
+    /// The endpoint's policies.
+    fn set(&self, endpoint: Endpoint) -> &PolicySet {
+        match endpoint {
+            Endpoint::Validating => &self.validating,
+            Endpoint::Mutating => &self.mutating,
+        }
+    }
 }
 
 struct AppState {
@@ -146,6 +169,8 @@ struct AppState {
     /// request keeps the set it started with.
     policies: std::sync::RwLock<Arc<Policies>>,
     request_timeout: Duration,
+    /// [`Options::inline_fuel`].
+    inline_fuel: u64,
     /// Requests admitted (running or waiting): `workers + queue` permits.
     admitted: Arc<Semaphore>,
     /// Evaluations running: `workers` permits.
@@ -182,6 +207,7 @@ pub async fn serve(
         logging: options.logging_format,
         policies: std::sync::RwLock::new(policies),
         request_timeout: options.request_timeout,
+        inline_fuel: options.inline_fuel,
         admitted: Arc::new(Semaphore::new(workers + options.queue)),
         running: Arc::new(Semaphore::new(workers)),
         synced: sync::Synced::default(),
@@ -395,7 +421,8 @@ fn deadline(now: Instant, timeout: Duration, query: Option<&str>) -> Instant {
     now + asked.map_or(timeout, |asked| asked.min(timeout))
 }
 
-/// Answers one review on a worker, or 429 when the queue is full.
+/// Answers one review: inline within [`Options::inline_fuel`], else on a
+/// blocking worker; 429 when every request slot is taken.
 async fn admit(
     state: Arc<AppState>,
     endpoint: Endpoint,
@@ -415,32 +442,61 @@ async fn admit(
     let in_flight = state.metrics.in_flight().clone();
     in_flight.inc();
     let _in_flight = Done(in_flight);
-    let Ok(running) = state.running.clone().acquire_owned().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "the server is stopping").into_response();
-    };
     let policies = state
         .policies
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
+    if state.inline_fuel > 0
+        && let Some(answered) = wasm_validate_admission::try_review_detailed(
+            &policies.engine,
+            policies.set(endpoint),
+            endpoint,
+            &body,
+            Some(deadline),
+            state.inline_fuel,
+        )
+    {
+        drop(admitted);
+        return respond(&state, endpoint, started, answered);
+    }
+    state.metrics.deferred(endpoint);
+    let Ok(running) = state.running.clone().acquire_owned().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the server is stopping").into_response();
+    };
     let answered = tokio::task::spawn_blocking(move || {
         let _held = (admitted, running);
-        let set = match endpoint {
-            Endpoint::Validating => &policies.validating,
-            Endpoint::Mutating => &policies.mutating,
-        };
         wasm_validate_admission::review_detailed(
             &policies.engine,
-            set,
+            policies.set(endpoint),
             endpoint,
             &body,
             Some(deadline),
         )
     })
     .await;
+    match answered {
+        Ok(answered) => respond(&state, endpoint, started, answered),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the evaluation stopped unexpectedly",
+        )
+            .into_response(),
+    }
+}
+
+/// The HTTP answer to a review answered (or refused as unreadable), with
+/// its metrics and, when it is denied or a policy did not pass, its log
+/// line.
+fn respond(
+    state: &AppState,
+    endpoint: Endpoint,
+    started: Instant,
+    answered: Result<wasm_validate_admission::Reviewed, wasm_validate_admission::ReviewError>,
+) -> Response {
     let metrics = &state.metrics;
     match answered {
-        Ok(Ok(reviewed)) => {
+        Ok(reviewed) => {
             let allowed = reviewed.review.response.as_ref().is_some_and(|r| r.allowed);
             let operation = reviewed.operation.as_str();
             metrics.request(
@@ -493,15 +549,10 @@ async fn admit(
             )
                 .into_response()
         }
-        Ok(Err(error)) => {
+        Err(error) => {
             metrics.request(endpoint, "", "", "invalid", None);
             (StatusCode::BAD_REQUEST, error.to_string()).into_response()
         }
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the evaluation stopped unexpectedly",
-        )
-            .into_response(),
     }
 }
 

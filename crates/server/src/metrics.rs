@@ -10,6 +10,9 @@
 //!   `fail`, `error`) and `wasm_validate_policy_fuel_total{policy}`;
 //! - `wasm_validate_admission_requests_in_flight`: requests running or
 //!   waiting for a worker;
+//! - `wasm_validate_admission_requests_deferred_total{endpoint}`: requests
+//!   answered by a blocking worker, having needed more than
+//!   `--inline-fuel` on the thread that read them (all of them with 0);
 //! - `wasm_validate_reloads_total{what,result}`: `certificate`,
 //!   `policies` or `objects` (the cluster's objects read for referential
 //!   policies, `sync.rs`), `loaded` or `refused`.
@@ -62,6 +65,7 @@ pub(crate) struct Metrics {
     evaluations: Family<EvaluationLabels, Counter>,
     fuel: Family<PolicyLabels, Counter<u64, AtomicU64>>,
     in_flight: Gauge,
+    deferred: Family<EndpointLabels, Counter>,
     reloads: Family<ReloadLabels, Counter>,
 }
 
@@ -110,6 +114,12 @@ impl Metrics {
             "Requests running or waiting for a worker",
             in_flight.clone(),
         );
+        let deferred = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "admission_requests_deferred",
+            "Requests answered by a blocking worker, having needed more than the inline fuel",
+            deferred.clone(),
+        );
         let reloads = Family::<ReloadLabels, Counter>::default();
         registry.register(
             "reloads",
@@ -123,6 +133,7 @@ impl Metrics {
             evaluations,
             fuel,
             in_flight,
+            deferred,
             reloads,
         }
     }
@@ -151,6 +162,15 @@ impl Metrics {
                 })
                 .observe(seconds);
         }
+    }
+
+    /// A request handed to a blocking worker.
+    pub(crate) fn deferred(&self, endpoint: Endpoint) {
+        self.deferred
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint_name(endpoint),
+            })
+            .inc();
     }
 
     /// What a policy did on a request.

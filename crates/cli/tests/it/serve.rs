@@ -287,7 +287,7 @@ fn serve_takes_its_options_from_the_configuration_under_the_flags() {
         dir.join("wasm-validate.yaml"),
         "apiVersion: wasm-validate.dev/v1\nkind: Configuration\nprofiles: [baseline]\n\
          serve: {tlsCertFile: tls.crt, tlsPrivateKeyFile: tls.key, bindAddress: 127.0.0.1,\n\
-         \x20 securePort: 0, healthPort: 0, loggingFormat: json, requestTimeout: 2s}\n",
+         \x20 securePort: 0, healthPort: 0, loggingFormat: json, requestTimeout: 2s, inlineFuel: 0}\n",
     )
     .unwrap();
     // Only the log format is given as a flag, and it wins.

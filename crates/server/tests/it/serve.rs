@@ -747,4 +747,41 @@ async fn a_hostile_policy_beside_the_library_holds_up_only_its_own_requests() {
         }
         assert!(took < bound, "a request took {took:?} (bound {bound:?})");
     }
+    // Only the hostile requests needed more than the inline fuel: the
+    // blocking workers answered them, the threads that read the others did.
+    let metrics = get_text(&server, "/metrics").await;
+    let line = r#"wasm_validate_admission_requests_deferred_total{endpoint="validate"} 4"#;
+    assert!(metrics.contains(line), "{line} not in\n{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_answered_by_the_workers_is_the_review_answered_inline() {
+    // `inline_fuel: 0` sends every review to the blocking workers; the
+    // answers (denial, patch) are the same as on the threads that read them.
+    let names = ["privileged", "set-allow-privilege-escalation-false"];
+    let mut answers = Vec::new();
+    for (name, inline_fuel) in [("inline", Options::default().inline_fuel), ("workers", 0)] {
+        let engine = Engine::default();
+        let set = builtin(&engine, &names);
+        let options = Options {
+            inline_fuel,
+            ..Options::default()
+        };
+        let server = start(&format!("answered-{name}"), engine, set, options).await;
+        let mut got = Vec::new();
+        let mut unprivileged = privileged_pod();
+        unprivileged["spec"]["containers"][0]["securityContext"] = json!({});
+        for (path, pod) in [("/validate", privileged_pod()), ("/mutate", unprivileged)] {
+            let (status, body) = post(&server, path, review(pod)).await;
+            assert_eq!(status, StatusCode::OK);
+            got.push(serde_json::from_slice::<Value>(&body).unwrap());
+        }
+        let metrics = get_text(&server, "/metrics").await;
+        let deferred = metrics.contains("wasm_validate_admission_requests_deferred_total");
+        assert_eq!(deferred, inline_fuel == 0, "{name}:\n{metrics}");
+        answers.push(got);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0][0]["response"]["allowed"], false);
+    assert_eq!(answers[0][1]["response"]["patchType"], "JSONPatch");
 }
