@@ -9,13 +9,15 @@
 //! path) and `POST /mutate` (the MutatingWebhookConfiguration's), each an
 //! `admission.k8s.io/v1` AdmissionReview in and out. A body over
 //! [`MAX_BODY_BYTES`] (the API server's own limit) is refused with 413, a
-//! review that cannot be answered with 400 and the reason. A review is
-//! first evaluated on the async worker that read it, within
+//! review that cannot be answered with 400 and the reason. Connections are
+//! handed in turn to [`Options::connection_threads`] threads, each a
+//! single-threaded runtime (`lanes.rs`). A review is
+//! first evaluated on the thread that read it, within
 //! [`Options::inline_fuel`] for all its policies together (most reviews
 //! need far less, and a hand-off between threads costs more than they do);
 //! one that needs more is stopped and answered from the start on a bounded
-//! pool of blocking workers, so a slow policy holds an async worker for no
-//! longer than that fuel takes. When every request slot is taken (the
+//! pool of blocking workers, so a slow policy holds a connection thread for
+//! no longer than that fuel takes. When every request slot is taken (the
 //! workers and the queue in front of them), a request is answered 429 at
 //! once instead of waiting (the API server then applies the webhook's
 //! `failurePolicy`). Endpoints (HTTP): `GET /healthz` (the process serves)
@@ -27,6 +29,7 @@
 //! in flight are answered, then [`serve`] returns.
 #![forbid(unsafe_code)]
 
+mod lanes;
 pub mod log;
 mod metrics;
 mod sync;
@@ -69,8 +72,8 @@ pub struct Options {
     pub workers: usize,
     /// Requests that may wait for a worker; one more is answered 429.
     pub queue: usize,
-    /// Fuel a review may use, all its policies together, on the async
-    /// worker that read it; a review that needs more is stopped and
+    /// Fuel a review may use, all its policies together, on the connection
+    /// thread that read it; a review that needs more is stopped and
     /// answered from the start by a blocking worker (0: every review is).
     /// [`wasm_validate_engine::DEADLINE_FUEL_SLICE`] by default, about a
     /// millisecond; a review of the typical Pod by the built-in library
@@ -85,6 +88,10 @@ pub struct Options {
     pub request_timeout: Duration,
     /// How often the certificate files are read again.
     pub reload_interval: Duration,
+    /// Threads that serve connections, each a single-threaded runtime
+    /// that owns the connections handed to it in turn (at least 1; one per
+    /// CPU by default).
+    pub connection_threads: usize,
     /// How the log on stderr is written.
     pub logging_format: log::LogFormat,
     /// How often the cluster's objects are read for the policies prepared
@@ -108,6 +115,7 @@ impl Default for Options {
             workers,
             queue: 64 * workers,
             inline_fuel: wasm_validate_engine::DEADLINE_FUEL_SLICE,
+            connection_threads: workers,
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(8),
             reload_interval: Duration::from_secs(10),
@@ -336,6 +344,7 @@ pub async fn serve(
         })
     };
     let graceful = GracefulShutdown::new();
+    let lanes = lanes::Lanes::start(options.connection_threads.max(1))?;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -353,7 +362,7 @@ pub async fn serve(
                 let acceptor = acceptor.clone();
                 let service = TowerToHyperService::new(webhook.clone());
                 let watcher = graceful.watcher();
-                tokio::spawn(async move {
+                lanes.serve(tcp, move |tcp| async move {
                     // A client that fails the handshake gets nothing more.
                     let Ok(stream) = acceptor.accept(tcp).await else { return };
                     let connection = Builder::new(TokioExecutor::new())
@@ -370,6 +379,7 @@ pub async fn serve(
     stop_sync.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = stop.send(true);
     graceful.shutdown().await;
+    lanes.stop().await;
     match health_server.await {
         Ok(result) => result,
         Err(error) => Err(io::Error::other(error)),

@@ -26,9 +26,14 @@ pub fn event(format: LogFormat, level: &str, msg: &str, fields: &[(&str, Value)]
 
 /// Writes `text` and a newline to stderr, ignoring a failed write (unlike
 /// `eprintln!`, which panics and would drop the connection it served).
+/// The line and its newline go out in one write (stderr is unbuffered:
+/// `writeln!` made two system calls of each line).
 pub fn write_line(text: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let mut line = String::with_capacity(text.len() + 1);
+    line.push_str(text);
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// The line [`event`] writes.
