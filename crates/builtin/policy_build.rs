@@ -102,10 +102,11 @@ pub fn build(
     // A 32 KiB stack whose pointer the host can restore (instance reuse),
     // and LLVM inlining more than opt-level 3's default (225): wasmi pays
     // more for a call than for the instructions inlining adds, so the
-    // library is 12% faster for 19% more fuel (docs/performance.md).
+    // library is 7% faster for 5% more fuel and 10% larger modules; more
+    // costs start-up (docs/performance.md, "Where a review runs").
     command.env(
         "CARGO_ENCODED_RUSTFLAGS",
-        "-Clink-arg=-zstack-size=32768\x1f-Clink-arg=--export=__stack_pointer\x1f-Cllvm-args=-inline-threshold=1000",
+        "-Clink-arg=-zstack-size=32768\x1f-Clink-arg=--export=__stack_pointer\x1f-Cllvm-args=-inline-threshold=500",
     );
     let status = command
         .status()

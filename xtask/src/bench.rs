@@ -283,7 +283,7 @@ pub fn bench(options: &Options) -> Result<(), String> {
     let w = &mut report;
     let _ = writeln!(
         w,
-        "Machine: {cores} cores ({}). Release build (`cargo build --release`), policies built with the `policy` profile (opt-level 3, LTO, 32 KiB stack). Each figure is the median of the runs, with the fastest and slowest in brackets; one unmeasured run first warms the page cache. Peak memory is the maximum resident set size (GNU time) over the runs.\n",
+        "Machine: {cores} cores ({}). Release build (`cargo build --release`), policies built with the `policy` profile (opt-level 3, LTO, 32 KiB stack, LLVM inline threshold 500). Each figure is the median of the runs, with the fastest and slowest in brackets; one unmeasured run first warms the page cache. Peak memory is the maximum resident set size (GNU time) over the runs.\n",
         cpu_model()
     );
     let _ = writeln!(
