@@ -88,6 +88,11 @@ pub struct Options {
     pub request_timeout: Duration,
     /// How often the certificate files are read again.
     pub reload_interval: Duration,
+    /// The longest a client may take over the TLS handshake after it
+    /// connects; a connection that has not finished it then is closed, so
+    /// that a client that connects and sends nothing cannot hold up a
+    /// graceful shutdown (10 s, the webhook's default `timeoutSeconds`).
+    pub handshake_timeout: Duration,
     /// Threads that serve connections, each a single-threaded runtime
     /// that owns the connections handed to it in turn (at least 1; one per
     /// CPU by default).
@@ -116,6 +121,7 @@ impl Default for Options {
             queue: 64 * workers,
             inline_fuel: wasm_validate_engine::DEADLINE_FUEL_SLICE,
             connection_threads: workers,
+            handshake_timeout: Duration::from_secs(10),
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(8),
             reload_interval: Duration::from_secs(10),
@@ -362,9 +368,15 @@ pub async fn serve(
                 let acceptor = acceptor.clone();
                 let service = TowerToHyperService::new(webhook.clone());
                 let watcher = graceful.watcher();
+                let handshake_timeout = options.handshake_timeout;
                 lanes.serve(tcp, move |tcp| async move {
-                    // A client that fails the handshake gets nothing more.
-                    let Ok(stream) = acceptor.accept(tcp).await else { return };
+                    // A client that fails the handshake, or takes too long
+                    // over it, gets nothing more.
+                    let handshake = acceptor.accept(tcp);
+                    let Ok(Ok(stream)) = tokio::time::timeout(handshake_timeout, handshake).await
+                    else {
+                        return;
+                    };
                     let connection = Builder::new(TokioExecutor::new())
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
