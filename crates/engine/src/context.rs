@@ -61,8 +61,10 @@ impl Context {
         self
     }
 
-    /// Whether an evaluation in this context stopped because the yield
-    /// allowance was spent ([`Context::with_yield_after`]).
+    /// Whether the yield allowance ([`Context::with_yield_after`]) is
+    /// spent: an evaluation in this context stopped with
+    /// [`crate::EvalError::Yielded`], or the next would, so the caller does
+    /// not use what the context's evaluations answered.
     pub fn yielded(&self) -> bool {
         self.yield_after
             .as_ref()

@@ -38,8 +38,8 @@ pub(crate) fn call_with_deadline<P: WasmParams, R: WasmResults>(
     }
     let deadline = context.deadline();
     let mut left = store.get_fuel().unwrap_or(0);
-    // The most the allowance lets this call use from here, and whether it
-    // (rather than the budget or the slice) limits the next slice.
+    // What the allowance has left (no limit without one), and taking the
+    // fuel used from it.
     let allowed = || allowance.map_or(u64::MAX, |a| a.load(Ordering::Relaxed));
     let spend = |used: u64| {
         if let Some(a) = allowance {

@@ -110,10 +110,11 @@ pub struct Options {
 pub const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
 
 impl Default for Options {
-    /// One worker per CPU, a queue of 64 requests per worker, reviews
-    /// tried inline for [`wasm_validate_engine::DEADLINE_FUEL_SLICE`] fuel, 3 MiB bodies,
-    /// 8 s per request (below the webhook's default `timeoutSeconds`, 10),
-    /// the certificate read again every 10 s.
+    /// One connection thread and one worker per CPU, a queue of 64
+    /// requests per worker, reviews tried inline for
+    /// [`wasm_validate_engine::DEADLINE_FUEL_SLICE`] fuel, 3 MiB bodies, 8 s
+    /// per request (below the webhook's default `timeoutSeconds`, 10), 10 s
+    /// for a TLS handshake, the certificate read again every 10 s.
     fn default() -> Self {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         Options {
