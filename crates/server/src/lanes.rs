@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-/// A connection for a lane: the socket (detached from the acceptor's
-/// runtime) and what serves it.
+/// What serves a connection handed to a lane, called with its socket once
+/// the socket is registered with the lane's runtime (it travels detached
+/// from the acceptor's, as a `std` socket beside this).
 type Job = Box<dyn FnOnce(TcpStream) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// The connection threads, fed in turn.
