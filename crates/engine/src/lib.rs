@@ -412,11 +412,8 @@ impl Engine {
             (None, None) => {}
         }
         policy.pool.record_base(&store, &instance, memory);
-        Ok(reuse::Idle {
-            store,
-            instance,
-            memory,
-        })
+        reuse::Idle::new(store, &instance, memory, &policy.pool)
+            .map_err(|e| self.classify(e, limits))
     }
 
     /// One waPC call in a fresh instance: runs `_start` (a `proc_exit(0)`
@@ -576,27 +573,27 @@ impl Engine {
         }
         let limits = policy.limits.for_request(request.len());
         let classify = |error: wasmi::Error| self.classify(error, &limits);
-        let reuse::Idle {
-            mut store,
-            instance,
-            memory,
-        } = self.instance_for(policy, &limits)?;
-        let evaluate = instance
-            .get_typed_func::<(i32, i32), i64>(&store, abi::exports::EVALUATE)
-            .map_err(classify)?;
-        let (ptr, len) = self.write_input(&mut store, &instance, memory, request, &limits)?;
-        let packed = call_with_deadline(&mut store, &evaluate, (ptr, len), context, limits.fuel)?
-            .map_err(classify)? as u64;
+        let mut idle = self.instance_for(policy, &limits)?;
+        let (ptr, len) =
+            self.write_with(&mut idle.store, &idle.alloc, idle.memory, request, &limits)?;
+        let packed = call_with_deadline(
+            &mut idle.store,
+            &idle.evaluate,
+            (ptr, len),
+            context,
+            limits.fuel,
+        )?
+        .map_err(classify)? as u64;
 
         let response = read_response(
-            memory.data(&store),
+            idle.memory.data(&idle.store),
             packed,
             limits.response_bytes,
             policy.metadata.mutating,
         )?;
-        let fuel_left = store.get_fuel().unwrap_or(0);
-        let logs = std::mem::take(&mut store.data_mut().logs);
-        policy.pool.give_back(store, instance, memory);
+        let fuel_left = idle.store.get_fuel().unwrap_or(0);
+        let logs = std::mem::take(&mut idle.store.data_mut().logs);
+        policy.pool.give_back(idle);
         Ok(Evaluation {
             response,
             fuel_used: limits.fuel - fuel_left,
@@ -638,6 +635,18 @@ impl Engine {
         let alloc = instance
             .get_typed_func::<i32, i32>(&*store, abi::exports::ALLOC)
             .map_err(|e| self.classify(e, limits))?;
+        self.write_with(store, &alloc, memory, input, limits)
+    }
+
+    /// [`Engine::write_input`] with `wv_alloc` already looked up.
+    fn write_with(
+        &self,
+        store: &mut Store<HostState>,
+        alloc: &wasmi::TypedFunc<i32, i32>,
+        memory: wasmi::Memory,
+        input: &[u8],
+        limits: &Limits,
+    ) -> Result<(i32, i32), EvalError> {
         let len = i32::try_from(input.len()).map_err(|_| EvalError::Alloc(input.len()))?;
         let ptr = alloc
             .call(&mut *store, len)

@@ -26,7 +26,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use wasmi::{Instance, Memory, Store, Val};
+use wasmi::{Global, Instance, Memory, Store, TypedFunc, Val};
+
+use wasm_validate_abi as abi;
 
 use crate::HostState;
 
@@ -75,11 +77,47 @@ struct Base {
 /// instance's memory.
 static ZEROS: [u8; RESTORE_CHUNK] = [0; RESTORE_CHUNK];
 
-/// An instance ready for an evaluation, in its starting state.
+/// An instance ready for an evaluation, in its starting state, with the
+/// exports every evaluation uses, looked up by name once per instance
+/// rather than once per evaluation.
 pub(crate) struct Idle {
     pub(crate) store: Store<HostState>,
-    pub(crate) instance: Instance,
     pub(crate) memory: Memory,
+    /// `wv_alloc`.
+    pub(crate) alloc: TypedFunc<i32, i32>,
+    /// `wv_evaluate`.
+    pub(crate) evaluate: TypedFunc<(i32, i32), i64>,
+    /// The module's mutable globals, in the order of the pool's export
+    /// names; empty when the pool does not reuse instances.
+    globals: Vec<Global>,
+}
+
+impl Idle {
+    /// The exports of `instance` an evaluation uses; the error is wasmi's
+    /// when a function is missing or has another type.
+    pub(crate) fn new(
+        store: Store<HostState>,
+        instance: &Instance,
+        memory: Memory,
+        pool: &Pool,
+    ) -> Result<Idle, wasmi::Error> {
+        let alloc = instance.get_typed_func::<i32, i32>(&store, abi::exports::ALLOC)?;
+        let evaluate =
+            instance.get_typed_func::<(i32, i32), i64>(&store, abi::exports::EVALUATE)?;
+        let globals = pool
+            .globals
+            .iter()
+            .flat_map(|names| names.iter())
+            .map_while(|name| instance.get_global(&store, name))
+            .collect();
+        Ok(Idle {
+            store,
+            memory,
+            alloc,
+            evaluate,
+            globals,
+        })
+    }
 }
 
 /// A policy's idle instances. Shared by the clones of a [`crate::Policy`];
@@ -147,16 +185,14 @@ impl Pool {
 
     /// Puts an instance whose evaluation ended normally back into the
     /// starting state and keeps it, or drops it (see the module docs).
-    pub(crate) fn give_back(
-        &self,
-        mut store: Store<HostState>,
-        instance: Instance,
-        memory: Memory,
-    ) {
+    pub(crate) fn give_back(&self, mut idle: Idle) {
         let (Some(names), Some(Some(base))) = (&self.globals, self.base.get()) else {
             return;
         };
-        let data = memory.data_mut(&mut store);
+        if idle.globals.len() != names.len() {
+            return;
+        }
+        let data = idle.memory.data_mut(&mut idle.store);
         if data.len() != base.memory.len() {
             return;
         }
@@ -174,28 +210,21 @@ impl Pool {
                 now.copy_from_slice(then);
             }
         }
-        for (name, value) in names.iter().zip(&base.globals) {
-            let Some(global) = instance.get_global(&store, name) else {
-                return;
-            };
-            if global.set(&mut store, value.clone()).is_err() {
+        for (global, value) in idle.globals.iter().zip(&base.globals) {
+            if global.set(&mut idle.store, value.clone()).is_err() {
                 return;
             }
         }
         let bytes = base.memory.len();
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < MAX_IDLE
+        if let Ok(mut kept) = self.idle.lock()
+            && kept.len() < MAX_IDLE
             && IDLE_BYTES
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
                     (held + bytes <= MAX_IDLE_BYTES).then_some(held + bytes)
                 })
                 .is_ok()
         {
-            idle.push(Idle {
-                store,
-                instance,
-                memory,
-            });
+            kept.push(idle);
         }
     }
 
