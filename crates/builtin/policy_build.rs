@@ -75,6 +75,15 @@ pub fn ensure_target(target: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// The policies' and the library module's compiler flags, as cargo's
+/// `CARGO_ENCODED_RUSTFLAGS` (separated by 0x1F): a 32 KiB stack whose
+/// pointer the host can restore (instance reuse), and LLVM inlining more
+/// than opt-level 3's default (225): wasmi pays more for a call than for
+/// the instructions inlining adds, so the library is 7% faster for 5% more
+/// fuel and 10% larger modules; more costs start-up (docs/performance.md,
+/// "Where a review runs").
+const POLICY_RUSTFLAGS: &str = "-Clink-arg=-zstack-size=32768\x1f-Clink-arg=--export=__stack_pointer\x1f-Cllvm-args=-inline-threshold=500";
+
 /// Builds every policy with the `policy` profile into `target_dir` and returns
 /// `(name, path of the .wasm)`. Guests are linked with a 32 KiB stack, which
 /// makes instantiation several times cheaper than Rust's default 1 MiB:
@@ -99,25 +108,39 @@ pub fn build(
     for name in &names {
         command.args(["--package", &format!("policy-{name}")]);
     }
-    // A 32 KiB stack whose pointer the host can restore (instance reuse),
-    // and LLVM inlining more than opt-level 3's default (225): wasmi pays
-    // more for a call than for the instructions inlining adds, so the
-    // library is 7% faster for 5% more fuel and 10% larger modules; more
-    // costs start-up (docs/performance.md, "Where a review runs").
-    command.env(
-        "CARGO_ENCODED_RUSTFLAGS",
-        "-Clink-arg=-zstack-size=32768\x1f-Clink-arg=--export=__stack_pointer\x1f-Cllvm-args=-inline-threshold=500",
-    );
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "building the policy library for {TARGET} failed ({status}); \
-             is the target installed? `rustup target add {TARGET}`"
-        ));
-    }
+    command.env("CARGO_ENCODED_RUSTFLAGS", POLICY_RUSTFLAGS);
+    run(
+        command,
+        "the policy library",
+        &format!("; is the target installed? `rustup target add {TARGET}`"),
+    )?;
     collect(names, target_dir, "policy")
+}
+
+/// Builds the library module (`crates/builtin/library`: every policy
+/// linked into one module, `wasm_validate_sdk::export_library!`) with the
+/// policies' profile and flags into `target_dir` and returns the path of
+/// its .wasm. A cargo run of its own: the library turns on the SDK's
+/// `library` feature, which takes the policies' own exports out, and
+/// cargo unifies features across the packages of one run.
+pub fn build_library(
+    cargo: &std::ffi::OsStr,
+    workspace: &Path,
+    target_dir: &Path,
+) -> Result<PathBuf, String> {
+    let mut command = guest_build(cargo, workspace, target_dir);
+    command.args(["--package", "wasm-validate-library"]);
+    command.env("CARGO_ENCODED_RUSTFLAGS", POLICY_RUSTFLAGS);
+    run(command, "the library module", "")?;
+    let wasm = target_dir
+        .join(TARGET)
+        .join("policy")
+        .join("wasm_validate_library.wasm");
+    if wasm.is_file() {
+        Ok(wasm)
+    } else {
+        Err(format!("{} was not built", wasm.display()))
+    }
 }
 
 /// Builds every runtime under `runtimes/` like the policies (the `policy`
@@ -149,15 +172,22 @@ pub fn build_runtimes(
     // The CEL runtime's timestamps know UTC and fixed offsets only: the
     // IANA time zone database would add about 1 MB to the module.
     command.env("CHRONO_TZ_TIMEZONE_FILTER", "^UTC$");
+    run(command, "the runtimes", "")?;
+    collect(names, target_dir, "runtime")
+}
+
+/// Runs a guest build of `what`; the error says it failed with cargo's
+/// exit status, then `hint`.
+fn run(mut command: Command, what: &str, hint: &str) -> Result<(), String> {
     let status = command
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "building the runtimes for {TARGET} failed ({status})"
-        ));
+    if status.success() {
+        return Ok(());
     }
-    collect(names, target_dir, "runtime")
+    Err(format!(
+        "building {what} for {TARGET} failed ({status}){hint}"
+    ))
 }
 
 /// A `cargo build` of guest crates for [`TARGET`] with the `policy`

@@ -2,7 +2,8 @@
 //!
 //! - `build-policies [--out DIR]`: compiles `policies/` and `runtimes/` to
 //!   `wasm32-unknown-unknown` and copies the modules to DIR (default
-//!   `target/policies/out`; runtimes as `runtime-NAME.wasm`), for use with
+//!   `target/policies/out`; runtimes as `runtime-NAME.wasm`, the library
+//!   module, every policy in one, as `library.wasm`), for use with
 //!   `--policy PATH.wasm` elsewhere.
 //! - `docs [--check]`: writes `docs/policies.md` from the policies'
 //!   metadata; with `--check`, fails when the file is out of date.
@@ -84,6 +85,10 @@ fn build_policies(out: Option<PathBuf>) -> Result<(), String> {
     for (name, wasm) in policy_build::build_runtimes(&cargo(), &root, &target.join("runtimes"))? {
         built.push((format!("runtime-{name}"), wasm));
     }
+    built.push((
+        "library".to_owned(),
+        policy_build::build_library(&cargo(), &root, &target)?,
+    ));
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     for (name, wasm) in built {
         let to = out.join(format!("{name}.wasm"));

@@ -64,6 +64,16 @@ pub mod exports {
     /// ready, else a response as `wv_evaluate` does; a response with an
     /// `error` refuses the settings.
     pub const PREPARE: &str = "wv_prepare";
+    /// A library module's `wv_mark()`: keeps what was allocated so far
+    /// (the host's request buffer, reserved with `wv_alloc` and written)
+    /// and makes it the point the guest's heap goes back to before each
+    /// `wv_evaluate_at` (`docs/abi.md`, "Library modules").
+    pub const MARK: &str = "wv_mark";
+    /// A library module's `wv_evaluate_at(index: i32, ptr: i32, len: i32)
+    /// -> i64`: evaluates the version 2 request at `ptr..ptr+len` (inside
+    /// the marked buffer) with the module's policy `index`, after freeing
+    /// what the guest allocated since the mark; answers as `wv_evaluate`.
+    pub const EVALUATE_AT: &str = "wv_evaluate_at";
 }
 
 /// Severity of a policy's findings, as in SARIF and PolicyReport results.

@@ -291,6 +291,58 @@ pub fn request(
     out
 }
 
+/// Version 2 requests for several policies on one object, in one buffer
+/// (a library module's input, docs/abi.md "Library modules"): every
+/// request's 32-byte header first, one per entry of `settings`, then the
+/// settings sections in that order, then the object and the old object
+/// once. Each header's offsets count from the header itself, so the bytes
+/// from a header to the end of the buffer read as a request of its own
+/// ([`RequestView::parse`] sees what it sees in [`request`]'s output for
+/// the same sections). Returns the buffer and where each request starts.
+pub fn requests(
+    operation: Operation,
+    settings: &[&[u8]],
+    object: &[u8],
+    old_object: Option<&[u8]>,
+) -> (Vec<u8>, Vec<usize>) {
+    let old = old_object.unwrap_or_default();
+    let headers = settings.len() * HEADER_LEN;
+    let settings_len: usize = settings.iter().map(|s| s.len()).sum();
+    let object_at = headers + settings_len;
+    let old_at = object_at + object.len();
+    let mut out = Vec::with_capacity(old_at + old.len());
+    let mut starts = Vec::with_capacity(settings.len());
+    let mut settings_at = headers;
+    for (index, section) in settings.iter().enumerate() {
+        let start = index * HEADER_LEN;
+        let from = |at: usize| (at - start) as u32;
+        starts.push(start);
+        out.extend_from_slice(&MAGIC);
+        for word in [
+            operation_code(operation),
+            from(settings_at),
+            section.len() as u32,
+            from(object_at),
+            object.len() as u32,
+            if old_object.is_some() {
+                from(old_at)
+            } else {
+                0
+            },
+            old.len() as u32,
+        ] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        settings_at += section.len();
+    }
+    for section in settings {
+        out.extend_from_slice(section);
+    }
+    out.extend_from_slice(object);
+    out.extend_from_slice(old);
+    (out, starts)
+}
+
 /// Whether `bytes` start like a version 2 request (its magic), which no JSON
 /// text does.
 pub fn is_request(bytes: &[u8]) -> bool {

@@ -24,6 +24,25 @@ pub fn policies() -> Vec<(&'static str, &'static [u8])> {
         .collect()
 }
 
+/// The library module: every built-in policy linked into one module
+/// (`crates/builtin/library`), each evaluated by the index
+/// [`library_index`] gives (docs/abi.md, "Library modules"). A host that
+/// evaluates several built-in policies on one object uses it to write the
+/// object into one instance once rather than once per policy.
+pub fn library() -> &'static [u8] {
+    LIBRARY
+}
+
+/// The index of the built-in policy `name` (its canonical name) in the
+/// library module: its place in [`policies`], which is sorted by name as
+/// the library links them.
+pub fn library_index(name: &str) -> Option<u32> {
+    POLICIES
+        .iter()
+        .position(|(candidate, _, _)| *candidate == name)
+        .and_then(|index| u32::try_from(index).ok())
+}
+
 /// The module of a built-in runtime, an interpreter for another policy
 /// language built from `runtimes/<name>` (`"rego"`: regorus), if there is
 /// one. A runtime exports `wv_prepare` and is prepared with the program it

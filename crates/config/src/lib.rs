@@ -289,6 +289,9 @@ pub fn build_policy_set(
         ignore_annotations: file.annotation_exemptions == Some(false),
         ..PolicySet::default()
     };
+    // The built-in library module, shared by the built-in policies from the
+    // binary (loaded when admission first uses it).
+    let mut library: Option<std::sync::Arc<wasm_validate_pipeline::LibraryModule>> = None;
     if let Some(options) = &command_line.schema {
         set.schema = schema_stage(
             config.and_then(|c| c.schema.as_ref()),
@@ -505,8 +508,20 @@ pub fn build_policy_set(
                 policy.name()
             ))
         })?;
+        let in_library = (builtin && from_bundle.is_none())
+            .then(|| wasm_validate_builtin::library_index(policy.name()))
+            .flatten()
+            .map(|index| wasm_validate_pipeline::InLibrary {
+                module: library
+                    .get_or_insert_with(|| {
+                        wasm_validate_pipeline::LibraryModule::new(wasm_validate_builtin::library())
+                    })
+                    .clone(),
+                index,
+            });
         let mut configured = ConfiguredPolicy::configure(policy, settings)
             .map_err(|e| ConfigError(format!("{settings_place}: {e}")))?;
+        configured.library = in_library;
         configured.id = id;
         configured.action = spec
             .and_then(|s| s.action)

@@ -22,6 +22,7 @@ use std::fmt;
 
 mod error;
 pub mod kubewarden;
+mod library;
 mod limits;
 mod module;
 mod policy;
@@ -37,6 +38,7 @@ pub use context::Context;
 pub use deadline::DEADLINE_FUEL_SLICE;
 use deadline::call_with_deadline;
 pub use kubewarden::KUBEWARDEN_METADATA_SECTION;
+pub use library::{LIBRARY_FUEL_SHARE, LibraryMember};
 pub use limits::{EngineConfig, Limits};
 pub use policy::Policy;
 pub use response::read_response;

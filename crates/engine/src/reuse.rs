@@ -87,6 +87,8 @@ pub(crate) struct Idle {
     pub(crate) alloc: TypedFunc<i32, i32>,
     /// `wv_evaluate`.
     pub(crate) evaluate: TypedFunc<(i32, i32), i64>,
+    /// The instance, for other exports (a library module's).
+    pub(crate) instance: Instance,
     /// The module's mutable globals, in the order of the pool's export
     /// names; empty when the pool does not reuse instances.
     globals: Vec<Global>,
@@ -115,6 +117,7 @@ impl Idle {
             memory,
             alloc,
             evaluate,
+            instance: *instance,
             globals,
         })
     }

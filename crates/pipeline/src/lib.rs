@@ -19,13 +19,15 @@
 //! applied.
 #![forbid(unsafe_code)]
 
+mod library;
 mod policy_set;
 mod run_objects;
 mod schema_stage;
 mod scope;
 
 pub use policy_set::{
-    ConfiguredPolicy, PolicySet, Selector, SettingsError, Unloadable, validate_settings,
+    ConfiguredPolicy, InLibrary, LibraryModule, PolicySet, Selector, SettingsError, Unloadable,
+    validate_settings,
 };
 pub use run_objects::RunObjects;
 pub use schema_stage::{
@@ -260,10 +262,24 @@ pub fn evaluate_admission(
                 context,
             )
         };
-        if validating.len() > 1 && rayon::current_thread_index().is_some() {
-            results.par_extend(validating.par_iter().filter_map(one));
+        // The policies a library module holds run together in one instance
+        // of it; any it could not answer (an error) run in their own module.
+        let (in_library, alone) = library::partition(set, &validating);
+        let (answered, again) = library::evaluate(
+            engine,
+            set,
+            &in_library,
+            resource,
+            encoded,
+            annotation.as_ref(),
+            context,
+        );
+        results.extend(answered);
+        let alone: Vec<usize> = alone.into_iter().chain(again).collect();
+        if alone.len() > 1 && rayon::current_thread_index().is_some() {
+            results.par_extend(alone.par_iter().filter_map(one));
         } else {
-            results.extend(validating.iter().filter_map(one));
+            results.extend(alone.iter().filter_map(one));
         }
     }
     results.sort_by_key(|r| r.policy);
@@ -385,6 +401,20 @@ fn evaluate_one(
             .evaluate_in(&configured.policy, &request, context)
             .map_err(|e| e.to_string()),
     };
+    conclude(set, index, resource, annotation, evaluated)
+}
+
+/// A policy's result from its evaluation (or the error that stopped it),
+/// with the exemptions that concern it applied; `None` when the policy
+/// found it does not apply.
+fn conclude(
+    set: &PolicySet,
+    index: usize,
+    resource: &Resource,
+    annotation: Option<&(Vec<String>, Option<String>)>,
+    evaluated: Result<Evaluation, String>,
+) -> Option<PolicyResult> {
+    let configured = &set.policies[index];
     let mut result = match evaluated {
         // The policy found it does not apply (a match condition is false):
         // as if its rules had left the resource out.

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use wasm_validate_abi::{Operation, tape};
-use wasm_validate_engine::{Policy, Protocol};
+use wasm_validate_engine::{Engine, Limits, Policy, Protocol};
 use wasm_validate_manifest::Resource;
 
 use crate::{Action, Exemption, FailurePolicy, ResourceFilter, RunObjects, SchemaStage};
@@ -44,8 +44,68 @@ pub struct ConfiguredPolicy {
     /// its settings' `review` member: the Rego runtime's protocol for
     /// Gatekeeper's `input.review` (docs/abi.md, "Preparation").
     pub review_in_settings: bool,
+    /// The same policy in a library module (the built-in library, for a
+    /// built-in policy loaded from the binary): at admission, the
+    /// validating policies that have one are evaluated together in one
+    /// instance of it ([`crate::evaluate_admission`]).
+    pub library: Option<InLibrary>,
     pub(crate) request_prefix: Vec<u8>,
     pub(crate) settings_tape: Vec<u8>,
+}
+
+/// Where a policy's code is also found in a library module
+/// (`wasm_validate_engine::Engine::evaluate_library`; docs/abi.md, "Library
+/// modules"): the module, shared by the policies it holds, and the
+/// policy's index in it. The module must hold the very code of the
+/// policy's own module (for the built-in library, the binary's own
+/// built-in policies).
+#[derive(Debug, Clone)]
+pub struct InLibrary {
+    /// The library module.
+    pub module: std::sync::Arc<LibraryModule>,
+    /// The policy's index in it.
+    pub index: u32,
+}
+
+/// A library module, loaded when it is first used (only admission uses
+/// one, so that other commands do not pay for loading it).
+pub struct LibraryModule {
+    bytes: &'static [u8],
+    loaded: std::sync::OnceLock<Option<Policy>>,
+}
+
+impl std::fmt::Debug for LibraryModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LibraryModule")
+            .field("bytes", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LibraryModule {
+    /// The module `bytes`, not loaded yet. Its functions' bodies are
+    /// validated when first called (`Engine::load_prevalidated`): the bytes
+    /// must be a module the binary was built with and its tests validated
+    /// in full (`wasm_validate_builtin::library`).
+    pub fn new(bytes: &'static [u8]) -> std::sync::Arc<LibraryModule> {
+        std::sync::Arc::new(LibraryModule {
+            bytes,
+            loaded: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The module loaded with `engine`, the first time with default
+    /// limits; `None` when it cannot be loaded (each policy then runs in
+    /// its own module).
+    pub fn get(&self, engine: &Engine) -> Option<&Policy> {
+        self.loaded
+            .get_or_init(|| {
+                engine
+                    .load_prevalidated(self.bytes, Limits::default(), "library")
+                    .ok()
+            })
+            .as_ref()
+    }
 }
 
 impl ConfiguredPolicy {
@@ -75,6 +135,7 @@ impl ConfiguredPolicy {
             run_objects: None,
             unavailable: None,
             review_in_settings: false,
+            library: None,
             request_prefix,
             settings_tape,
         }

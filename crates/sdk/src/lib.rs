@@ -168,6 +168,9 @@ pub mod __private {
 
     #[cfg(target_arch = "wasm32")]
     pub use crate::guest::{alloc, answer, evaluate, take};
+
+    #[cfg(all(target_arch = "wasm32", feature = "library"))]
+    pub use crate::library::{evaluate_at, mark};
 }
 
 /// A region of linear memory handed out by bumping a pointer, grown a page
@@ -320,6 +323,23 @@ mod bump {
     #[global_allocator]
     static ALLOCATOR: Bump = Bump(Region::new());
 
+    /// The next free byte (where the next block would start).
+    #[cfg(feature = "library")]
+    pub(crate) fn mark() -> usize {
+        if ALLOCATOR.0.next.load(Relaxed) == 0 {
+            ALLOCATOR
+                .0
+                .start_at(core::ptr::addr_of!(__heap_base) as usize);
+        }
+        ALLOCATOR.0.next.load(Relaxed)
+    }
+
+    /// Frees every block from `mark` on: the next one starts there again.
+    #[cfg(feature = "library")]
+    pub(crate) fn reset(mark: usize) {
+        ALLOCATOR.0.next.store(mark, Relaxed);
+    }
+
     // SAFETY: `alloc` returns either null or a block of `layout.size()` bytes
     // aligned to `layout.align()` inside linear memory that no other block
     // overlaps (`Region::take`: the pointer only moves forward from the
@@ -450,6 +470,52 @@ pub fn __start_evaluation_allocator() {
     arena::start();
 }
 
+/// The library module's evaluation ([`export_library!`]).
+#[cfg(all(target_arch = "wasm32", feature = "library"))]
+#[allow(unsafe_code)]
+mod library {
+    use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    use crate::Response;
+
+    /// The heap's mark: the end of the host's request buffer.
+    static MARK: AtomicUsize = AtomicUsize::new(0);
+
+    /// `wv_mark`.
+    pub fn mark() {
+        MARK.store(crate::bump::mark(), Relaxed);
+    }
+
+    /// `wv_evaluate_at`.
+    pub fn evaluate_at(policies: &[fn(&[u8]) -> Response], index: i32, ptr: i32, len: i32) -> i64 {
+        let mark = MARK.load(Relaxed);
+        if mark == 0 {
+            return crate::guest::answer(&Response::error(
+                "wv_evaluate_at before wv_mark: the host wrote no request",
+            ));
+        }
+        crate::bump::reset(mark);
+        let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+        let Some(policy) = usize::try_from(index).ok().and_then(|i| policies.get(i)) else {
+            return crate::guest::answer(&Response::error(format!(
+                "the library has no policy {index} (it has {})",
+                policies.len()
+            )));
+        };
+        if start == 0 || start.checked_add(len).is_none_or(|end| end > mark) {
+            return crate::guest::answer(&Response::error(format!(
+                "the request at {start}+{len} is not inside the buffer below {mark}"
+            )));
+        }
+        // SAFETY: `start..start + len` lies below the mark, inside the
+        // buffer the host reserved with `wv_alloc` before `wv_mark` and
+        // wrote; nothing frees or writes it while the slice lives (blocks
+        // are taken after the mark).
+        let request = unsafe { core::slice::from_raw_parts(start as *const u8, len) };
+        crate::guest::answer(&policy(request))
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 mod guest {
@@ -575,17 +641,98 @@ macro_rules! export_policy {
             $crate::evaluate_tape(request, $evaluate)
         }
 
+        $crate::__policy_exports! {
+            // SAFETY: the unsafe attributes name the ABI's exports and its
+            // metadata section; each name is defined once per module, by this
+            // macro, and the functions are safe Rust.
+            #[cfg(target_arch = "wasm32")]
+            #[allow(unsafe_code)]
+            const _: () = {
+                $crate::__export_common!(METADATA_JSON);
+
+                #[unsafe(no_mangle)]
+                pub extern "C" fn wv_evaluate(ptr: i32, len: i32) -> i64 {
+                    $crate::__private::evaluate(ptr, len, $evaluate)
+                }
+            };
+        }
+    };
+}
+
+/// What [`export_policy!`] exports on wasm32 (the ABI's functions and the
+/// metadata section): its input as it is, or nothing with the `library`
+/// feature, when the policy is linked into a library module with others
+/// ([`export_library!`]) and the library exports for all of them.
+#[cfg(not(feature = "library"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __policy_exports {
+    ($($exports:tt)*) => { $($exports)* };
+}
+
+/// See the other definition: with the `library` feature, nothing.
+#[cfg(feature = "library")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __policy_exports {
+    ($($exports:tt)*) => {};
+}
+
+/// Exports a **library module**: several policies linked into one module,
+/// each evaluated by its index, so that a host evaluating many of them on
+/// one object writes the object into one instance once and writes one
+/// instance back afterwards (docs/abi.md, "Library modules"):
+/// `export_library!(metadata = <&'static str JSON>, policies = [<fn path>, ...])`,
+/// each path a `fn(&[u8]) -> Response` that evaluates a version 2 request
+/// (the `evaluate_tape` that [`export_policy!`] defines in each policy's
+/// crate). The policies' crates must be built with this crate's `library`
+/// feature, which keeps their own exports out.
+///
+/// On wasm32 it exports `wv_abi_version`, `wv_alloc` and the metadata
+/// section as a policy does, and:
+/// - `wv_mark()`: keeps everything allocated so far (the host's request
+///   buffer) and makes it the point the heap goes back to;
+/// - `wv_evaluate_at(index, ptr, len) -> i64`: frees everything allocated
+///   since the mark, evaluates the version 2 request of `len` bytes at
+///   `ptr` (inside the marked buffer) with the policy at `index`, and
+///   answers as `wv_evaluate` does; an index or range that does not fit is
+///   an error response;
+/// - `wv_evaluate`, which answers every request with an error (a library
+///   is not one policy).
+///
+/// Going back to the mark frees every block, so a policy in a library must
+/// keep nothing between evaluations (no static holding what it allocated);
+/// the policies of `policies/` keep nothing (`crates/builtin`'s tests run
+/// them in several orders in one instance).
+#[macro_export]
+macro_rules! export_library {
+    (metadata = $metadata:expr, policies = [$($policy:path),* $(,)?] $(,)?) => {
         // SAFETY: the unsafe attributes name the ABI's exports and its
         // metadata section; each name is defined once per module, by this
         // macro, and the functions are safe Rust.
         #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]
         const _: () = {
-            $crate::__export_common!(METADATA_JSON);
+            const LIBRARY_METADATA: &str = $metadata;
+            $crate::__export_common!(LIBRARY_METADATA);
+
+            static POLICIES: &[fn(&[u8]) -> $crate::Response] = &[$($policy),*];
 
             #[unsafe(no_mangle)]
-            pub extern "C" fn wv_evaluate(ptr: i32, len: i32) -> i64 {
-                $crate::__private::evaluate(ptr, len, $evaluate)
+            pub extern "C" fn wv_mark() {
+                $crate::__private::mark();
+            }
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn wv_evaluate_at(index: i32, ptr: i32, len: i32) -> i64 {
+                $crate::__private::evaluate_at(POLICIES, index, ptr, len)
+            }
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn wv_evaluate(_ptr: i32, _len: i32) -> i64 {
+                $crate::__private::answer(&$crate::Response::error(
+                    "a library module evaluates its policies with wv_evaluate_at",
+                ))
             }
         };
     };

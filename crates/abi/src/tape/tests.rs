@@ -184,6 +184,47 @@ fn requests_carry_operation_and_sections() {
     assert!(!is_request(b"{\"operation\":\"CREATE\"}"));
 }
 
+/// A library module's buffer holds one request per settings: each read from
+/// its start reads as `request` makes it alone, sharing one object.
+#[test]
+fn requests_sharing_one_object_read_as_requests_of_their_own() {
+    let object = encode(&sample());
+    let old = encode(&json!({"kind": "Old"}));
+    let settings = [
+        encode(&json!({})),
+        encode(&json!({"types": ["NodePort", "LoadBalancer"]})),
+        encode(&json!({"labels": [{"key": "app"}]})),
+    ];
+    let sections: Vec<&[u8]> = settings.iter().map(Vec::as_slice).collect();
+    for old_object in [None, Some(old.as_slice())] {
+        let (buffer, starts) = requests(Operation::Update, &sections, &object, old_object);
+        assert_eq!(starts.len(), settings.len());
+        assert_eq!(
+            buffer.len(),
+            HEADER_LEN * settings.len()
+                + settings.iter().map(Vec::len).sum::<usize>()
+                + object.len()
+                + old_object.map_or(0, <[u8]>::len)
+        );
+        for (section, &start) in settings.iter().zip(&starts) {
+            assert_eq!(start % 8, 0);
+            let shared = RequestView::parse(&buffer[start..]).unwrap();
+            let alone_bytes = request(Operation::Update, section, &object, old_object);
+            let alone = RequestView::parse(&alone_bytes).unwrap();
+            assert_eq!(shared.operation, alone.operation);
+            assert_eq!(
+                shared.settings.to_value().unwrap(),
+                alone.settings.to_value().unwrap()
+            );
+            assert_eq!(shared.object.to_value().unwrap(), sample());
+            assert_eq!(
+                shared.old_object.map(|t| t.to_value().unwrap()),
+                old_object.map(|_| json!({"kind": "Old"}))
+            );
+        }
+    }
+}
+
 /// Every truncation and every single-byte change of a request decodes to a
 /// value or an error, never a panic, and no read leaves the buffer.
 #[test]

@@ -307,3 +307,42 @@ fn pod_cases_hold_in_every_workload_kind() {
     }
     assert!(checked > 1000, "only {checked} wrapped cases ran");
 }
+
+/// The library module loads with full validation (the binary loads it
+/// with `load_prevalidated`), exports what a library exports, and links the
+/// crates of `policies/` in the order `library_index` gives: its source
+/// names each policy's `evaluate_tape` in the order of the folders' names.
+#[test]
+fn the_library_module_links_every_policy_in_order() {
+    let engine = Engine::default();
+    let library = engine
+        .load(wasm_validate_builtin::library(), Limits::default())
+        .unwrap();
+    assert_eq!(library.name(), "library");
+    let source = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("library/src/lib.rs"),
+    )
+    .unwrap();
+    let linked: Vec<String> = source
+        .lines()
+        .filter_map(|line| line.trim().strip_suffix("::evaluate_tape,"))
+        .map(|krate| {
+            krate
+                .strip_prefix("policy_")
+                .unwrap_or(krate)
+                .replace('_', "-")
+        })
+        .collect();
+    let policies: Vec<&str> = wasm_validate_builtin::policies()
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(linked, policies);
+    for (index, name) in policies.iter().enumerate() {
+        assert_eq!(
+            wasm_validate_builtin::library_index(name),
+            Some(index as u32)
+        );
+    }
+    assert_eq!(wasm_validate_builtin::library_index("no-such-policy"), None);
+}
