@@ -30,13 +30,17 @@ impl Lanes {
         let mut senders = Vec::with_capacity(count);
         let mut threads = Vec::with_capacity(count);
         for index in 0..count {
+            // Its log lines go out together, when it has nothing else to
+            // do at the latest (`log.rs`).
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .on_thread_park(crate::log::flush)
                 .build()?;
             let (sender, mut received) = mpsc::unbounded_channel::<(std::net::TcpStream, Job)>();
             let thread = std::thread::Builder::new()
                 .name(format!("connections-{index}"))
                 .spawn(move || {
+                    crate::log::buffer_this_thread();
                     runtime.block_on(async move {
                         let mut connections = tokio::task::JoinSet::new();
                         loop {
@@ -53,6 +57,7 @@ impl Lanes {
                         // Stopping: the connections still open finish.
                         while connections.join_next().await.is_some() {}
                     });
+                    crate::log::flush();
                 })?;
             senders.push(sender);
             threads.push(thread);

@@ -475,3 +475,76 @@ fn serve_reads_the_configurations_crds() {
     );
     assert_eq!(terminate(child), Some(0));
 }
+
+/// A denied review's log line reaches stderr although the connection
+/// thread that answered it keeps its lines to write them together: it
+/// writes them when it has nothing else to do.
+#[test]
+fn a_denied_reviews_log_line_is_written_once_the_server_is_idle() {
+    let dir = scratch("serve", "log");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), certified.cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), certified.key_pair.serialize_pem()).unwrap();
+    let mut args = loopback("tls.crt", "tls.key");
+    args.push("--no-config".into());
+    let mut child = spawn_serve(&dir, &args);
+    let received = stderr_lines(&mut child);
+    let minute = std::time::Duration::from_secs(60);
+    let first = received.recv_timeout(minute).unwrap();
+    let address = first
+        .split("https://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut tls =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), "localhost".try_into().unwrap())
+            .unwrap();
+    let mut tcp = TcpStream::connect(&address).unwrap();
+    let body = serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "6f1c0de5-0000-4000-8000-00000000log1",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "name": "root", "namespace": "default", "operation": "CREATE",
+            "userInfo": {"username": "test"},
+            "object": {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "root", "namespace": "default"},
+                "spec": {"containers": [{"name": "app", "image": "app:1.0",
+                    "securityContext": {"privileged": true}}]}}
+        }
+    })
+    .to_string();
+    let mut stream = rustls::Stream::new(&mut tls, &mut tcp);
+    write!(
+        stream,
+        "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.contains("\"allowed\":false"), "{answer}");
+
+    let line = received.recv_timeout(minute).unwrap();
+    assert_eq!(terminate(child), Some(0));
+    assert!(line.contains("admission"), "{line}");
+    assert!(
+        line.contains("6f1c0de5-0000-4000-8000-00000000log1"),
+        "{line}"
+    );
+    assert!(line.contains("allowed=false"), "{line}");
+}
