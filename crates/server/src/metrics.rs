@@ -67,6 +67,29 @@ pub(crate) struct Metrics {
     in_flight: Gauge,
     deferred: Family<EndpointLabels, Counter>,
     reloads: Family<ReloadLabels, Counter>,
+    /// Each policy's evaluation and fuel counters, found in the families
+    /// once per policy: a family's lookup hashes labels that own a copy of
+    /// the name, twice per policy in every review otherwise.
+    policies: std::sync::RwLock<std::collections::HashMap<String, PolicyCounters>>,
+}
+
+/// One policy's counters, each made when first needed (a series appears
+/// once it has a value, as with the families alone).
+#[derive(Default)]
+struct PolicyCounters {
+    /// By outcome: `pass`, `fail`, `error`, any other.
+    outcomes: [Option<Counter>; 4],
+    fuel: Option<Counter<u64, AtomicU64>>,
+}
+
+/// The place of `outcome` in [`PolicyCounters::outcomes`].
+fn outcome_slot(outcome: &str) -> usize {
+    match outcome {
+        "pass" => 0,
+        "fail" => 1,
+        "error" => 2,
+        _ => 3,
+    }
 }
 
 /// The endpoint as metrics and logs name it: `validate`, `mutate`.
@@ -135,6 +158,7 @@ impl Metrics {
             in_flight,
             deferred,
             reloads,
+            policies: Default::default(),
         }
     }
 
@@ -175,17 +199,46 @@ impl Metrics {
 
     /// What a policy did on a request.
     pub(crate) fn evaluation(&self, policy: &str, outcome: &'static str, fuel: u64) {
-        self.evaluations
+        let slot = outcome_slot(outcome);
+        // An outcome other than the three named has no slot of its own: its
+        // family is asked each time.
+        let known = slot < 3;
+        let found = self
+            .policies
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(policy)
+            .and_then(|counters| {
+                let outcome = counters.outcomes[slot].as_ref().filter(|_| known)?;
+                let fuel_counter = counters.fuel.as_ref()?;
+                outcome.inc();
+                fuel_counter.inc_by(fuel);
+                Some(())
+            });
+        if found.is_some() {
+            return;
+        }
+        let counter = self
+            .evaluations
             .get_or_create(&EvaluationLabels {
                 policy: policy.to_owned(),
                 outcome,
             })
-            .inc();
-        self.fuel
+            .clone();
+        let fuel_counter = self
+            .fuel
             .get_or_create(&PolicyLabels {
                 policy: policy.to_owned(),
             })
-            .inc_by(fuel);
+            .clone();
+        counter.inc();
+        fuel_counter.inc_by(fuel);
+        let mut policies = self.policies.write().unwrap_or_else(|e| e.into_inner());
+        let counters = policies.entry(policy.to_owned()).or_default();
+        if known {
+            counters.outcomes[slot] = Some(counter);
+        }
+        counters.fuel = Some(fuel_counter);
     }
 
     /// The requests running or waiting now.
@@ -209,5 +262,36 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String does not fail");
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    /// The counters a policy's evaluations find once and keep count as the
+    /// families alone did: by policy and outcome, fuel by policy.
+    #[test]
+    fn kept_counters_count_every_evaluation() {
+        let metrics = Metrics::new();
+        for _ in 0..3 {
+            metrics.evaluation("privileged", "pass", 10);
+        }
+        metrics.evaluation("privileged", "fail", 5);
+        metrics.evaluation("host-ports", "error", 1);
+        metrics.evaluation("host-ports", "skipped", 2);
+        metrics.evaluation("host-ports", "skipped", 2);
+        let text = metrics.encode();
+        for line in [
+            r#"wasm_validate_policy_evaluations_total{policy="privileged",outcome="pass"} 3"#,
+            r#"wasm_validate_policy_evaluations_total{policy="privileged",outcome="fail"} 1"#,
+            r#"wasm_validate_policy_evaluations_total{policy="host-ports",outcome="error"} 1"#,
+            r#"wasm_validate_policy_evaluations_total{policy="host-ports",outcome="skipped"} 2"#,
+            r#"wasm_validate_policy_fuel_total{policy="privileged"} 35"#,
+            r#"wasm_validate_policy_fuel_total{policy="host-ports"} 5"#,
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
+        assert!(!text.contains(r#"policy="host-ports",outcome="pass""#));
     }
 }
