@@ -370,11 +370,99 @@ pub fn request_from_json(json: &Value) -> Result<Vec<u8>, TapeError> {
 
 // ---------------------------------------------------------------- reading
 
-fn word(bytes: &[u8], at: usize) -> Result<u32, TapeError> {
-    at.checked_add(4)
-        .and_then(|end| bytes.get(at..end))
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or_else(|| TapeError(format!("the tape ends before byte {at}")))
+/// The section at `offset..offset + len` of a request, `None` for `0, 0`.
+fn section(bytes: &[u8], offset: u32, len: u32) -> Result<Option<Tape<'_>>, TapeError> {
+    if offset == 0 && len == 0 {
+        return Ok(None);
+    }
+    let end = u64::from(offset) + u64::from(len);
+    match bytes.get(offset as usize..) {
+        Some(rest) if end <= bytes.len() as u64 => Tape::parse(&rest[..len as usize]).map(Some),
+        _ => Err(outside(offset, end, bytes.len())),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn not_a_request(bytes: &[u8]) -> TapeError {
+    if is_request(bytes) {
+        TapeError(format!(
+            "the tape ends before byte {} (a request header is {HEADER_LEN} bytes)",
+            bytes.len()
+        ))
+    } else {
+        TapeError("not an ABI version 2 request (no WVT2 magic)".to_owned())
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn missing(what: &str) -> TapeError {
+    TapeError(format!("the request has no {what} section"))
+}
+
+#[cold]
+#[inline(never)]
+fn outside(offset: u32, end: u64, len: usize) -> TapeError {
+    TapeError(format!(
+        "section at {offset}..{end} lies outside the {len}-byte request"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn no_node(index: u32, count: u32) -> TapeError {
+    TapeError(format!(
+        "node {index} does not exist (the tape has {count})"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn unknown_tag(index: u32, word: u32) -> TapeError {
+    TapeError(format!("node {index} has unknown tag {word}"))
+}
+
+#[cold]
+#[inline(never)]
+fn not_an_object(index: u32) -> TapeError {
+    TapeError(format!("node {index} is not an object"))
+}
+
+#[cold]
+#[inline(never)]
+fn no_key(child: u32, id: u32) -> TapeError {
+    TapeError(format!("node {child} names key {id}, which does not exist"))
+}
+
+#[cold]
+#[inline(never)]
+fn bad_end(child: u32, end: u32, count: u32) -> TapeError {
+    TapeError(format!(
+        "node {child} ends at {end}, outside {}..={count}",
+        child + 1
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn string_outside(offset: u32, len: u32, area: usize) -> TapeError {
+    TapeError(format!(
+        "string at {offset}+{len} lies outside the {area}-byte string area"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn does_not_fit(count: u32, keys: u32, strings: u32, len: usize) -> TapeError {
+    if len < SECTION_HEADER_LEN {
+        return TapeError(format!(
+            "the tape ends before byte {len} (a section header is {SECTION_HEADER_LEN} bytes)"
+        ));
+    }
+    TapeError(format!(
+        "a tape of {count} nodes, {keys} keys and {strings} string bytes does not fit its {len} bytes"
+    ))
 }
 
 /// A version 2 request as the guest sees it: the operation and the tapes.
@@ -393,35 +481,24 @@ pub struct RequestView<'a> {
 impl<'a> RequestView<'a> {
     /// Reads the header of a request and the sections it points to. Errors
     /// when the magic is wrong or a section lies outside `bytes`.
+    ///
+    /// Every policy evaluation starts here, so the header is read as one
+    /// array (no check per word) and the errors are built out of line.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, TapeError> {
-        if !is_request(bytes) {
-            return Err(TapeError(
-                "not an ABI version 2 request (no WVT2 magic)".to_owned(),
-            ));
-        }
-        let section = |at: usize| -> Result<Option<Tape<'a>>, TapeError> {
-            let (offset, len) = (word(bytes, at)? as usize, word(bytes, at + 4)? as usize);
-            if offset == 0 && len == 0 {
-                return Ok(None);
-            }
-            let slice = offset
-                .checked_add(len)
-                .and_then(|end| bytes.get(offset..end))
-                .ok_or_else(|| {
-                    TapeError(format!(
-                        "section at {offset}..{} lies outside the {}-byte request",
-                        offset as u64 + len as u64,
-                        bytes.len()
-                    ))
-                })?;
-            Tape::parse(slice).map(Some)
+        let Some(header) = bytes.first_chunk::<HEADER_LEN>() else {
+            return Err(not_a_request(bytes));
         };
-        let missing = |what: &str| TapeError(format!("the request has no {what} section"));
+        if header[..4] != MAGIC {
+            return Err(not_a_request(bytes));
+        }
+        let word = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
         Ok(RequestView {
-            operation: operation_of(word(bytes, 4)?)?,
-            settings: section(8)?.ok_or_else(|| missing("settings"))?,
-            object: section(16)?.ok_or_else(|| missing("object"))?,
-            old_object: section(24)?,
+            operation: operation_of(word(4))?,
+            settings: section(bytes, word(8), word(12))?.ok_or_else(|| missing("settings"))?,
+            object: section(bytes, word(16), word(20))?.ok_or_else(|| missing("object"))?,
+            old_object: section(bytes, word(24), word(28))?,
         })
     }
 
@@ -489,33 +566,29 @@ pub enum Node<'a> {
 impl<'a> Tape<'a> {
     /// Reads a section's header and checks that its parts lie inside it.
     pub fn parse(section: &'a [u8]) -> Result<Self, TapeError> {
-        let count = word(section, 0)?;
-        let keys = word(section, 4)? as usize;
-        let strings = word(section, 8)? as usize;
-        let nodes_len = (count as usize)
-            .checked_mul(NODE_LEN)
-            .ok_or_else(|| TapeError("node count overflows".to_owned()))?;
-        let keys_at = SECTION_HEADER_LEN
-            .checked_add(nodes_len)
-            .ok_or_else(|| TapeError("node count overflows".to_owned()))?;
-        let strings_at = keys
-            .checked_mul(KEY_LEN)
-            .and_then(|k| k.checked_add(keys_at))
-            .ok_or_else(|| TapeError("key count overflows".to_owned()))?;
-        let end = strings_at
-            .checked_add(strings)
-            .ok_or_else(|| TapeError("string area overflows".to_owned()))?;
-        if end > section.len() || count == 0 {
-            return Err(TapeError(format!(
-                "a tape of {count} nodes, {keys} keys and {strings} string bytes does not fit its {} bytes",
-                section.len()
-            )));
+        let Some(header) = section.first_chunk::<SECTION_HEADER_LEN>() else {
+            return Err(does_not_fit(0, 0, 0, section.len()));
+        };
+        let word = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
+        let (count, keys, strings) = (word(0), word(4), word(8));
+        // In u64 nothing overflows: each part is at most 2^32 entries of at
+        // most 16 bytes.
+        let keys_at = SECTION_HEADER_LEN as u64 + u64::from(count) * NODE_LEN as u64;
+        let strings_at = keys_at + u64::from(keys) * KEY_LEN as u64;
+        let end = strings_at + u64::from(strings);
+        if end > section.len() as u64 || count == 0 {
+            return Err(does_not_fit(count, keys, strings, section.len()));
         }
+        let (keys_at, strings_at, end) = (keys_at as usize, strings_at as usize, end as usize);
+        let (nodes, rest) = section[SECTION_HEADER_LEN..end].split_at(keys_at - SECTION_HEADER_LEN);
+        let (keys, strings) = rest.split_at(strings_at - keys_at);
         Ok(Tape {
-            nodes: &section[SECTION_HEADER_LEN..keys_at],
+            nodes,
             count,
-            keys: &section[keys_at..strings_at],
-            strings: &section[strings_at..end],
+            keys,
+            strings,
         })
     }
 
@@ -531,31 +604,39 @@ impl<'a> Tape<'a> {
 
     fn words(&self, index: u32) -> Result<[u32; 4], TapeError> {
         let at = index as usize * NODE_LEN;
-        match self.nodes.get(at..at + NODE_LEN) {
+        match self
+            .nodes
+            .get(at..)
+            .and_then(<[u8]>::first_chunk::<NODE_LEN>)
+        {
             Some(b) => Ok([
                 u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
                 u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
                 u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
                 u32::from_le_bytes([b[12], b[13], b[14], b[15]]),
             ]),
-            None => Err(TapeError(format!(
-                "node {index} does not exist (the tape has {})",
-                self.count
-            ))),
+            None => Err(no_node(index, self.count)),
         }
     }
 
     fn bytes(&self, offset: u32, len: u32) -> Result<&'a [u8], TapeError> {
-        let (offset, len) = (offset as usize, len as usize);
-        offset
-            .checked_add(len)
-            .and_then(|end| self.strings.get(offset..end))
-            .ok_or_else(|| {
-                TapeError(format!(
-                    "string at {offset}+{len} lies outside the {}-byte string area",
-                    self.strings.len()
-                ))
-            })
+        let end = u64::from(offset) + u64::from(len);
+        match self.strings.get(offset as usize..) {
+            Some(rest) if end <= self.strings.len() as u64 => Ok(&rest[..len as usize]),
+            _ => Err(string_outside(offset, len, self.strings.len())),
+        }
+    }
+
+    /// The key table's entry `id`: its offset and length in the string area.
+    fn key_entry(&self, id: u32) -> Option<(u32, u32)> {
+        let entry = self
+            .keys
+            .get(id as usize * KEY_LEN..)?
+            .first_chunk::<KEY_LEN>()?;
+        Some((
+            u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]),
+            u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]),
+        ))
     }
 
     /// The node at `index` (the root is 0).
@@ -564,11 +645,7 @@ impl<'a> Tape<'a> {
         let wide = u64::from(w2) | (u64::from(w3) << 32);
         let container = |end: u32| {
             if end <= index || end > self.count {
-                Err(TapeError(format!(
-                    "node {index} ends at {end}, outside {}..={}",
-                    index + 1,
-                    self.count
-                )))
+                Err(bad_end(index, end, self.count))
             } else {
                 Ok(end)
             }
@@ -589,7 +666,7 @@ impl<'a> Tape<'a> {
                 len: w2,
                 end: container(w3)?,
             },
-            other => return Err(TapeError(format!("node {index} has unknown tag {other}"))),
+            other => return Err(unknown_tag(index, other)),
         })
     }
 
@@ -607,9 +684,7 @@ impl<'a> Tape<'a> {
     pub fn key_id(&self, index: u32) -> Result<u32, TapeError> {
         let id = self.words(index)?[1];
         if id >= self.key_count() {
-            return Err(TapeError(format!(
-                "node {index} names key {id}, which does not exist"
-            )));
+            return Err(no_key(index, id));
         }
         Ok(id)
     }
@@ -617,34 +692,24 @@ impl<'a> Tape<'a> {
     /// The key bytes of the object member at `index`.
     pub fn key(&self, index: u32) -> Result<&'a [u8], TapeError> {
         let id = self.words(index)?[1];
-        let at = id as usize * KEY_LEN;
-        let entry = self.keys.get(at..at + KEY_LEN).ok_or_else(|| {
-            TapeError(format!("node {index} names key {id}, which does not exist"))
-        })?;
-        self.bytes(
-            u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]),
-            u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]),
-        )
+        let Some((offset, len)) = self.key_entry(id) else {
+            return Err(no_key(index, id));
+        };
+        self.bytes(offset, len)
     }
 
     /// The type tag of the node at `index` (see [`tag`]), without decoding
     /// the rest of the node.
     pub fn tag(&self, index: u32) -> Result<u8, TapeError> {
         let at = index as usize * NODE_LEN;
-        let word = self
-            .nodes
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .ok_or_else(|| {
-                TapeError(format!(
-                    "node {index} does not exist (the tape has {})",
-                    self.count
-                ))
-            })?;
-        u8::try_from(word)
-            .ok()
-            .filter(|tag| *tag <= tag::OBJECT)
-            .ok_or_else(|| TapeError(format!("node {index} has unknown tag {word}")))
+        let Some(b) = self.nodes.get(at..).and_then(<[u8]>::first_chunk::<4>) else {
+            return Err(no_node(index, self.count));
+        };
+        let word = u32::from_le_bytes(*b);
+        match u8::try_from(word) {
+            Ok(tag) if tag <= tag::OBJECT => Ok(tag),
+            _ => Err(unknown_tag(index, word)),
+        }
     }
 
     /// The member `key` of the object at node `index`: the index of its
@@ -655,33 +720,25 @@ impl<'a> Tape<'a> {
     /// subtree in one step.
     pub fn member(&self, index: u32, key: &[u8]) -> Result<Option<u32>, TapeError> {
         let [tag, _, len, _] = self.words(index)?;
-        if u8::try_from(tag) != Ok(tag::OBJECT) {
-            return Err(TapeError(format!("node {index} is not an object")));
+        if tag != u32::from(tag::OBJECT) {
+            return Err(not_an_object(index));
         }
         let mut child = index + 1;
         for _ in 0..len {
             let [child_tag, id, _, end] = self.words(child)?;
-            let at = id as usize * KEY_LEN;
-            let entry = self.keys.get(at..at + KEY_LEN).ok_or_else(|| {
-                TapeError(format!("node {child} names key {id}, which does not exist"))
-            })?;
-            let key_len = u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]);
-            if key_len as usize == key.len() {
-                let offset = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
-                if self.bytes(offset, key_len)? == key {
-                    return Ok(Some(child));
-                }
+            let Some((offset, key_len)) = self.key_entry(id) else {
+                return Err(no_key(child, id));
+            };
+            if key_len as usize == key.len() && self.bytes(offset, key_len)? == key {
+                return Ok(Some(child));
             }
-            child = match u8::try_from(child_tag) {
-                Ok(tag::ARRAY | tag::OBJECT) if end > child && end <= self.count => end,
-                Ok(tag::ARRAY | tag::OBJECT) => {
-                    return Err(TapeError(format!(
-                        "node {child} ends at {end}, outside {}..={}",
-                        child + 1,
-                        self.count
-                    )));
+            child = if child_tag == u32::from(tag::ARRAY) || child_tag == u32::from(tag::OBJECT) {
+                if end <= child || end > self.count {
+                    return Err(bad_end(child, end, self.count));
                 }
-                _ => child + 1,
+                end
+            } else {
+                child + 1
             };
         }
         Ok(None)
