@@ -702,8 +702,9 @@ macro_rules! __policy_exports {
 ///
 /// Going back to the mark frees every block, so a policy in a library must
 /// keep nothing between evaluations (no static holding what it allocated);
-/// the policies of `policies/` keep nothing (`crates/builtin`'s tests run
-/// them in several orders in one instance).
+/// the policies of `policies/` keep nothing (`crates/pipeline`'s
+/// `library_and_own_modules_give_the_same_results` runs them in two orders
+/// in one instance and compares every result with their own modules').
 #[macro_export]
 macro_rules! export_library {
     (metadata = $metadata:expr, policies = [$($policy:path),* $(,)?] $(,)?) => {
