@@ -56,9 +56,11 @@ impl Engine {
     /// Evaluates `members`, policies of the library module `library`, on
     /// one `object` (a version 2 section, [`abi::tape::encode`]; with
     /// `old_object` for an `UPDATE` or `DELETE`) in one instance, in order,
-    /// and returns one result per member: what [`Engine::evaluate_in`]
-    /// would return for the member's own module on the same request, except
-    /// that `fuel_used` counts the member's `wv_evaluate_at` call only.
+    /// and returns one result per member. A member that ends normally
+    /// answers what [`Engine::evaluate_in`] would for its own module on the
+    /// same request, except that `fuel_used` counts its `wv_evaluate_at`
+    /// call only; an error may be the library's own (half the fuel, a
+    /// larger memory), which is why callers redo erring members alone.
     ///
     /// Each member runs under its own limits, with half its fuel budget
     /// ([`LIBRARY_FUEL_SHARE`]), and `context`'s deadline and yield
@@ -73,7 +75,6 @@ impl Engine {
     ///
     /// `library` must export `wv_mark` and `wv_evaluate_at`; a module that
     /// does not gives every member an [`EvalError::Instantiation`].
-    #[allow(clippy::too_many_arguments)]
     pub fn evaluate_library(
         &self,
         library: &Policy,

@@ -96,7 +96,9 @@ impl LibraryModule {
 
     /// The module loaded with `engine`, the first time with default
     /// limits; `None` when it cannot be loaded (each policy then runs in
-    /// its own module).
+    /// its own module). It stays loaded with the engine that first asked:
+    /// a process has one engine, and with another its evaluations would
+    /// fail and every policy would run again in its own module.
     pub fn get(&self, engine: &Engine) -> Option<&Policy> {
         self.loaded
             .get_or_init(|| {

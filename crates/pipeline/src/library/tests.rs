@@ -45,7 +45,7 @@ fn every_policy(
     }
 }
 
-fn load_library(_engine: &Engine) -> std::sync::Arc<LibraryModule> {
+fn library_module() -> std::sync::Arc<LibraryModule> {
     LibraryModule::new(wasm_validate_builtin::library())
 }
 
@@ -119,7 +119,7 @@ fn review(
 #[test]
 fn library_and_own_modules_give_the_same_results() {
     let engine = Engine::default();
-    let library = load_library(&engine);
+    let library = library_module();
     let own = every_policy(&engine, None, Limits::default());
     let together = every_policy(&engine, Some(&library), Limits::default());
     // The validating policies in the other order (the mutating ones keep
@@ -195,7 +195,7 @@ fn library_and_own_modules_give_the_same_results() {
 #[test]
 fn a_policy_the_library_cannot_answer_gets_its_own_modules_answer() {
     let engine = Engine::default();
-    let library = load_library(&engine);
+    let library = library_module();
     let resource = typical_pod();
     let validating = |mut set: PolicySet| {
         set.policies.retain(|p| !p.policy.metadata().mutating);
@@ -244,7 +244,7 @@ fn a_policy_the_library_cannot_answer_gets_its_own_modules_answer() {
 #[test]
 fn a_member_that_traps_does_not_stop_the_members_after_it() {
     let engine = Engine::default();
-    let library = load_library(&engine);
+    let library = library_module();
     let object = tape::encode(&typical_pod().object);
     let settings = tape::encode(&json!({}));
     let index = |name| wasm_validate_builtin::library_index(name).unwrap();
